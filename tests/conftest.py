@@ -1,0 +1,104 @@
+"""Shared fixtures: the real Redis and PostgreSQL, isolated per test run.
+
+Each test gets its own Redis key namespace (deleted afterwards); the session
+gets its own PostgreSQL database (dropped afterwards). Nothing here fakes a
+service: if Redis or PostgreSQL do not answer, the tests fail loudly.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from typing import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+REDIS_URL = os.environ.get("THESET_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+PG_ADMIN_URL = os.environ.get("THESET_TEST_PG_URL", "postgresql://root@127.0.0.1:5432/postgres")
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _delete_namespace(client: redis.Redis, namespace: str) -> None:
+    keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
+    for i in range(0, len(keys), 500):
+        client.delete(*keys[i : i + 500])
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis every test shares (isolated by namespace)."""
+    redis.Redis.from_url(REDIS_URL).ping()
+    return REDIS_URL
+
+
+@pytest.fixture
+def namespace(redis_url: str) -> Iterator[str]:
+    """A fresh Redis key namespace, deleted after the test."""
+    ns = f"test-{RUN_ID}-{uuid.uuid4().hex[:8]}"
+    yield ns
+    client = redis.Redis.from_url(redis_url)
+    _delete_namespace(client, ns)
+    client.close()
+
+
+@pytest.fixture
+def sync_redis(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+async def async_redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A PostgreSQL database of this test session, dropped at the end (no schema)."""
+    import asyncio
+
+    name = f"theset_test_{RUN_ID}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def daemon_env(redis_url: str, namespace: str, database_url: str) -> dict[str, str]:
+    """Environment for a daemon subprocess bound to this test's Redis namespace and database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THESET_")}
+    env.update(
+        THESET_REDIS_URL=redis_url,
+        THESET_REDIS_NAMESPACE=namespace,
+        THESET_DATABASE_URL=database_url,
+        THESET_HTTP_HOST="127.0.0.1",
+        THESET_HTTP_PORT=str(free_port()),
+        THESET_API_TOKEN="test-api-token-" + RUN_ID,
+        THESET_ADMIN_TOKEN="test-admin-token-" + RUN_ID,
+        THESET_SSE_SECRET="test-sse-secret-" + RUN_ID,
+        PYTHONUNBUFFERED="1",
+    )
+    return env

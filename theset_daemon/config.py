@@ -1,0 +1,281 @@
+"""Configuration from ``THESET_*`` environment variables, validated at start-up.
+
+Every secret can also come from ``THESET_X_FILE`` (a path) or from systemd's
+``$CREDENTIALS_DIRECTORY/<name>`` where ``<name>`` is the variable's name without
+the ``THESET_`` prefix, lower-cased (``LoadCredential=api_token:/etc/...``).
+A wrong value raises :class:`ConfigError` naming the variable and what it
+expects; the CLI turns that into :data:`EXIT_CONFIG`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Callable, Mapping
+from urllib.parse import urlparse
+
+from .queues import JobDefaults
+
+#: Exit status for a configuration error (sysexits.h EX_CONFIG).
+EXIT_CONFIG = 78
+
+MASK = "********"
+
+
+class ConfigError(ValueError):
+    """A configuration variable has a value the daemon cannot use."""
+
+    def __init__(self, variable: str, expected: str, value: str | None = None) -> None:
+        self.variable = variable
+        self.expected = expected
+        shown = "" if value is None else f" (got {value!r})"
+        super().__init__(f"{variable}: expected {expected}{shown}")
+
+
+def _url(schemes: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in schemes or not parsed.netloc:
+            raise ValueError(f"a URL with scheme {' or '.join(schemes)}")
+        return value.rstrip("/")
+
+    return parse
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 <= int(value) <= 65535:
+        raise ValueError("a TCP port number 0-65535")
+    return int(value)
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if number <= 0:
+        raise ValueError("a positive number")
+    return number
+
+
+def _positive_int(value: str) -> int:
+    if not value.isdigit() or int(value) <= 0:
+        raise ValueError("a positive integer")
+    return int(value)
+
+
+def _fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number <= 1:
+        raise ValueError("a number between 0 and 1")
+    return number
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("a boolean (true/false, 1/0, yes/no)")
+
+
+def _level(value: str) -> str:
+    upper = value.upper()
+    if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError("one of DEBUG, INFO, WARNING, ERROR")
+    return upper
+
+
+def _text(value: str) -> str:
+    return value
+
+
+def _url_list(value: str) -> tuple[str, ...]:
+    check = _url(("http", "https"))
+    return tuple(check(item.strip()) for item in value.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Var:
+    """How one setting is read: its variable, parser, default and secrecy."""
+
+    env: str
+    parse: Callable[[str], Any]
+    default: str
+    secret: bool = False
+
+
+#: Every setting, by attribute name. Defaults suit the local sandbox.
+VARIABLES: dict[str, Var] = {
+    "redis_url": Var("THESET_REDIS_URL", _url(("redis", "rediss", "unix")), "redis://127.0.0.1:6379/0"),
+    "redis_namespace": Var("THESET_REDIS_NAMESPACE", _text, "theset"),
+    "database_url": Var("THESET_DATABASE_URL", _url(("postgresql", "postgres")), "postgresql://root@127.0.0.1:5432/theset"),
+    "http_host": Var("THESET_HTTP_HOST", _text, "127.0.0.1"),
+    "http_port": Var("THESET_HTTP_PORT", _port, "8080"),
+    "public_url": Var("THESET_PUBLIC_URL", _text, ""),
+    "max_body_bytes": Var("THESET_MAX_BODY_BYTES", _positive_int, "65536"),
+    "drain_timeout": Var("THESET_DRAIN_TIMEOUT", _positive_float, "25"),
+    "lease_timeout": Var("THESET_LEASE_TIMEOUT", _positive_float, "30"),
+    "log_level": Var("THESET_LOG_LEVEL", _level, "INFO"),
+    "host_id": Var("THESET_HOST_ID", _text, ""),
+    "api_token": Var("THESET_API_TOKEN", _text, "", secret=True),
+    "admin_token": Var("THESET_ADMIN_TOKEN", _text, "", secret=True),
+    "sse_secret": Var("THESET_SSE_SECRET", _text, "", secret=True),
+    "sse_token_ttl": Var("THESET_SSE_TOKEN_TTL", _positive_int, "3600"),
+    "spotify_api_url": Var("THESET_SPOTIFY_API_URL", _url(("http", "https")), "https://api.spotify.com/v1"),
+    "spotify_accounts_url": Var("THESET_SPOTIFY_ACCOUNTS_URL", _url(("http", "https")), "https://accounts.spotify.com"),
+    "spotify_client_id": Var("THESET_SPOTIFY_CLIENT_ID", _text, "", secret=True),
+    "spotify_client_secret": Var("THESET_SPOTIFY_CLIENT_SECRET", _text, "", secret=True),
+    "spotify_rate": Var("THESET_SPOTIFY_RATE", _positive_float, "10"),
+    "spotify_market": Var("THESET_SPOTIFY_MARKET", _text, "US"),
+    "ticketmaster_api_url": Var("THESET_TICKETMASTER_API_URL", _url(("http", "https")), "https://app.ticketmaster.com/discovery/v2"),
+    "ticketmaster_api_key": Var("THESET_TICKETMASTER_API_KEY", _text, "", secret=True),
+    "ticketmaster_rate": Var("THESET_TICKETMASTER_RATE", _positive_float, "5"),
+    "setlistfm_api_url": Var("THESET_SETLISTFM_API_URL", _url(("http", "https")), "https://api.setlist.fm/rest/1.0"),
+    "setlistfm_api_key": Var("THESET_SETLISTFM_API_KEY", _text, "", secret=True),
+    "setlistfm_rate": Var("THESET_SETLISTFM_RATE", _positive_float, "2"),
+    "allow_private_fetch": Var("THESET_ALLOW_PRIVATE_FETCH", _bool, "false"),
+    "webhook_urls": Var("THESET_WEBHOOK_URLS", _url_list, ""),
+    "webhook_secret": Var("THESET_WEBHOOK_SECRET", _text, "", secret=True),
+    "job_max_attempts": Var("THESET_JOB_MAX_ATTEMPTS", _positive_int, str(JobDefaults.max_attempts)),
+    "job_min_backoff_ms": Var("THESET_JOB_MIN_BACKOFF_MS", _positive_int, str(JobDefaults.min_backoff_ms)),
+    "job_max_backoff_ms": Var("THESET_JOB_MAX_BACKOFF_MS", _positive_int, str(JobDefaults.max_backoff_ms)),
+    "job_jitter": Var("THESET_JOB_JITTER", _fraction, str(JobDefaults.jitter)),
+    "completed_ttl_s": Var("THESET_COMPLETED_TTL", _positive_int, str(JobDefaults.completed_ttl_s)),
+    "completed_max_per_queue": Var("THESET_COMPLETED_MAX", _positive_int, str(JobDefaults.completed_max_per_queue)),
+    "failed_ttl_s": Var("THESET_FAILED_TTL", _positive_int, str(JobDefaults.failed_ttl_s)),
+    "dead_ttl_s": Var("THESET_DEAD_TTL", _positive_int, str(JobDefaults.dead_ttl_s)),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The daemon's effective configuration; build it with :func:`load`."""
+
+    redis_url: str
+    redis_namespace: str
+    database_url: str
+    http_host: str
+    http_port: int
+    public_url: str
+    max_body_bytes: int
+    drain_timeout: float
+    lease_timeout: float
+    log_level: str
+    host_id: str
+    api_token: str
+    admin_token: str
+    sse_secret: str
+    sse_token_ttl: int
+    spotify_api_url: str
+    spotify_accounts_url: str
+    spotify_client_id: str
+    spotify_client_secret: str
+    spotify_rate: float
+    spotify_market: str
+    ticketmaster_api_url: str
+    ticketmaster_api_key: str
+    ticketmaster_rate: float
+    setlistfm_api_url: str
+    setlistfm_api_key: str
+    setlistfm_rate: float
+    allow_private_fetch: bool
+    webhook_urls: tuple[str, ...]
+    webhook_secret: str
+    job_max_attempts: int
+    job_min_backoff_ms: int
+    job_max_backoff_ms: int
+    job_jitter: float
+    completed_ttl_s: int
+    completed_max_per_queue: int
+    failed_ttl_s: int
+    dead_ttl_s: int
+
+    @property
+    def jobs(self) -> JobDefaults:
+        """The job defaults (attempts, backoff, retention) as one value."""
+        return JobDefaults(
+            max_attempts=self.job_max_attempts,
+            min_backoff_ms=self.job_min_backoff_ms,
+            max_backoff_ms=self.job_max_backoff_ms,
+            jitter=self.job_jitter,
+            completed_ttl_s=self.completed_ttl_s,
+            completed_max_per_queue=self.completed_max_per_queue,
+            failed_ttl_s=self.failed_ttl_s,
+            dead_ttl_s=self.dead_ttl_s,
+        )
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The configured secret values (non-empty), for log scrubbing and tests."""
+        return tuple(
+            value for name, var in VARIABLES.items() if var.secret and (value := getattr(self, name))
+        )
+
+    def masked(self) -> dict[str, Any]:
+        """Every setting by variable name, secrets replaced by a mask."""
+        shown: dict[str, Any] = {}
+        for name, var in VARIABLES.items():
+            value = getattr(self, name)
+            if var.secret:
+                value = MASK if value else ""
+            elif name in {"redis_url", "database_url"}:
+                value = _mask_url_password(value)
+            shown[var.env] = list(value) if isinstance(value, tuple) else value
+        return shown
+
+
+def _mask_url_password(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", f":{MASK}@", 1)
+    return url
+
+
+def _raw_value(var: Var, environ: Mapping[str, str]) -> str:
+    """The raw text of a variable: direct, ``_FILE``, or a systemd credential."""
+    if var.env in environ:
+        return environ[var.env]
+    if not var.secret:
+        return var.default
+    file_var = f"{var.env}_FILE"
+    if file_var in environ:
+        try:
+            return Path(environ[file_var]).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(file_var, "a readable file", environ[file_var]) from exc
+    credentials = environ.get("CREDENTIALS_DIRECTORY")
+    if credentials:
+        path = Path(credentials) / var.env.removeprefix("THESET_").lower()
+        if path.is_file():
+            return path.read_text().strip()
+    return var.default
+
+
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every setting.
+
+    Raises:
+      ConfigError: naming the first variable with an unusable value.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name, var in VARIABLES.items():
+        raw = _raw_value(var, environ)
+        try:
+            values[name] = var.parse(raw)
+        except ValueError as exc:
+            shown = None if var.secret else raw
+            raise ConfigError(var.env, str(exc), shown) from None
+    if not values["host_id"]:
+        values["host_id"] = f"{socket.gethostname()}-{os.getpid()}"
+    if not values["public_url"]:
+        values["public_url"] = f"http://{values['http_host']}:{values['http_port']}"
+    assert {f.name for f in fields(Settings)} == set(values)
+    return Settings(**values)
