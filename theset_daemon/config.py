@@ -101,6 +101,13 @@ def _url_list(value: str) -> tuple[str, ...]:
     return tuple(check(item.strip()) for item in value.split(",") if item.strip())
 
 
+def _module_list(value: str) -> tuple[str, ...]:
+    modules = tuple(item.strip() for item in value.split(",") if item.strip())
+    if not modules or not all(m.replace(".", "").replace("_", "").isalnum() for m in modules):
+        raise ValueError("a comma-separated list of Python module names")
+    return modules
+
+
 @dataclass(frozen=True)
 class Var:
     """How one setting is read: its variable, parser, default and secrecy."""
@@ -124,6 +131,7 @@ VARIABLES: dict[str, Var] = {
     "lease_timeout": Var("THESET_LEASE_TIMEOUT", _positive_float, "30"),
     "log_level": Var("THESET_LOG_LEVEL", _level, "INFO"),
     "host_id": Var("THESET_HOST_ID", _text, ""),
+    "actor_modules": Var("THESET_ACTOR_MODULES", _module_list, "actors"),
     "api_token": Var("THESET_API_TOKEN", _text, "", secret=True),
     "admin_token": Var("THESET_ADMIN_TOKEN", _text, "", secret=True),
     "sse_secret": Var("THESET_SSE_SECRET", _text, "", secret=True),
@@ -169,6 +177,7 @@ class Settings:
     lease_timeout: float
     log_level: str
     host_id: str
+    actor_modules: tuple[str, ...]
     api_token: str
     admin_token: str
     sse_secret: str

@@ -1,0 +1,225 @@
+"""The daemon's life: boot, serve, drain.
+
+Boot order: the side server first (``/healthz`` answers, ``/readyz`` says 503
+while booting), then PostgreSQL and Redis (waited for, never crashed on), the
+broker and the actors, the worker pools; then READY to systemd.
+
+Drain order on SIGTERM/SIGINT (see :meth:`Daemon.drain`): readiness 503 at
+once, STOPPING to systemd, stop fetching, SSE clients told to reconnect,
+in-flight jobs given ``drain_timeout`` seconds and the rest handed back to
+their queues, then the side server and the pools close; exit 0. A second
+signal exits at once with :data:`EXIT_FORCED` (the leases of what was running
+lapse and another daemon reclaims it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import signal
+import time
+from typing import Any, Awaitable, Callable
+
+import dramatiq
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from . import context, encoder
+from .config import Settings
+from .loop_monitor import LoopMonitor
+from .queues import QUEUES
+from .readiness import ReadinessCheck
+from .systemd import Notifier
+from .web.app import add_fallback, create_app
+from .web.keys import QUEUE_DEPTHS
+
+logger = logging.getLogger(__name__)
+
+#: Exit status after a second stop signal (the drain was cut short).
+EXIT_FORCED = 1
+#: Seconds between attempts to reach PostgreSQL / Redis while booting.
+CONNECT_RETRY_S = 1.0
+#: What :meth:`Daemon._until_stopped` returns when a stop came first.
+STOPPED = object()
+
+
+class Daemon:
+    """One theset-daemon process.
+
+    Parameters:
+      settings: the validated configuration.
+      migrate: apply pending migrations at boot (safe on many hosts at once).
+      notifier: the systemd notifier (built from the environment by default).
+    """
+
+    def __init__(self, settings: Settings, *, migrate: bool = True, notifier: Notifier | None = None) -> None:
+        self.settings = settings
+        self.migrate = migrate
+        self.notifier = notifier or Notifier()
+        self.readiness = ReadinessCheck()
+        self.loop_monitor = LoopMonitor()
+        self.stop_requested = asyncio.Event()
+        self.app: web.Application | None = None
+        self.runner: web.AppRunner | None = None
+        self.pool: Any = None
+        self.redis: aioredis.Redis | None = None
+        self.broker: Any = None
+        self.worker: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closers: list[Callable[[], Awaitable[Any]]] = []
+        self._signals = 0
+
+    async def run(self) -> int:
+        """Boot, serve until a stop signal, drain; return the exit status."""
+        self._install_signal_handlers()
+        self._tasks += [asyncio.create_task(self.loop_monitor.run()), asyncio.create_task(self.notifier.watchdog())]
+        started = time.monotonic()
+        await self.start_http()
+        if not await self.boot():
+            await self.close()
+            return 0
+        self.notifier.ready(f"serving on {self.settings.http_host}:{self.settings.http_port}")
+        logger.info("ready", extra={"boot_s": round(time.monotonic() - started, 3), "host_id": self.settings.host_id})
+        await self.stop_requested.wait()
+        await self.drain()
+        return 0
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        self._signals += 1
+        if self._signals > 1:
+            logger.warning("second %s: exiting now without finishing the drain", sig.name)
+            os._exit(EXIT_FORCED)
+        logger.info("%s received: draining", sig.name)
+        self.readiness.draining = True
+        self.stop_requested.set()
+
+    async def start_http(self) -> None:
+        """Serve /healthz, /readyz and /metrics before anything else boots."""
+        self.readiness.checks["booted"] = self._booted
+        self.app = create_app(self.settings, self.readiness, self.loop_monitor)
+        self.extend_app(self.app)
+        add_fallback(self.app)
+        self.runner = web.AppRunner(self.app, access_log=None, handler_cancellation=True)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, self.settings.http_host, self.settings.http_port, reuse_address=True)
+        await site.start()
+
+    def extend_app(self, app: web.Application) -> None:
+        """Mount the APIs that need the booted resources (resolved lazily per request)."""
+        app[QUEUE_DEPTHS] = self._queue_depths
+
+    async def _queue_depths(self) -> dict[str, dict[str, int]]:
+        if self.broker is None:
+            return {}
+        return await self.broker.depths()
+
+    async def _booted(self) -> bool:
+        return self.worker is not None and self.worker.running
+
+    async def boot(self) -> bool:
+        """Connect, migrate, start the broker and workers; False if stopped while waiting."""
+        from .db.pool import create_pool
+
+        if self.migrate and await self._until_stopped(self._migrate, "migrating PostgreSQL") is STOPPED:
+            return False
+        pool = await self._until_stopped(lambda: create_pool(self.settings.database_url), "connecting to PostgreSQL")
+        if pool is STOPPED:
+            return False
+        self.pool = pool
+        self._closers.append(self.pool.close)
+        self.readiness.checks["postgres"] = lambda: self.pool.fetchval("SELECT 1")
+        self.start_broker()
+        if await self._until_stopped(self.broker.ping, "connecting to Redis") is STOPPED:
+            return False
+        self.readiness.checks["redis"] = self.broker.ping
+        self.redis = self.broker.aredis
+        context.set_resources(context.Resources(self.settings, self.pool, self.redis, self.broker))
+        await self.start_services()
+        await self.start_workers()
+        return not self.stop_requested.is_set()
+
+    async def _migrate(self) -> list[str]:
+        from .db.migrate import migrate
+
+        applied = await migrate(self.settings.database_url)
+        if applied:
+            logger.info("migrations applied", extra={"migrations": applied})
+        return applied
+
+    async def _until_stopped(self, attempt: Callable[[], Awaitable[Any]], what: str) -> Any:
+        """Retry ``attempt`` until it succeeds (its result) or a stop is requested (:data:`STOPPED`)."""
+        while not self.stop_requested.is_set():
+            try:
+                return await attempt()
+            except Exception as exc:
+                self.notifier.status(f"{what}: {type(exc).__name__}")
+                logger.warning("%s failed, retrying: %s", what, exc)
+                try:
+                    await asyncio.wait_for(self.stop_requested.wait(), CONNECT_RETRY_S)
+                except asyncio.TimeoutError:
+                    pass
+        return STOPPED
+
+    def start_broker(self) -> None:
+        """Build the broker, make it Dramatiq's, then import the actor modules."""
+        from .broker import TheSetBroker
+
+        encoder.install()
+        self.broker = TheSetBroker(
+            redis_url=self.settings.redis_url,
+            namespace=self.settings.redis_namespace,
+            queues=QUEUES,
+            defaults=self.settings.jobs,
+            host_id=self.settings.host_id,
+            lease_timeout_s=self.settings.lease_timeout,
+        )
+        dramatiq.set_broker(self.broker)
+        for module in self.settings.actor_modules:
+            importlib.import_module(module)
+        self._closers.append(self.broker.close)
+
+    async def start_services(self) -> None:
+        """Start what the actors and APIs use besides the broker (providers, progress...)."""
+
+    async def start_workers(self) -> None:
+        from .broker import Worker
+
+        self.worker = Worker(self.broker, queues=QUEUES)
+        await self.worker.start()
+
+    async def drain(self) -> None:
+        """Stop taking work, let in-flight jobs finish, hand back the rest, close."""
+        started = time.monotonic()
+        self.readiness.draining = True
+        self.notifier.stopping("draining")
+        if self.worker is not None:
+            self.worker.stop_fetching()
+            report = await self.worker.drain(self.settings.drain_timeout)
+            logger.info(
+                "drained",
+                extra={"finished": report.finished, "handed_back": report.handed_back, "drain_s": round(report.seconds, 3)},
+            )
+        await self.close()
+        logger.info("stopped", extra={"stop_s": round(time.monotonic() - started, 3)})
+
+    async def close(self) -> None:
+        """Close the side server, the pools and the background tasks, newest first."""
+        if self.runner is not None:
+            await self.runner.cleanup()
+        for closer in reversed(self._closers):
+            try:
+                await closer()
+            except Exception as exc:
+                logger.warning("error while closing: %s", exc)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        context.set_resources(None)
+        self.notifier.close()

@@ -1,0 +1,81 @@
+"""The typed outcomes of a provider call that did not return data.
+
+Every error names the provider, the endpoint (route template, never a raw URL
+with keys in it) and the HTTP status when there was one. ``retryable`` tells
+the job layer what to do: ``False`` means retrying the job cannot help (the
+broker maps it to a permanent failure); ``True`` means the client's own
+retries are spent and a later attempt may succeed.
+"""
+
+from __future__ import annotations
+
+
+class ProviderError(Exception):
+    """A provider call failed.
+
+    Parameters:
+      provider: ``spotify``, ``ticketmaster`` or ``setlistfm``.
+      endpoint: the route template, e.g. ``/artists/{id}/albums``.
+      status: the HTTP status, or ``None`` when no response arrived.
+      detail: a short human-readable explanation (never a secret).
+    """
+
+    retryable = True
+
+    def __init__(self, provider: str, endpoint: str, status: int | None = None, detail: str = "") -> None:
+        self.provider = provider
+        self.endpoint = endpoint
+        self.status = status
+        self.detail = detail
+        shown = f" {status}" if status is not None else ""
+        super().__init__(f"{provider} {endpoint}{shown}: {detail}".rstrip(": "))
+
+
+class ProviderTimeout(ProviderError):
+    """No answer within the call's time budget, after the client's own retries."""
+
+
+class ProviderUnavailable(ProviderError):
+    """5xx answers or connection errors until the client's retries ran out."""
+
+
+class ProviderThrottled(ProviderError):
+    """The provider asked us to wait longer than a call may block (429).
+
+    The provider's cluster limiter is already paused for ``retry_after`` seconds;
+    the job should be re-queued after that delay without counting an attempt.
+    """
+
+    def __init__(self, provider: str, endpoint: str, retry_after: float, detail: str = "") -> None:
+        super().__init__(provider, endpoint, 429, detail or f"retry after {retry_after:.0f} s")
+        self.retry_after = retry_after
+
+
+class ProviderRejected(ProviderError):
+    """A 4xx other than 429: the request itself is wrong, retrying cannot help."""
+
+    retryable = False
+
+    def __init__(
+        self, provider: str, endpoint: str, status: int | None, detail: str = "", body: object = None
+    ) -> None:
+        super().__init__(provider, endpoint, status, detail)
+        self.body = body
+
+
+class ProviderNotFound(ProviderRejected):
+    """A 404: the resource does not exist (callers often map it to 'empty')."""
+
+
+class MalformedResponse(ProviderError):
+    """A body that is not the JSON we expect (truncated, not JSON, wrong shape, too large)."""
+
+
+class AudioFeaturesRefused(ProviderRejected):
+    """Spotify withholds audio features from this app (403 since 2024-11-27).
+
+    Not an error to retry: the catalogue skips the liveness layer and reports it.
+    """
+
+    def __init__(self, endpoint: str = "/audio-features") -> None:
+        super().__init__("spotify", endpoint, 403, "audio features are not available to this app")

@@ -1,0 +1,1 @@
+"""The daemon's aiohttp side server: health, readiness, metrics and the APIs."""

@@ -1,0 +1,37 @@
+"""The side server's app factory: one route table, state behind typed AppKeys."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..config import Settings
+from ..loop_monitor import LoopMonitor
+from ..readiness import ReadinessCheck
+from . import health, metrics
+from .errors import error_body, json_errors, json_response
+from .keys import LOOP_MONITOR, READINESS, SETTINGS
+
+
+async def not_found(request: web.Request) -> web.Response:
+    return json_response(error_body(404, f"no route for {request.method} {request.path}"), status=404)
+
+
+def create_app(settings: Settings, readiness: ReadinessCheck, loop_monitor: LoopMonitor) -> web.Application:
+    """Build the side server; callers add their own state (broker, pools) before starting it."""
+    app = web.Application(middlewares=[json_errors], client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app[READINESS] = readiness
+    app[LOOP_MONITOR] = loop_monitor
+    app.add_routes(
+        [
+            web.get("/healthz", health.healthz),
+            web.get("/readyz", health.readyz),
+            web.get("/metrics", metrics.metrics),
+        ]
+    )
+    return app
+
+
+def add_fallback(app: web.Application) -> None:
+    """Answer unknown paths with a JSON 404 (added last, after every other route)."""
+    app.router.add_route("*", "/{tail:.*}", not_found)
