@@ -1,0 +1,5 @@
+"""The Dramatiq actors, one module per concern.
+
+Importing this package declares every actor on the broker set with
+``dramatiq.set_broker``; the daemon imports it after building its broker.
+"""
