@@ -1,0 +1,132 @@
+"""The provider clients: Spotify, Ticketmaster and setlist.fm over one HTTP session.
+
+    providers = await Providers.open(settings, redis=aioredis_client)
+    artists = await providers.spotify.search_artists("Radiohead", timeout=1.0)
+    await providers.close()
+
+Each provider has one cluster-wide rate limiter in Redis
+(``{namespace}:rate:provider:{name}``) at its configured rate; base URLs and
+credentials come from :class:`~theset_daemon.config.Settings`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import aiohttp
+import redis.asyncio as aioredis
+
+from ..config import Settings
+from ..rate_limit import ClusterRateLimiter
+from .errors import (
+    AudioFeaturesRefused,
+    MalformedResponse,
+    ProviderError,
+    ProviderNotFound,
+    ProviderRejected,
+    ProviderThrottled,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+from .http import HttpPolicy, ProviderHttp
+from .setlistfm import THROTTLE_PAUSE_S, SetlistFmClient
+from .spotify import SpotifyClient
+from .spotify_access import SpotifyAccess, version_preference
+from .spotify_auth import ClientCredentials
+from .ticketmaster import TicketmasterAttraction, TicketmasterClient
+
+__all__ = [
+    "AudioFeaturesRefused",
+    "HttpPolicy",
+    "MalformedResponse",
+    "ProviderError",
+    "ProviderNotFound",
+    "ProviderRejected",
+    "ProviderThrottled",
+    "ProviderTimeout",
+    "ProviderUnavailable",
+    "Providers",
+    "SetlistFmClient",
+    "SpotifyAccess",
+    "SpotifyClient",
+    "TicketmasterAttraction",
+    "TicketmasterClient",
+    "version_preference",
+]
+
+#: Connections open at once, in total and per provider host.
+CONNECTION_LIMIT = 64
+CONNECTION_LIMIT_PER_HOST = 16
+
+#: Default policies; a 429 without Retry-After pauses TM ~1 s (spike arrest), setlist.fm 2 s.
+DEFAULT_POLICIES = {
+    "spotify": HttpPolicy(),
+    "ticketmaster": HttpPolicy(default_retry_after_s=1.0),
+    "setlistfm": HttpPolicy(default_retry_after_s=THROTTLE_PAUSE_S),
+}
+
+
+@dataclass
+class Providers:
+    """The three clients and the session they share; build with :meth:`open`."""
+
+    spotify: SpotifyClient
+    ticketmaster: TicketmasterClient
+    setlistfm: SetlistFmClient
+    session: aiohttp.ClientSession
+    limiters: dict[str, ClusterRateLimiter] = field(default_factory=dict)
+
+    @classmethod
+    async def open(
+        cls,
+        settings: Settings,
+        *,
+        redis: aioredis.Redis,
+        policies: dict[str, HttpPolicy] | None = None,
+        concurrency: int = 8,
+    ) -> Providers:
+        """Open the shared session and build the clients.
+
+        Parameters:
+          settings: base URLs, credentials, per-provider rates (requests/s, cluster-wide).
+          redis: the asyncio Redis client holding the limiters.
+          policies: per-provider overrides of :data:`DEFAULT_POLICIES` (timeouts, retries, caps).
+          concurrency: Spotify requests in flight at once for batch and per-item fan-out.
+        """
+        chosen = {**DEFAULT_POLICIES, **(policies or {})}
+        connector = aiohttp.TCPConnector(limit=CONNECTION_LIMIT, limit_per_host=CONNECTION_LIMIT_PER_HOST)
+        session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": "theset-daemon"})
+        rates = {
+            "spotify": settings.spotify_rate,
+            "ticketmaster": settings.ticketmaster_rate,
+            "setlistfm": settings.setlistfm_rate,
+        }
+        limiters = {
+            name: ClusterRateLimiter(
+                redis, f"{settings.redis_namespace}:rate:provider:{name}", rate_per_s=rate, name=f"provider:{name}"
+            )
+            for name, rate in rates.items()
+        }
+
+        def http(name: str, **kwargs: object) -> ProviderHttp:
+            return ProviderHttp(name, session, limiters[name], chosen[name], **kwargs)  # type: ignore[arg-type]
+
+        accounts = ProviderHttp("spotify", session, None, chosen["spotify"])
+        token = ClientCredentials(
+            accounts, settings.spotify_accounts_url, settings.spotify_client_id, settings.spotify_client_secret
+        )
+        return cls(
+            spotify=SpotifyClient(
+                http("spotify", auth=token), settings.spotify_api_url, settings.spotify_market, concurrency=concurrency
+            ),
+            ticketmaster=TicketmasterClient(
+                http("ticketmaster"), settings.ticketmaster_api_url, settings.ticketmaster_api_key
+            ),
+            setlistfm=SetlistFmClient(http("setlistfm"), settings.setlistfm_api_url, settings.setlistfm_api_key),
+            session=session,
+            limiters=limiters,
+        )
+
+    async def close(self) -> None:
+        """Close the shared session (in-flight requests fail)."""
+        await self.session.close()
