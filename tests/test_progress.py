@@ -1,0 +1,193 @@
+"""Progress reports: the import_status row, the Redis Stream, phase timing, tokens."""
+
+from __future__ import annotations
+
+import uuid
+from typing import AsyncIterator
+
+import asyncpg
+import orjson
+import pytest
+import redis.asyncio as aioredis
+
+from theset_daemon import progress as p
+from theset_daemon.metrics import IMPORT_PHASE_DURATION
+from theset_daemon.signing import InvalidToken, sign_events_token, verify_events_token
+
+#: The columns sql/001_schema.sql gives import_status (created here in a test-local schema).
+IMPORT_STATUS_DDL = """
+CREATE TABLE IF NOT EXISTS import_status (
+    id uuid PRIMARY KEY,
+    tm_attraction_id text NOT NULL,
+    artist_id uuid NULL,
+    status text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'completed', 'failed')),
+    stage text NOT NULL DEFAULT 'queued',
+    progress int NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 100),
+    message text NOT NULL DEFAULT '',
+    counts jsonb NOT NULL DEFAULT '{}'::jsonb,
+    error text NULL,
+    owner text NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    completed_at timestamptz NULL
+)
+"""
+
+
+@pytest.fixture
+async def pg_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool whose search_path is a fresh schema holding only import_status."""
+    schema = f"progress_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(database_url)
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4, server_settings={"search_path": schema})
+    await pool.execute(IMPORT_STATUS_DDL)
+    yield pool
+    await pool.close()
+    await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    await admin.close()
+
+
+async def new_import(pool: asyncpg.Pool) -> str:
+    import_id = str(uuid.uuid4())
+    await pool.execute("INSERT INTO import_status (id, tm_attraction_id) VALUES ($1::text::uuid, 'K8vZ9171')", import_id)
+    return import_id
+
+
+@pytest.fixture
+def reporter(pg_pool: asyncpg.Pool, async_redis: aioredis.Redis, namespace: str) -> p.ProgressReporter:
+    return p.ProgressReporter(pg_pool, async_redis, namespace, stream_ttl_s=600)
+
+
+async def stream(redis: aioredis.Redis, namespace: str, import_id: str) -> list[tuple[str, p.ProgressEvent]]:
+    entries = await redis.xrange(p.stream_key(namespace, import_id))
+    return [(i.decode(), p.ProgressEvent.from_json(f[b"data"])) for i, f in entries]
+
+
+async def test_report_writes_row_then_stream(reporter: p.ProgressReporter, pg_pool, async_redis, namespace) -> None:
+    import_id = await new_import(pg_pool)
+    entry = await reporter.report(import_id, stage=p.ARTIST, progress=10, message="artist found", counts={"artists": 1})
+    snap = await reporter.snapshot(import_id)
+    assert snap is not None
+    assert (snap["status"], snap["stage"], snap["progress"], snap["message"]) == ("running", "artist", 10, "artist found")
+    assert snap["counts"] == {"artists": 1} and snap["tm_attraction_id"] == "K8vZ9171"
+    [(entry_id, event)] = await stream(async_redis, namespace, import_id)
+    assert entry_id == entry
+    assert (event.stage, event.progress, event.status, event.counts) == ("artist", 10, "running", {"artists": 1})
+    ttl = await async_redis.ttl(p.stream_key(namespace, import_id))
+    assert 0 < ttl <= 600
+
+
+async def test_progress_never_goes_backwards_and_counts_merge(reporter: p.ProgressReporter, pg_pool) -> None:
+    import_id = await new_import(pg_pool)
+    await reporter.report(import_id, stage=p.CATALOG, progress=40, counts={"songs": 120})
+    await reporter.report(import_id, stage=p.SHOWS, progress=30, counts={"shows": 12})
+    snap = await reporter.snapshot(import_id)
+    assert snap is not None
+    assert (snap["stage"], snap["progress"]) == ("shows", 40)
+    assert snap["counts"] == {"songs": 120, "shows": 12}
+
+
+async def test_final_event_and_frozen_afterwards(reporter: p.ProgressReporter, pg_pool, async_redis, namespace) -> None:
+    import_id = await new_import(pg_pool)
+    await reporter.report(import_id, stage=p.SETLISTS, progress=80)
+    await reporter.report(import_id, stage=p.DONE, progress=95, status=p.STATUS_COMPLETED, counts={"setlists": 3})
+    assert await reporter.report(import_id, stage=p.IMAGES, progress=10) is None
+    snap = await reporter.snapshot(import_id)
+    assert snap is not None
+    assert (snap["status"], snap["stage"], snap["progress"]) == ("completed", "done", 100)
+    assert snap["completed_at"] is not None
+    events = [e for _, e in await stream(async_redis, namespace, import_id)]
+    assert [e.final for e in events] == [False, True]
+    assert events[-1].progress == 100 and events[-1].counts == {"setlists": 3}
+
+
+async def test_failed_carries_error(reporter: p.ProgressReporter, pg_pool, async_redis, namespace) -> None:
+    import_id = await new_import(pg_pool)
+    await reporter.report(import_id, stage=p.ARTIST, progress=5, status=p.STATUS_FAILED, error="attraction not found")
+    [(_, event)] = await stream(async_redis, namespace, import_id)
+    assert (event.status, event.error, event.final) == ("failed", "attraction not found", True)
+
+
+async def test_unknown_import_and_bad_arguments(reporter: p.ProgressReporter, async_redis, namespace) -> None:
+    missing = str(uuid.uuid4())
+    with pytest.raises(p.UnknownImport):
+        await reporter.report(missing, stage=p.ARTIST, progress=1)
+    with pytest.raises(p.UnknownImport):
+        await reporter.report("not-a-uuid", stage=p.ARTIST, progress=1)
+    assert await async_redis.exists(p.stream_key(namespace, missing)) == 0
+    assert await reporter.snapshot(missing) is None
+    assert await reporter.snapshot("not-a-uuid") is None
+    with pytest.raises(ValueError, match="stage"):
+        await reporter.report(missing, stage="bogus", progress=1)
+    with pytest.raises(ValueError, match="0..100"):
+        await reporter.report(missing, stage=p.ARTIST, progress=101)
+
+
+def phase_count(stage: str) -> float:
+    for metric in IMPORT_PHASE_DURATION.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_count") and sample.labels.get("phase") == stage:
+                return sample.value
+    return 0.0
+
+
+async def test_stage_done_observes_phase_once(reporter: p.ProgressReporter, pg_pool) -> None:
+    import_id = await new_import(pg_pool)
+    before = phase_count(p.VENUES)
+    await reporter.report(import_id, stage=p.VENUES, progress=50)
+    await reporter.report(import_id, stage=p.VENUES, progress=60, stage_done=True)
+    await reporter.report(import_id, stage=p.VENUES, progress=60, stage_done=True)  # a retried job
+    assert phase_count(p.VENUES) == before + 1
+
+
+async def test_stream_trimmed_to_about_maxlen(reporter: p.ProgressReporter, pg_pool, async_redis, namespace) -> None:
+    import_id = await new_import(pg_pool)
+    key = p.stream_key(namespace, import_id)
+    async with async_redis.pipeline(transaction=False) as pipe:
+        for _ in range(p.STREAM_MAXLEN + 300):
+            pipe.xadd(key, {"data": b"{}"})
+        await pipe.execute()
+    await reporter.report(import_id, stage=p.CATALOG, progress=1)
+    assert await async_redis.xlen(key) < p.STREAM_MAXLEN + 300
+
+
+# --- signed SSE tokens -----------------------------------------------------------------------
+
+SECRET = "s3cret-for-tests"
+
+
+def reason(secret: str, token: str, import_id: str, **kw: float) -> str:
+    with pytest.raises(InvalidToken) as info:
+        verify_events_token(secret, token, import_id, **kw)
+    return info.value.reason
+
+
+def test_token_roundtrip_and_url_safe() -> None:
+    import_id = str(uuid.uuid4())
+    token = sign_events_token(SECRET, import_id, ttl_s=60, now=1000)
+    assert set(token) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+    verify_events_token(SECRET, token, import_id, now=1059)
+
+
+def test_token_rejections() -> None:
+    import_id, other = str(uuid.uuid4()), str(uuid.uuid4())
+    token = sign_events_token(SECRET, import_id, ttl_s=60, now=1000)
+    assert reason(SECRET, token, import_id, now=1060) == "expired"
+    assert reason(SECRET, token, other, now=1000) == "wrong_import"
+    assert reason("another-secret", token, import_id, now=1000) == "forged"
+    payload, mac = token.split(".")
+    tampered = orjson.dumps({"i": import_id, "e": 10**10})
+    from theset_daemon.signing import _b64encode
+
+    assert reason(SECRET, f"{_b64encode(tampered)}.{mac}", import_id, now=1000) == "forged"
+    for junk in ("", "abc", "a.", ".b", "a.b.c!", "é.é"):
+        assert reason(SECRET, junk, import_id, now=1000) in {"malformed", "forged"}
+    assert reason(SECRET, "abc", import_id) == "malformed"
+
+
+def test_empty_secret_is_refused() -> None:
+    with pytest.raises(ValueError):
+        sign_events_token("", "x", ttl_s=60)
+    with pytest.raises(ValueError):
+        verify_events_token("", "a.b", "x")
