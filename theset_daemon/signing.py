@@ -66,6 +66,8 @@ def verify_events_token(secret: str | bytes, token: str, import_id: str, *, now:
       InvalidToken: malformed, forged (bad MAC), expired, or signed for another import.
       ValueError: when ``secret`` is empty.
     """
+    if not secret:
+        raise ValueError("no SSE secret configured (THESET_SSE_SECRET)")
     payload, sep, mac_text = (token or "").partition(".")
     if not sep or not payload or not mac_text:
         raise InvalidToken(MALFORMED, "token is not of the form <payload>.<signature>")
