@@ -54,6 +54,47 @@ def _sandbox(args: argparse.Namespace) -> int:
     return sandbox.main(args.sandbox_args)
 
 
+def _import(args: argparse.Namespace) -> int:
+    from .follow import KickoffRefused, ProgressBars, follow_events, start_import
+
+    settings = config.load()
+    base_url = args.url or f"http://{settings.http_host}:{settings.http_port}"
+    token = settings.api_token
+    if not token:
+        print("theset-daemon: THESET_API_TOKEN is not set; the import API needs it", file=sys.stderr)
+        return config.EXIT_CONFIG
+
+    async def go() -> int:
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            try:
+                started = await start_import(session, base_url, token, args.attraction_id)
+            except KickoffRefused as exc:
+                print(f"theset-daemon: import refused: {exc}", file=sys.stderr)
+                return 1
+            except aiohttp.ClientConnectionError as exc:
+                print(f"theset-daemon: no daemon answering at {base_url} (--url): {exc}", file=sys.stderr)
+                return 1
+            print(f"import {started['importId']} ({started['status']})")
+            if not args.follow:
+                print(orjson.dumps(started, option=orjson.OPT_INDENT_2).decode())
+                return 0
+            bars, final = ProgressBars(), {}
+            async for name, data in follow_events(session, started["eventsUrl"]):
+                bars.show(name, data)
+                final = data
+            return 0 if final.get("status") == "completed" else 1
+
+    return asyncio.run(go())
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="theset-daemon", description="TheSet sync daemon")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -69,6 +110,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply pending sql/ migrations (safe on many hosts at once)").set_defaults(
         func=_migrate
     )
+
+    start = sub.add_parser("import", help="start an artist import through the daemon's API")
+    start.add_argument("attraction_id", help="the Ticketmaster attraction id of the artist")
+    start.add_argument("--follow", action="store_true", help="show live progress bars until the import ends")
+    start.add_argument("--url", help="the daemon's base URL (default: THESET_HTTP_HOST:THESET_HTTP_PORT)")
+    start.set_defaults(func=_import)
+
+    demo = sub.add_parser("demo", help="sandbox + daemon + a demo artist imported with live progress")
+    demo.add_argument("--port", type=int, default=8080, help="the daemon's HTTP port (default 8080)")
+    demo.add_argument("--sandbox-port", type=int, default=8090, help="the sandbox's HTTP port (default 8090)")
+    demo.add_argument("--artist", help="Ticketmaster attraction id to import (default: the sandbox's demo artist)")
+    demo.add_argument("--exit", action="store_true", help="stop everything after the import instead of serving on")
+    demo.set_defaults(func=_demo)
 
     sandbox = sub.add_parser("sandbox", help="serve the local Spotify / Ticketmaster / setlist.fm sandbox", add_help=False)
     sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)
