@@ -1,0 +1,295 @@
+"""TheSetBroker: Dramatiq's Broker interface over Redis, with priorities, delays and leases.
+
+Producers use Dramatiq's own API off the loop (``actor.send``, a sync Redis
+client) or the ``*_async`` methods on the loop. Each enqueue, bulk or single,
+is one Lua call; each carries the message's priority, delay, job id and
+debounce window. Consumption is :class:`~theset_daemon.broker.worker.Worker`'s
+job; :meth:`consume` (Dramatiq's thread worker) is not supported.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import os
+from typing import Any, Iterable, Sequence
+
+import dramatiq
+import redis
+import redis.asyncio as aioredis
+from dramatiq import Message
+from dramatiq.middleware import AgeLimit, Callbacks, CurrentMessage, Middleware, Pipelines
+
+from ..queues import QUEUES, JobDefaults, Priority, QueueSpec
+from . import priority as priorities
+from .keys import Keys
+from .middleware import JobOptions
+from .scripts import NAMES, source
+
+logger = logging.getLogger(__name__)
+
+#: Messages per Lua call in a bulk enqueue (all calls go in one pipeline, one round trip).
+BULK_CHUNK = 1000
+
+#: The Redis connection pool size of each client unless given.
+DEFAULT_MAX_CONNECTIONS = 64
+
+_EMPTY: dict[str, Any] = {}
+
+
+def default_middleware() -> list[Middleware]:
+    """Dramatiq middleware that never blocks the loop, plus :class:`JobOptions`.
+
+    Not included: TimeLimit and ShutdownNotifications (thread interrupts; the
+    worker uses ``asyncio.timeout`` and drain instead), Retries (the broker's
+    own retries), AsyncIO (actors run on the daemon's loop).
+    """
+    return [AgeLimit(), Callbacks(), Pipelines(), CurrentMessage(), JobOptions()]
+
+
+class TheSetBroker(dramatiq.Broker):
+    """A Dramatiq broker on Redis with per-message priority, delays in Redis and leases.
+
+    Parameters:
+      redis_url: the Redis to use (``redis://host:port/db``).
+      namespace: the prefix of every key.
+      queues: the queue table (defaults, concurrency, rate limits).
+      defaults: attempts, backoff and retention of every job.
+      host_id: this daemon's name in job records (owner); default hostname-pid.
+      lease_timeout_s: the crash-recovery bound in seconds: a dead daemon's jobs
+        are handed to a live one within this time.
+      middleware: Dramatiq middleware; default :func:`default_middleware`. Hooks
+        run on the event loop and must not block.
+      max_connections: pool size of each Redis client.
+    """
+
+    def __init__(
+        self,
+        *,
+        redis_url: str,
+        namespace: str = "theset",
+        queues: Sequence[QueueSpec] = QUEUES,
+        defaults: JobDefaults = JobDefaults(),
+        host_id: str | None = None,
+        lease_timeout_s: float = 30.0,
+        middleware: list[Middleware] | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
+        super().__init__(middleware=default_middleware() if middleware is None else middleware)
+        if not any(isinstance(m, JobOptions) for m in self.middleware):
+            self.add_middleware(JobOptions())
+        self.redis_url = redis_url
+        self.namespace = namespace
+        self.keys = Keys(namespace)
+        self.specs: dict[str, QueueSpec] = {q.name: q for q in queues}
+        self.queues: dict[str, QueueSpec] = {}
+        self.defaults = defaults
+        self.host_id = host_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.lease_timeout_s = lease_timeout_s
+        self.max_connections = max_connections
+        self.redis = redis.Redis.from_url(redis_url, max_connections=max_connections)
+        self.aredis = aioredis.Redis.from_url(redis_url, max_connections=max_connections)
+        self._sync_scripts = {name: self.redis.register_script(source(name)) for name in NAMES}
+        self._scripts = {name: self.aredis.register_script(source(name)) for name in NAMES}
+        self._header: list[Any] = [
+            namespace,
+            self.host_id,
+            int(lease_timeout_s * 750),  # lease = 3/4 of the bound; the check runs every 1/4
+            defaults.completed_ttl_s * 1000,
+            defaults.completed_max_per_queue,
+            defaults.failed_ttl_s * 1000,
+            defaults.dead_ttl_s * 1000,
+        ]
+
+    # -- Dramatiq's Broker interface -------------------------------------------------------
+
+    def declare_queue(self, queue_name: str) -> None:
+        """Make a queue known; a queue missing from the table gets concurrency 1, NORMAL."""
+        if queue_name in self.queues:
+            return
+        self.emit_before("declare_queue", queue_name)
+        spec = self.specs.get(queue_name) or QueueSpec(queue_name, 1, None, Priority.NORMAL)
+        self.specs.setdefault(queue_name, spec)
+        self.queues[queue_name] = spec
+        self.emit_after("declare_queue", queue_name)
+
+    def enqueue(self, message: Message, *, delay: int | None = None) -> Message:
+        """Enqueue one message (blocking: call off the loop). See :meth:`enqueue_async`."""
+        return self.enqueue_many([message], delay=delay)[0]
+
+    def enqueue_many(self, messages: Iterable[Message], *, delay: int | None = None) -> list[Message]:
+        """Enqueue messages in one round trip (blocking: call off the loop).
+
+        Each message's options may carry ``priority``, ``delay`` (ms), ``job_id``
+        and ``debounce_ms``; ``delay`` here applies to messages without one.
+        Returns, per message, it or the existing job's message when its job id was taken.
+        """
+        messages = list(messages)
+        calls = self._pack(messages, delay)
+        if len(calls) == 1:
+            replies = [self._sync_scripts["enqueue"](args=calls[0])]
+        else:
+            with self.redis.pipeline(transaction=False) as pipe:
+                for args in calls:
+                    self._sync_scripts["enqueue"](args=args, client=pipe)
+                replies = pipe.execute()
+        return self._unpack(messages, replies, delay)
+
+    async def enqueue_async(self, message: Message, *, delay: int | None = None) -> Message:
+        """Enqueue one message without blocking the loop.
+
+        Returns it, or the existing job's message if its ``job_id`` is waiting, delayed or running.
+        """
+        return (await self.enqueue_many_async([message], delay=delay))[0]
+
+    async def enqueue_many_async(self, messages: Iterable[Message], *, delay: int | None = None) -> list[Message]:
+        """:meth:`enqueue_many` without blocking the loop (one round trip)."""
+        messages = list(messages)
+        calls = self._pack(messages, delay)
+        if len(calls) == 1:
+            replies = [await self._scripts["enqueue"](args=calls[0])]
+        else:
+            async with self.aredis.pipeline(transaction=False) as pipe:
+                for args in calls:
+                    await self._scripts["enqueue"](args=args, client=pipe)
+                replies = await pipe.execute()
+        return self._unpack(messages, replies, delay)
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 30000):  # type: ignore[override]
+        raise NotImplementedError("TheSetBroker is consumed by theset_daemon.broker.Worker, not dramatiq.Worker")
+
+    def flush(self, queue_name: str) -> None:
+        """Drop every job of a queue (records included). Blocking; for tests and operators."""
+        ids: set[bytes] = set()
+        for kind in ("waiting", "delayed", "active", "completed", "failed", "dead"):
+            ids.update(self.redis.zrange(self.keys.queue(queue_name, kind), 0, -1))
+        with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.delete(self.keys.job(job_id.decode()))
+            for kind in ("waiting", "delayed", "active", "completed", "failed", "dead", "marker", "maintain"):
+                pipe.delete(self.keys.queue(queue_name, kind))
+            pipe.execute()
+
+    def flush_all(self) -> None:
+        for queue_name in self.specs:
+            self.flush(queue_name)
+
+    # -- enqueue internals -----------------------------------------------------------------
+
+    def _pack(self, messages: list[Message], delay: int | None) -> list[list[Any]]:
+        """The enqueue script's arguments, one list per chunk of :data:`BULK_CHUNK` messages."""
+        calls: list[list[Any]] = []
+        emit = self.emit_before if self.middleware else None
+        for start in range(0, len(messages), BULK_CHUNK):
+            chunk = messages[start : start + BULK_CHUNK]
+            args = self._header + [len(chunk)]
+            for message in chunk:
+                options = message.options
+                actor = self.actors.get(message.actor_name)
+                actor_options = actor.options if actor is not None else _EMPTY
+                wait = options.get("delay", delay)
+                if emit is not None:
+                    emit("enqueue", message, wait)
+                args += (
+                    options.get("job_id") or message.message_id,
+                    message.queue_name,
+                    message.actor_name,
+                    int(priorities.resolve(options, actor_options, self.specs.get(message.queue_name))),
+                    int(wait or 0),
+                    int(options.get("debounce_ms") or actor_options.get("debounce_ms") or 0),
+                    message.encode(),
+                )
+            calls.append(args)
+        return calls
+
+    def _unpack(self, messages: list[Message], replies: list[Any], delay: int | None) -> list[Message]:
+        results: list[Message] = []
+        flat = [value for reply in replies for value in reply]
+        for message, value in zip(messages, flat):
+            if value == 0:
+                self.emit_after("enqueue", message, message.options.get("delay", delay))
+                results.append(message)
+            elif value == b"":  # debounced, and the earlier job's record is gone
+                results.append(message)
+            else:
+                results.append(Message.decode(value))
+        return results
+
+    # -- queue state -----------------------------------------------------------------------
+
+    async def depths(self, queues: Iterable[str] | None = None) -> dict[str, dict[str, int]]:
+        """Per queue: waiting, delayed, active, dead, paused (0/1) and waiting per priority name.
+
+        One Redis round trip (used by /metrics at scrape time).
+        """
+        names = list(queues) if queues is not None else list(self.specs)
+        flat = await self._scripts["depths"](args=self._header + names)
+        out: dict[str, dict[str, int]] = {}
+        width = 10
+        for i, name in enumerate(names):
+            row = flat[i * width : (i + 1) * width]
+            entry = dict(zip(("waiting", "delayed", "active", "dead", "paused"), row[:5]))
+            entry.update({p.name: row[5 + p.value] for p in Priority})
+            out[name] = entry
+        return out
+
+    async def pause(self, queue: str) -> None:
+        """Stop every daemon fetching from ``queue`` (persists in Redis until :meth:`resume`)."""
+        await self.aredis.set(self.keys.queue(queue, "paused"), 1)
+
+    async def resume(self, queue: str) -> None:
+        """Let daemons fetch from ``queue`` again, waking an idle one."""
+        async with self.aredis.pipeline(transaction=False) as pipe:
+            pipe.delete(self.keys.queue(queue, "paused"))
+            pipe.zadd(self.keys.queue(queue, "marker"), {"1": 0})
+            await pipe.execute()
+
+    async def is_paused(self, queue: str) -> bool:
+        return bool(await self.aredis.exists(self.keys.queue(queue, "paused")))
+
+    async def job(self, job_id: str) -> dict[str, Any] | None:
+        """The job record of ``job_id`` (decoded; ``message`` holds the Dramatiq message), or None."""
+        raw = await self.aredis.hgetall(self.keys.job(job_id))
+        return decode_record(raw) if raw else None
+
+    async def dead_letters(self, queue: str, *, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest dead letters of ``queue`` (job records with reason and failure story)."""
+        ids = await self.aredis.zrevrange(self.keys.queue(queue, "dead"), 0, limit - 1)
+        async with self.aredis.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hgetall(self.keys.job(job_id.decode()))
+            raws = await pipe.execute()
+        return [decode_record(raw) for raw in raws if raw]
+
+    # -- scripts and lifecycle -------------------------------------------------------------
+
+    async def run_script(self, name: str, args: list[Any]) -> Any:
+        """Run broker script ``name`` with the common header and ``args``."""
+        return await self._scripts[name](args=self._header + args)
+
+    async def ping(self) -> None:
+        """Raise if Redis does not answer."""
+        await self.aredis.ping()
+
+    async def close(self) -> None:  # type: ignore[override]
+        """Close both Redis clients."""
+        await self.aredis.aclose()
+        self.redis.close()
+
+
+_INT_FIELDS = {"priority", "attempts", "runs", "seq", "failures", "handbacks", "reclaims"}
+_TIME_FIELDS = {"enqueued_at", "started_at", "finished_at", "due_at", "first_failed_at", "last_failed_at"}
+
+
+def decode_record(raw: dict[bytes, bytes]) -> dict[str, Any]:
+    """A job record HASH as Python values: ints, times in ms, ``message`` decoded."""
+    record: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = key.decode()
+        if name == "msg":
+            record["message"] = Message.decode(value)
+        elif name in _INT_FIELDS or name in _TIME_FIELDS:
+            record[name] = int(value)
+        else:
+            record[name] = value.decode()
+    return record

@@ -1,0 +1,191 @@
+"""The fetch loop: one per daemon, covering all its queues, blocking instead of polling.
+
+Each round reserves free slots (and rate-limit slots) per queue, then one Lua
+call applies pending finish records, promotes due delayed jobs and pops up to
+the reserved count from each queue's waiting ZSET (highest priority first).
+When a round brings nothing, the loop parks in one ``BZPOPMIN`` over the
+markers of the queues with free slots plus this daemon's private wake-up key;
+an enqueue ``ZADD``s its queue's marker, so pick-up costs a round trip or two.
+The block times out at the next delayed job's due time, the next rate-limit
+slot, or ``idle_timeout_s``, whichever is first. With no free slot at all the
+loop waits on an in-process event, never on Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Callable
+
+import redis.asyncio as aioredis
+
+from .broker import TheSetBroker
+from .lanes import Lane
+from .records import Recorder
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between fetch attempts while Redis is unreachable.
+ERROR_BACKOFF_S = 0.5
+
+
+class Fetcher:
+    """Fills the lanes of one worker from Redis.
+
+    Parameters:
+      broker: the broker.
+      lanes: the worker's lanes by queue name.
+      recorder: pending finish records (carried by each fetch).
+      dispatch: called with (lane, reply fields) for each fetched job.
+      idle_timeout_s: longest block on Redis when nothing is due.
+    """
+
+    def __init__(
+        self,
+        broker: TheSetBroker,
+        lanes: dict[str, Lane],
+        recorder: Recorder,
+        dispatch: Callable[[Lane, list], None],
+        *,
+        idle_timeout_s: float,
+    ) -> None:
+        self.broker = broker
+        self.lanes = lanes
+        self.recorder = recorder
+        self.dispatch = dispatch
+        self.idle_timeout_s = idle_timeout_s
+        self.wake_key = broker.keys.host_wake(broker.host_id)
+        self.fetching = False
+        self.capacity = asyncio.Event()
+        self.blocked_on: frozenset[str] | None = None
+        self._next_due_at: float | None = None
+        self._by_marker = {lane.marker.encode(): lane for lane in lanes.values()}
+        self._blocker = aioredis.Redis.from_url(broker.redis_url, single_connection_client=True)
+        self._block_task: asyncio.Task | None = None
+        self._task: asyncio.Task | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        self.fetching = True
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="theset-fetcher")
+
+    def stop(self) -> None:
+        """Stop fetching now (sync, idempotent); a fetch in flight still lands and is dispatched."""
+        self.fetching = False
+        self.capacity.set()
+        if self._block_task is not None:
+            self._block_task.cancel()
+
+    async def wait_stopped(self) -> None:
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._blocker.aclose()
+
+    def slot_freed(self, lane: Lane) -> None:
+        """A slot of ``lane`` became free: wake the loop if it cannot see this by itself."""
+        if lane.free != 1:
+            return
+        self.capacity.set()
+        blocked = self.blocked_on
+        if blocked is not None and lane.name not in blocked:
+            self.blocked_on = None
+            asyncio.get_running_loop().create_task(self.broker.aredis.zadd(self.wake_key, {"1": 0}))
+
+    async def _run(self) -> None:
+        while self.fetching:
+            try:
+                if await self._round():
+                    continue
+                if not any(lane.free > 0 for lane in self.lanes.values()):
+                    await self._wait_capacity()
+                else:
+                    await self._block()
+            except asyncio.CancelledError:
+                if self.fetching:
+                    raise
+            except Exception:
+                logger.warning("fetching failed; retrying in %.1fs", ERROR_BACKOFF_S, exc_info=True)
+                await asyncio.sleep(ERROR_BACKOFF_S)
+
+    async def _round(self) -> int:
+        """One fetch call for every lane with a free slot; returns the number of jobs fetched."""
+        plan: list[tuple[Lane, int]] = []
+        for lane in self.lanes.values():
+            if lane.free > 0:
+                count = await lane.reserve()
+                lane.free -= count
+                plan.append((lane, count))
+        if not plan:
+            return 0
+        args: list[object] = []
+        records = self.recorder.take()
+        args.append(len(records) // 4)
+        args += records
+        args.append(len(plan))
+        for lane, count in plan:
+            args += (lane.name, count)
+        try:
+            reply = await self.broker.run_script("fetch", args)
+        except BaseException:
+            self.recorder.restore(records)
+            for lane, count in plan:
+                lane.free += count
+            raise
+        return self._spread(plan, reply)
+
+    def _spread(self, plan: list[tuple[Lane, int]], reply: list) -> int:
+        due_ms = reply[0]
+        self._next_due_at = None if due_ms < 0 else time.monotonic() + due_ms / 1000
+        i, fetched = 1, 0
+        for lane, count in plan:
+            remaining, _paused, n = reply[i], reply[i + 1], reply[i + 2]
+            i += 3
+            lane.maybe_waiting = remaining > 0
+            lane.free += count - n
+            for _ in range(n):
+                self.dispatch(lane, reply[i : i + 5])
+                i += 5
+            fetched += n
+        return fetched
+
+    async def _wait_capacity(self) -> None:
+        self.capacity.clear()
+        if not any(lane.free > 0 for lane in self.lanes.values()) and self.fetching:
+            await self.capacity.wait()
+
+    def _block_timeout(self, lanes: list[Lane]) -> float:
+        now = time.monotonic()
+        timeout = self.idle_timeout_s
+        if self._next_due_at is not None:
+            timeout = min(timeout, self._next_due_at - now)
+        for lane in lanes:
+            if lane.limiter is not None and lane.maybe_waiting:
+                timeout = min(timeout, lane.rate_ready_at - now)
+        return timeout
+
+    async def _block(self) -> None:
+        """Park in BZPOPMIN until an enqueue, a due time, a rate slot or the idle timeout."""
+        free = [lane for lane in self.lanes.values() if lane.free > 0]
+        timeout = self._block_timeout(free)
+        if timeout < 0.002:
+            await asyncio.sleep(max(timeout, 0))
+            return
+        watched = [lane for lane in free if lane.limiter is None or not lane.maybe_waiting]
+        if self.recorder:
+            await self.recorder.flush()
+        keys = [lane.marker for lane in watched] + [self.wake_key]
+        self.blocked_on = frozenset(lane.name for lane in watched)
+        self._block_task = asyncio.get_running_loop().create_task(self._blocker.bzpopmin(keys, round(timeout, 3)))
+        try:
+            popped = await self._block_task
+        finally:
+            self._block_task = None
+            self.blocked_on = None
+        if popped:
+            lane = self._by_marker.get(popped[0])
+            if lane is not None:
+                lane.maybe_waiting = True

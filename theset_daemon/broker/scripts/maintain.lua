@@ -1,0 +1,52 @@
+-- The periodic check of a live daemon: renew its leases, reclaim lapsed ones, trim retention.
+-- ARGV[8] = n leases, then 3 per lease: queue, job_id, token; then the number of queues, then names,
+-- then the check interval in ms (a queue's reclaim and trim run on one daemon per interval).
+-- Returns the number of jobs reclaimed per queue, in order (0 where another daemon had the turn).
+
+local function reclaim(q)
+  local lapsed = redis.call('ZRANGEBYSCORE', qkey(q, 'active'), '-inf', NOW, 'LIMIT', 0, 1000)
+  for _, id in ipairs(lapsed) do
+    local key = job_key(id)
+    if redis.call('HGET', key, 'state') == 'active' then
+      give_back(q, id, key, 'reclaims')
+    else
+      redis.call('ZREM', qkey(q, 'active'), id)
+    end
+  end
+  return #lapsed
+end
+
+local function trim(q, kind, ttl)
+  local zkey = qkey(q, kind)
+  local old = redis.call('ZRANGEBYSCORE', zkey, '-inf', NOW - ttl, 'LIMIT', 0, 1000)
+  for _, id in ipairs(old) do
+    local key = job_key(id)
+    if redis.call('HGET', key, 'state') == kind then redis.call('DEL', key) end
+    redis.call('ZREM', zkey, id)
+  end
+end
+
+local n = tonumber(ARGV[8])
+for i = 0, n - 1 do
+  local b = 9 + i * 3
+  local q, id, token = ARGV[b], ARGV[b + 1], ARGV[b + 2]
+  local f = redis.call('HMGET', job_key(id), 'state', 'runs')
+  if f[1] == 'active' and f[2] == token then
+    redis.call('ZADD', qkey(q, 'active'), 'XX', NOW + LEASE_MS, id)
+  end
+end
+local base = 9 + n * 3
+local nq = tonumber(ARGV[base])
+local interval = tonumber(ARGV[base + nq + 1])
+local out = {}
+for i = 1, nq do
+  local q = ARGV[base + i]
+  out[i] = 0
+  if redis.call('SET', qkey(q, 'maintain'), HOST, 'PX', interval, 'NX') then
+    out[i] = reclaim(q)
+    trim(q, 'completed', COMPLETED_TTL)
+    trim(q, 'dead', DEAD_TTL)
+    redis.call('ZREMRANGEBYSCORE', qkey(q, 'failed'), '-inf', NOW - FAILED_TTL)
+  end
+end
+return out
