@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from theset_daemon import progress as p
+from theset_daemon.db.pool import init_connection  # the daemon's jsonb codec: reports must work with it
 from theset_daemon.metrics import IMPORT_PHASE_DURATION
 from theset_daemon.signing import InvalidToken, sign_events_token, verify_events_token
 
@@ -36,11 +37,13 @@ CREATE TABLE IF NOT EXISTS import_status (
 
 @pytest.fixture
 async def pg_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    """A pool whose search_path is a fresh schema holding only import_status."""
+    """A pool like the daemon's whose search_path is a fresh schema holding only import_status."""
     schema = f"progress_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(database_url)
     await admin.execute(f'CREATE SCHEMA "{schema}"')
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4, server_settings={"search_path": schema})
+    pool = await asyncpg.create_pool(
+        database_url, min_size=1, max_size=4, server_settings={"search_path": schema}, init=init_connection
+    )
     await pool.execute(IMPORT_STATUS_DDL)
     yield pool
     await pool.close()

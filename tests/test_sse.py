@@ -1,0 +1,360 @@
+"""Import progress over SSE, read with a real HTTP client from real aiohttp servers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+import aiohttp
+import asyncpg
+import orjson
+import pytest
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from conftest import free_port
+from test_progress import new_import, pg_pool  # noqa: F401  (the import_status fixture)
+from theset_daemon import config
+from theset_daemon import progress as p
+from theset_daemon.metrics import SSE_CLIENTS
+from theset_daemon.sse import HUB, PROGRESS, ProgressHub, Reconnect, StreamEntry, Subscription, add_routes, events_url
+from theset_daemon.signing import sign_events_token
+from theset_daemon.web.errors import json_errors
+from theset_daemon.web.keys import SETTINGS
+
+SECRET = "sse-test-secret"
+TIMEOUT = 5.0
+
+
+@dataclass
+class Daemon:
+    """One aiohttp server standing for one daemon: its own hub and Redis client."""
+
+    url: str
+    hub: ProgressHub
+    runner: web.AppRunner
+    redis: aioredis.Redis
+
+
+@pytest.fixture
+async def start_daemon(
+    pg_pool: asyncpg.Pool, redis_url: str, namespace: str  # noqa: F811
+) -> AsyncIterator[Callable[..., Awaitable[Daemon]]]:
+    daemons: list[Daemon] = []
+
+    async def start(*, heartbeat_s: float = 30.0, decode_responses: bool = False) -> Daemon:
+        settings = config.load({"THESET_SSE_SECRET": SECRET, "THESET_REDIS_NAMESPACE": namespace})
+        redis = aioredis.Redis.from_url(redis_url, decode_responses=decode_responses)
+        app = web.Application(middlewares=[json_errors])
+        app[SETTINGS] = settings
+        app[PROGRESS] = p.ProgressReporter(pg_pool, redis, namespace)
+        app[HUB] = ProgressHub(redis, namespace, heartbeat_s=heartbeat_s, retry_ms=1500, block_ms=1000)
+        add_routes(app)
+        runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=5)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        daemon = Daemon(f"http://127.0.0.1:{port}", app[HUB], runner, redis)
+        daemons.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in daemons:
+        await daemon.runner.cleanup()
+        await daemon.redis.aclose()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        yield session
+
+
+@pytest.fixture
+def reporter(pg_pool: asyncpg.Pool, async_redis: aioredis.Redis, namespace: str) -> p.ProgressReporter:  # noqa: F811
+    return p.ProgressReporter(pg_pool, async_redis, namespace)
+
+
+class SseReader:
+    """Parse a text/event-stream response block by block."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self.response = response
+
+    async def block(self) -> dict[str, Any] | None:
+        """The next block (event or comment) as a dict, or None at the end of the stream."""
+        block: dict[str, Any] = {}
+        while True:
+            line = (await asyncio.wait_for(self.response.content.readline(), TIMEOUT)).decode()
+            if not line:
+                return block or None
+            line = line.rstrip("\n")
+            if not line:
+                if block:
+                    return block
+                continue
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if name == "":
+                block["comment"] = value
+            elif name == "data":
+                block["data"] = orjson.loads(value)
+            else:
+                block[name] = value
+
+    async def event(self) -> dict[str, Any] | None:
+        """The next event, skipping keepalive comments; None at the end of the stream."""
+        while (block := await self.block()) is not None and "event" not in block:
+            pass
+        return block
+
+
+async def connect(
+    http: aiohttp.ClientSession, daemon: Daemon, import_id: str, *, token: str | None = None, last_id: str | None = None
+) -> aiohttp.ClientResponse:
+    token = sign_events_token(SECRET, import_id, ttl_s=60) if token is None else token
+    headers = {"Last-Event-ID": last_id} if last_id else {}
+    return await http.get(f"{daemon.url}/api/imports/{import_id}/events", params={"token": token}, headers=headers)
+
+
+async def open_stream(http: aiohttp.ClientSession, daemon: Daemon, import_id: str, **kw: Any) -> tuple[SseReader, dict]:
+    response = await connect(http, daemon, import_id, **kw)
+    assert response.status == 200, await response.text()
+    assert response.headers["Content-Type"].startswith("text/event-stream")
+    reader = SseReader(response)
+    snapshot = await reader.event()
+    assert snapshot is not None and snapshot["event"] == "snapshot"
+    return reader, snapshot
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
+    """Wait for a server-side condition that has no event to await (a disconnect seen by the server)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+# --- delivery ----------------------------------------------------------------------------
+
+
+async def test_snapshot_then_live_events_then_done_closes(start_daemon, http, reporter, pg_pool) -> None:  # noqa: F811
+    daemon = await start_daemon()
+    import_id = await new_import(pg_pool)
+    first = await reporter.report(import_id, stage=p.ARTIST, progress=10, message="artist found")
+    reader, snapshot = await open_stream(http, daemon, import_id)
+    assert snapshot["retry"] == "1500"
+    assert snapshot["id"] == first  # replay starts after what the snapshot shows
+    assert (snapshot["data"]["stage"], snapshot["data"]["progress"]) == ("artist", 10)
+
+    sent = [await reporter.report(import_id, stage=p.CATALOG, progress=n) for n in (20, 30, 40)]
+    events = [await reader.event() for _ in sent]
+    assert [e["id"] for e in events] == sent
+    assert [e["event"] for e in events] == ["progress"] * 3
+    assert [e["data"]["progress"] for e in events] == [20, 30, 40]
+
+    done = await reporter.report(import_id, stage=p.DONE, progress=100, status=p.STATUS_COMPLETED, counts={"songs": 9})
+    final = await reader.event()
+    assert final is not None and (final["event"], final["id"]) == ("done", done)
+    assert final["data"]["status"] == "completed" and final["data"]["counts"] == {"songs": 9}
+    assert await reader.block() is None  # the server ended the response
+    await eventually(lambda: daemon.hub.readers == 0)
+
+
+async def test_reconnect_with_last_event_id_misses_and_repeats_nothing(start_daemon, http, reporter, pg_pool) -> None:  # noqa: F811
+    daemon = await start_daemon()
+    import_id = await new_import(pg_pool)
+    reader, _ = await open_stream(http, daemon, import_id)
+    seen = [(await reader.event())["id"] for _ in [await reporter.report(import_id, stage=p.SHOWS, progress=n) for n in (5, 10)]]
+    reader.response.close()
+    await eventually(lambda: daemon.hub.clients == 0)
+
+    missed = [await reporter.report(import_id, stage=p.SHOWS, progress=n) for n in (15, 20)]
+    reader, snapshot = await open_stream(http, daemon, import_id, last_id=seen[-1])
+    assert snapshot["data"]["progress"] == 20 and snapshot["id"] == seen[-1]
+    replayed = [await reader.event() for _ in missed]
+    assert [e["id"] for e in replayed] == missed
+    live = await reporter.report(import_id, stage=p.SHOWS, progress=25)
+    assert (await reader.event())["id"] == live
+
+    # the same through the query parameter a client without headers uses
+    response = await http.get(
+        f"{daemon.url}/api/imports/{import_id}/events",
+        params={"token": sign_events_token(SECRET, import_id, ttl_s=60), "lastEventId": seen[0]},
+    )
+    again = SseReader(response)
+    assert (await again.event())["event"] == "snapshot"
+    assert [(await again.event())["id"] for _ in range(4)] == [seen[1], *missed, live][:4]
+    entries = [seen[1], *missed, live]
+    assert len(set(entries)) == len(entries)
+
+
+async def test_two_daemons_serve_one_import_from_one_redis(start_daemon, http, reporter, pg_pool) -> None:  # noqa: F811
+    one, two = await start_daemon(), await start_daemon(decode_responses=True)
+    import_id = await new_import(pg_pool)
+    reader_one, _ = await open_stream(http, one, import_id)
+    reader_two, _ = await open_stream(http, two, import_id)
+    sent = [await reporter.report(import_id, stage=p.VENUES, progress=n) for n in (50, 60)]
+    sent.append(await reporter.report(import_id, stage=p.DONE, progress=100, status=p.STATUS_COMPLETED))
+    for reader in (reader_one, reader_two):
+        events = [await reader.event() for _ in sent]
+        assert [e["id"] for e in events] == sent
+        assert [e["event"] for e in events] == ["progress", "progress", "done"]
+        assert await reader.event() is None
+    assert (one.hub.readers, two.hub.readers) in {(0, 0), (1, 0), (0, 1), (1, 1)}
+
+
+async def test_many_clients_share_one_redis_reader(start_daemon, http, reporter, pg_pool) -> None:  # noqa: F811
+    daemon = await start_daemon()
+    import_id, other_id = await new_import(pg_pool), await new_import(pg_pool)
+    clients_before = SSE_CLIENTS._value.get()
+    readers = [(await open_stream(http, daemon, import_id))[0] for _ in range(12)]
+    assert (daemon.hub.readers, daemon.hub.clients) == (1, 12)
+    assert SSE_CLIENTS._value.get() == clients_before + 12
+    other, _ = await open_stream(http, daemon, other_id)
+    assert daemon.hub.readers == 2
+
+    entry = await reporter.report(import_id, stage=p.SETLISTS, progress=70)
+    for reader in readers:
+        assert (await reader.event())["id"] == entry
+    for reader in readers:
+        reader.response.close()
+    await eventually(lambda: daemon.hub.clients == 1)
+    assert daemon.hub.readers == 1
+    other.response.close()
+    await eventually(lambda: daemon.hub.readers == 0)
+    assert SSE_CLIENTS._value.get() == clients_before
+
+
+async def test_finished_import_sends_snapshot_and_done(start_daemon, http, reporter, pg_pool) -> None:  # noqa: F811
+    daemon = await start_daemon()
+    import_id = await new_import(pg_pool)
+    progress_id = await reporter.report(import_id, stage=p.CATALOG, progress=50)
+    done_id = await reporter.report(import_id, stage=p.DONE, progress=100, status=p.STATUS_FAILED, error="boom")
+
+    reader, snapshot = await open_stream(http, daemon, import_id)  # fresh client: state, then done
+    assert snapshot["data"]["status"] == "failed"
+    done = await reader.event()
+    assert done["event"] == "done" and done["data"]["error"] == "boom"
+    assert await reader.event() is None
+
+    reader, _ = await open_stream(http, daemon, import_id, last_id="0-0")  # reconnecting client: replay
+    events = [await reader.event(), await reader.event()]
+    assert [(e["event"], e["id"]) for e in events] == [("progress", progress_id), ("done", done_id)]
+    assert await reader.event() is None
+
+
+async def test_heartbeat_comments_while_idle(start_daemon, http, pg_pool) -> None:  # noqa: F811
+    daemon = await start_daemon(heartbeat_s=0.05)
+    import_id = await new_import(pg_pool)
+    reader, _ = await open_stream(http, daemon, import_id)
+    assert await reader.block() == {"comment": "keepalive"}
+    assert await reader.block() == {"comment": "keepalive"}
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+async def expect_error(response: aiohttp.ClientResponse, status: int, error: str, **fields: str) -> dict:
+    assert response.status == status
+    assert response.headers["Content-Type"].startswith("application/json")
+    body = await response.json()
+    assert body["error"] == error and body["message"]
+    for name, value in fields.items():
+        assert body[name] == value
+    return body
+
+
+async def test_token_and_import_errors(start_daemon, http, pg_pool) -> None:  # noqa: F811
+    daemon = await start_daemon()
+    import_id, other_id = await new_import(pg_pool), await new_import(pg_pool)
+    forged = sign_events_token("not-the-secret", import_id, ttl_s=60)
+    expired = sign_events_token(SECRET, import_id, ttl_s=60, now=time.time() - 120)
+    others = sign_events_token(SECRET, other_id, ttl_s=60)
+    await expect_error(await connect(http, daemon, import_id, token=forged), 401, "invalid_token", reason="forged")
+    await expect_error(await connect(http, daemon, import_id, token=expired), 401, "invalid_token", reason="expired")
+    await expect_error(await connect(http, daemon, import_id, token=others), 401, "invalid_token", reason="wrong_import")
+    await expect_error(await connect(http, daemon, import_id, token="garbage"), 401, "invalid_token", reason="malformed")
+    await expect_error(await connect(http, daemon, import_id, token=""), 401, "invalid_token", reason="malformed")
+    unknown = str(uuid.uuid4())
+    body = await expect_error(await connect(http, daemon, unknown), 404, "not_found")
+    assert unknown in body["message"]
+    await expect_error(await connect(http, daemon, "not-a-uuid"), 404, "not_found")
+    assert daemon.hub.readers == 0
+
+
+def test_events_url_carries_a_valid_token() -> None:
+    import_id = str(uuid.uuid4())
+    url = events_url("https://sync.theset.live/", SECRET, import_id, ttl_s=60)
+    assert url.startswith(f"https://sync.theset.live/api/imports/{import_id}/events?token=")
+
+
+# --- shutdown ----------------------------------------------------------------------------
+
+
+async def test_shutdown_sends_reconnect_and_closes(start_daemon, http, reporter, pg_pool) -> None:  # noqa: F811
+    daemon = await start_daemon()
+    import_id = await new_import(pg_pool)
+    readers = [(await open_stream(http, daemon, import_id))[0] for _ in range(3)]
+    started = time.monotonic()
+    await daemon.runner.cleanup()  # on_shutdown: hub.close(reconnect_hint=True)
+    for reader in readers:
+        event = await reader.event()
+        assert event is not None and event["event"] == "reconnect" and event["retry"] == "1500"
+        assert await reader.event() is None
+    assert time.monotonic() - started < 2.0
+    assert (daemon.hub.readers, daemon.hub.clients) == (0, 0)
+
+
+async def test_closed_hub_answers_reconnect_at_once(start_daemon, http, pg_pool) -> None:  # noqa: F811
+    daemon = await start_daemon()
+    import_id = await new_import(pg_pool)
+    await daemon.hub.close()
+    response = await connect(http, daemon, import_id)
+    reader = SseReader(response)
+    event = await reader.event()
+    assert event is not None and event["event"] == "reconnect"
+    assert await reader.event() is None
+
+
+# --- the hub on its own ------------------------------------------------------------------
+
+
+def entry(entry_id: str) -> StreamEntry:
+    return StreamEntry(entry_id, p.ProgressEvent("x", p.CATALOG, 1, "", {}, "running", 0.0))
+
+
+async def test_slow_subscriber_is_told_to_reconnect() -> None:
+    sub = Subscription("0-0", queue_size=2)
+    for n in (1, 2, 3):
+        sub.push(entry(f"{n}-0"))
+    with pytest.raises(Reconnect):
+        await sub.next(1.0)
+
+
+async def test_subscription_skips_entries_already_replayed() -> None:
+    sub = Subscription("0-0", queue_size=10)
+    sub.pending.extend([entry("1-0"), entry("2-0")])
+    for entry_id in ("2-0", "3-0"):
+        sub.push(entry(entry_id))
+    got = [(await sub.next(1.0)).id for _ in range(3)]
+    assert got == ["1-0", "2-0", "3-0"]
+    assert await sub.next(0.01) is None
+
+
+async def test_late_subscriber_joins_live_without_gap(async_redis, namespace, reporter, pg_pool) -> None:  # noqa: F811
+    hub = ProgressHub(async_redis, namespace, block_ms=1000)
+    import_id = await new_import(pg_pool)
+    async with hub.subscribe(import_id) as early:
+        first = await reporter.report(import_id, stage=p.IMAGES, progress=10)
+        assert (await early.next(TIMEOUT)).id == first
+        async with hub.subscribe(import_id, "0-0") as late:
+            second = await reporter.report(import_id, stage=p.IMAGES, progress=20)
+            assert [(await late.next(TIMEOUT)).id for _ in range(2)] == [first, second]
+            assert (await early.next(TIMEOUT)).id == second
+            assert hub.readers == 1
+    assert hub.readers == 0
+    await hub.close()
