@@ -1,0 +1,30 @@
+"""SQL upserts the import actors call: idempotent, batched, one module per table.
+
+Every function takes a pool or a connection (``Db``) from
+:func:`theset_daemon.db.create_pool` (jsonb values are Python values) and
+plain model values.
+"""
+
+from .artists import (
+    SpotifyArtistTaken,
+    artist_counts,
+    mark_artist_synced,
+    set_setlistfm_mbid,
+    slugify,
+    update_artist_spotify,
+    upsert_artist_from_tm,
+)
+from .connection import Db, transaction
+from .imports import create_import, fail_stale_imports, get_import, update_import
+from .setlists import upsert_setlists
+from .shows import show_status, shows_for_linking, upsert_shows
+from .songs import song_ids_by_title, upsert_songs
+from .venues import update_venue_details, upsert_venues
+
+__all__ = [
+    "Db", "SpotifyArtistTaken", "artist_counts", "create_import", "fail_stale_imports", "get_import",
+    "mark_artist_synced", "set_setlistfm_mbid", "show_status", "shows_for_linking", "slugify",
+    "song_ids_by_title", "transaction", "update_artist_spotify", "update_import",
+    "update_venue_details", "upsert_artist_from_tm", "upsert_setlists", "upsert_shows",
+    "upsert_songs", "upsert_venues",
+]

@@ -1,0 +1,217 @@
+"""Artist rows: created from Ticketmaster, enriched from Spotify, counted.
+
+Every write is conditional: a column is rewritten (and ``updated_at`` bumped)
+only when the provider value differs, so re-running an import changes nothing.
+Ticketmaster owns the name; Spotify owns genres, images and popularity (a
+value Spotify withholds in development mode keeps the stored one).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Literal
+from uuid import UUID
+
+import asyncpg
+
+from ..matching import fold
+from ..models import Image, SpotifyArtist, TmAttraction
+from .connection import Db, transaction
+
+#: Longest slug base, in characters (a collision suffix may follow).
+SLUG_MAX = 80
+
+#: Which ``*_synced_at`` column :func:`mark_artist_synced` stamps.
+SYNC_COLUMNS = {
+    "profile": "last_synced_at",
+    "catalog": "catalog_synced_at",
+    "shows": "shows_synced_at",
+    "setlists": "setlists_synced_at",
+}
+
+
+class SpotifyArtistTaken(Exception):
+    """Another artist row already holds this Spotify id (a duplicate attraction?)."""
+
+    def __init__(self, artist_id: UUID, spotify_id: str) -> None:
+        super().__init__(f"spotify id {spotify_id} already belongs to another artist than {artist_id}")
+        self.artist_id = artist_id
+        self.spotify_id = spotify_id
+
+
+def slugify(name: str) -> str:
+    """A URL slug of an artist name ("Beyoncé & Jay-Z" → "beyonce-and-jay-z")."""
+    text = re.sub(r"\s*[&+]\s*", " and ", fold(name))
+    text = re.sub(r"['’]", "", text)
+    slug = re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:SLUG_MAX].strip("-")
+    return slug or "artist"
+
+
+def images_json(images: Iterable[Image]) -> list[dict]:
+    """Images as stored in jsonb columns."""
+    return [{"url": i.url, "width": i.width, "height": i.height} for i in images]
+
+
+def largest_image_url(images: Iterable[Image]) -> str | None:
+    """The URL of the widest image, or None."""
+    best = max(images, key=lambda i: (i.width or 0) * (i.height or 0), default=None)
+    return best.url if best else None
+
+
+async def _free_slug(conn: asyncpg.Connection, base: str) -> str:
+    # Artists of one name take turns (until commit), so racing imports pick distinct suffixes.
+    await conn.execute("select pg_advisory_xact_lock(hashtext('artist-slug:' || $1))", base)
+    taken = {
+        r["slug"]
+        for r in await conn.fetch(
+            "select slug from artists where slug = $1 or slug ~ ('^' || $1 || '-[0-9]+$')", base
+        )
+    }
+    n = 1
+    slug = base
+    while slug in taken:
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+_UPSERT_TM = """
+insert into artists (slug, name, tm_attraction_id, tm_url, images, image_url, genres, upcoming_events)
+values ($1, $2, $3, $4, $5, $6, $7, $8)
+on conflict (tm_attraction_id) do update set
+    name = excluded.name,
+    tm_url = excluded.tm_url,
+    upcoming_events = excluded.upcoming_events,
+    images = case when artists.images = '[]' then excluded.images else artists.images end,
+    image_url = coalesce(artists.image_url, excluded.image_url),
+    genres = case when artists.genres = '{}' then excluded.genres else artists.genres end,
+    updated_at = now()
+where (artists.name, artists.tm_url, artists.upcoming_events)
+        is distinct from (excluded.name, excluded.tm_url, excluded.upcoming_events)
+   or (artists.images = '[]' and excluded.images <> '[]')
+   or (artists.image_url is null and excluded.image_url is not null)
+   or (artists.genres = '{}' and excluded.genres <> '{}')
+returning id, slug
+"""
+
+
+async def upsert_artist_from_tm(db: Db, attraction: TmAttraction, *, attempts: int = 5) -> tuple[UUID, str]:
+    """Create or refresh the artist of a Ticketmaster attraction; ``(artist_id, slug)``.
+
+    A new artist gets the slug of its name, suffixed ``-2``, ``-3``... when
+    taken; an existing one keeps its slug. Safe against concurrent imports:
+    new artists of one name are serialised by an advisory lock, and a slug
+    lost to another name's suffix ("Band 2" vs "Band" #2) is retried up to
+    ``attempts`` times.
+    """
+    args = (
+        attraction.name.strip(),
+        attraction.id,
+        attraction.url,
+        images_json(attraction.images),
+        largest_image_url(attraction.images),
+        list(attraction.genres),
+        attraction.upcoming_events,
+    )
+    for attempt in range(attempts):
+        async with transaction(db) as conn:
+            existing = await conn.fetchrow(
+                "select id, slug from artists where tm_attraction_id = $1", attraction.id
+            )
+            slug = existing["slug"] if existing else await _free_slug(conn, slugify(attraction.name))
+            try:
+                async with conn.transaction():
+                    row = await conn.fetchrow(_UPSERT_TM, slug, *args)
+            except asyncpg.UniqueViolationError:
+                if attempt == attempts - 1:
+                    raise
+                continue
+            if row is None:  # unchanged, or inserted meanwhile by a racing import of it
+                row = await conn.fetchrow(
+                    "select id, slug from artists where tm_attraction_id = $1", attraction.id
+                )
+            return row["id"], row["slug"]
+    raise AssertionError("unreachable")
+
+
+_UPDATE_SPOTIFY = """
+update artists set
+    spotify_id = $2,
+    genres = case when cardinality($3::text[]) > 0 then $3::text[] else genres end,
+    images = case when $4::jsonb <> '[]' then $4::jsonb else images end,
+    image_url = coalesce($5::text, image_url),
+    popularity = coalesce($6::int, popularity),
+    followers = coalesce($7::bigint, followers),
+    updated_at = now()
+where id = $1 and (
+       spotify_id is distinct from $2
+    or (cardinality($3::text[]) > 0 and genres is distinct from $3::text[])
+    or ($4::jsonb <> '[]' and images is distinct from $4::jsonb)
+    or ($5::text is not null and image_url is distinct from $5::text)
+    or ($6::int is not null and popularity is distinct from $6::int)
+    or ($7::bigint is not null and followers is distinct from $7::bigint))
+returning id
+"""
+
+
+async def update_artist_spotify(db: Db, artist_id: UUID, artist: SpotifyArtist) -> bool:
+    """Store the Spotify id and profile of an artist; True when something changed.
+
+    Raises:
+      SpotifyArtistTaken: another artist row holds ``artist.id``.
+    """
+    try:
+        row = await db.fetchrow(
+            _UPDATE_SPOTIFY,
+            artist_id,
+            artist.id,
+            list(artist.genres),
+            images_json(artist.images),
+            largest_image_url(artist.images),
+            artist.popularity,
+            artist.followers,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise SpotifyArtistTaken(artist_id, artist.id) from exc
+    return row is not None
+
+
+async def set_setlistfm_mbid(db: Db, artist_id: UUID, mbid: str) -> bool:
+    """Store the MusicBrainz id setlist.fm knows the artist by; True when changed."""
+    status = await db.execute(
+        "update artists set setlistfm_mbid = $2, updated_at = now() "
+        "where id = $1 and setlistfm_mbid is distinct from $2",
+        artist_id,
+        mbid,
+    )
+    return status != "UPDATE 0"
+
+
+async def mark_artist_synced(
+    db: Db, artist_id: UUID, what: Literal["profile", "catalog", "shows", "setlists"]
+) -> None:
+    """Stamp the artist's ``*_synced_at`` for ``what`` with now (``updated_at`` untouched)."""
+    column = SYNC_COLUMNS[what]
+    await db.execute(f"update artists set {column} = now() where id = $1", artist_id)
+
+
+_COUNTS = """
+select
+    (select count(*) from show_artists sa where sa.artist_id = $1) as shows,
+    (select count(*) from show_artists sa join shows s on s.id = sa.show_id
+      where sa.artist_id = $1 and s.date >= current_date) as upcoming_shows,
+    (select count(distinct s.venue_id) from show_artists sa join shows s on s.id = sa.show_id
+      where sa.artist_id = $1) as venues,
+    (select count(*) from songs where artist_id = $1 and catalog_removed_at is null) as songs,
+    (select count(*) from setlists where artist_id = $1) as setlists,
+    (select count(*) from setlists where artist_id = $1 and show_id is not null) as setlists_linked,
+    (select count(*) from setlist_songs ss join setlists sl on sl.id = ss.setlist_id
+      where sl.artist_id = $1 and ss.song_id is not null) as setlist_songs_matched
+"""
+
+
+async def artist_counts(db: Db, artist_id: UUID) -> dict[str, int]:
+    """What the artist page now holds: shows, upcoming_shows, venues, songs,
+    setlists, setlists_linked, setlist_songs_matched."""
+    row = await db.fetchrow(_COUNTS, artist_id)
+    return dict(row)

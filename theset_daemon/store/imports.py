@@ -1,0 +1,108 @@
+"""Import status rows: one per kickoff, at most one live per attraction.
+
+A second kickoff while an import of the same attraction is queued or running
+gets that import back (the partial unique index decides, so concurrent
+kickoffs on any host agree). Progress is persisted here and fanned out
+elsewhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+from uuid import UUID
+
+from .connection import Db
+
+#: Statuses an import can have; the first two are "live".
+STATUSES = ("queued", "running", "completed", "failed")
+
+_CREATE = """
+insert into import_status (tm_attraction_id, status, owner) values ($1, 'queued', $2)
+on conflict (tm_attraction_id) where status in ('queued', 'running') do nothing
+returning id
+"""
+
+_LIVE = """
+select id from import_status where tm_attraction_id = $1 and status in ('queued', 'running')
+"""
+
+
+async def create_import(db: Db, tm_attraction_id: str, owner: str | None, *, attempts: int = 5) -> tuple[UUID, bool]:
+    """A new queued import, or the live one of the attraction: ``(import_id, created)``.
+
+    Retries when the live import finishes between the two statements.
+    """
+    for _ in range(attempts):
+        row = await db.fetchrow(_CREATE, tm_attraction_id, owner)
+        if row:
+            return row["id"], True
+        live = await db.fetchrow(_LIVE, tm_attraction_id)
+        if live:
+            return live["id"], False
+    raise RuntimeError(f"import of {tm_attraction_id} neither created nor found after {attempts} attempts")
+
+
+async def update_import(
+    db: Db,
+    import_id: UUID | str,
+    *,
+    status: str | None = None,
+    stage: str | None = None,
+    progress: int | None = None,
+    message: str | None = None,
+    counts: Mapping[str, Any] | None = None,
+    error: str | None = None,
+    artist_id: UUID | None = None,
+) -> dict | None:
+    """Change an import; the updated row, or None when there is no such import.
+
+    ``counts`` is merged into the stored counts (stages add their own keys).
+    ``progress`` is a percentage 0..100. Moving to ``completed`` or ``failed``
+    stamps ``completed_at``.
+
+    Raises:
+      ValueError: an unknown status or a progress outside 0..100.
+    """
+    if status is not None and status not in STATUSES:
+        raise ValueError(f"unknown import status {status!r}; expected one of {', '.join(STATUSES)}")
+    if progress is not None and not 0 <= progress <= 100:
+        raise ValueError(f"progress {progress} outside 0..100")
+    sets = ["updated_at = now()"]
+    args: list[Any] = [import_id]
+    for column, value in (("status", status), ("stage", stage), ("progress", progress),
+                          ("message", message), ("error", error), ("artist_id", artist_id)):
+        if value is not None:
+            args.append(value)
+            sets.append(f"{column} = ${len(args)}")
+    if counts is not None:
+        args.append(dict(counts))
+        sets.append(f"counts = counts || ${len(args)}::jsonb")
+    if status in ("completed", "failed"):
+        sets.append("completed_at = now()")
+    row = await db.fetchrow(f"update import_status set {', '.join(sets)} where id = $1 returning *", *args)
+    return dict(row) if row else None
+
+
+async def get_import(db: Db, import_id: UUID | str) -> dict | None:
+    """The import row as a dict, or None when unknown (or not a UUID)."""
+    try:
+        key = import_id if isinstance(import_id, UUID) else UUID(str(import_id))
+    except ValueError:
+        return None
+    row = await db.fetchrow("select * from import_status where id = $1", key)
+    return dict(row) if row else None
+
+
+async def fail_stale_imports(db: Db, older_than_s: float, error: str = "abandoned: no progress") -> list[UUID]:
+    """Fail live imports not updated for ``older_than_s`` seconds (their host died),
+    freeing the attraction for a new kickoff; the ids failed."""
+    rows = await db.fetch(
+        """
+        update import_status set status = 'failed', error = $2, updated_at = now(), completed_at = now()
+        where status in ('queued', 'running') and updated_at < now() - make_interval(secs => $1)
+        returning id
+        """,
+        older_than_s,
+        error,
+    )
+    return [r["id"] for r in rows]
