@@ -174,7 +174,7 @@ def test_studio_albums(name: str) -> None:
     assert not is_live_album(_album(name))
 
 
-@pytest.mark.parametrize("name", ["Live in Paris", "Live at Leeds", "Live in the Moment", "Live from the Underground"])
+@pytest.mark.parametrize("name", ["Live in Paris", "Live at Leeds", "Live in the Moment", "Live from the Underground", "Live", "Live!"])
 def test_a_single_is_named_after_its_song(name: str) -> None:
     # "Live in X" as a single is a song title; only a live label makes it live.
     assert not is_live_album(_album(name, "single"))

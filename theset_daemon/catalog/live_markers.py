@@ -19,13 +19,15 @@ after a spaced dash (``-``, ``–``, ``—`` ...) or inside brackets ``(...)``
 and it is not an artist credit ("feat. Live" names the band Live).
 
 **Album names** are live when their name carries a live title label (above),
-when the whole name is "Live" (or "Live" + a year, "Live!", "Live: ..."), when
-it says "Unplugged", "In Concert", "Live Session(s)/Recording(s)" anywhere, or
-— for albums and compilations, not singles (a single is named after its song,
-"Live in the Moment") — when it starts "Live at/from/in/on" + a *place*: a
-year, a proper noun not in :data:`NOT_A_PLACE` ("Live at Leeds", "Live in
+when it says "Unplugged", "In Concert", "Live Session(s)/Recording(s)" anywhere,
+or — for albums and compilations, not singles/EPs (a single is named after its
+song: "Live", "Live in the Moment") — when the whole name is "Live" (or
+"Live" + a year, "Live!", "Live: ...") or it starts "Live at/from/in/on" + a
+*place*: a year, a word not in :data:`NOT_A_PLACE` ("Live at Leeds", "Live in
 Paris"), or "the" + something with a venue word or an acronym ("Live at the
-Royal Albert Hall", "Live at the BBC"; but not "Live from the Underground").
+Royal Albert Hall", "Live at the BBC"; but not "Live from the Underground",
+"Live in the Moment"). A live album this misses still loses its tracks to
+their "- Live" labels (layer 2) or their liveness (layer 3).
 """
 
 from __future__ import annotations
@@ -56,10 +58,12 @@ LIVE_LABEL = re.compile(
     re.X | re.I,
 )
 
-_LIVE_ALBUM_NAME = re.compile(
+#: A whole release name "Live", "Live!", "Live: ...", "Live 1975-85" (albums only).
+_NAMED_LIVE = re.compile(r"^live\s*(?:[!:]|$|['’]?\d)", re.I)
+
+_LIVE_RELEASE_WORDS = re.compile(
     r"""
-      ^live\s*(?:[!:]|$|['’]?\d)
-    | \bunplugged\b
+      \bunplugged\b
     | \bin\s+concert\b
     | \blive\s+(?:sessions?|recordings?|performances?)\b
     | \b(?:en\s+vivo|ao\s+vivo|en\s+directo)\b
@@ -121,9 +125,11 @@ def _is_place(place: str) -> bool:
 def is_live_album(album: Album) -> bool:
     """Whether a release is a live album by its name (see the module rule)."""
     name = album.name.strip()
-    if is_live_title(name) or _LIVE_ALBUM_NAME.search(fold(name)):
+    if is_live_title(name) or _LIVE_RELEASE_WORDS.search(fold(name)):
         return True
     if album.album_type == "single":
         return False
+    if _NAMED_LIVE.match(name):
+        return True
     match = _LIVE_AT_PLACE.match(name)
     return bool(match) and _is_place(match.group("place"))
