@@ -204,7 +204,7 @@ async def test_two_daemons_serve_one_import_from_one_redis(start_daemon, http, r
         assert [e["id"] for e in events] == sent
         assert [e["event"] for e in events] == ["progress", "progress", "done"]
         assert await reader.event() is None
-    assert (one.hub.readers, two.hub.readers) in {(0, 0), (1, 0), (0, 1), (1, 1)}
+    await eventually(lambda: one.hub.readers == two.hub.readers == 0)
 
 
 async def test_many_clients_share_one_redis_reader(start_daemon, http, reporter, pg_pool) -> None:  # noqa: F811
@@ -304,6 +304,7 @@ async def test_shutdown_sends_reconnect_and_closes(start_daemon, http, reporter,
     for reader in readers:
         event = await reader.event()
         assert event is not None and event["event"] == "reconnect" and event["retry"] == "1500"
+        assert event["data"] == {"reason": "shutdown"}
         assert await reader.event() is None
     assert time.monotonic() - started < 2.0
     assert (daemon.hub.readers, daemon.hub.clients) == (0, 0)
@@ -331,7 +332,16 @@ async def test_slow_subscriber_is_told_to_reconnect() -> None:
     sub = Subscription("0-0", queue_size=2)
     for n in (1, 2, 3):
         sub.push(entry(f"{n}-0"))
-    with pytest.raises(Reconnect):
+    with pytest.raises(Reconnect, match="behind"):
+        await sub.next(1.0)
+
+
+async def test_shutdown_preempts_a_pending_replay() -> None:
+    sub = Subscription("0-0", queue_size=10)
+    sub.pending.extend([entry("1-0"), entry("2-0")])
+    assert (await sub.next(1.0)).id == "1-0"
+    sub.end(Reconnect("shutdown"))
+    with pytest.raises(Reconnect, match="shutdown"):
         await sub.next(1.0)
 
 
@@ -358,3 +368,72 @@ async def test_late_subscriber_joins_live_without_gap(async_redis, namespace, re
             assert hub.readers == 1
     assert hub.readers == 0
     await hub.close()
+
+
+class _StalePipelineRedis:
+    """A Redis proxy whose next MULTI runs ``hook`` right after it, as if entries raced in."""
+
+    def __init__(self, redis: aioredis.Redis, hook: Callable[[], Awaitable[None]]) -> None:
+        self._redis, self._hook = redis, hook
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._redis, name)
+
+    def pipeline(self, **kw: Any) -> Any:
+        pipe, hook = self._redis.pipeline(**kw), self._hook
+
+        class Pipe:
+            async def __aenter__(self) -> Any:
+                await pipe.__aenter__()
+                return self
+
+            async def __aexit__(self, *exc: Any) -> None:
+                await pipe.__aexit__(*exc)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(pipe, name)
+
+            async def execute(self) -> Any:
+                result = await pipe.execute()
+                await hook()
+                return result
+
+        return Pipe()
+
+
+async def test_subscriber_fills_the_gap_when_the_reader_is_ahead(async_redis, namespace, reporter, pg_pool) -> None:  # noqa: F811
+    import_id = await new_import(pg_pool)
+    hub = ProgressHub(async_redis, namespace, block_ms=1000)
+    raced: list[str] = []
+    async with hub.subscribe(import_id) as early:
+        first = await reporter.report(import_id, stage=p.IMAGES, progress=10)
+        assert (await early.next(TIMEOUT)).id == first
+
+        async def race() -> None:  # entries the reader delivers after the late replay was read
+            for n in (20, 30):
+                raced.append(await reporter.report(import_id, stage=p.IMAGES, progress=n))
+                assert (await early.next(TIMEOUT)).id == raced[-1]
+
+        hub.redis = _StalePipelineRedis(async_redis, race)  # type: ignore[assignment]
+        async with hub.subscribe(import_id, "0-0") as late:
+            hub.redis = async_redis
+            last = await reporter.report(import_id, stage=p.IMAGES, progress=40)
+            assert [(await late.next(TIMEOUT)).id for _ in range(4)] == [first, *raced, last]
+            assert await late.next(0.05) is None
+    await hub.close()
+
+
+async def test_unwired_app_answers_503(http) -> None:
+    app = web.Application()
+    app[SETTINGS] = config.load({"THESET_SSE_SECRET": SECRET})
+    add_routes(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        import_id = str(uuid.uuid4())
+        daemon = Daemon(f"http://127.0.0.1:{port}", None, runner, None)  # type: ignore[arg-type]
+        await expect_error(await connect(http, daemon, import_id), 503, "unavailable")
+    finally:
+        await runner.cleanup()

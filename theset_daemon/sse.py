@@ -15,7 +15,8 @@
   other host, with its ``Last-Event-ID``, and misses nothing.
 
 Errors are JSON: 401 ``invalid_token`` (forged, expired, malformed, another
-import's), 404 ``not_found`` (unknown import).
+import's, with a ``reason``), 404 ``not_found`` (unknown import), 503
+``unavailable`` while ``app[HUB]`` or ``app[PROGRESS]`` is not set yet.
 
 Wiring (the app factory, before the app is frozen)::
 
@@ -69,11 +70,11 @@ _LAST_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
 
 
 class Reconnect(Exception):
-    """The client must reconnect: the hub is closing or the client fell behind."""
+    """The client must reconnect: ``reason`` is ``shutdown`` (the hub is closing) or ``behind``."""
 
-
-_RECONNECT = object()
-_CLOSE = object()
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _id_key(entry_id: str) -> tuple[int, int]:
@@ -117,22 +118,24 @@ class Subscription:
     """One client's view of an import: replayed entries, then live ones, ids strictly increasing."""
 
     def __init__(self, after: str, queue_size: int) -> None:
-        self.queue: asyncio.Queue[Any] = asyncio.Queue(queue_size)
+        self.queue: asyncio.Queue[StreamEntry | None] = asyncio.Queue(queue_size)
         self.pending: deque[StreamEntry] = deque()
         self.last = _id_key(after)
+        self.ended: BaseException | None = None
 
     def push(self, entry: StreamEntry) -> None:
         """Deliver a live entry; a client that fell ``queue_size`` behind is told to reconnect."""
         try:
             self.queue.put_nowait(entry)
         except asyncio.QueueFull:
-            self.end(_RECONNECT)
+            self.end(Reconnect("behind"))
 
-    def end(self, signal: object) -> None:
-        """Replace whatever is buffered with ``signal`` (reconnect or close)."""
+    def end(self, reason: BaseException) -> None:
+        """Make the next :meth:`next` raise ``reason`` (before any entry still buffered)."""
+        self.ended = reason
         while not self.queue.empty():
             self.queue.get_nowait()
-        self.queue.put_nowait(signal)
+        self.queue.put_nowait(None)  # wake a waiting next()
 
     def _fresh(self, entry: StreamEntry) -> bool:
         key = _id_key(entry.id)
@@ -155,6 +158,8 @@ class Subscription:
           EOFError: the hub closed without a reconnect hint.
         """
         while True:
+            if self.ended is not None:
+                raise self.ended
             if self.pending:
                 entry = self.pending.popleft()
             else:
@@ -162,11 +167,7 @@ class Subscription:
                     entry = await asyncio.wait_for(self.queue.get(), timeout)
                 except asyncio.TimeoutError:
                     return None
-                if entry is _RECONNECT:
-                    raise Reconnect()
-                if entry is _CLOSE:
-                    raise EOFError()
-            if self._fresh(entry):
+            if entry is not None and self._fresh(entry):
                 return entry
 
 
@@ -240,7 +241,7 @@ class ProgressHub:
           Reconnect: the hub is closing.
         """
         if self.closing:
-            raise Reconnect()
+            raise Reconnect("shutdown")
         key = stream_key(self.namespace, import_id)
         sub = Subscription(after, self.queue_size)
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -250,7 +251,7 @@ class ProgressHub:
         sub.pending.extend(_entries(replay))
         position = _text(newest[0][0]) if newest else after
         if self.closing:
-            raise Reconnect()
+            raise Reconnect("shutdown")
         feed = self._join(import_id, key, sub, position)
         try:
             if _id_key(feed.cursor) > _id_key(position):  # the reader is past our replay: fill the gap
@@ -301,10 +302,9 @@ class ProgressHub:
         """End every subscription (``reconnect`` event if ``reconnect_hint``), wait up to
         ``timeout`` seconds for the clients to go, then stop the readers. Idempotent."""
         self.closing = True
-        signal = _RECONNECT if reconnect_hint else _CLOSE
         for feed in list(self._feeds.values()):
             for sub in feed.subscribers:
-                sub.end(signal)
+                sub.end(Reconnect("shutdown") if reconnect_hint else EOFError())
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._idle.wait(), timeout)
         for feed in self._feeds.values():
@@ -383,7 +383,10 @@ async def import_events(request: web.Request) -> web.StreamResponse:
         verify_events_token(request.app[SETTINGS].sse_secret, request.query.get("token", ""), import_id)
     except InvalidToken as exc:
         return json_response(error_body(401, exc.message, code="invalid_token", reason=exc.reason), status=401)
-    hub, reporter = request.app[HUB], request.app[PROGRESS]
+    hub, reporter = request.app.get(HUB), request.app.get(PROGRESS)
+    if hub is None or reporter is None:
+        body = error_body(503, "import events are not available until the daemon has booted")
+        return json_response(body, status=503, headers={"Retry-After": "1"})
     if not is_uuid(import_id):
         return json_response(error_body(404, f"no import {import_id}"), status=404)
     after = _requested_after(request) or await hub.last_id(import_id)
@@ -400,10 +403,10 @@ async def import_events(request: web.Request) -> web.StreamResponse:
                 await _follow(response, sub, snapshot, hub)
             finally:
                 SSE_CLIENTS.dec()
-    except Reconnect:
+    except Reconnect as exc:
         if not response.prepared:
             await response.prepare(request)
-        await response.write(_event("reconnect", {"reason": "reconnect"}, retry_ms=hub.retry_ms))
+        await response.write(_event("reconnect", {"reason": exc.reason}, retry_ms=hub.retry_ms))
     except EOFError:
         pass
     except ConnectionResetError:  # the client went away (aiohttp's ClientConnectionResetError is one)
@@ -414,7 +417,9 @@ async def import_events(request: web.Request) -> web.StreamResponse:
 
 async def close_hub(app: web.Application) -> None:
     """``on_shutdown`` hook: every SSE client gets ``reconnect`` and its stream ends."""
-    await app[HUB].close(reconnect_hint=True)
+    hub = app.get(HUB)
+    if hub is not None:
+        await hub.close(reconnect_hint=True)
 
 
 def add_routes(app: web.Application) -> None:
