@@ -87,9 +87,22 @@ class DaemonProcess:
     def wait_exit(self, timeout: float = 60.0) -> int:
         assert self.proc is not None
         try:
-            return self.proc.wait(timeout)
+            code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             raise AssertionError(f"daemon did not exit within {timeout}s; log:\n{self.read_log()}") from None
+        self._collect_pending()
+        return code
+
+    def _collect_pending(self) -> None:
+        """Read the datagrams still queued on the socket (sent before the exit)."""
+        self.sock.setblocking(False)
+        try:
+            while True:
+                self.messages.extend(self.sock.recv(4096).decode().splitlines())
+        except BlockingIOError:
+            pass
+        finally:
+            self.sock.setblocking(True)
 
     def read_log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

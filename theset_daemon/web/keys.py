@@ -10,6 +10,7 @@ from ..config import Settings
 from ..readiness import ReadinessCheck
 
 if TYPE_CHECKING:
+    from ..context import Resources
     from ..loop_monitor import LoopMonitor
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -17,3 +18,13 @@ READINESS = web.AppKey("readiness", ReadinessCheck)
 LOOP_MONITOR = web.AppKey("loop_monitor", "LoopMonitor")
 #: An async callable returning {queue: {state: count}}, read at scrape time.
 QUEUE_DEPTHS = web.AppKey("queue_depths", Any)
+
+
+def booted(request: web.Request) -> "Resources":
+    """The daemon's resources, or 503 while it is still connecting."""
+    from ..context import resources
+
+    try:
+        return resources()
+    except RuntimeError:
+        raise web.HTTPServiceUnavailable(text="the daemon is still booting", headers={"Retry-After": "1"}) from None

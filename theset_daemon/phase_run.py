@@ -1,0 +1,99 @@
+"""One phase of one import, as an actor runs it.
+
+``async with PhaseRun(res, import_id, "catalog", artist_id) as run:`` marks
+the phase started and reports it; ``await run.report(fraction, message,
+counts)`` moves the progress bar; leaving the block normally records the
+phase done, enqueues what it unlocked and, for the last phase, completes
+the import (progress 100, the final ``done`` event). An exception leaves
+the phase running so the broker's retry runs it again; when the broker
+dead-letters the message, :func:`fail_import` marks the import failed.
+
+Recurring syncs run the same actors with ``import_id=None``: then every
+call here is a no-op and the phase just does its work.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from types import TracebackType
+from typing import Any
+
+from . import import_tracker
+from .context import Resources
+from .import_plan import PHASES_BY_NAME
+from .kickoff import enqueue_phases
+from .metrics import IMPORT_PHASE_DURATION
+from .progress import DONE, STATUS_COMPLETED, STATUS_FAILED
+
+logger = logging.getLogger(__name__)
+
+
+class PhaseRun:
+    """Progress and completion bookkeeping around one phase's work.
+
+    Parameters:
+      res: the daemon's resources (pool, broker, progress reporter).
+      import_id: the import this phase belongs to, or None for a recurring sync.
+      phase: the phase's name in :data:`~theset_daemon.import_plan.PHASES`.
+      artist_id: passed on to the phases this one unlocks.
+    """
+
+    def __init__(self, res: Resources, import_id: str | None, phase: str, artist_id: str | None = None) -> None:
+        self.res = res
+        self.import_id = import_id
+        self.phase = PHASES_BY_NAME[phase]
+        self.artist_id = artist_id
+        self.counts: dict[str, Any] = {}
+        self.started = time.monotonic()
+
+    async def __aenter__(self) -> "PhaseRun":
+        if self.import_id is not None:
+            async with self.res.pool.acquire() as conn:
+                await import_tracker.mark_started(conn, self.import_id, self.phase.name)
+            await self.report(0.0, f"{self.phase.name}: started")
+        return self
+
+    async def report(self, fraction: float, message: str, counts: dict[str, Any] | None = None) -> None:
+        """Move this phase to ``fraction`` (0..1) and tell the web app."""
+        if counts:
+            self.counts.update(counts)
+        if self.import_id is None:
+            return
+        async with self.res.pool.acquire() as conn:
+            progress = await import_tracker.record_fraction(conn, self.import_id, self.phase.name, fraction)
+        await self.res.progress.report(
+            self.import_id, stage=self.phase.name, progress=progress, message=message, counts=counts or None
+        )
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        IMPORT_PHASE_DURATION.labels(self.phase.name).observe(time.monotonic() - self.started)
+        if exc_type is not None or self.import_id is None:
+            return
+        async with self.res.pool.acquire() as conn:
+            outcome = await import_tracker.mark_done(conn, self.import_id, self.phase.name, self.counts)
+        await self.res.progress.report(
+            self.import_id, stage=self.phase.name, progress=outcome.progress,
+            message=f"{self.phase.name}: done", counts=self.counts or None, stage_done=True,
+        )
+        await enqueue_phases(self.res.broker, self.import_id, outcome.ready, artist_id=self.artist_id)
+        if outcome.complete:
+            await complete_import(self.res, self.import_id)
+
+
+async def complete_import(res: Resources, import_id: str) -> None:
+    """Report the final ``done`` event (progress 100, status completed)."""
+    await res.progress.report(import_id, stage=DONE, progress=100, message="import complete", status=STATUS_COMPLETED)
+    logger.info("import completed", extra={"import_id": import_id})
+
+
+async def fail_import(res: Resources, import_id: str, phase: str, error: str) -> None:
+    """Mark the phase and the import failed (the message was dead-lettered)."""
+    async with res.pool.acquire() as conn:
+        await import_tracker.mark_failed(conn, import_id, phase, error)
+    await res.progress.report(
+        import_id, stage=phase, progress=0, message=f"{phase} failed", status=STATUS_FAILED, error=error
+    )
+    logger.warning("import failed", extra={"import_id": import_id, "phase": phase, "error": error})

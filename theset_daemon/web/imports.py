@@ -1,0 +1,120 @@
+"""The import API the web app calls: kickoff and status.
+
+``POST /api/imports`` validates the body, deduplicates on the Ticketmaster
+attraction id (a second kickoff while one runs answers the same import),
+persists the import in PostgreSQL *before* answering, enqueues phase 1 at
+CRITICAL and answers 202 with a signed, expiring ``eventsUrl``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ..signing import sign_events_token
+from .auth import require_bearer
+from .errors import InvalidRequest, json_response
+from ..kickoff import kickoff
+from ..store import get_import as load_import
+from .keys import SETTINGS, booted
+
+#: Ticketmaster attraction ids are short alphanumeric strings ("K8vZ9171ob7").
+ATTRACTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: Who may ask, and their label in import records.
+OWNER = re.compile(r"^[\w.@:-]{1,100}$")
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400/413/415 naming the problem."""
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(text="send the body as application/json")
+    raw = await request.read()
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest("body", f"not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("body", "expected a JSON object")
+    return body
+
+
+def parse_kickoff(body: dict[str, Any]) -> tuple[str, str | None]:
+    """The attraction id and optional owner of a kickoff body.
+
+    Raises:
+      InvalidRequest: naming ``tmAttractionId`` or ``owner``.
+    """
+    attraction = body.get("tmAttractionId")
+    if not isinstance(attraction, str) or not ATTRACTION_ID.match(attraction):
+        raise InvalidRequest("tmAttractionId", "required: a Ticketmaster attraction id (1-64 letters, digits, _ or -)")
+    owner = body.get("owner")
+    if owner is not None and (not isinstance(owner, str) or not OWNER.match(owner)):
+        raise InvalidRequest("owner", "optional: 1-100 characters of letters, digits and . @ : _ -")
+    unknown = sorted(set(body) - {"tmAttractionId", "owner"})
+    if unknown:
+        raise InvalidRequest(unknown[0], "unknown field")
+    return attraction, owner
+
+
+def public_status(record: dict[str, Any]) -> dict[str, Any]:
+    """An import_status row in the API's camelCase shape."""
+    return {
+        "importId": str(record["id"]),
+        "tmAttractionId": record["tm_attraction_id"],
+        "artistId": str(record["artist_id"]) if record.get("artist_id") else None,
+        "slug": record.get("slug"),
+        "status": record["status"],
+        "stage": record["stage"],
+        "progress": record["progress"],
+        "message": record["message"],
+        "counts": record["counts"],
+        "error": record["error"],
+        "createdAt": record["created_at"],
+        "updatedAt": record["updated_at"],
+        "completedAt": record["completed_at"],
+    }
+
+
+def events_url(request: web.Request, import_id: str) -> str:
+    settings = request.app[SETTINGS]
+    token = sign_events_token(settings.sse_secret, import_id, ttl_s=settings.sse_token_ttl)
+    return f"{settings.public_url}/api/imports/{import_id}/events?token={token}"
+
+
+async def create_import(request: web.Request) -> web.Response:
+    """POST /api/imports — 202 with importId, status, eventsUrl (artistId and slug once known)."""
+    require_bearer(request, request.app[SETTINGS].api_token, realm="imports")
+    attraction, owner = parse_kickoff(await read_json_object(request))
+    record = await kickoff(booted(request), attraction, owner or "api")
+    body = public_status(record)
+    body["eventsUrl"] = events_url(request, body["importId"])
+    body["statusUrl"] = f"{request.app[SETTINGS].public_url}/api/imports/{body['importId']}"
+    return json_response(body, status=202, headers={"Location": body["statusUrl"]})
+
+
+async def get_import(request: web.Request) -> web.Response:
+    """GET /api/imports/{import_id} — the import's status, stage, progress, counts and error."""
+    require_bearer(request, request.app[SETTINGS].api_token, realm="imports")
+    import_id = parse_import_id(request.match_info["import_id"])
+    async with booted(request).pool.acquire() as conn:
+        record = await load_import(conn, import_id)
+    if record is None:
+        raise web.HTTPNotFound(text=f"no import {import_id}")
+    return json_response(public_status(record))
+
+
+def parse_import_id(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InvalidRequest("import_id", "expected a UUID") from None
+
+
+ROUTES = [
+    web.post("/api/imports", create_import),
+    web.get("/api/imports/{import_id}", get_import),
+]
