@@ -152,7 +152,7 @@ class SpotifyClient:
         for album in albums:
             with wire_shape("spotify", "/albums", reply.status):
                 album_id, tracks = str(album["id"]), album["tracks"]
-                found[album_id] = [str(item["id"]) for item in tracks["items"]]
+                found[album_id] = [_text(item["id"]) for item in tracks["items"]]
             if tracks.get("next"):
                 offset = len(found[album_id])
                 found[album_id] += await self._album_track_ids(album_id, offset=offset)
@@ -167,7 +167,8 @@ class SpotifyClient:
             return []
         ids: list[str] = []
         async for page in self._pages(first, endpoint, None):
-            ids.extend(str(item["id"]) for item in page)
+            with wire_shape("spotify", endpoint, first.status):
+                ids.extend(_text(item["id"]) for item in page)
         return ids
 
     async def _tracks_batch(self, ids: list[str]) -> list[Track]:
@@ -235,6 +236,13 @@ class SpotifyClient:
         return list(await asyncio.gather(*(bounded(item) for item in items)))
 
 
+def _text(value: Any) -> str:
+    """A required string field (a null id is a malformed body, not the string 'None')."""
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"expected a non-empty string, got {value!r}")
+    return value
+
+
 def _chunks(items: list[T], size: int) -> list[list[T]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
@@ -246,8 +254,8 @@ def _images(items: Any) -> tuple[Image, ...]:
 def _artist(body: dict[str, Any]) -> SpotifyArtist:
     followers = body.get("followers")
     return SpotifyArtist(
-        id=str(body["id"]),
-        name=str(body["name"]),
+        id=_text(body["id"]),
+        name=_text(body["name"]),
         genres=tuple(body.get("genres") or ()),
         images=_images(body.get("images")),
         popularity=body.get("popularity"),
@@ -257,8 +265,8 @@ def _artist(body: dict[str, Any]) -> SpotifyArtist:
 
 def _album(body: dict[str, Any]) -> Album:
     return Album(
-        id=str(body["id"]),
-        name=str(body["name"]),
+        id=_text(body["id"]),
+        name=_text(body["name"]),
         album_type=str(body["album_type"]),
         album_group=body.get("album_group"),
         release_date=str(body["release_date"]),
@@ -274,9 +282,9 @@ def _track(body: dict[str, Any], asked: str) -> Track:
     linked = body.get("linked_from")
     linked_id = linked["id"] if isinstance(linked, dict) else (asked if body["id"] != asked else None)
     return Track(
-        id=str(body["id"]),
-        name=str(body["name"]),
-        album_id=str(album["id"]),
+        id=_text(body["id"]),
+        name=_text(body["name"]),
+        album_id=_text(album["id"]),
         album_name=str(album["name"]),
         album_type=str(album["album_type"]),
         release_date=str(album["release_date"]),
@@ -293,7 +301,7 @@ def _track(body: dict[str, Any], asked: str) -> Track:
 
 def _features(body: dict[str, Any]) -> AudioFeatures:
     return AudioFeatures(
-        track_id=str(body["id"]),
+        track_id=_text(body["id"]),
         liveness=float(body["liveness"]),
         energy=body.get("energy"),
         tempo=body.get("tempo"),

@@ -20,6 +20,8 @@ from .records import ArtistIdentity, EventRecord
 
 #: Events per act kind (regular acts draw 0-30).
 EVENT_COUNTS = {"demo": 70, "big_events": 1300, "empty": 0, "big_catalogue": 40}
+#: Draws that give the special acts one event of every kind (cancelled, rescheduled, offsale, TBA, TBD, no time).
+_EVERY_STATUS = (0.01, 0.03, 0.05, 0.07, 0.085, 0.095)
 LOCAL_TIMES = ("19:00:00", "19:30:00", "20:00:00", "20:30:00")
 
 
@@ -38,9 +40,10 @@ def build_events(world: World, artist: ArtistIdentity) -> list[EventRecord]:
     days = 365 if artist.kind != "big_events" else 330
     tour = f"{rng.choice(words.ADJECTIVES)} {rng.choice(words.NOUNS)} Tour"
     events: list[EventRecord] = []
-    for _ in range(count):
+    for n in range(count):
         day = first + dt.timedelta(days=rng.randrange(days))
-        main = _event(world, artist, rng, day, tour)
+        roll = _EVERY_STATUS[n] if artist.kind != "regular" and n < len(_EVERY_STATUS) else None
+        main = _event(world, artist, rng, day, tour, roll=roll)
         events.append(main)
         if rng.random() < 0.03:
             for suffix in rng.sample((" - VIP PACKAGE", " - PARKING", " - SUITE"), rng.randint(1, 2)):
@@ -55,12 +58,13 @@ def _event(
     day: dt.date,
     tour: str,
     sibling: tuple[EventRecord, str] | None = None,
+    roll: float | None = None,
 ) -> EventRecord:
     venue = rng.choice(world.venues) if sibling is None else world.venues_by_tm[sibling[0].venue_id]
     local_time: str | None = rng.choice(LOCAL_TIMES)
     local_date: dt.date | None = day
     status, tba, tbd, initial = "onsale", False, False, None
-    roll = rng.random()
+    roll = rng.random() if roll is None else roll
     if sibling is not None:
         local_time, local_date = sibling[0].local_time, sibling[0].local_date
     elif roll < 0.02:

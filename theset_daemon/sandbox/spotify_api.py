@@ -152,7 +152,7 @@ class Render:
 
     def track(self, record: TrackRecord, owner: ArtistIdentity, *, full: bool, asked: str | None = None) -> dict[str, Any]:
         served = record.id
-        if asked == record.relinked_to:
+        if asked is not None and asked == record.relinked_to:
             served = record.relinked_to
         elif full and self.market and record.relinked_to:
             served = record.relinked_to  # relinking: another instance is playable in the market
