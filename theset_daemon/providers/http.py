@@ -122,6 +122,10 @@ class ProviderHttp:
         self.policy = policy
         self.auth = auth
         self.retry_after = retry_after
+        # One waiter per process polls the limiter, in arrival order: a herd of
+        # callers polling Redis at each slot would make slots late, and a late
+        # GCRA slot is a lost one.
+        self._slot_lock = asyncio.Lock()
 
     async def get(
         self,
@@ -200,11 +204,16 @@ class ProviderHttp:
     async def _wait_for_slot(self, endpoint: str, deadline: float | None) -> None:
         if self.limiter is None:
             return
-        longest = self.policy.max_throttle_wait_s
-        if deadline is not None:
-            longest = min(longest, deadline - asyncio.get_running_loop().time())
-        if longest > 0 and await self.limiter.acquire(timeout_s=longest):
-            return
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout_at(deadline), self._slot_lock:
+                longest = self.policy.max_throttle_wait_s
+                if deadline is not None:
+                    longest = min(longest, deadline - loop.time())
+                if longest > 0 and await self.limiter.acquire(timeout_s=longest):
+                    return
+        except TimeoutError:
+            raise ProviderTimeout(self.name, endpoint, None, "no rate-limit slot within the call's budget") from None
         paused_ms = await self.limiter.client.pttl(self.limiter.pause_key)
         if paused_ms > 0 and (deadline is None or paused_ms / 1000 > self.policy.max_throttle_wait_s):
             raise ProviderThrottled(self.name, endpoint, paused_ms / 1000)

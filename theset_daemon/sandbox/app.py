@@ -18,7 +18,7 @@ import sys
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -54,7 +54,7 @@ async def sandbox_middleware(request: web.Request, handler: Any) -> web.StreamRe
     arrived = time.monotonic()
     await state.faults.latency()
     response = await _answer(request, handler, state, provider)
-    state.log.append(Logged(provider, _route(request), response.status, arrived, request.query_string))
+    state.record(Logged(provider, _route(request), response.status, arrived, request.query_string))
     return response
 
 
@@ -125,6 +125,10 @@ class RunningSandbox:
     def requests(self, provider: str | None = None, route: str | None = None) -> list[Logged]:
         """Requests answered so far, by provider (``spotify``...) and route template."""
         return self.state.requests(provider, route)
+
+    async def wait_for(self, predicate: Callable[[list[Logged]], bool], timeout: float = 10.0) -> None:
+        """Wait until ``predicate(request_log)`` holds (checked after every answered request)."""
+        await self.state.wait_for(predicate, timeout)
 
     def expire_tokens(self) -> None:
         """Expire every Spotify token issued so far (the next call with one answers 401)."""

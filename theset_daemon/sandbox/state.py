@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from aiohttp import web
 
@@ -63,11 +65,28 @@ class SandboxState:
     faults: FaultPlan
     limits: Limits
     log: list[Logged] = field(default_factory=list)
+    _waiters: list[asyncio.Future[None]] = field(default_factory=list)
 
     @classmethod
     def create(cls, options: SandboxOptions) -> SandboxState:
         world = World(options.seed, options.anchor)
         return cls(options, world, Truth(world), Tokens(options.token_ttl), FaultPlan(options), Limits(options))
+
+    def record(self, entry: Logged) -> None:
+        """Log an answered request and wake whoever waits on the log."""
+        self.log.append(entry)
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def wait_for(self, predicate: Callable[[list[Logged]], bool], timeout: float = 10.0) -> None:
+        """Return once ``predicate(log)`` holds, re-checked after each logged request."""
+        async with asyncio.timeout(timeout):
+            while not predicate(self.log):
+                waiter = asyncio.get_running_loop().create_future()
+                self._waiters.append(waiter)
+                await waiter
 
     def requests(self, provider: str | None = None, route: str | None = None) -> list[Logged]:
         """Logged requests, filtered by provider and route template."""
