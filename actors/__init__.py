@@ -3,3 +3,7 @@
 Importing this package declares every actor on the broker set with
 ``dramatiq.set_broker``; the daemon imports it after building its broker.
 """
+
+from . import artist_import, catalog, images, setlists, spotify, ticketmaster, venues
+
+__all__ = ["artist_import", "catalog", "images", "setlists", "spotify", "ticketmaster", "venues"]

@@ -24,6 +24,7 @@ def _run(args: argparse.Namespace) -> int:
     from .daemon import Daemon
 
     settings = config.load()
+    settings.check_serving()
     logs.setup(settings.log_level, settings.secrets)
     return uvloop.run(Daemon(settings, migrate=not args.no_migrate).run())
 
@@ -46,12 +47,6 @@ def _migrate(args: argparse.Namespace) -> int:
     applied = asyncio.run(migrate(settings.database_url))
     print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
     return 0
-
-
-def _sandbox(args: argparse.Namespace) -> int:
-    from . import sandbox
-
-    return sandbox.main(args.sandbox_args)
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -124,13 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--exit", action="store_true", help="stop everything after the import instead of serving on")
     demo.set_defaults(func=_demo)
 
-    sandbox = sub.add_parser("sandbox", help="serve the local Spotify / Ticketmaster / setlist.fm sandbox", add_help=False)
-    sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)
-    sandbox.set_defaults(func=_sandbox)
+    sub.add_parser("sandbox", help="serve the local Spotify / Ticketmaster / setlist.fm sandbox (see sandbox --help)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["sandbox"]:  # the sandbox parses its own options
+        from . import sandbox
+
+        return sandbox.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -227,6 +227,16 @@ class Settings:
             value for name, var in VARIABLES.items() if var.secret and (value := getattr(self, name))
         )
 
+    def check_serving(self) -> None:
+        """Settings ``run`` needs beyond valid values.
+
+        Raises:
+          ConfigError: the import API is open (THESET_API_TOKEN set) but SSE URLs
+            could not be signed (no THESET_SSE_SECRET).
+        """
+        if self.api_token and not self.sse_secret:
+            raise ConfigError("THESET_SSE_SECRET", "a secret to sign SSE URLs with when THESET_API_TOKEN is set")
+
     def masked(self) -> dict[str, Any]:
         """Every setting by variable name, secrets replaced by a mask."""
         shown: dict[str, Any] = {}

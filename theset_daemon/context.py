@@ -26,6 +26,7 @@ class Resources:
     broker: Any
     providers: Any = None
     progress: Any = None
+    image_session: Any = None
 
 
 _current: Resources | None = None

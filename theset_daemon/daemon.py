@@ -43,6 +43,8 @@ EXIT_FORCED = 1
 CONNECT_RETRY_S = 1.0
 #: What :meth:`Daemon._until_stopped` returns when a stop came first.
 STOPPED = object()
+#: PostgreSQL connections per daemon (actors hold one only for a statement or a batch).
+POOL_SIZE = 20
 
 
 class Daemon:
@@ -67,6 +69,8 @@ class Daemon:
         self.redis: aioredis.Redis | None = None
         self.broker: Any = None
         self.worker: Any = None
+        self.progress: Any = None
+        self.hub: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._closers: list[Callable[[], Awaitable[Any]]] = []
         self._signals = 0
@@ -76,6 +80,7 @@ class Daemon:
         self._install_signal_handlers()
         self._tasks += [asyncio.create_task(self.loop_monitor.run()), asyncio.create_task(self.notifier.watchdog())]
         started = time.monotonic()
+        await self.build()
         await self.start_http()
         if not await self.boot():
             await self.close()
@@ -112,36 +117,68 @@ class Daemon:
         await site.start()
 
     def extend_app(self, app: web.Application) -> None:
-        """Mount the APIs that need the booted resources (resolved lazily per request)."""
+        """Mount the import API, its SSE stream and the queue-depth source."""
+        from . import sse
+        from .web import imports
+
         app[QUEUE_DEPTHS] = self._queue_depths
+        app[sse.HUB] = self.hub
+        app[sse.PROGRESS] = self.progress
+        app.add_routes(imports.ROUTES)
+        sse.add_routes(app)
 
     async def _queue_depths(self) -> dict[str, dict[str, int]]:
-        if self.broker is None:
-            return {}
         return await self.broker.depths()
 
     async def _booted(self) -> bool:
         return self.worker is not None and self.worker.running
 
-    async def boot(self) -> bool:
-        """Connect, migrate, start the broker and workers; False if stopped while waiting."""
+    async def build(self) -> None:
+        """Create the broker, pools and clients; nothing connects until first used."""
+        from .broker import TheSetBroker
         from .db.pool import create_pool
+        from .progress import ProgressReporter
+        from .providers import Providers
+        from .safe_fetch import guarded_session
+        from .sse import ProgressHub
 
+        settings = self.settings
+        encoder.install()
+        self.broker = TheSetBroker(
+            redis_url=settings.redis_url,
+            namespace=settings.redis_namespace,
+            queues=QUEUES,
+            defaults=settings.jobs,
+            host_id=settings.host_id,
+            lease_timeout_s=settings.lease_timeout,
+        )
+        dramatiq.set_broker(self.broker)
+        for module in settings.actor_modules:
+            importlib.import_module(module)
+        self._closers.append(self.broker.close)
+        self.redis = self.broker.aredis
+        self.pool = await create_pool(settings.database_url, min_size=0, max_size=POOL_SIZE)
+        self._closers.append(self.pool.close)
+        providers = await Providers.open(settings, redis=self.redis)
+        self._closers.append(providers.close)
+        image_session = guarded_session(allow_private=settings.allow_private_fetch)
+        self._closers.append(image_session.close)
+        self.progress = ProgressReporter(self.pool, self.redis, settings.redis_namespace)
+        self.hub = ProgressHub(self.redis, settings.redis_namespace)
+        context.set_resources(
+            context.Resources(settings, self.pool, self.redis, self.broker, providers, self.progress, image_session)
+        )
+
+    async def boot(self) -> bool:
+        """Wait for PostgreSQL (migrating it) and Redis, start the workers; False if stopped first."""
         if self.migrate and await self._until_stopped(self._migrate, "migrating PostgreSQL") is STOPPED:
             return False
-        pool = await self._until_stopped(lambda: create_pool(self.settings.database_url), "connecting to PostgreSQL")
-        if pool is STOPPED:
+        if await self._until_stopped(lambda: self.pool.fetchval("SELECT 1"), "connecting to PostgreSQL") is STOPPED:
             return False
-        self.pool = pool
-        self._closers.append(self.pool.close)
         self.readiness.checks["postgres"] = lambda: self.pool.fetchval("SELECT 1")
-        self.start_broker()
         if await self._until_stopped(self.broker.ping, "connecting to Redis") is STOPPED:
             return False
         self.readiness.checks["redis"] = self.broker.ping
-        self.redis = self.broker.aredis
-        context.set_resources(context.Resources(self.settings, self.pool, self.redis, self.broker))
-        await self.start_services()
         await self.start_workers()
         return not self.stop_requested.is_set()
 
@@ -167,27 +204,6 @@ class Daemon:
                     pass
         return STOPPED
 
-    def start_broker(self) -> None:
-        """Build the broker, make it Dramatiq's, then import the actor modules."""
-        from .broker import TheSetBroker
-
-        encoder.install()
-        self.broker = TheSetBroker(
-            redis_url=self.settings.redis_url,
-            namespace=self.settings.redis_namespace,
-            queues=QUEUES,
-            defaults=self.settings.jobs,
-            host_id=self.settings.host_id,
-            lease_timeout_s=self.settings.lease_timeout,
-        )
-        dramatiq.set_broker(self.broker)
-        for module in self.settings.actor_modules:
-            importlib.import_module(module)
-        self._closers.append(self.broker.close)
-
-    async def start_services(self) -> None:
-        """Start what the actors and APIs use besides the broker (providers, progress...)."""
-
     async def start_workers(self) -> None:
         from .broker import Worker
 
@@ -201,6 +217,9 @@ class Daemon:
         self.notifier.stopping("draining")
         if self.worker is not None:
             self.worker.stop_fetching()
+        if self.hub is not None:
+            await self.hub.close(reconnect_hint=True)
+        if self.worker is not None:
             report = await self.worker.drain(self.settings.drain_timeout)
             logger.info(
                 "drained",

@@ -15,7 +15,6 @@ call here is a no-op and the phase just does its work.
 from __future__ import annotations
 
 import logging
-import time
 from types import TracebackType
 from typing import Any
 
@@ -23,7 +22,6 @@ from . import import_tracker
 from .context import Resources
 from .import_plan import PHASES_BY_NAME
 from .kickoff import enqueue_phases
-from .metrics import IMPORT_PHASE_DURATION
 from .progress import DONE, STATUS_COMPLETED, STATUS_FAILED
 
 logger = logging.getLogger(__name__)
@@ -45,7 +43,6 @@ class PhaseRun:
         self.phase = PHASES_BY_NAME[phase]
         self.artist_id = artist_id
         self.counts: dict[str, Any] = {}
-        self.started = time.monotonic()
 
     async def __aenter__(self) -> "PhaseRun":
         if self.import_id is not None:
@@ -69,7 +66,6 @@ class PhaseRun:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        IMPORT_PHASE_DURATION.labels(self.phase.name).observe(time.monotonic() - self.started)
         if exc_type is not None or self.import_id is None:
             return
         async with self.res.pool.acquire() as conn:

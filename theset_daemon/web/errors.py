@@ -12,6 +12,8 @@ from typing import Any, Awaitable, Callable
 import orjson
 from aiohttp import web
 
+from .keys import SETTINGS
+
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -57,8 +59,9 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return await handler(request)
     except InvalidRequest as exc:
         return json_response(error_body(400, exc.detail, field=exc.field, code="invalid_request"), status=400)
-    except web.HTTPRequestEntityTooLarge as exc:
-        return json_response(error_body(413, f"request body over the {exc.max_size} byte limit"), status=413)
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app[SETTINGS].max_body_bytes
+        return json_response(error_body(413, f"request body over the {limit} byte limit"), status=413)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..signing import sign_events_token
+from ..sse import events_url as signed_events_url
 from .auth import require_bearer
 from .errors import InvalidRequest, json_response
 from ..kickoff import kickoff
@@ -66,7 +66,7 @@ def public_status(record: dict[str, Any]) -> dict[str, Any]:
         "importId": str(record["id"]),
         "tmAttractionId": record["tm_attraction_id"],
         "artistId": str(record["artist_id"]) if record.get("artist_id") else None,
-        "slug": record.get("slug"),
+        "slug": record.get("slug") or (record["counts"] or {}).get("slug"),
         "status": record["status"],
         "stage": record["stage"],
         "progress": record["progress"],
@@ -81,8 +81,7 @@ def public_status(record: dict[str, Any]) -> dict[str, Any]:
 
 def events_url(request: web.Request, import_id: str) -> str:
     settings = request.app[SETTINGS]
-    token = sign_events_token(settings.sse_secret, import_id, ttl_s=settings.sse_token_ttl)
-    return f"{settings.public_url}/api/imports/{import_id}/events?token={token}"
+    return signed_events_url(settings.public_url, settings.sse_secret, import_id, ttl_s=settings.sse_token_ttl)
 
 
 async def create_import(request: web.Request) -> web.Response:

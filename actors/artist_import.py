@@ -1,0 +1,22 @@
+"""Phase 1 of an import: the artist row (queue ``artist_import``, CRITICAL)."""
+
+from __future__ import annotations
+
+import dramatiq
+
+from theset_daemon.context import resources
+from theset_daemon.phase_run import PhaseRun
+from theset_daemon.phases.artist import import_artist as create_artist
+from theset_daemon.store import update_import
+
+
+@dramatiq.actor(queue_name="artist_import")
+async def import_artist(tm_attraction_id: str, import_id: str | None = None) -> None:
+    res = resources()
+    async with PhaseRun(res, import_id, "artist") as run:
+        artist = await create_artist(res.providers, res.pool, tm_attraction_id)
+        run.artist_id = str(artist.artist_id)
+        if import_id is not None:
+            await update_import(res.pool, import_id, artist_id=artist.artist_id)
+        counts = {"artistId": str(artist.artist_id), "slug": artist.slug, "spotify_matched": artist.spotify_id is not None}
+        await run.report(1.0, f"artist {artist.name} ready at /{artist.slug}", counts)

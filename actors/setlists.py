@@ -1,0 +1,16 @@
+"""Past setlists of an artist from setlist.fm (queue ``setlist_sync``, LOW)."""
+
+from __future__ import annotations
+
+import dramatiq
+
+from theset_daemon.context import resources
+from theset_daemon.phase_run import PhaseRun
+from theset_daemon.phases.setlists import sync_setlists as fetch_setlists
+
+
+@dramatiq.actor(queue_name="setlist_sync")
+async def sync_setlists(artist_id: str, import_id: str | None = None) -> None:
+    res = resources()
+    async with PhaseRun(res, import_id, "setlists", artist_id) as run:
+        run.counts.update(await fetch_setlists(res.providers, res.pool, artist_id, run.report))

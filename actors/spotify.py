@@ -1,0 +1,16 @@
+"""The Spotify profile of an artist (queue ``spotify_sync``, HIGH)."""
+
+from __future__ import annotations
+
+import dramatiq
+
+from theset_daemon.context import resources
+from theset_daemon.phase_run import PhaseRun
+from theset_daemon.phases.spotify_profile import sync_spotify_profile as sync_profile
+
+
+@dramatiq.actor(queue_name="spotify_sync")
+async def sync_spotify_profile(artist_id: str, import_id: str | None = None) -> None:
+    res = resources()
+    async with PhaseRun(res, import_id, "spotify_profile", artist_id) as run:
+        run.counts.update(await sync_profile(res.providers, res.pool, artist_id))

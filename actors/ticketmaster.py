@@ -1,0 +1,16 @@
+"""Shows and venues of an artist from Ticketmaster (queue ``ticketmaster_sync``, NORMAL)."""
+
+from __future__ import annotations
+
+import dramatiq
+
+from theset_daemon.context import resources
+from theset_daemon.phase_run import PhaseRun
+from theset_daemon.phases.shows import sync_shows as sync_events
+
+
+@dramatiq.actor(queue_name="ticketmaster_sync")
+async def sync_shows(artist_id: str, import_id: str | None = None) -> None:
+    res = resources()
+    async with PhaseRun(res, import_id, "shows", artist_id) as run:
+        run.counts.update(await sync_events(res.providers, res.pool, artist_id, run.report))

@@ -1,0 +1,16 @@
+"""Venue details (queue ``venue_sync``, NORMAL)."""
+
+from __future__ import annotations
+
+import dramatiq
+
+from theset_daemon.context import resources
+from theset_daemon.phase_run import PhaseRun
+from theset_daemon.phases.venues import sync_venue_details as fetch_venue_details
+
+
+@dramatiq.actor(queue_name="venue_sync")
+async def sync_venue_details(artist_id: str, import_id: str | None = None) -> None:
+    res = resources()
+    async with PhaseRun(res, import_id, "venues", artist_id) as run:
+        run.counts.update(await fetch_venue_details(res.providers, res.pool, artist_id, run.report))

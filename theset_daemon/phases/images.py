@@ -1,0 +1,55 @@
+"""Artist images: the best size chosen, fetched through the guard, measured.
+
+The chosen image is the smallest at least :data:`TARGET_WIDTH` wide (else the
+largest). It is fetched with a size cap through a session that refuses
+private and loopback addresses unless configured; an image that cannot be
+fetched is reported, never a failed import.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import aiohttp
+import asyncpg
+
+from ..image_size import image_size
+from ..safe_fetch import read_capped
+
+#: Pixels wide the artist page shows.
+TARGET_WIDTH = 640
+#: Largest image body accepted, in bytes.
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+
+
+def choose_image(images: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The smallest image at least TARGET_WIDTH wide, else the widest, else the first."""
+    sized = [i for i in images if isinstance(i.get("width"), int)]
+    wide = sorted((i for i in sized if i["width"] >= TARGET_WIDTH), key=lambda i: i["width"])
+    if wide:
+        return wide[0]
+    if sized:
+        return max(sized, key=lambda i: i["width"])
+    return images[0] if images else None
+
+
+async def process_images(session: aiohttp.ClientSession, pool: asyncpg.Pool, artist_id: UUID) -> dict[str, Any]:
+    """Choose, fetch and measure the artist's image; counts what happened."""
+    images = await pool.fetchval("select images from artists where id = $1", artist_id) or []
+    chosen = choose_image(list(images))
+    if chosen is None:
+        return {"image": "none"}
+    try:
+        async with session.get(chosen["url"]) as resp:
+            resp.raise_for_status()
+            size = image_size(await read_capped(resp, MAX_IMAGE_BYTES))
+    except (aiohttp.ClientError, ValueError, TimeoutError) as exc:
+        return {"image": "unreachable", "image_error": f"{type(exc).__name__}: {exc}"[:200]}
+    width, height = size or (None, None)
+    await pool.execute(
+        """update artists set image_url = $2, image_width = $3, image_height = $4, image_checked_at = now()
+           where id = $1""",
+        artist_id, chosen["url"], width, height,
+    )
+    return {"image": "stored" if size else "unrecognised", "image_width": width, "image_height": height}

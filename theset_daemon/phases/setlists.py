@@ -1,0 +1,40 @@
+"""Past setlists: the setlist.fm artist, its setlists, songs matched, shows linked."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from ..matching import best_artist_match, link_setlist_to_show
+from ..providers import Providers
+from ..store import mark_artist_synced, set_setlistfm_mbid, shows_for_linking, song_ids_by_title, upsert_setlists
+from . import Report, no_report
+
+#: setlist.fm pages read per sync (20 setlists a page, newest first).
+MAX_PAGES = 20
+
+
+async def sync_setlists(
+    providers: Providers, pool: asyncpg.Pool, artist_id: UUID, report: Report = no_report
+) -> dict[str, Any]:
+    """Store the artist's past setlists; counts setlists, linked shows, matched songs."""
+    row = await pool.fetchrow("select name, setlistfm_mbid from artists where id = $1", artist_id)
+    mbid = row["setlistfm_mbid"]
+    if not mbid:
+        found = best_artist_match(row["name"], await providers.setlistfm.search_artists(row["name"]))
+        if found is None:
+            return {"setlists": 0, "setlistfm_matched": False}
+        mbid = found.mbid
+        await set_setlistfm_mbid(pool, artist_id, mbid)
+    today = dt.date.today()
+    setlists = [s for s in await providers.setlistfm.setlists(mbid, max_pages=MAX_PAGES) if s.event_date <= today and s.songs]
+    await report(0.6, f"{len(setlists)} setlists read", None)
+    shows = await shows_for_linking(pool, artist_id, [s.event_date for s in setlists])
+    links = {s.id: show for s in setlists if (show := link_setlist_to_show(s, shows)) is not None}
+    catalogue = await song_ids_by_title(pool, artist_id)
+    changed = await upsert_setlists(pool, artist_id, setlists, catalogue, links)
+    await mark_artist_synced(pool, artist_id, "setlists")
+    return {"setlists": len(setlists), "setlists_changed": changed, "setlists_linked": len(links)}

@@ -1,0 +1,64 @@
+"""Outbound fetches that never reach private or loopback addresses unless allowed.
+
+Images and webhooks go to URLs that came from outside. The guard sits in the
+resolver of the HTTP connector, so the address checked is the address
+connected to (no second lookup to rebind), and redirects are checked too.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Any
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+
+
+class AddressRefused(aiohttp.ClientConnectionError):
+    """The URL resolves to a private, loopback, link-local or reserved address."""
+
+
+def is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast
+                or ip.is_unspecified)
+
+
+class PublicOnlyResolver(AbstractResolver):
+    """Resolve with the default resolver, then refuse any non-public address."""
+
+    def __init__(self) -> None:
+        self._inner = DefaultResolver()
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        refused = [r["host"] for r in results if not is_public(r["host"])]
+        if refused:
+            raise AddressRefused(f"{host} resolves to a non-public address ({refused[0]}); refused")
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def guarded_session(*, allow_private: bool, timeout_s: float = 10.0, **kwargs: Any) -> aiohttp.ClientSession:
+    """A client session whose connections only reach public addresses (unless ``allow_private``)."""
+    connector = aiohttp.TCPConnector(resolver=None if allow_private else PublicOnlyResolver(), limit=16)
+    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout_s), **kwargs)
+
+
+async def read_capped(resp: aiohttp.ClientResponse, max_bytes: int) -> bytes:
+    """The body, refusing anything over ``max_bytes`` (declared or actual).
+
+    Raises:
+      ValueError: the body is larger than allowed.
+    """
+    declared = resp.content_length
+    if declared is not None and declared > max_bytes:
+        raise ValueError(f"body of {declared} bytes is over the {max_bytes} byte cap")
+    data = await resp.content.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValueError(f"body is over the {max_bytes} byte cap")
+    return data
