@@ -18,12 +18,13 @@ import dramatiq
 import redis
 import redis.asyncio as aioredis
 from dramatiq import Message
-from dramatiq.middleware import AgeLimit, Callbacks, CurrentMessage, Middleware, Pipelines
+from dramatiq.middleware import AgeLimit, CurrentMessage, Middleware, MiddlewareError
 
 from ..queues import QUEUES, JobDefaults, Priority, QueueSpec
 from . import priority as priorities
 from .keys import Keys
 from .middleware import JobOptions
+from .resp import AsyncResp, Script, SyncResp
 from .scripts import NAMES, source
 
 logger = logging.getLogger(__name__)
@@ -42,9 +43,11 @@ def default_middleware() -> list[Middleware]:
 
     Not included: TimeLimit and ShutdownNotifications (thread interrupts; the
     worker uses ``asyncio.timeout`` and drain instead), Retries (the broker's
-    own retries), AsyncIO (actors run on the daemon's loop).
+    own retries), AsyncIO (actors run on the daemon's loop), Callbacks and
+    Pipelines (they enqueue with a blocking call from the hook; add them
+    explicitly if a blocking enqueue on the loop is acceptable).
     """
-    return [AgeLimit(), Callbacks(), Pipelines(), CurrentMessage(), JobOptions()]
+    return [AgeLimit(), CurrentMessage(), JobOptions()]
 
 
 class TheSetBroker(dramatiq.Broker):
@@ -75,6 +78,7 @@ class TheSetBroker(dramatiq.Broker):
         middleware: list[Middleware] | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
+        self._hooks: dict[str, list[Any]] = {}
         super().__init__(middleware=default_middleware() if middleware is None else middleware)
         if not any(isinstance(m, JobOptions) for m in self.middleware):
             self.add_middleware(JobOptions())
@@ -89,8 +93,10 @@ class TheSetBroker(dramatiq.Broker):
         self.max_connections = max_connections
         self.redis = redis.Redis.from_url(redis_url, max_connections=max_connections)
         self.aredis = aioredis.Redis.from_url(redis_url, max_connections=max_connections)
-        self._sync_scripts = {name: self.redis.register_script(source(name)) for name in NAMES}
-        self._scripts = {name: self.aredis.register_script(source(name)) for name in NAMES}
+        self.client_name = f"theset:{self.host_id}".replace(" ", "_")
+        self._resp = AsyncResp(redis_url, name=self.client_name)  # the hot path: scripts (see resp.py)
+        self._sync_resp = SyncResp(redis_url, name=self.client_name)
+        self._scripts = {name: Script(source(name)) for name in NAMES}
         self._header: list[Any] = [
             namespace,
             self.host_id,
@@ -102,6 +108,39 @@ class TheSetBroker(dramatiq.Broker):
         ]
 
     # -- Dramatiq's Broker interface -------------------------------------------------------
+
+    def add_middleware(self, middleware: Middleware, **where: Any) -> None:
+        super().add_middleware(middleware, **where)
+        self._hooks.clear()
+
+    def _hooks_for(self, name: str) -> list[Any]:
+        """The bound ``name`` hooks of the middleware that override it (emit order)."""
+        hooks = self._hooks.get(name)
+        if hooks is None:
+            base = getattr(Middleware, name)
+            hooks = [getattr(m, name) for m in self.middleware if getattr(type(m), name, base) is not base]
+            if name.startswith("after_"):
+                hooks.reverse()
+            self._hooks[name] = hooks
+        return hooks
+
+    def emit_before(self, signal: str, *args: Any, **kwargs: Any) -> None:
+        """Dramatiq's emit_before, skipping middleware that do not implement the hook."""
+        for hook in self._hooks_for("before_" + signal):
+            try:
+                hook(self, *args, **kwargs)
+            except MiddlewareError:
+                raise
+            except Exception:
+                self.logger.critical("Unexpected failure in before_%s of %r.", signal, hook, exc_info=True)
+
+    def emit_after(self, signal: str, *args: Any, **kwargs: Any) -> None:
+        """Dramatiq's emit_after, skipping middleware that do not implement the hook."""
+        for hook in self._hooks_for("after_" + signal):
+            try:
+                hook(self, *args, **kwargs)
+            except Exception:
+                self.logger.critical("Unexpected failure in after_%s of %r.", signal, hook, exc_info=True)
 
     def declare_queue(self, queue_name: str) -> None:
         """Make a queue known; a queue missing from the table gets concurrency 1, NORMAL."""
@@ -125,14 +164,7 @@ class TheSetBroker(dramatiq.Broker):
         Returns, per message, it or the existing job's message when its job id was taken.
         """
         messages = list(messages)
-        calls = self._pack(messages, delay)
-        if len(calls) == 1:
-            replies = [self._sync_scripts["enqueue"](args=calls[0])]
-        else:
-            with self.redis.pipeline(transaction=False) as pipe:
-                for args in calls:
-                    self._sync_scripts["enqueue"](args=args, client=pipe)
-                replies = pipe.execute()
+        replies = self._sync_resp.evalsha_many(self._scripts["enqueue"], self._pack(messages, delay))
         return self._unpack(messages, replies, delay)
 
     async def enqueue_async(self, message: Message, *, delay: int | None = None) -> Message:
@@ -145,14 +177,7 @@ class TheSetBroker(dramatiq.Broker):
     async def enqueue_many_async(self, messages: Iterable[Message], *, delay: int | None = None) -> list[Message]:
         """:meth:`enqueue_many` without blocking the loop (one round trip)."""
         messages = list(messages)
-        calls = self._pack(messages, delay)
-        if len(calls) == 1:
-            replies = [await self._scripts["enqueue"](args=calls[0])]
-        else:
-            async with self.aredis.pipeline(transaction=False) as pipe:
-                for args in calls:
-                    await self._scripts["enqueue"](args=args, client=pipe)
-                replies = await pipe.execute()
+        replies = await self._resp.evalsha_many(self._scripts["enqueue"], self._pack(messages, delay))
         return self._unpack(messages, replies, delay)
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 30000):  # type: ignore[override]
@@ -179,7 +204,7 @@ class TheSetBroker(dramatiq.Broker):
     def _pack(self, messages: list[Message], delay: int | None) -> list[list[Any]]:
         """The enqueue script's arguments, one list per chunk of :data:`BULK_CHUNK` messages."""
         calls: list[list[Any]] = []
-        emit = self.emit_before if self.middleware else None
+        emit = self.emit_before if self._hooks_for("before_enqueue") else None
         for start in range(0, len(messages), BULK_CHUNK):
             chunk = messages[start : start + BULK_CHUNK]
             args = self._header + [len(chunk)]
@@ -223,7 +248,7 @@ class TheSetBroker(dramatiq.Broker):
         One Redis round trip (used by /metrics at scrape time).
         """
         names = list(queues) if queues is not None else list(self.specs)
-        flat = await self._scripts["depths"](args=self._header + names)
+        flat = await self.run_script("depths", names)
         out: dict[str, dict[str, int]] = {}
         width = 10
         for i, name in enumerate(names):
@@ -265,15 +290,17 @@ class TheSetBroker(dramatiq.Broker):
 
     async def run_script(self, name: str, args: list[Any]) -> Any:
         """Run broker script ``name`` with the common header and ``args``."""
-        return await self._scripts[name](args=self._header + args)
+        return await self._resp.evalsha(self._scripts[name], self._header + args)
 
     async def ping(self) -> None:
         """Raise if Redis does not answer."""
         await self.aredis.ping()
 
     async def close(self) -> None:  # type: ignore[override]
-        """Close both Redis clients."""
+        """Close every Redis connection of the broker (those of this thread, for the sync one)."""
+        await self._resp.close()
         await self.aredis.aclose()
+        self._sync_resp.close()
         self.redis.close()
 
 

@@ -18,16 +18,18 @@ import logging
 import time
 from typing import Callable
 
-import redis.asyncio as aioredis
-
 from .broker import TheSetBroker
 from .lanes import Lane
 from .records import Recorder
+from .resp import AsyncResp
 
 logger = logging.getLogger(__name__)
 
 #: Seconds between fetch attempts while Redis is unreachable.
 ERROR_BACKOFF_S = 0.5
+
+#: Seconds a blocking call may overrun its own timeout before its connection is dropped.
+BLOCK_GRACE_S = 5.0
 
 
 class Fetcher:
@@ -61,7 +63,7 @@ class Fetcher:
         self.blocked_on: frozenset[str] | None = None
         self._next_due_at: float | None = None
         self._by_marker = {lane.marker.encode(): lane for lane in lanes.values()}
-        self._blocker = aioredis.Redis.from_url(broker.redis_url, single_connection_client=True)
+        self._blocker = AsyncResp(broker.redis_url, name=broker.client_name)  # its own connection: it blocks
         self._block_task: asyncio.Task | None = None
         self._task: asyncio.Task | None = None
 
@@ -83,7 +85,7 @@ class Fetcher:
     async def wait_stopped(self) -> None:
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
-        await self._blocker.aclose()
+        await self._blocker.close()
 
     def slot_freed(self, lane: Lane) -> None:
         """A slot of ``lane`` became free: wake the loop if it cannot see this by itself."""
@@ -179,9 +181,13 @@ class Fetcher:
             await self.recorder.flush()
         keys = [lane.marker for lane in watched] + [self.wake_key]
         self.blocked_on = frozenset(lane.name for lane in watched)
-        self._block_task = asyncio.get_running_loop().create_task(self._blocker.bzpopmin(keys, round(timeout, 3)))
+        call = self._blocker.execute(b"BZPOPMIN", *keys, round(timeout, 3))
+        self._block_task = asyncio.get_running_loop().create_task(asyncio.wait_for(call, timeout + BLOCK_GRACE_S))
         try:
             popped = await self._block_task
+        except TimeoutError:
+            await self._blocker.close()  # a half-open connection: start afresh
+            raise
         finally:
             self._block_task = None
             self.blocked_on = None

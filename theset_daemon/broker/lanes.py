@@ -18,6 +18,7 @@ class Lane:
     Attributes:
       spec: the queue's row of the table (concurrency, rate).
       free: slots neither running nor reserved by a fetch in flight.
+      running: jobs running now.
       jobs: fetched jobs not yet started (at most ``concurrency``).
       limiter: the cluster-wide rate limiter, when the queue has a rate.
       rate_ready_at: monotonic time before which no rate slot is free.
@@ -29,6 +30,7 @@ class Lane:
     marker: str
     limiter: ClusterRateLimiter | None = None
     free: int = 0
+    running: int = 0
     jobs: asyncio.Queue[Job] = field(default_factory=asyncio.Queue)
     rate_ready_at: float = 0.0
     maybe_waiting: bool = True

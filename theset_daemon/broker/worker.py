@@ -23,7 +23,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from inspect import iscoroutinefunction
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import orjson
 from dramatiq import Message
@@ -93,7 +93,6 @@ class Worker:
         self._plans: dict[str, _ActorPlan] = {}
         self._metrics: dict[tuple[str, str, str], Any] = {}
         self._durations: dict[tuple[str, str], Any] = {}
-        self._gauges: dict[str, Any] = {}
         self._running = 0
         self._finished = 0
         self._idle = asyncio.Event()
@@ -111,7 +110,7 @@ class Worker:
         self.leases = LeaseKeeper(broker, list(self.lanes), self._held.values)
         for lane in self.lanes.values():
             lane.runners = [asyncio.create_task(self._runner(lane)) for _ in range(lane.spec.concurrency)]
-            self._gauges[lane.name] = JOBS_IN_PROGRESS.labels(lane.name)
+            JOBS_IN_PROGRESS.labels(lane.name).set_function(functools.partial(self._running_in, lane))
         self._idle.set()
         self.leases.start()
         self.fetcher.start()
@@ -255,13 +254,12 @@ class Worker:
         context_token = job_context.set(context)
         job_token = _current.set(job)
         self._running += 1
+        lane.running += 1
         self._idle.clear()
-        gauge = self._gauges[lane.name]
-        gauge.inc()
         try:
             await self._attempt(lane, job)
         finally:
-            gauge.dec()
+            lane.running -= 1
             self._running -= 1
             if not self._running:
                 self._idle.set()
@@ -363,8 +361,8 @@ class Worker:
     async def _send_records(self, records: list[str]) -> None:
         await self.broker.run_script("finish", [len(records) // 4, *records])
 
-    def held(self) -> Iterable[Job]:
-        return self._held.values()
+    def _running_in(self, lane: Lane) -> int:
+        return lane.running
 
 
 def _failure(reason: str, exc: BaseException | None, **extra: Any) -> str:
