@@ -65,7 +65,7 @@ def venue_body(v: VenueRecord) -> dict[str, Any]:
         "country": {"name": v.country, "countryCode": v.country_code},
         "address": {k: line for k, line in (("line1", v.line1), ("line2", v.line2)) if line},
         "_links": {"self": {"href": f"{LINK_PREFIX}/venues/{v.tm_id}?locale=en-us"}},
-        "upcomingEvents": {"_total": 12, "ticketmaster": 12, "_filtered": 0},
+        "upcomingEvents": {"_total": 12, "tmr": 12, "_filtered": 0},
     }
     if v.state:
         body["state"] = {"name": v.state, "stateCode": v.state_code}
@@ -90,7 +90,7 @@ def attraction_body(who: ArtistIdentity, upcoming: int) -> dict[str, Any]:
                              "subGenre": {"id": "KZazBEonSMnZfZ7v6F1", "name": "Alternative Rock"},
                              "type": {"id": "KZAyXgnZfZ7v7l1", "name": "Group"},
                              "subType": {"id": "KZFzBErXgnZfZ7vA7d", "name": "Band"}, "family": False}],
-        "upcomingEvents": {"_total": upcoming, "ticketmaster": upcoming, "_filtered": 0},
+        "upcomingEvents": {"_total": upcoming, "tmr": upcoming, "_filtered": 0},
         "_links": {"self": {"href": f"{LINK_PREFIX}/attractions/{who.tm_id}?locale=en-us"}},
     }
     if who.external_links:
@@ -129,6 +129,7 @@ def event_body(state: SandboxState, e: EventRecord) -> dict[str, Any]:
                     "width": 640, "height": 360, "fallback": False}],
         "sales": {"public": {"startDateTime": sale_start, "startTBD": False, "startTBA": False}},
         "dates": dates,
+        "outlets": [{"url": f"https://www.ticketmaster.com/venue/{venue.tm_id.lower()}", "type": "venueBoxOffice"}],
         "classifications": attraction_body(owner, 0)["classifications"],
         "_links": {"self": {"href": f"{LINK_PREFIX}/events/{e.id}?locale=en-us"},
                    "attractions": [{"href": f"{LINK_PREFIX}/attractions/{a['id']}?locale=en-us"} for a in attractions],
