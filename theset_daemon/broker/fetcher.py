@@ -169,6 +169,10 @@ class Fetcher:
                 timeout = min(timeout, lane.rate_ready_at - now)
         return timeout
 
+    async def _bzpopmin(self, keys: list[str], timeout: float) -> list | None:
+        call = self._blocker.execute(b"BZPOPMIN", *keys, round(timeout, 3))
+        return await asyncio.wait_for(call, timeout + BLOCK_GRACE_S)
+
     async def _block(self) -> None:
         """Park in BZPOPMIN until an enqueue, a due time, a rate slot or the idle timeout."""
         free = [lane for lane in self.lanes.values() if lane.free > 0]
@@ -179,10 +183,11 @@ class Fetcher:
         watched = [lane for lane in free if lane.limiter is None or not lane.maybe_waiting]
         if self.recorder:
             await self.recorder.flush()
+        if not self.fetching:  # stopped while flushing: do not park
+            return
         keys = [lane.marker for lane in watched] + [self.wake_key]
         self.blocked_on = frozenset(lane.name for lane in watched)
-        call = self._blocker.execute(b"BZPOPMIN", *keys, round(timeout, 3))
-        self._block_task = asyncio.get_running_loop().create_task(asyncio.wait_for(call, timeout + BLOCK_GRACE_S))
+        self._block_task = asyncio.get_running_loop().create_task(self._bzpopmin(keys, timeout))
         try:
             popped = await self._block_task
         except TimeoutError:

@@ -193,6 +193,8 @@ class SyncResp:
         self.options = _connect_args(url)
         self.name = name
         self._local = threading.local()
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
 
     def _socket(self) -> tuple[socket.socket, hiredis.Reader]:
         conn = getattr(self._local, "conn", None)
@@ -212,6 +214,8 @@ class SyncResp:
         except OSError as exc:
             raise ConnectionError(f"cannot connect to Redis: {exc}") from exc
         sock.settimeout(None)
+        with self._lock:
+            self._sockets.add(sock)
         conn = self._local.conn = (sock, _reader())
         for command in _handshake(options, self.name):
             _raise_error(self._roundtrip(command, 1)[0])
@@ -234,7 +238,7 @@ class SyncResp:
             return out
         except (OSError, ConnectionError) as exc:
             self._local.conn = None
-            sock.close()
+            self._discard(sock)
             raise ConnectionError(f"Redis connection lost: {exc}") from exc
 
     def evalsha_many(self, script: Script, calls: Sequence[Sequence[Any]]) -> list[Any]:
@@ -246,8 +250,15 @@ class SyncResp:
             return self.evalsha_many(script, calls)
         return [_raise_error(r) for r in replies]
 
+    def _discard(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.discard(sock)
+        sock.close()
+
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn[0].close()
-            self._local.conn = None
+        """Close the connections of every thread (a thread reconnects on its next call)."""
+        with self._lock:
+            sockets, self._sockets = self._sockets, set()
+        for sock in sockets:
+            sock.close()
+        self._local = threading.local()

@@ -1,0 +1,78 @@
+"""Helpers shared by the tests/test_broker_*.py files (no tests here)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from typing import AsyncIterator, Sequence
+
+import redis
+
+from theset_daemon import encoder
+from theset_daemon.broker import TheSetBroker, Worker
+from theset_daemon.queues import JobDefaults, Priority, QueueSpec
+
+encoder.install()
+
+#: Short backoffs so retry tests take milliseconds.
+FAST_DEFAULTS = JobDefaults(min_backoff_ms=50, max_backoff_ms=400, jitter=0.0)
+
+
+def spec(name: str = "q", concurrency: int = 2, rate: float | None = None, priority: Priority = Priority.NORMAL):
+    return QueueSpec(name, concurrency, rate, priority)
+
+
+def make_broker(
+    redis_url: str,
+    namespace: str,
+    queues: Sequence[QueueSpec],
+    *,
+    defaults: JobDefaults = FAST_DEFAULTS,
+    lease_timeout_s: float = 30.0,
+    host_id: str | None = None,
+) -> TheSetBroker:
+    return TheSetBroker(
+        redis_url=redis_url,
+        namespace=namespace,
+        queues=queues,
+        defaults=defaults,
+        host_id=host_id or f"test-{uuid.uuid4().hex[:6]}",
+        lease_timeout_s=lease_timeout_s,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(broker: TheSetBroker, queues: Sequence[QueueSpec], **options) -> AsyncIterator[Worker]:
+    """A started worker, drained on exit."""
+    worker = Worker(broker, queues=queues, **options)
+    await worker.start()
+    try:
+        yield worker
+    finally:
+        await worker.drain(1.0)
+
+
+async def wait_for(predicate, timeout: float = 5.0, interval: float = 0.01) -> None:
+    """Poll ``predicate`` (state in Redis has no event to await) until true or fail."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(interval)
+
+
+def monitor_lines(redis_url: str, namespace: str, seconds: float) -> list[dict]:
+    """MONITOR lines naming ``namespace`` during ``seconds`` (blocking; run in a thread)."""
+    client = redis.Redis.from_url(redis_url)
+    lines = []
+    deadline = time.monotonic() + seconds
+    with client.monitor() as m:
+        for line in m.listen():
+            if namespace in line["command"]:
+                lines.append(line)
+            if time.monotonic() > deadline:
+                break
+    client.close()
+    return lines
