@@ -18,7 +18,7 @@ import dramatiq
 import redis
 import redis.asyncio as aioredis
 from dramatiq import Message
-from dramatiq.middleware import AgeLimit, CurrentMessage, Middleware, MiddlewareError
+from dramatiq.middleware import CurrentMessage, Middleware, MiddlewareError
 
 from ..queues import QUEUES, JobDefaults, Priority, QueueSpec
 from . import priority as priorities
@@ -41,13 +41,14 @@ _EMPTY: dict[str, Any] = {}
 def default_middleware() -> list[Middleware]:
     """Dramatiq middleware that never blocks the loop, plus :class:`JobOptions`.
 
-    Not included: TimeLimit and ShutdownNotifications (thread interrupts; the
+    Not included: AgeLimit (a hook per job for an option nobody sets here; add it
+    if needed), TimeLimit and ShutdownNotifications (thread interrupts; the
     worker uses ``asyncio.timeout`` and drain instead), Retries (the broker's
     own retries), AsyncIO (actors run on the daemon's loop), Callbacks and
     Pipelines (they enqueue with a blocking call from the hook; add them
     explicitly if a blocking enqueue on the loop is acceptable).
     """
-    return [AgeLimit(), CurrentMessage(), JobOptions()]
+    return [CurrentMessage(), JobOptions()]
 
 
 class TheSetBroker(dramatiq.Broker):
@@ -96,7 +97,6 @@ class TheSetBroker(dramatiq.Broker):
         self.client_name = f"theset:{self.host_id}".replace(" ", "_")
         self._resp = AsyncResp(redis_url, name=self.client_name)  # the hot path: scripts (see resp.py)
         self._sync_resp = SyncResp(redis_url, name=self.client_name)
-        self._scripts = {name: Script(source(name)) for name in NAMES}
         self._header: list[Any] = [
             namespace,
             self.host_id,
@@ -106,6 +106,7 @@ class TheSetBroker(dramatiq.Broker):
             defaults.failed_ttl_s * 1000,
             defaults.dead_ttl_s * 1000,
         ]
+        self._scripts = {name: Script(source(name), self._header) for name in NAMES}
 
     # -- Dramatiq's Broker interface -------------------------------------------------------
 
@@ -172,7 +173,9 @@ class TheSetBroker(dramatiq.Broker):
 
         Returns it, or the existing job's message if its ``job_id`` is waiting, delayed or running.
         """
-        return (await self.enqueue_many_async([message], delay=delay))[0]
+        [args] = self._pack([message], delay)
+        reply = await self._resp.evalsha(self._scripts["enqueue"], args)
+        return self._unpack([message], [reply], delay)[0]
 
     async def enqueue_many_async(self, messages: Iterable[Message], *, delay: int | None = None) -> list[Message]:
         """:meth:`enqueue_many` without blocking the loop (one round trip)."""
@@ -207,7 +210,7 @@ class TheSetBroker(dramatiq.Broker):
         emit = self.emit_before if self._hooks_for("before_enqueue") else None
         for start in range(0, len(messages), BULK_CHUNK):
             chunk = messages[start : start + BULK_CHUNK]
-            args = self._header + [len(chunk)]
+            args: list[Any] = [len(chunk)]
             for message in chunk:
                 options = message.options
                 actor = self.actors.get(message.actor_name)
@@ -290,7 +293,7 @@ class TheSetBroker(dramatiq.Broker):
 
     async def run_script(self, name: str, args: list[Any]) -> Any:
         """Run broker script ``name`` with the common header and ``args``."""
-        return await self._resp.evalsha(self._scripts[name], self._header + args)
+        return await self._resp.evalsha(self._scripts[name], args)
 
     async def ping(self) -> None:
         """Raise if Redis does not answer."""

@@ -55,11 +55,23 @@ def _raise_error(reply: Any) -> Any:
 
 
 class Script:
-    """A Lua script called by SHA, loaded on first NOSCRIPT."""
+    """A Lua script called by SHA, loaded on first NOSCRIPT.
 
-    def __init__(self, source: str) -> None:
+    Parameters:
+      source: the Lua text.
+      head: leading ARGV every call passes (packed once, here).
+    """
+
+    def __init__(self, source: str, head: Sequence[Any] = ()) -> None:
         self.source = source.encode()
         self.sha = hashlib.sha1(self.source).hexdigest().encode()
+        self._fixed = 3 + len(head)
+        self._head = pack([b"EVALSHA", self.sha, b"0", *head])[len(b"*%d\r\n" % self._fixed) :]
+
+    def command(self, args: Sequence[Any]) -> bytes:
+        """The RESP bytes of one call: EVALSHA sha 0 head... args..."""
+        body = pack(args)
+        return b"*%d\r\n" % (self._fixed + len(args)) + self._head + body[body.index(b"\n") + 1 :]
 
 
 def _connect_args(url: str) -> dict[str, Any]:
@@ -165,14 +177,17 @@ class AsyncResp:
         return _raise_error(await self._send(protocol, pack(args)))
 
     async def evalsha(self, script: Script, args: Sequence[Any]) -> Any:
-        """Run ``script`` with no KEYS and ``args`` as ARGV."""
-        return (await self.evalsha_many(script, [args]))[0]
+        """Run ``script`` with no KEYS and its head plus ``args`` as ARGV."""
+        protocol = await self._connection()
+        reply = await self._send(protocol, script.command(args))
+        if isinstance(reply, ResponseError) and str(reply).startswith("NOSCRIPT"):
+            return (await self.evalsha_many(script, [args]))[0]
+        return _raise_error(reply)
 
     async def evalsha_many(self, script: Script, calls: Sequence[Sequence[Any]]) -> list[Any]:
-        """Run ``script`` once per argument list, all in one write (one round trip)."""
+        """Run ``script`` once per argument list (after its head), all in one write (one round trip)."""
         protocol = await self._connection()
-        head = [b"EVALSHA", script.sha, b"0"]
-        data = b"".join(pack(head + list(args)) for args in calls)
+        data = b"".join(script.command(args) for args in calls)
         replies = await self._send(protocol, data, len(calls))
         replies = replies if len(calls) > 1 else [replies]
         if any(isinstance(r, ResponseError) and str(r).startswith("NOSCRIPT") for r in replies):
@@ -243,8 +258,7 @@ class SyncResp:
 
     def evalsha_many(self, script: Script, calls: Sequence[Sequence[Any]]) -> list[Any]:
         """Run ``script`` once per argument list in one round trip."""
-        head = [b"EVALSHA", script.sha, b"0"]
-        replies = self._roundtrip(b"".join(pack(head + list(args)) for args in calls), len(calls))
+        replies = self._roundtrip(b"".join(script.command(args) for args in calls), len(calls))
         if any(isinstance(r, ResponseError) and str(r).startswith("NOSCRIPT") for r in replies):
             _raise_error(self._roundtrip(pack([b"SCRIPT", b"LOAD", script.source]), 1)[0])
             return self.evalsha_many(script, calls)

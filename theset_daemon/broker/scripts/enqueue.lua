@@ -24,14 +24,14 @@ for i = 0, n - 1 do
       redis.call('ZREM', qkey(old_q, 'failed'), id)
       redis.call('DEL', key)
     end
-    redis.call('HSET', key, 'msg', msg, 'job_id', id, 'queue', q, 'actor', actor, 'priority', priority,
-      'attempts', 0, 'runs', 0, 'enqueued_at', NOW)
     if delay > 0 then
-      redis.call('HSET', key, 'state', 'delayed', 'due_at', NOW + delay)
+      redis.call('HSET', key, 'msg', msg, 'job_id', id, 'queue', q, 'actor', actor, 'priority', priority,
+        'attempts', 0, 'runs', 0, 'enqueued_at', NOW, 'state', 'delayed', 'due_at', NOW + delay)
       redis.call('ZADD', qkey(q, 'delayed'), NOW + delay, id)
     else
       local seq = redis.call('INCR', NS .. ':seq')
-      redis.call('HSET', key, 'state', 'waiting', 'seq', seq)
+      redis.call('HSET', key, 'msg', msg, 'job_id', id, 'queue', q, 'actor', actor, 'priority', priority,
+        'attempts', 0, 'runs', 0, 'enqueued_at', NOW, 'state', 'waiting', 'seq', seq)
       redis.call('ZADD', qkey(q, 'waiting'), priority * SPAN + seq, id)
     end
     wake(q)
