@@ -84,6 +84,53 @@ def _import(args: argparse.Namespace) -> int:
     return asyncio.run(go())
 
 
+def _schedules(args: argparse.Namespace) -> int:
+    from .db.pool import create_pool
+    from .scheduler import load_schedules, schedule_status, schedules_path
+
+    import importlib
+
+    import dramatiq
+
+    from .broker import TheSetBroker
+
+    settings = config.load()
+    broker = TheSetBroker(redis_url=settings.redis_url, namespace=settings.redis_namespace)  # never connects here
+    dramatiq.set_broker(broker)
+    for module in settings.actor_modules:
+        importlib.import_module(module)
+    actor_queues = {name: actor.queue_name for name, actor in broker.actors.items()}
+    schedules = load_schedules(schedules_path(settings.schedules_file), actor_queues)
+
+    async def go() -> list[dict]:
+        pool = await create_pool(settings.database_url, min_size=0, max_size=1)
+        try:
+            return await schedule_status(pool, schedules)
+        finally:
+            await pool.close()
+
+    import asyncpg
+
+    try:
+        rows = asyncio.run(go())
+    except asyncpg.UndefinedTableError:
+        print("theset-daemon: the database has no schedule_fires table; run `theset-daemon migrate`", file=sys.stderr)
+        return 1
+    if args.json:
+        print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    header = ("NAME", "CRON", "QUEUE", "LAST RUN", "OUTCOME", "NEXT RUN")
+    table = [header] + [
+        (r["name"], r["cron"] + ("" if r["timezone"] == "UTC" else f" ({r['timezone']})"), r["queue"],
+         r["last_fire"] or "never", r["last_outcome"] or "-", r["next_fire"] or "-")
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -111,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--follow", action="store_true", help="show live progress bars until the import ends")
     start.add_argument("--url", help="the daemon's base URL (default: THESET_HTTP_HOST:THESET_HTTP_PORT)")
     start.set_defaults(func=_import)
+
+    schedules = sub.add_parser("schedules", help="list the recurring jobs with their last and next run")
+    schedules.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    schedules.set_defaults(func=_schedules)
 
     demo = sub.add_parser("demo", help="sandbox + daemon + a demo artist imported with live progress")
     demo.add_argument("--port", type=int, default=8080, help="the daemon's HTTP port (default 8080)")

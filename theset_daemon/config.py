@@ -151,6 +151,7 @@ VARIABLES: dict[str, Var] = {
     "allow_private_fetch": Var("THESET_ALLOW_PRIVATE_FETCH", _bool, "false"),
     "webhook_urls": Var("THESET_WEBHOOK_URLS", _url_list, ""),
     "webhook_secret": Var("THESET_WEBHOOK_SECRET", _text, "", secret=True),
+    "schedules_file": Var("THESET_SCHEDULES_FILE", _text, ""),
     "job_max_attempts": Var("THESET_JOB_MAX_ATTEMPTS", _positive_int, str(JobDefaults.max_attempts)),
     "job_min_backoff_ms": Var("THESET_JOB_MIN_BACKOFF_MS", _positive_int, str(JobDefaults.min_backoff_ms)),
     "job_max_backoff_ms": Var("THESET_JOB_MAX_BACKOFF_MS", _positive_int, str(JobDefaults.max_backoff_ms)),
@@ -197,6 +198,7 @@ class Settings:
     allow_private_fetch: bool
     webhook_urls: tuple[str, ...]
     webhook_secret: str
+    schedules_file: str
     job_max_attempts: int
     job_min_backoff_ms: int
     job_max_backoff_ms: int

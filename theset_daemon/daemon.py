@@ -71,6 +71,8 @@ class Daemon:
         self.worker: Any = None
         self.progress: Any = None
         self.hub: Any = None
+        self.schedules: list[Any] = []
+        self.scheduler: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._closers: list[Callable[[], Awaitable[Any]]] = []
         self._signals = 0
@@ -155,6 +157,10 @@ class Daemon:
         dramatiq.set_broker(self.broker)
         for module in settings.actor_modules:
             importlib.import_module(module)
+        from .scheduler import load_schedules, schedules_path
+
+        actor_queues = {name: actor.queue_name for name, actor in self.broker.actors.items()}
+        self.schedules = load_schedules(schedules_path(settings.schedules_file), actor_queues)
         self._closers.append(self.broker.close)
         self.redis = self.broker.aredis
         self.pool = await create_pool(settings.database_url, min_size=0, max_size=POOL_SIZE)
@@ -165,6 +171,10 @@ class Daemon:
         self._closers.append(image_session.close)
         self.progress = ProgressReporter(self.pool, self.redis, settings.redis_namespace)
         self.hub = ProgressHub(self.redis, settings.redis_namespace)
+        from . import cache, webhooks
+
+        cache.install(cache.Cache(self.redis, settings.redis_namespace))
+        self._closers.append(webhooks.close_session)
         context.set_resources(
             context.Resources(settings, self.pool, self.redis, self.broker, providers, self.progress, image_session)
         )
@@ -180,7 +190,15 @@ class Daemon:
             return False
         self.readiness.checks["redis"] = self.broker.ping
         await self.start_workers()
+        if not self.stop_requested.is_set():
+            await self.start_scheduler()
         return not self.stop_requested.is_set()
+
+    async def start_scheduler(self) -> None:
+        from .scheduler import ClusterScheduler
+
+        self.scheduler = ClusterScheduler(self.schedules, pool=self.pool, broker=self.broker, host_id=self.settings.host_id)
+        await self.scheduler.start()
 
     async def _migrate(self) -> list[str]:
         from .db.migrate import migrate
@@ -215,6 +233,8 @@ class Daemon:
         started = time.monotonic()
         self.readiness.draining = True
         self.notifier.stopping("draining")
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         if self.worker is not None:
             self.worker.stop_fetching()
         if self.hub is not None:
