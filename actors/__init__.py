@@ -5,5 +5,9 @@ Importing this package declares every actor on the broker set with
 """
 
 from . import artist_import, catalog, images, setlists, spotify, ticketmaster, venues
+from . import cache_warm, cleanup, reconcile, scheduled_sync, trending, webhook
 
-__all__ = ["artist_import", "catalog", "images", "setlists", "spotify", "ticketmaster", "venues"]
+__all__ = [
+    "artist_import", "catalog", "images", "setlists", "spotify", "ticketmaster", "venues",
+    "cache_warm", "cleanup", "reconcile", "scheduled_sync", "trending", "webhook",
+]

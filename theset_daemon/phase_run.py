@@ -83,6 +83,7 @@ async def complete_import(res: Resources, import_id: str) -> None:
     """Report the final ``done`` event (progress 100, status completed)."""
     await res.progress.report(import_id, stage=DONE, progress=100, message="import complete", status=STATUS_COMPLETED)
     logger.info("import completed", extra={"import_id": import_id})
+    await _after_import(res, import_id, "import.completed")
 
 
 async def fail_import(res: Resources, import_id: str, phase: str, error: str) -> None:
@@ -93,3 +94,17 @@ async def fail_import(res: Resources, import_id: str, phase: str, error: str) ->
         import_id, stage=phase, progress=0, message=f"{phase} failed", status=STATUS_FAILED, error=error
     )
     logger.warning("import failed", extra={"import_id": import_id, "phase": phase, "error": error})
+    await _after_import(res, import_id, "import.failed")
+
+
+async def _after_import(res: Resources, import_id: str, event: str) -> None:
+    """Tell partner systems (webhooks) and refresh the artist's cached pages; never fails the phase."""
+    from . import cache, webhooks
+
+    try:
+        await webhooks.notify_import(res, import_id, event)
+        artist_id = await res.pool.fetchval("select artist_id::text from import_status where id = $1::text::uuid", import_id)
+        if artist_id:
+            await cache.refresh_artist(res, artist_id, reason=event)
+    except Exception as exc:
+        logger.warning("after-import notifications failed: %s", exc, extra={"import_id": import_id})

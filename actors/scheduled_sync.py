@@ -1,0 +1,86 @@
+"""Recurring refreshes (queue ``scheduled_sync``): fan-outs of the import's phase actors.
+
+Each fan-out selects artists with a named query from ``sql/queries/`` and
+enqueues their syncs in ONE bulk enqueue, each with a deterministic job id
+(``sync:<artist_id>:<phase>``) so an artist already waiting is not queued twice.
+The phase actors run with ``import_id=None`` (no import bookkeeping).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Iterable
+
+import dramatiq
+
+from theset_daemon.context import resources
+from theset_daemon.import_plan import PHASES_BY_NAME
+from theset_daemon.phases.spotify_profile import sync_spotify_profile as sync_profile
+from theset_daemon.queues import Priority
+
+_QUERIES = Path(__file__).resolve().parents[1] / "sql" / "queries"
+ACTIVE_ARTISTS = (_QUERIES / "active_artists.sql").read_text()
+RECENTLY_VIEWED = (_QUERIES / "recently_viewed.sql").read_text()
+#: How far back votes and views make an artist active.
+ACTIVITY_WINDOW = timedelta(days=7)
+
+
+def sync_messages(artist_ids: Iterable[str], phases: Iterable[str], *, priority: Priority | None = None) -> list[dramatiq.Message]:
+    """One message per artist and phase, with the job id ``sync:<artist_id>:<phase>``."""
+    messages = []
+    for artist_id in artist_ids:
+        for name in phases:
+            phase = PHASES_BY_NAME[name]
+            messages.append(dramatiq.Message(
+                queue_name=phase.queue, actor_name=phase.actor, args=(), kwargs={"artist_id": artist_id},
+                options={"priority": (priority or phase.priority).name, "job_id": f"sync:{artist_id}:{name}"},
+            ))
+    return messages
+
+
+@dramatiq.actor(queue_name="scheduled_sync")
+async def sync_active_artists(limit: int = 50) -> int:
+    """Profile and shows of the ``limit`` most active artists, least recently synced first."""
+    res = resources()
+    rows = await res.pool.fetch(ACTIVE_ARTISTS, limit, ACTIVITY_WINDOW)
+    messages = sync_messages([r["id"] for r in rows], ("spotify_profile", "shows"))
+    if messages:
+        await res.broker.enqueue_many_async(messages)
+    return len(rows)
+
+
+@dramatiq.actor(queue_name="scheduled_sync")
+async def deep_sync_trending() -> int:
+    """Full catalogue and shows of every trending artist."""
+    res = resources()
+    rows = await res.pool.fetch("select id::text as id from artists where is_trending order by trending_rank nulls last, id")
+    messages = sync_messages([r["id"] for r in rows], ("catalog", "shows"))
+    if messages:
+        await res.broker.enqueue_many_async(messages)
+    return len(rows)
+
+
+@dramatiq.actor(queue_name="scheduled_sync")
+async def quick_sync_viewed_artists(viewed_within_s: int = 3600, stale_after_s: int = 21600, limit: int = 100) -> int:
+    """A quick profile refresh of recently viewed artists whose profile is stale."""
+    res = resources()
+    rows = await res.pool.fetch(
+        RECENTLY_VIEWED, timedelta(seconds=viewed_within_s), timedelta(seconds=stale_after_s), limit
+    )
+    messages = [
+        dramatiq.Message(queue_name="artist_quick_sync", actor_name="quick_sync_artist", args=(),
+                         kwargs={"artist_id": r["id"]},
+                         options={"priority": Priority.HIGH.name, "job_id": f"quick-sync:{r['id']}"})
+        for r in rows
+    ]
+    if messages:
+        await res.broker.enqueue_many_async(messages)
+    return len(rows)
+
+
+@dramatiq.actor(queue_name="artist_quick_sync")
+async def quick_sync_artist(artist_id: str) -> dict:
+    """The artist's Spotify profile, refreshed outside any import."""
+    res = resources()
+    return await sync_profile(res.providers, res.pool, artist_id)
