@@ -32,7 +32,8 @@ async def test_short_delay_is_not_held_up_by_long_ones(redis_url, namespace):
         await broker.enqueue_async(remind.message("short"), delay=300)
         await asyncio.wait_for(short_ran.wait(), 5)
     lateness_ms = (ran["short"] - sent) * 1000 - 300
-    assert -5 <= lateness_ms < 100, lateness_ms  # within tens of ms of its due time
+    print(f"short delay started {lateness_ms:.1f} ms after its due time")
+    assert 0 <= lateness_ms < 100, lateness_ms  # tens of ms at most (typically ~5 ms here)
     assert list(ran) == ["short"]
     depths = (await broker.depths())["later"]
     assert depths["delayed"] == 200 and depths["waiting"] == 0  # far ones wait in Redis, not in memory

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import dramatiq
 
-from test_broker_retries import wait_for_state
-from test_broker_support import make_broker, running, spec, wait_for
+from test_broker_support import make_broker, running, spec, wait_for, wait_for_state
 from theset_daemon.broker import Worker, current_job
 
 ROOT = Path(__file__).resolve().parent.parent

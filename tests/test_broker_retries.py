@@ -6,9 +6,8 @@ import asyncio
 import time
 
 import dramatiq
-import pytest
 
-from test_broker_support import make_broker, running, spec, wait_for
+from test_broker_support import make_broker, running, spec, wait_for, wait_for_async, wait_for_state
 from theset_daemon.broker import Permanent, current_job
 from theset_daemon.broker.retries import backoff_ms, decide
 from theset_daemon.queues import JobDefaults
@@ -121,15 +120,3 @@ async def test_dead_letters_are_trimmed_after_their_ttl(redis_url, namespace):
         await wait_for_async(lambda: broker.dead_letters("short"), lambda v: v == [])
     assert await broker.job(message.message_id) is None
     await broker.close()
-
-
-async def wait_for_state(broker, job_id: str, state: str, timeout: float = 5.0) -> None:
-    await wait_for_async(lambda: broker.job(job_id), lambda r: r is not None and r["state"] == state, timeout)
-
-
-async def wait_for_async(fetch, check, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check(await fetch()):
-        if time.monotonic() > deadline:
-            pytest.fail("condition not met in time")
-        await asyncio.sleep(0.02)

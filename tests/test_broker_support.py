@@ -8,6 +8,7 @@ import time
 import uuid
 from typing import AsyncIterator, Sequence
 
+import pytest
 import redis
 
 from theset_daemon import encoder
@@ -76,3 +77,17 @@ def monitor_lines(redis_url: str, namespace: str, seconds: float) -> list[dict]:
                 break
     client.close()
     return lines
+
+
+async def wait_for_state(broker, job_id: str, state: str, timeout: float = 5.0) -> None:
+    """Poll the job record until it reaches ``state``."""
+    await wait_for_async(lambda: broker.job(job_id), lambda r: r is not None and r["state"] == state, timeout)
+
+
+async def wait_for_async(fetch, check, timeout: float = 5.0) -> None:
+    """Poll an async ``fetch`` until ``check`` accepts its value."""
+    deadline = time.monotonic() + timeout
+    while not check(await fetch()):
+        if time.monotonic() > deadline:
+            pytest.fail("condition not met in time")
+        await asyncio.sleep(0.02)

@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 from dramatiq import Message
 from dramatiq.middleware import CurrentMessage, Middleware, MiddlewareError
 
+from ..metrics import QUEUE_DEPTH
 from ..queues import QUEUES, JobDefaults, Priority, QueueSpec
 from . import priority as priorities
 from .keys import Keys
@@ -260,6 +261,14 @@ class TheSetBroker(dramatiq.Broker):
             entry.update({p.name: row[5 + p.value] for p in Priority})
             out[name] = entry
         return out
+
+    async def export_depths(self) -> dict[str, dict[str, int]]:
+        """:meth:`depths` of every queue, also set on the ``theset_queue_depth`` gauge."""
+        depths = await self.depths()
+        for queue, row in depths.items():
+            for state in ("waiting", "delayed", "active", "dead"):
+                QUEUE_DEPTH.labels(queue, state).set(row[state])
+        return depths
 
     async def pause(self, queue: str) -> None:
         """Stop every daemon fetching from ``queue`` (persists in Redis until :meth:`resume`)."""

@@ -6,8 +6,9 @@ the reserved count from each queue's waiting ZSET (highest priority first).
 When a round brings nothing, the loop parks in one ``BZPOPMIN`` over the
 markers of the queues with free slots plus this daemon's private wake-up key;
 an enqueue ``ZADD``s its queue's marker, so pick-up costs a round trip or two.
-The block times out at the next delayed job's due time, the next rate-limit
-slot, or ``idle_timeout_s``, whichever is first. With no free slot at all the
+The block ends at the next delayed job's due time or rate-limit slot (a local
+timer pushes this daemon's wake-up key: Redis itself checks block timeouts only
+on its ~100 ms clock tick), or at ``idle_timeout_s``. With no free slot at all the
 loop waits on an in-process event, never on Redis.
 """
 
@@ -30,6 +31,9 @@ ERROR_BACKOFF_S = 0.5
 
 #: Seconds a blocking call may overrun its own timeout before its connection is dropped.
 BLOCK_GRACE_S = 5.0
+
+#: Extra seconds on a block whose end a local timer keeps (the Redis timeout is only a backstop).
+PRECISE_BACKSTOP_S = 0.25
 
 
 class Fetcher:
@@ -65,6 +69,7 @@ class Fetcher:
         self._by_marker = {lane.marker.encode(): lane for lane in lanes.values()}
         self._blocker = AsyncResp(broker.redis_url, name=broker.client_name)  # its own connection: it blocks
         self._block_task: asyncio.Task | None = None
+        self._wakes: set[asyncio.Task] = set()
         self._task: asyncio.Task | None = None
 
     @property
@@ -95,7 +100,18 @@ class Fetcher:
         blocked = self.blocked_on
         if blocked is not None and lane.name not in blocked:
             self.blocked_on = None
-            asyncio.get_running_loop().create_task(self.broker.aredis.zadd(self.wake_key, {"1": 0}))
+            self._wake_self_soon()
+
+    def _wake_self_soon(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._wake_self())
+        self._wakes.add(task)
+        task.add_done_callback(self._wakes.discard)
+
+    async def _wake_self(self) -> None:
+        try:
+            await self.broker.aredis.zadd(self.wake_key, {"1": 0})
+        except Exception:  # the idle timeout wakes the loop anyway
+            logger.debug("could not wake the fetch loop", exc_info=True)
 
     async def _run(self) -> None:
         while self.fetching:
@@ -187,13 +203,22 @@ class Fetcher:
             return
         keys = [lane.marker for lane in watched] + [self.wake_key]
         self.blocked_on = frozenset(lane.name for lane in watched)
-        self._block_task = asyncio.get_running_loop().create_task(self._bzpopmin(keys, timeout))
+        loop = asyncio.get_running_loop()
+        timer = None
+        if timeout < self.idle_timeout_s:
+            # Redis checks block timeouts on its own clock tick (up to 100 ms late when idle):
+            # a due time or rate slot is kept by a local timer that pushes our wake-up key.
+            timer = loop.call_later(timeout, self._wake_self_soon)
+            timeout += PRECISE_BACKSTOP_S
+        self._block_task = loop.create_task(self._bzpopmin(keys, timeout))
         try:
             popped = await self._block_task
         except TimeoutError:
             await self._blocker.close()  # a half-open connection: start afresh
             raise
         finally:
+            if timer is not None:
+                timer.cancel()
             self._block_task = None
             self.blocked_on = None
         if popped:

@@ -6,6 +6,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from ..metrics import RATE_LIMIT_WAIT
 from ..queues import QueueSpec
 from ..rate_limit import ClusterRateLimiter
 from .job import Job
@@ -35,6 +36,7 @@ class Lane:
     rate_ready_at: float = 0.0
     maybe_waiting: bool = True
     runners: list[asyncio.Task] = field(default_factory=list)
+    denied_since: float | None = None
 
     def __post_init__(self) -> None:
         self.free = self.spec.concurrency
@@ -60,7 +62,13 @@ class Lane:
         if not self.maybe_waiting or self.rate_ready_at > now:
             return 0
         wait = await self.limiter.try_acquire()
+        now = time.monotonic()
         if wait > 0:
-            self.rate_ready_at = time.monotonic() + wait
+            self.rate_ready_at = now + wait
+            if self.denied_since is None:
+                self.denied_since = now
             return 0
+        if self.denied_since is not None:
+            RATE_LIMIT_WAIT.labels(self.limiter.name).observe(now - self.denied_since)
+            self.denied_since = None
         return 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from typing import Awaitable, Callable
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ class Recorder:
 
     def __init__(self, send: Callable[[list[str]], Awaitable[object]]) -> None:
         self._send = send
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
         self._pending: list[str] = []
         self._scheduled = False
         self._tasks: set[asyncio.Task] = set()
@@ -36,11 +39,17 @@ class Recorder:
         return len(self._pending) // 4
 
     def add(self, kind: str, job_id: str, token: str, extra: str = "") -> None:
-        """Queue one record; a flush is scheduled for the end of this loop tick."""
+        """Queue one record; a flush is scheduled for the end of this loop tick.
+
+        Safe from other threads (a sync actor's progress): the record is handed to the loop.
+        """
+        if threading.get_ident() != self._thread:
+            self._loop.call_soon_threadsafe(self.add, kind, job_id, token, extra)
+            return
         self._pending += (kind, job_id, token, extra)
         if not self._scheduled:
             self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._tick)
+            self._loop.call_soon(self._tick)
 
     def take(self) -> list[str]:
         """Every pending record, flat; the caller sends them."""
@@ -54,7 +63,7 @@ class Recorder:
     def _tick(self) -> None:
         self._scheduled = False
         if self._pending:
-            task = asyncio.get_running_loop().create_task(self.flush())
+            task = self._loop.create_task(self.flush())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -68,8 +77,18 @@ class Recorder:
                 self.restore(records)
                 await asyncio.sleep(RETRY_INTERVAL_S)
 
-    async def close(self) -> None:
-        """Send what is pending and wait for flushes in progress."""
+    async def close(self, timeout_s: float) -> None:
+        """Send what is pending and wait for flushes in progress, for at most ``timeout_s``.
+
+        Records still unsent then are dropped with a warning: their jobs stay
+        active and come back when their leases lapse (at-least-once).
+        """
+        try:
+            await asyncio.wait_for(self._close(), timeout_s)
+        except TimeoutError:
+            logger.warning("dropped %d unsent job results; their jobs will be reclaimed", len(self))
+
+    async def _close(self) -> None:
         await self.flush()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)

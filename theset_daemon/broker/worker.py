@@ -48,6 +48,9 @@ logger = logging.getLogger(__name__)
 #: Longest block on Redis, in seconds, when nothing is due (bounds a lost wake-up).
 IDLE_TIMEOUT_S = 5.0
 
+#: Seconds a drain waits at most for Redis to take the last job results.
+RECORDS_TIMEOUT_S = 5.0
+
 
 @dataclass(frozen=True)
 class DrainReport:
@@ -161,7 +164,7 @@ class Worker:
             for task in lane.runners:
                 task.cancel()
             await asyncio.gather(*lane.runners, return_exceptions=True)
-        await self.recorder.close()
+        await self.recorder.close(RECORDS_TIMEOUT_S)
         await self.leases.stop()
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
