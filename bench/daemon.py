@@ -14,12 +14,16 @@ Uses a scratch Redis namespace and a scratch PostgreSQL database, removed after.
 
 from __future__ import annotations
 
+import os
+import sys
+
+# bench/queue.py would shadow the standard library's queue module: drop this folder from the path.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
 import argparse
 import asyncio
-import os
 import signal
 import statistics
-import sys
 import time
 import uuid
 from pathlib import Path

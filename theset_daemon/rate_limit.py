@@ -61,16 +61,23 @@ class ClusterRateLimiter:
         self._acquire = client.register_script(_ACQUIRE)
         self._pause = client.register_script(_PAUSE)
 
-    async def try_acquire(self) -> float:
-        """Take a slot if one is free now; else return the seconds to wait (nothing taken)."""
-        wait_ms = await self._acquire(keys=[self.key, self.pause_key], args=[self.interval_ms, self.burst])
+    async def try_acquire(self, *, burst: int | None = None) -> float:
+        """Take a slot if one is free now; else return the seconds to wait (nothing taken).
+
+        ``burst`` overrides the limiter's burst for this caller: an urgent caller
+        given one more may go one slot ahead of the steady rate (the long-run
+        rate is unchanged: every admission still costs one interval).
+        """
+        wait_ms = await self._acquire(
+            keys=[self.key, self.pause_key], args=[self.interval_ms, burst or self.burst]
+        )
         return int(wait_ms) / 1000.0
 
-    async def acquire(self, *, timeout_s: float | None = None) -> bool:
+    async def acquire(self, *, timeout_s: float | None = None, burst: int | None = None) -> bool:
         """Wait for a slot; return False if it would take longer than ``timeout_s``."""
         started = time.monotonic()
         deadline = None if timeout_s is None else started + timeout_s
-        while (wait := await self.try_acquire()) > 0:
+        while (wait := await self.try_acquire(burst=burst)) > 0:
             if deadline is not None and time.monotonic() + wait > deadline:
                 RATE_LIMIT_WAIT.labels(self.name).observe(time.monotonic() - started)
                 return False

@@ -23,6 +23,9 @@ import orjson
 from multidict import CIMultiDictProxy
 
 from ..metrics import PROVIDER_LATENCY, PROVIDER_REQUESTS, PROVIDER_THROTTLED
+from ..broker.job import current_job
+from ..priority_gate import PriorityGate
+from ..queues import Priority
 from ..rate_limit import ClusterRateLimiter
 from .errors import (
     MalformedResponse,
@@ -122,10 +125,10 @@ class ProviderHttp:
         self.policy = policy
         self.auth = auth
         self.retry_after = retry_after
-        # One waiter per process polls the limiter, in arrival order: a herd of
-        # callers polling Redis at each slot would make slots late, and a late
-        # GCRA slot is a lost one.
-        self._slot_lock = asyncio.Lock()
+        # One waiter per process polls the limiter, the most urgent job's first
+        # (FIFO within a priority): a herd of callers polling Redis at each slot
+        # would make slots late, and a late GCRA slot is a lost one.
+        self._slot_gate = PriorityGate()
 
     async def get(
         self,
@@ -205,12 +208,13 @@ class ProviderHttp:
         if self.limiter is None:
             return
         loop = asyncio.get_running_loop()
+        priority = _job_priority()
         try:
-            async with asyncio.timeout_at(deadline), self._slot_lock:
+            async with asyncio.timeout_at(deadline):
                 longest = self.policy.max_throttle_wait_s
                 if deadline is not None:
                     longest = min(longest, deadline - loop.time())
-                if longest > 0 and await self.limiter.acquire(timeout_s=longest):
+                if longest > 0 and await self._take_slot(priority, longest):
                     return
         except TimeoutError:
             raise ProviderTimeout(self.name, endpoint, None, "no rate-limit slot within the call's budget") from None
@@ -218,6 +222,14 @@ class ProviderHttp:
         if paused_ms > 0 and (deadline is None or paused_ms / 1000 > self.policy.max_throttle_wait_s):
             raise ProviderThrottled(self.name, endpoint, paused_ms / 1000)
         raise ProviderTimeout(self.name, endpoint, None, "no rate-limit slot within the call's budget")
+
+    async def _take_slot(self, priority: int, longest: float) -> bool:
+        """A CRITICAL job (phase 1) skips the line and may run one slot ahead of the rate."""
+        assert self.limiter is not None
+        if priority <= Priority.CRITICAL:
+            return await self.limiter.acquire(timeout_s=longest, burst=self.limiter.burst + URGENT_HEADROOM)
+        async with self._slot_gate.hold(priority):
+            return await self.limiter.acquire(timeout_s=longest)
 
     async def _throttled(self, reply: Reply, endpoint: str) -> None:
         """A 429: pause the provider for every daemon, or give up if the pause is too long."""
@@ -324,3 +336,13 @@ def wire_shape(provider: str, endpoint: str, status: int = 200) -> Iterator[None
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise MalformedResponse(provider, endpoint, status, f"unexpected shape: {type(exc).__name__} {exc}") from None
 
+
+
+#: Slots a CRITICAL request may run ahead of a provider's steady rate.
+URGENT_HEADROOM = 1
+
+
+def _job_priority() -> int:
+    """The priority of the job making this request (NORMAL outside a job)."""
+    job = current_job()
+    return job.priority if job is not None else int(Priority.NORMAL)
