@@ -143,6 +143,6 @@ async def test_scores_ranks_redis_keys_and_flags_match_the_hand_computation(pool
 async def test_the_top_is_capped_and_ties_break_on_the_id(pool, async_redis, namespace):
     async with pool.acquire() as conn:
         ids = [await add_artist(conn, f"T{i}", 40, 0) for i in range(trending.TOP_N + 5)]
-    ranked = await trending.trending_artists(pool, trending.TIMEFRAMES["daily"], as_of=AS_OF)
+    ranked = (await trending.trending_rankings(pool, as_of=AS_OF))["daily"]
     assert len(ranked) == trending.TOP_N
     assert [a.artist_id for a in ranked] == sorted(ids, key=uuid.UUID)[: trending.TOP_N]

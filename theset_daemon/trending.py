@@ -2,7 +2,7 @@
 
 The score is one SQL statement, ``sql/queries/trending.sql`` (votes x10,
 upcoming shows x5, popularity x2, followers capped, views x3, a recency
-bonus), run once per timeframe. For each timeframe the top
+bonus), ranking the three timeframes at once. For each timeframe the top
 :data:`TOP_N` go to Redis for the web app:
 
 * ``{ns}:trending:{timeframe}`` — a JSON array of the ranked artists
@@ -17,10 +17,11 @@ follow :data:`FLAG_TIMEFRAME`, all rows updated in one transaction.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, AsyncIterator
 
 import asyncpg
 import orjson
@@ -28,9 +29,11 @@ import redis.asyncio as aioredis
 
 #: Artists kept per timeframe.
 TOP_N = 50
+#: PostgreSQL work_mem for the statement (its aggregates over a week of votes sort in memory).
+WORK_MEM = "64MB"
 #: The timeframe whose ranking sets the artist flags.
 FLAG_TIMEFRAME = "daily"
-#: The named query (``$1`` window, ``$2`` as_of, ``$3`` limit).
+#: The named query (``$1``-``$3`` the windows of :data:`TIMEFRAMES` in order, ``$4`` as_of, ``$5`` limit).
 QUERY = (Path(__file__).resolve().parents[1] / "sql" / "queries" / "trending.sql").read_text()
 
 
@@ -80,16 +83,29 @@ def rank_key(namespace: str, artist_id: str, timeframe: str) -> str:
     return f"{namespace}:trending:artist:{artist_id}:{timeframe}"
 
 
-async def trending_artists(
-    conn: asyncpg.Connection | asyncpg.Pool, timeframe: Timeframe, *, as_of: datetime, limit: int = TOP_N
-) -> list[TrendingArtist]:
-    """The ranked artists of ``timeframe`` ending at ``as_of`` (one statement)."""
-    rows = await conn.fetch(QUERY, timeframe.window, as_of, limit)
-    return [
-        TrendingArtist(str(r["id"]), r["name"], r["slug"], r["image_url"], r["score"], r["rank"],
-                       r["votes"], r["views"], r["upcoming_shows"])
-        for r in rows
-    ]
+async def trending_rankings(
+    conn: asyncpg.Connection | asyncpg.Pool, *, as_of: datetime, limit: int = TOP_N
+) -> dict[str, list[TrendingArtist]]:
+    """The ranked artists of every timeframe ending at ``as_of`` (one statement)."""
+    frames = list(TIMEFRAMES.values())
+    async with _connection(conn) as c, c.transaction():
+        await c.execute(f"set local work_mem = '{WORK_MEM}'")  # the aggregates sort in memory, not on disk
+        rows = await c.fetch(QUERY, *(f.window for f in frames), as_of, limit)
+    rankings: dict[str, list[TrendingArtist]] = {f.name: [] for f in frames}
+    for r in rows:
+        ranked = rankings[frames[r["timeframe"] - 1].name]
+        ranked.append(TrendingArtist(str(r["id"]), r["name"], r["slug"], r["image_url"], r["score"],
+                                     len(ranked) + 1, r["votes"], r["views"], r["upcoming_shows"]))
+    return rankings
+
+
+@contextlib.asynccontextmanager
+async def _connection(conn: asyncpg.Connection | asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    if isinstance(conn, asyncpg.Pool):
+        async with conn.acquire() as acquired:
+            yield acquired
+    else:
+        yield conn
 
 
 async def publish(redis: aioredis.Redis, namespace: str, timeframe: Timeframe, artists: list[TrendingArtist]) -> None:
@@ -131,11 +147,10 @@ async def calculate_trending(
 ) -> dict[str, list[TrendingArtist]]:
     """Score, publish and flag every timeframe; return the rankings by timeframe."""
     as_of = as_of or datetime.now(timezone.utc)
-    rankings: dict[str, list[TrendingArtist]] = {}
-    for name in timeframes:
-        timeframe = TIMEFRAMES[name]
-        rankings[name] = await trending_artists(pool, timeframe, as_of=as_of)
-        await publish(redis, namespace, timeframe, rankings[name])
+    computed = await trending_rankings(pool, as_of=as_of)
+    rankings = {name: computed[name] for name in timeframes}
+    for name, ranked in rankings.items():
+        await publish(redis, namespace, TIMEFRAMES[name], ranked)
     if FLAG_TIMEFRAME in rankings:
         async with pool.acquire() as conn:
             await set_artist_flags(conn, rankings[FLAG_TIMEFRAME])
