@@ -98,6 +98,7 @@ class Worker:
         self._durations: dict[tuple[str, str], Any] = {}
         self._running = 0
         self._finished = 0
+        self._handed_back = 0
         self._idle = asyncio.Event()
         self._executor: ThreadPoolExecutor | None = None
         self._started = False
@@ -150,16 +151,16 @@ class Worker:
         are cancelled and handed back to their queue with their priority and their
         attempt count unchanged (not failed, not dead-lettered).
         """
-        started, finished_before = time.monotonic(), self._finished
+        started, finished_before, handed_before = time.monotonic(), self._finished, self._handed_back
         self.stop_fetching()
         await self.fetcher.wait_stopped()
-        handed = self._hand_back_unstarted()
+        self._hand_back_unstarted()
         if self._running:
             try:
                 await asyncio.wait_for(self._idle.wait(), timeout_s)
             except TimeoutError:
                 pass
-        handed += await self._cancel_running()
+        await self._cancel_running()
         for lane in self.lanes.values():
             for task in lane.runners:
                 task.cancel()
@@ -169,17 +170,15 @@ class Worker:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
         self._started = False
+        handed = self._handed_back - handed_before
         return DrainReport(self._finished - finished_before, handed, time.monotonic() - started)
 
-    def _hand_back_unstarted(self) -> int:
-        count = 0
+    def _hand_back_unstarted(self) -> None:
         for lane in self.lanes.values():
             while not lane.jobs.empty():
                 self._hand_back(lane, lane.jobs.get_nowait())
-                count += 1
-        return count
 
-    async def _cancel_running(self) -> int:
+    async def _cancel_running(self) -> None:
         cancelled = []
         for lane in self.lanes.values():
             for task in lane.runners:
@@ -190,11 +189,11 @@ class Worker:
                     cancelled.append(task)
         if cancelled:
             await asyncio.gather(*cancelled, return_exceptions=True)
-        return len(cancelled)
 
     def _hand_back(self, lane: Lane, job: Job) -> None:
         self._release(lane, job)
         self.recorder.add("handback", job.job_id, job.token)
+        self._handed_back += 1
         JOBS.labels(lane.name, job.message.actor_name, "handed_back").inc()
 
     # -- fetched jobs ----------------------------------------------------------------------
