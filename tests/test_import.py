@@ -147,3 +147,12 @@ def test_unknown_import_and_bad_tokens(daemon, truth):
 
     results = asyncio.run(go())
     assert results == {"unknown": 404, "malformed": (400, "import_id"), "not_json": 415, "forged": (401, "invalid_token")}
+
+
+def test_an_unknown_attraction_fails_the_import_with_its_reason(daemon, database_url):
+    started, events = run_import(daemon, "K0000000000")
+    name, final = events[-1]
+    assert name == "done" and final["status"] == "failed"
+    assert "artist" in final["error"] and "404" in final["error"]
+    rows = query(database_url, "select status, error from import_status where id = $1::text::uuid", started["importId"])
+    assert rows[0]["status"] == "failed" and rows[0]["error"] == final["error"]

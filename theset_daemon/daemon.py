@@ -138,7 +138,9 @@ class Daemon:
     async def build(self) -> None:
         """Create the broker, pools and clients; nothing connects until first used."""
         from .broker import TheSetBroker
+        from .broker.broker import default_middleware
         from .db.pool import create_pool
+        from .import_failures import ImportFailures
         from .progress import ProgressReporter
         from .providers import Providers
         from .safe_fetch import guarded_session
@@ -153,6 +155,7 @@ class Daemon:
             defaults=settings.jobs,
             host_id=settings.host_id,
             lease_timeout_s=settings.lease_timeout,
+            middleware=[*default_middleware(), ImportFailures()],
         )
         dramatiq.set_broker(self.broker)
         for module in settings.actor_modules:

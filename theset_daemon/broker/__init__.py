@@ -50,15 +50,15 @@ Job record fields (times in ms since the epoch, Redis clock): ``job_id``, ``queu
 (lease token), ``owner`` (host id while active), ``enqueued_at``, ``started_at``,
 ``finished_at``, ``due_at``, ``progress``, ``error``, ``exc_type``, ``traceback``,
 ``failures``, ``first_failed_at``, ``last_failed_at``, ``reason`` (dead letters),
-``handbacks``, ``reclaims``. Completed records expire after ``completed_ttl_s``,
+``handbacks``, ``reclaims``, ``postpones`` (a :class:`Postpone` re-queues without counting an attempt). Completed records expire after ``completed_ttl_s``,
 dead ones after ``dead_ttl_s``; both are also trimmed by the periodic check.
 """
 
 from __future__ import annotations
 
 from .broker import TheSetBroker
-from .errors import Permanent
+from .errors import Permanent, Postpone
 from .job import Job, current_job
 from .worker import DrainReport, Worker
 
-__all__ = ["TheSetBroker", "Worker", "DrainReport", "Permanent", "Job", "current_job"]
+__all__ = ["TheSetBroker", "Worker", "DrainReport", "Permanent", "Postpone", "Job", "current_job"]

@@ -316,7 +316,7 @@ class TheSetBroker(dramatiq.Broker):
         self.redis.close()
 
 
-_INT_FIELDS = {"priority", "attempts", "runs", "seq", "failures", "handbacks", "reclaims"}
+_INT_FIELDS = {"priority", "attempts", "runs", "seq", "failures", "handbacks", "reclaims", "postpones"}
 _TIME_FIELDS = {"enqueued_at", "started_at", "finished_at", "due_at", "first_failed_at", "last_failed_at"}
 
 

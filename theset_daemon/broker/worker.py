@@ -36,6 +36,7 @@ from ..metrics import JOB_DURATION, JOBS, JOBS_IN_PROGRESS
 from ..queues import QueueSpec
 from ..rate_limit import ClusterRateLimiter
 from . import retries
+from .errors import Postpone
 from .broker import TheSetBroker
 from .fetcher import Fetcher
 from .job import Job, _current
@@ -350,8 +351,20 @@ class Worker:
         self.recorder.add("dead", job.job_id, job.token, _failure(reason, exc))
         self._count(lane, job.message.actor_name, "dead", elapsed)
         logger.error("job dead-lettered: %s", reason, exc_info=exc)
+        proxy = MessageProxy(job.message)
+        if exc is not None:
+            proxy.stuff_exception(exc)
+        self.broker.emit_after("nack", proxy)  # Dramatiq's hook for a message that went to the dead letters
+
+    def _postpone(self, lane: Lane, job: Job, exc: Postpone, elapsed: float) -> None:
+        self._release(lane, job)
+        self.recorder.add("postpone", job.job_id, job.token, str(max(0, int(exc.delay_ms))))
+        self._count(lane, job.message.actor_name, "postponed", elapsed)
+        logger.info("job postponed %d ms: %s", exc.delay_ms, exc)
 
     def _finish_failed(self, lane: Lane, job: Job, plan: _ActorPlan, exc: BaseException, elapsed: float) -> None:
+        if isinstance(exc, Postpone):
+            return self._postpone(lane, job, exc, elapsed)
         decision = retries.decide(exc, job.attempt, job.message.options, plan.options, self.broker.defaults)
         if not decision.retry:
             return self._finish_dead(lane, job, decision.reason, exc, elapsed)

@@ -9,6 +9,8 @@ retries are spent and a later attempt may succeed.
 
 from __future__ import annotations
 
+from ..broker.errors import Permanent, Postpone
+
 
 class ProviderError(Exception):
     """A provider call failed.
@@ -39,20 +41,22 @@ class ProviderUnavailable(ProviderError):
     """5xx answers or connection errors until the client's retries ran out."""
 
 
-class ProviderThrottled(ProviderError):
+class ProviderThrottled(ProviderError, Postpone):
     """The provider asked us to wait longer than a call may block (429).
 
     The provider's cluster limiter is already paused for ``retry_after`` seconds;
-    the job should be re-queued after that delay without counting an attempt.
+    as a :class:`~theset_daemon.broker.Postpone` the job goes back to wait that
+    long without counting an attempt: a 429 never fails a job.
     """
 
     def __init__(self, provider: str, endpoint: str, retry_after: float, detail: str = "") -> None:
         super().__init__(provider, endpoint, 429, detail or f"retry after {retry_after:.0f} s")
         self.retry_after = retry_after
+        self.delay_ms = int(retry_after * 1000)
 
 
-class ProviderRejected(ProviderError):
-    """A 4xx other than 429: the request itself is wrong, retrying cannot help."""
+class ProviderRejected(ProviderError, Permanent):
+    """A 4xx other than 429: the request itself is wrong, retrying cannot help (dead-lettered at once)."""
 
     retryable = False
 

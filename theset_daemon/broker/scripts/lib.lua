@@ -73,6 +73,18 @@ local function finish(kind, id, token, extra)
     give_back(q, id, key, 'handbacks')
     return 1
   end
+  if kind == 'postpone' then
+    -- Not a failure either: the attempt is not counted; the job waits extra ms.
+    local due = NOW + tonumber(extra)
+    redis.call('ZREM', qkey(q, 'active'), id)
+    redis.call('HINCRBY', key, 'attempts', -1)
+    redis.call('HINCRBY', key, 'postpones', 1)
+    redis.call('HSET', key, 'state', 'delayed', 'due_at', due)
+    redis.call('HDEL', key, 'owner')
+    redis.call('ZADD', qkey(q, 'delayed'), due, id)
+    wake(q)
+    return 1
+  end
   redis.call('ZREM', qkey(q, 'active'), id)
   redis.call('HDEL', key, 'owner')
   if kind == 'ack' then
