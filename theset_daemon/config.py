@@ -149,6 +149,7 @@ VARIABLES: dict[str, Var] = {
     "setlistfm_api_key": Var("THESET_SETLISTFM_API_KEY", _text, "", secret=True),
     "setlistfm_rate": Var("THESET_SETLISTFM_RATE", _positive_float, "2"),
     "allow_private_fetch": Var("THESET_ALLOW_PRIVATE_FETCH", _bool, "false"),
+    "dashboard_readonly": Var("THESET_DASHBOARD_READONLY", _bool, "false"),
     "webhook_urls": Var("THESET_WEBHOOK_URLS", _url_list, ""),
     "webhook_secret": Var("THESET_WEBHOOK_SECRET", _text, "", secret=True),
     "schedules_file": Var("THESET_SCHEDULES_FILE", _text, ""),
@@ -196,6 +197,7 @@ class Settings:
     setlistfm_api_key: str
     setlistfm_rate: float
     allow_private_fetch: bool
+    dashboard_readonly: bool
     webhook_urls: tuple[str, ...]
     webhook_secret: str
     schedules_file: str
