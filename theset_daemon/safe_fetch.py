@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
+from yarl import URL
 
 
 class AddressRefused(aiohttp.ClientConnectionError):
@@ -43,10 +44,48 @@ class PublicOnlyResolver(AbstractResolver):
         await self._inner.close()
 
 
+def check_literal_host(url: URL) -> None:
+    """Refuse a URL whose host is a non-public IP literal (aiohttp skips the resolver for those).
+
+    Raises:
+      AddressRefused: the host is a private, loopback, link-local or reserved address.
+    """
+    host = (url.host or "").strip("[]")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return  # a name: the resolver checks what it resolves to
+    if not is_public(host):
+        raise AddressRefused(f"{host} is a non-public address; refused")
+
+
+async def _on_request_start(session: Any, context: Any, params: aiohttp.TraceRequestStartParams) -> None:
+    check_literal_host(params.url)
+
+
+async def _on_request_redirect(session: Any, context: Any, params: aiohttp.TraceRequestRedirectParams) -> None:
+    location = params.response.headers.get("Location")
+    if location:
+        check_literal_host(params.url.join(URL(location)))
+
+
 def guarded_session(*, allow_private: bool, timeout_s: float = 10.0, **kwargs: Any) -> aiohttp.ClientSession:
-    """A client session whose connections only reach public addresses (unless ``allow_private``)."""
-    connector = aiohttp.TCPConnector(resolver=None if allow_private else PublicOnlyResolver(), limit=16)
-    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout_s), **kwargs)
+    """A client session whose connections only reach public addresses (unless ``allow_private``).
+
+    Names are checked by the resolver (the address checked is the one connected
+    to); IP literals, which aiohttp never resolves, by a request trace, on the
+    first request and on every redirect.
+    """
+    if allow_private:
+        connector = aiohttp.TCPConnector(limit=16)
+        return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout_s), **kwargs)
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(_on_request_start)
+    trace.on_request_redirect.append(_on_request_redirect)
+    connector = aiohttp.TCPConnector(resolver=PublicOnlyResolver(), limit=16)
+    return aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=timeout_s), trace_configs=[trace], **kwargs
+    )
 
 
 async def read_capped(resp: aiohttp.ClientResponse, max_bytes: int) -> bytes:
