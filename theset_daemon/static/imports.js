@@ -1,0 +1,99 @@
+// Imports: running and recent artist imports, each running one with a live progress
+// bar fed by its signed SSE stream (the same one the web app follows).
+
+import { get, query, samePath } from "./api.js";
+import { fill, h } from "./dom.js";
+import { ago, when } from "./format.js";
+import { badge } from "./ui.js";
+
+const FINAL = new Set(["completed", "failed"]);
+const STATUS_KIND = { completed: "ok", failed: "bad", running: "run", pending: "info", queued: "info" };
+
+/** One import's row, updated in place by list refreshes and by its event stream. */
+class ImportRow {
+  constructor(item) {
+    this.id = item.importId;
+    this.source = null;
+    this.bar = h("progress", { max: 100, value: 0 });
+    this.pct = h("span", { class: "pct" });
+    this.status = h("span");
+    this.stage = h("span");
+    this.message = h("div", { class: "muted small msg" });
+    this.updated = h("td");
+    this.live = h("span", { class: "live-dot", title: "live", hidden: true });
+    this.el = h("tr", { dataset: { import: this.id } },
+      h("td", null, h("strong", null, item.tmAttractionId), h("div", { class: "muted small mono" }, this.id)),
+      h("td", null, this.status, " ", this.live),
+      h("td", { class: "progress-cell" }, h("div", { class: "bar" }, this.bar, this.pct), this.stage, this.message),
+      h("td", { title: when(item.createdAt) }, ago(item.createdAt)),
+      this.updated);
+    this.update(item);
+  }
+
+  update(data) {
+    const progress = Math.max(Number(this.bar.value) || 0, Math.min(100, Number(data.progress) || 0));
+    this.bar.value = progress;
+    this.bar.setAttribute("aria-label", `${this.id}: ${progress}%`);
+    this.pct.textContent = `${progress}%`;
+    if (data.status) {
+      this.statusValue = data.status;
+      fill(this.status, badge(data.status, STATUS_KIND[data.status] || ""));
+    }
+    if (data.stage !== undefined) this.stage.textContent = data.stage || "";
+    if (data.message !== undefined) this.message.textContent = data.message || "";
+    const at = data.updatedAt || (data.ts ? data.ts * 1000 : null);
+    if (at) { this.updated.textContent = ago(at); this.updated.title = when(at); }
+  }
+
+  /** Follow the import's stream while it runs (once; a list refresh brings a fresh URL if it ends). */
+  follow(eventsUrl) {
+    if (this.source || !eventsUrl || FINAL.has(this.statusValue)) return;
+    const source = new EventSource(samePath(eventsUrl));
+    this.source = source;
+    this.live.hidden = false;
+    const onData = (event) => {
+      try { this.update(JSON.parse(event.data)); } catch { /* a malformed event changes nothing */ }
+    };
+    source.addEventListener("snapshot", onData);
+    source.addEventListener("progress", onData);
+    source.addEventListener("done", (event) => { onData(event); this.close(); });
+    source.addEventListener("error", () => { if (source.readyState === EventSource.CLOSED) this.close(); });
+  }
+
+  close() {
+    if (this.source) this.source.close();
+    this.source = null;
+    this.live.hidden = true;
+  }
+}
+
+export function importsView() {
+  const el = h("section", { class: "view imports-view" });
+  const rows = new Map();
+  const body = h("tbody");
+  const empty = h("p", { class: "muted" }, "No imports yet.");
+  fill(el, h("h1", null, "Imports"),
+    h("p", { class: "muted" }, "Running imports update live from their event streams."),
+    h("div", { class: "table-wrap" }, h("table", { class: "imports" },
+      h("thead", null, h("tr", null, ["attraction", "status", "progress", "started", "updated"].map((x) => h("th", null, x)))),
+      body)),
+    empty);
+
+  async function refresh() {
+    const data = await get(`/api/admin/imports${query({ limit: 30 })}`);
+    const items = data.imports || [];
+    const order = [];
+    for (const item of items) {
+      let row = rows.get(item.importId);
+      if (!row) { row = new ImportRow(item); rows.set(item.importId, row); }
+      else if (!row.source) row.update(item);
+      row.follow(item.eventsUrl);
+      order.push(row.el);
+    }
+    for (const [id, row] of rows) if (!items.some((x) => x.importId === id)) { row.close(); rows.delete(id); }
+    body.replaceChildren(...order);
+    empty.hidden = items.length > 0;
+  }
+  function stop() { for (const row of rows.values()) row.close(); }
+  return { name: "imports", el, refresh, stop, interval: () => 5000 };
+}
