@@ -40,6 +40,10 @@ key                            type    content
 ``ns:seq``                     STRING  enqueue sequence counter
 ``ns:debounce:<job_id>``       STRING  debounce window of a job id (PX)
 ``ns:host:<host_id>:wake``     ZSET    a daemon's private wake-up key
+``ns:q:<queue>:done:<minute>`` STRING  jobs completed in that minute (epoch ms // 60000), kept 16 min
+``ns:daemon:<host_id>``        HASH    heartbeat of a daemon: ``heartbeat`` (ms), ``active``, ``jobs``
+                                       (held job ids, one per line), ``stopped_at`` after a clean stop
+``ns:daemons``                 ZSET    host ids by last heartbeat (kept a day)
 =============================  ======  =====================================================
 
 Job record fields (times in ms since the epoch, Redis clock): ``job_id``, ``queue``,

@@ -22,6 +22,7 @@ class Keys:
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
         self.seq = f"{namespace}:seq"
+        self.daemons = f"{namespace}:daemons"
 
     def job(self, job_id: str) -> str:
         """The job record HASH."""
@@ -42,3 +43,11 @@ class Keys:
     def rate(self, queue: str) -> str:
         """The cluster rate limiter of a queue (GCRA state; ``:paused`` beside it)."""
         return f"{self.namespace}:rate:{queue}"
+
+    def daemon(self, host_id: str) -> str:
+        """A daemon's heartbeat record (HASH: heartbeat ms, active count, job ids one per line)."""
+        return f"{self.namespace}:daemon:{host_id}"
+
+    def done(self, queue: str, minute: int) -> str:
+        """Jobs of ``queue`` completed in ``minute`` (epoch ms // 60000); kept 16 minutes."""
+        return f"{self.namespace}:q:{queue}:done:{minute}"

@@ -4,7 +4,8 @@ Every fetched job sits in its queue's ``active`` ZSET scored by lease expiry
 (3/4 of ``lease_timeout_s`` after fetch or renewal). Every 1/4 of
 ``lease_timeout_s`` each daemon renews all its leases in one call; the same
 call, on at most one daemon per interval (a ``SET NX PX`` inside the script),
-reclaims lapsed leases and trims retention. A job whose daemon stopped renewing
+reclaims lapsed leases and trims retention; it also writes this daemon's
+heartbeat (when, which jobs it holds) for the admin API. A job whose daemon stopped renewing
 is therefore back in ``waiting`` within ``lease_timeout_s``, with its attempt
 not counted; while its daemon lives and renews, no one else can take it.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Callable, Iterable
 
 if TYPE_CHECKING:
@@ -47,6 +49,11 @@ class LeaseKeeper:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+            try:  # the heartbeat record says this daemon left (the admin API shows it not alive)
+                beat = self.broker.keys.daemon(self.broker.host_id)
+                await self.broker.aredis.hset(beat, mapping={"stopped_at": int(time.time() * 1000), "active": 0, "jobs": ""})
+            except Exception:
+                logger.debug("could not mark the heartbeat stopped", exc_info=True)
 
     async def check(self) -> int:
         """Renew held leases; reclaim lapsed ones if this daemon holds the interval's turn.

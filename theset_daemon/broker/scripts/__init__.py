@@ -1,4 +1,5 @@
-"""The broker's Lua scripts, each prefixed with the shared prelude ``lib.lua``.
+"""The broker's Lua scripts, each prefixed with the shared prelude ``lib.lua``
+(the ``admin_*`` ones also with ``admin_lib.lua``).
 
 Every script takes the same seven-argument header (see :func:`header`) followed
 by its own arguments; all keys are built inside the scripts from the namespace,
@@ -12,11 +13,17 @@ from functools import cache
 from importlib.resources import files
 
 #: The scripts by name (``enqueue.lua`` -> ``"enqueue"``).
-NAMES = ("enqueue", "fetch", "finish", "maintain", "depths")
+NAMES = (
+    "enqueue", "fetch", "finish", "maintain", "depths",
+    "admin_overview", "admin_list", "admin_job", "admin_queue",  # the operator's surface (broker/admin.py)
+)
 
 
 @cache
 def source(name: str) -> str:
     """The full text of script ``name``: prelude plus body."""
     here = files(__name__)
-    return here.joinpath("lib.lua").read_text() + "\n" + here.joinpath(f"{name}.lua").read_text()
+    prelude = here.joinpath("lib.lua").read_text() + "\n"
+    if name.startswith("admin_"):
+        prelude += here.joinpath("admin_lib.lua").read_text() + "\n"
+    return prelude + here.joinpath(f"{name}.lua").read_text()

@@ -51,4 +51,5 @@ for i = 0, nq - 1 do
   for _, v in ipairs(jobs) do out[#out + 1] = v end
 end
 out[1] = soonest
+count_done()
 return out

@@ -6,4 +6,5 @@ for i = 0, r - 1 do
   local b = 9 + i * 4
   applied = applied + finish(ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3])
 end
+count_done()
 return applied

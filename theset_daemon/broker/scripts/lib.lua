@@ -19,6 +19,17 @@ local function job_key(id) return NS .. ':job:' .. id end
 local function qkey(q, kind) return NS .. ':q:' .. q .. ':' .. kind end
 local function wake(q) redis.call('ZADD', qkey(q, 'marker'), 0, '1') end
 
+-- Jobs completed per queue in this call; count_done() adds them to the per-minute
+-- throughput counters (ns:q:<queue>:done:<minute>, kept 16 minutes) once per call.
+local DONE = {}
+local function count_done()
+  local minute = math.floor(NOW / 60000)
+  for q, n in pairs(DONE) do
+    local key = qkey(q, 'done:' .. minute)
+    if redis.call('INCRBY', key, n) == n then redis.call('PEXPIRE', key, 960000) end
+  end
+end
+
 -- Put a job in its queue's waiting set; keep_seq keeps its place (hand-back, reclaim).
 local function make_waiting(q, id, key, keep_seq)
   local f = redis.call('HMGET', key, 'priority', 'seq')
@@ -88,6 +99,7 @@ local function finish(kind, id, token, extra)
   redis.call('ZREM', qkey(q, 'active'), id)
   redis.call('HDEL', key, 'owner')
   if kind == 'ack' then
+    DONE[q] = (DONE[q] or 0) + 1
     if COMPLETED_MAX <= 0 then
       redis.call('DEL', key)
       return 1

@@ -1,4 +1,5 @@
--- The periodic check of a live daemon: renew its leases, reclaim lapsed ones, trim retention.
+-- The periodic check of a live daemon: renew its leases, write its heartbeat (ns:daemon:<host> HASH,
+-- ns:daemons ZSET by time), reclaim lapsed leases, trim retention.
 -- ARGV[8] = n leases, then 3 per lease: queue, job_id, token; then the number of queues, then names,
 -- then the check interval in ms (a queue's reclaim and trim run on one daemon per interval).
 -- Returns the number of jobs reclaimed per queue, in order (0 where another daemon had the turn).
@@ -38,6 +39,16 @@ end
 local base = 9 + n * 3
 local nq = tonumber(ARGV[base])
 local interval = tonumber(ARGV[base + nq + 1])
+
+-- This daemon's heartbeat: when, and which jobs it holds (ids one per line).
+local held = {}
+for i = 0, n - 1 do held[i + 1] = ARGV[10 + i * 3] end
+local beat = NS .. ':daemon:' .. HOST
+redis.call('HSET', beat, 'host_id', HOST, 'heartbeat', NOW, 'interval_ms', interval, 'lease_ms', LEASE_MS,
+  'active', n, 'jobs', table.concat(held, '\n'))
+redis.call('HDEL', beat, 'stopped_at')
+redis.call('PEXPIRE', beat, 86400000)
+redis.call('ZADD', NS .. ':daemons', NOW, HOST)
 local out = {}
 for i = 1, nq do
   local q = ARGV[base + i]
@@ -47,6 +58,7 @@ for i = 1, nq do
     trim(q, 'completed', COMPLETED_TTL)
     trim(q, 'dead', DEAD_TTL)
     redis.call('ZREMRANGEBYSCORE', qkey(q, 'failed'), '-inf', NOW - FAILED_TTL)
+    if i == 1 then redis.call('ZREMRANGEBYSCORE', NS .. ':daemons', '-inf', NOW - 86400000) end
   end
 end
 return out

@@ -1,0 +1,445 @@
+"""The operator's view of the broker: queue overview, job records, dead letters, queue controls.
+
+One class, :class:`QueueAdmin`, used by the HTTP admin API (``web/admin.py``,
+``web/jobs.py``) and the terminal (``admin_cli.py``) alike, so both show the
+same numbers in the same JSON shapes (camelCase, times in ms since the epoch on
+the Redis clock). Everything reads and writes Redis directly: no daemon needs
+to run. Each read is one Lua call (``scripts/admin_*.lua``); a queue-wide
+action runs in batches of :data:`BATCH` jobs so Redis never blocks for long.
+
+States of a job (the record's ``state``): ``waiting``, ``delayed``, ``active``,
+``completed``, ``failed`` (an attempt failed, its retry is pending) and
+``dead`` (a dead letter). Counts per queue are of these states, so they add up
+to the jobs the queue holds (completed ones within retention).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import TYPE_CHECKING, Any, Iterable
+
+import orjson
+
+from ..queues import Priority, QueueSpec
+from . import retries
+from .broker import decode_record
+
+if TYPE_CHECKING:
+    from .broker import TheSetBroker
+
+#: Job states, in the order a job passes through them.
+STATES = ("waiting", "delayed", "active", "completed", "failed", "dead")
+
+#: Queue-wide actions (``POST /api/admin/queues/{queue}/{action}``).
+QUEUE_ACTIONS = ("pause", "resume", "clean", "purge", "retry-failed")
+
+#: Jobs one Lua call of a queue-wide action touches at most.
+BATCH = 1000
+
+#: Index entries a job-list call looks at per page at most (records in another state are skipped).
+SCAN_BUDGET = 2000
+
+#: Minutes of throughput history in the overview.
+THROUGHPUT_MINUTES = 15
+
+_SUMMARY_FIELDS = ("state", "queue", "actor", "priority", "attempts", "enqueued_at", "started_at",
+                   "finished_at", "due_at", "error")
+_OVERVIEW_WIDTH = 13 + THROUGHPUT_MINUTES
+
+
+class UnknownQueue(LookupError):
+    """No queue of that name in the queue table."""
+
+    def __init__(self, queue: str) -> None:
+        super().__init__(f"no queue {queue!r}")
+        self.queue = queue
+
+
+class UnknownJob(LookupError):
+    """No job record with that id (never enqueued, or trimmed by retention)."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no job {job_id!r} (never enqueued, or its record was trimmed)")
+        self.job_id = job_id
+
+
+class JobStateConflict(Exception):
+    """The job's state forbids the action (deleting a running job, promoting a waiting one)."""
+
+    def __init__(self, job_id: str, state: str, action: str) -> None:
+        super().__init__(f"job {job_id!r} is {state}: cannot {action} it")
+        self.job_id, self.state, self.action = job_id, state, action
+
+
+def encode_cursor(job_id: str, score: str) -> str:
+    """An opaque page cursor: the last listed job and its index score."""
+    return base64.urlsafe_b64encode(f"{score}\n{job_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    """(job id, score) of a cursor.
+
+    Raises:
+      ValueError: not a cursor this API handed out.
+    """
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ValueError("not a cursor from this API") from None
+    score, sep, job_id = text.partition("\n")
+    try:
+        float(score)
+    except ValueError:
+        raise ValueError("not a cursor from this API") from None
+    if not sep or not job_id:
+        raise ValueError("not a cursor from this API")
+    return job_id, score
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None or value == b"" else int(value)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    return text or None
+
+
+def _priority_name(value: Any) -> str | None:
+    number = _int(value)
+    return Priority(number).name if number is not None and 0 <= number <= 4 else None
+
+
+def _progress(value: str | None) -> Any:
+    if value is None:
+        return None
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return value
+
+
+class QueueAdmin:
+    """Operator reads and actions on one broker's Redis.
+
+    Parameters:
+      broker: the broker (its namespace, queue table, retention and scripts).
+    """
+
+    def __init__(self, broker: "TheSetBroker") -> None:
+        self.broker = broker
+        self.keys = broker.keys
+
+    # -- queues ----------------------------------------------------------------------------
+
+    def spec(self, queue: str) -> QueueSpec:
+        """The queue table row of ``queue``.
+
+        Raises:
+          UnknownQueue: not in the table.
+        """
+        try:
+            return self.broker.specs[queue]
+        except KeyError:
+            raise UnknownQueue(queue) from None
+
+    async def overview(self) -> dict[str, Any]:
+        """Every queue (counts by state and priority, paused, oldest waiting age, throughput) and daemon."""
+        specs = list(self.broker.specs.values())
+        flat = await self.broker.run_script("admin_overview", [spec.name for spec in specs])
+        now = int(flat[-1])
+        queues = []
+        for i, spec in enumerate(specs):
+            row = flat[i * _OVERVIEW_WIDTH : (i + 1) * _OVERVIEW_WIDTH]
+            oldest = int(row[12])
+            queues.append({
+                "name": spec.name,
+                "concurrency": spec.concurrency,
+                "rateLimit": float(spec.rate_per_s) if spec.rate_per_s else None,
+                "defaultPriority": spec.priority.name,
+                "paused": bool(row[6]),
+                "counts": dict(zip(STATES, (int(v) for v in row[:6]))),
+                "waitingByPriority": {p.name: int(row[7 + p.value]) for p in Priority},
+                "oldestWaitingAgeS": round(max(0, now - oldest) / 1000, 3) if oldest >= 0 else None,
+                "throughputPerMin": [int(v) for v in row[13:]],
+            })
+        return {"queues": queues, "daemons": await self.daemons(now)}
+
+    async def daemons(self, now_ms: int) -> list[dict[str, Any]]:
+        """Daemons that sent a heartbeat in the last day, newest heartbeat first.
+
+        ``alive``: heartbeat within the lease timeout and no clean stop since (a
+        daemon silent for longer has its jobs reclaimed by the others).
+        """
+        aredis = self.broker.aredis
+        hosts = await aredis.zrevrange(self.keys.daemons, 0, -1)
+        async with aredis.pipeline(transaction=False) as pipe:
+            for host in hosts:
+                pipe.hgetall(self.keys.daemon(host.decode()))
+            beats = await pipe.execute()
+        out = []
+        for host, beat in zip(hosts, beats):
+            if not beat:
+                continue
+            beat = {k.decode(): v.decode() for k, v in beat.items()}
+            heartbeat = int(beat.get("heartbeat", 0))
+            lease_timeout_ms = int(beat.get("lease_ms", 0)) * 4 // 3 or int(self.broker.lease_timeout_s * 1000)
+            alive = "stopped_at" not in beat and now_ms - heartbeat <= lease_timeout_ms
+            jobs = [j for j in beat.get("jobs", "").split("\n") if j] if alive else []
+            out.append({
+                "hostId": host.decode(),
+                "alive": alive,
+                "lastHeartbeat": heartbeat,
+                "active": len(jobs),
+                "activeJobs": jobs,
+            })
+        return out
+
+    async def pause(self, queue: str) -> int:
+        """Pause ``queue`` for every daemon (persists in Redis). Returns 1, or 0 if it already was."""
+        self.spec(queue)
+        was = await self.broker.is_paused(queue)
+        await self.broker.pause(queue)
+        return 0 if was else 1
+
+    async def resume(self, queue: str) -> int:
+        """Resume ``queue`` and wake an idle daemon. Returns 1, or 0 if it was not paused."""
+        self.spec(queue)
+        was = await self.broker.is_paused(queue)
+        await self.broker.resume(queue)
+        return 1 if was else 0
+
+    async def queue_action(self, queue: str, action: str, *, older_than_s: float | None = None) -> int:
+        """Run one of :data:`QUEUE_ACTIONS` on ``queue``; returns the number of jobs (or queues) affected.
+
+        ``clean`` drops completed records and failed-index entries older than
+        ``older_than_s`` (default: their retention), ``purge`` drops waiting and
+        delayed jobs (not running ones), ``retry-failed`` sends every dead letter
+        back to waiting with its attempts reset and its data kept.
+
+        Raises:
+          UnknownQueue: ``queue`` is not in the table.
+          ValueError: unknown action.
+        """
+        self.spec(queue)
+        if action == "pause":
+            return await self.pause(queue)
+        if action == "resume":
+            return await self.resume(queue)
+        defaults = self.broker.defaults
+        if action == "clean":
+            completed_ms = int((defaults.completed_ttl_s if older_than_s is None else older_than_s) * 1000)
+            failed_ms = int((defaults.failed_ttl_s if older_than_s is None else older_than_s) * 1000)
+            return await self._batched("clean", queue, completed_ms, failed_ms)
+        if action == "purge":
+            return await self._batched("purge", queue)
+        if action == "retry-failed":
+            return await self._batched("retry_dead", queue)
+        raise ValueError(f"unknown queue action {action!r}; expected one of {', '.join(QUEUE_ACTIONS)}")
+
+    async def _batched(self, action: str, queue: str, *extra: int) -> int:
+        total = 0
+        while True:
+            affected = int(await self.broker.run_script("admin_queue", [action, queue, BATCH, *extra]))
+            total += affected
+            if affected == 0:
+                return total
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    async def record(self, job_id: str) -> dict[str, Any]:
+        """The decoded job record of ``job_id``.
+
+        Raises:
+          UnknownJob: no record.
+        """
+        raw = await self.broker.aredis.hgetall(self.keys.job(job_id))
+        if not raw:
+            raise UnknownJob(job_id)
+        return decode_record(raw)
+
+    async def job(self, job_id: str) -> dict[str, Any]:
+        """Everything known about one job (the ``GET /api/jobs/{jobId}`` body)."""
+        return self.job_view(await self.record(job_id))
+
+    def job_view(self, record: dict[str, Any]) -> dict[str, Any]:
+        message = record.get("message")
+        options = dict(message.options) if message is not None else {}
+        actor = self.broker.actors.get(record.get("actor", ""))
+        max_attempts = retries.max_attempts(options, actor.options if actor else {}, self.broker.defaults)
+        kwargs = message.kwargs if message is not None else {}
+        return {
+            "jobId": record["job_id"],
+            "queue": record.get("queue"),
+            "actor": record.get("actor"),
+            "state": record.get("state"),
+            "priority": _priority_name(record.get("priority")),
+            "attempts": record.get("attempts", 0),
+            "maxAttempts": max_attempts,
+            "args": list(message.args) if message is not None else [],
+            "kwargs": kwargs,
+            "options": options,
+            "enqueuedAt": record.get("enqueued_at"),
+            "startedAt": record.get("started_at"),
+            "finishedAt": record.get("finished_at"),
+            "dueAt": record.get("due_at"),
+            "progress": _progress(record.get("progress")),
+            "error": record.get("error") or None,
+            "excType": record.get("exc_type") or None,
+            "traceback": record.get("traceback") or None,
+            "owner": record.get("owner"),
+            "requestedBy": options.get("owner") or kwargs.get("owner"),
+            "failures": record.get("failures", 0),
+            "firstFailedAt": record.get("first_failed_at"),
+            "lastFailedAt": record.get("last_failed_at"),
+            "reason": record.get("reason") or None,
+            "runs": record.get("runs", 0),
+            "handbacks": record.get("handbacks", 0),
+            "reclaims": record.get("reclaims", 0),
+            "postpones": record.get("postpones", 0),
+            "history": _history(record),
+        }
+
+    async def jobs(
+        self, queue: str, state: str, *, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of ``queue``'s jobs in ``state``, newest first, and the next page's cursor.
+
+        Newest means: waiting by enqueue order (last enqueued first, lowest priority
+        first), delayed by due time (latest first), active by lease, completed,
+        failed and dead by when it happened.
+
+        Raises:
+          UnknownQueue: ``queue`` is not in the table.
+          ValueError: unknown state or a bad cursor.
+        """
+        self.spec(queue)
+        if state not in STATES:
+            raise ValueError(f"unknown state {state!r}; expected one of {', '.join(STATES)}")
+        after_id, after_score = decode_cursor(cursor) if cursor else ("", "")
+        reply = await self.broker.run_script(
+            "admin_list", [queue, state, state, after_id, after_score, limit, SCAN_BUDGET]
+        )
+        next_id, next_score, n = reply[0], reply[1], int(reply[2])
+        width = 1 + len(_SUMMARY_FIELDS)
+        summaries = []
+        for i in range(n):
+            row = reply[3 + i * width : 3 + (i + 1) * width]
+            summaries.append(_summary(row[0].decode(), dict(zip(_SUMMARY_FIELDS, row[1:]))))
+        next_cursor = encode_cursor(next_id.decode(), next_score.decode()) if next_id else None
+        return summaries, next_cursor
+
+    async def summary(self, job_id: str) -> dict[str, Any]:
+        """The list-row view of one job."""
+        values = await self.broker.aredis.hmget(self.keys.job(job_id), list(_SUMMARY_FIELDS))
+        if values[0] is None:
+            raise UnknownJob(job_id)
+        return _summary(job_id, dict(zip(_SUMMARY_FIELDS, values)))
+
+    async def _job_action(self, action: str, job_id: str, verb: str) -> dict[str, Any]:
+        before = await self.summary(job_id)
+        [outcome] = await self.broker.run_script("admin_job", [action, job_id])
+        outcome = outcome.decode()
+        if outcome == "missing":
+            raise UnknownJob(job_id)
+        if outcome != "ok":
+            raise JobStateConflict(job_id, outcome, verb)
+        if action == "delete":
+            return {**before, "state": "deleted"}
+        return await self.summary(job_id)
+
+    async def retry(self, job_id: str) -> dict[str, Any]:
+        """A failed (retry pending) or dead job back to waiting now; a dead one with attempts reset.
+
+        Raises:
+          UnknownJob, JobStateConflict.
+        """
+        return await self._job_action("retry", job_id, "retry")
+
+    async def promote(self, job_id: str) -> dict[str, Any]:
+        """A delayed job (or a failed one awaiting its retry) to waiting now."""
+        return await self._job_action("promote", job_id, "promote")
+
+    async def delete(self, job_id: str) -> dict[str, Any]:
+        """Remove a job that is not running (its record and index entries); its summary with state ``deleted``."""
+        return await self._job_action("delete", job_id, "delete")
+
+    # -- dead letters ----------------------------------------------------------------------
+
+    async def dead_letters(self, queue: str | None = None, *, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest dead letters of ``queue`` (or of every queue), newest first."""
+        queues = [self.spec(queue).name] if queue else list(self.broker.specs)
+        records: list[dict[str, Any]] = []
+        for name in queues:
+            records += [r for r in await self.broker.dead_letters(name, limit=limit) if r.get("state") == "dead"]
+        records.sort(key=lambda r: r.get("finished_at") or 0, reverse=True)
+        return [_dead_letter(r) for r in records[:limit]]
+
+    async def retry_dead(self, job_ids: Iterable[str]) -> int:
+        """Send these dead letters back to waiting (attempts reset); ids that are not dead are skipped."""
+        ids = list(dict.fromkeys(job_ids))
+        retried = 0
+        for start in range(0, len(ids), BATCH):
+            outcomes = await self.broker.run_script("admin_job", ["retry_dead", *ids[start : start + BATCH]])
+            retried += sum(1 for o in outcomes if o == b"ok")
+        return retried
+
+    async def retry_dead_queue(self, queue: str) -> int:
+        """Every dead letter of ``queue`` back to waiting; returns how many."""
+        self.spec(queue)
+        return await self._batched("retry_dead", queue)
+
+    async def purge_dead(self, queue: str | None = None) -> int:
+        """Drop the dead letters of ``queue`` (or of every queue); returns how many."""
+        queues = [self.spec(queue).name] if queue else list(self.broker.specs)
+        return sum([await self._batched("purge_dead", name) for name in queues])
+
+
+def _summary(job_id: str, f: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "jobId": job_id,
+        "queue": _text(f["queue"]),
+        "actor": _text(f["actor"]),
+        "state": _text(f["state"]),
+        "priority": _priority_name(f["priority"]),
+        "attempts": _int(f["attempts"]) or 0,
+        "enqueuedAt": _int(f["enqueued_at"]),
+        "startedAt": _int(f["started_at"]),
+        "finishedAt": _int(f["finished_at"]),
+        "dueAt": _int(f["due_at"]),
+        "error": _text(f["error"]),
+    }
+
+
+def _dead_letter(record: dict[str, Any]) -> dict[str, Any]:
+    message = record.get("message")
+    return {
+        "jobId": record["job_id"],
+        "queue": record.get("queue"),
+        "actor": record.get("actor"),
+        "reason": record.get("reason") or None,
+        "error": record.get("error") or None,
+        "excType": record.get("exc_type") or None,
+        "attempts": record.get("attempts", 0),
+        "firstFailedAt": record.get("first_failed_at"),
+        "lastFailedAt": record.get("last_failed_at"),
+        "args": list(message.args) if message is not None else [],
+        "kwargs": message.kwargs if message is not None else {},
+    }
+
+
+def _history(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the record's timestamps tell: enqueued, first/last failure, last start, end."""
+    events = [("enqueued", record.get("enqueued_at"))]
+    if record.get("first_failed_at"):
+        events.append(("failed", record["first_failed_at"]))
+    if record.get("last_failed_at") and record.get("last_failed_at") != record.get("first_failed_at"):
+        events.append(("failed", record["last_failed_at"]))
+    events.append(("active", record.get("started_at")))
+    state = record.get("state")
+    if state in ("completed", "dead"):
+        events.append((state, record.get("finished_at")))
+    return [{"state": s, "at": at} for s, at in sorted((e for e in events if e[1]), key=lambda e: e[1])]
