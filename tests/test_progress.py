@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import AsyncIterator
 
@@ -194,3 +195,53 @@ def test_empty_secret_is_refused() -> None:
         sign_events_token("", "x", ttl_s=60)
     with pytest.raises(ValueError):
         verify_events_token("", "a.b", "x")
+
+
+class _SlowFirstAppend:
+    """A Redis client whose first transaction (the first report's XADD) is held back ``delay`` seconds."""
+
+    def __init__(self, redis: aioredis.Redis, delay: float) -> None:
+        self._redis, self._delay, self._held = redis, delay, False
+
+    def pipeline(self, *args, **kwargs):
+        pipe = self._redis.pipeline(*args, **kwargs)
+        if not self._held:
+            self._held = True
+            execute, delay = pipe.execute, self._delay
+
+            async def slow_execute(*a, **k):
+                await asyncio.sleep(delay)
+                return await execute(*a, **k)
+
+            pipe.execute = slow_execute
+        return pipe
+
+
+async def test_concurrent_reports_reach_the_stream_in_progress_order(pg_pool, async_redis, namespace) -> None:
+    """Two hosts report one import at once: the stream never shows progress going backwards.
+
+    Found by the chaos run (three daemons): a phase's report read 40 from the row, another's 50,
+    and the 50 was appended first, so SSE clients saw 50 then 40.
+    """
+    import_id = await new_import(pg_pool)
+    slow = p.ProgressReporter(pg_pool, _SlowFirstAppend(async_redis, 0.3), namespace, stream_ttl_s=600)
+    fast = p.ProgressReporter(pg_pool, async_redis, namespace, stream_ttl_s=600)
+    first = asyncio.create_task(slow.report(import_id, stage=p.CATALOG, progress=40))
+    await asyncio.sleep(0.1)  # the slow report has updated the row and is appending
+    await asyncio.gather(first, fast.report(import_id, stage=p.SHOWS, progress=50))
+    progress = [event.progress for _, event in await stream(async_redis, namespace, import_id)]
+    assert progress == sorted(progress) == [40, 50]
+
+
+async def test_a_report_whose_append_fails_still_updates_the_row(pg_pool, async_redis, namespace) -> None:
+    """Redis down at the final report: the row still says completed (reconciliation relies on it)."""
+
+    class Down:
+        def pipeline(self, *args, **kwargs):
+            raise ConnectionError("redis is down")
+
+    import_id = await new_import(pg_pool)
+    reporter = p.ProgressReporter(pg_pool, Down(), namespace, stream_ttl_s=600)
+    with pytest.raises(ConnectionError):
+        await reporter.report(import_id, stage=p.DONE, progress=100, status=p.STATUS_COMPLETED)
+    assert await pg_pool.fetchval("select status from import_status where id = $1::text::uuid", import_id) == "completed"
