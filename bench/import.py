@@ -27,7 +27,6 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirna
 
 import argparse
 import asyncio
-import statistics
 import time
 import uuid
 from pathlib import Path

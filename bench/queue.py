@@ -29,7 +29,6 @@ import asyncio
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import tempfile
 import threading

@@ -7,6 +7,8 @@ service: if Redis or PostgreSQL do not answer, the tests fail loudly.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import socket
 import uuid
@@ -66,24 +68,52 @@ async def async_redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     await client.aclose()
 
 
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    """A PostgreSQL database of this test session, dropped at the end (no schema)."""
-    import asyncio
-
-    name = f"theset_test_{RUN_ID}"
-
-    async def admin(sql: str) -> None:
+def _admin(sql: str) -> None:
+    async def run() -> None:
         conn = await asyncpg.connect(PG_ADMIN_URL)
         try:
             await conn.execute(sql)
         finally:
             await conn.close()
 
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(run())
+
+
+@contextlib.contextmanager
+def scratch_database(prefix: str = "theset_scratch") -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped afterwards; yields its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    _admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A PostgreSQL database of this test session, dropped at the end (no schema)."""
+    with scratch_database(f"theset_test_{RUN_ID}") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def migrated_database_url(database_url: str) -> str:
+    """The session database with every migration applied."""
+    from theset_daemon.db.migrate import migrate
+
+    asyncio.run(migrate(database_url))
+    return database_url
+
+
+@pytest.fixture
+async def pool(migrated_database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """An asyncpg pool (the daemon's codecs) on the migrated session database."""
+    from theset_daemon.db import create_pool
+
+    pool = await create_pool(migrated_database_url, max_size=12)
+    yield pool
+    await pool.close()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from theset_daemon.catalog import studio_tracks
-from theset_daemon.db import create_pool, migrate
+
 from theset_daemon.matching import link_setlist_to_show
 from theset_daemon.models import (
     Album, Event, Image, Setlist, SetlistSong, SpotifyArtist, TmAttraction, Track, Venue,
@@ -20,19 +20,6 @@ from theset_daemon.store import (
     slugify, song_ids_by_title, update_artist_spotify, update_venue_details, upsert_artist_from_tm,
     upsert_setlists, upsert_shows, upsert_songs, upsert_venues,
 )
-
-
-@pytest.fixture(scope="session")
-def migrated(database_url: str) -> str:
-    asyncio.run(migrate(database_url))
-    return database_url
-
-
-@pytest.fixture
-async def pool(migrated: str):
-    pool = await create_pool(migrated, max_size=12)
-    yield pool
-    await pool.close()
 
 
 def uid(prefix: str = "") -> str:

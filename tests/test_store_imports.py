@@ -7,21 +7,8 @@ import uuid
 
 import pytest
 
-from theset_daemon.db import create_pool, migrate
+
 from theset_daemon.store import create_import, fail_stale_imports, get_import, update_import
-
-
-@pytest.fixture(scope="session")
-def migrated(database_url: str) -> str:
-    asyncio.run(migrate(database_url))
-    return database_url
-
-
-@pytest.fixture
-async def pool(migrated: str):
-    pool = await create_pool(migrated, max_size=12)
-    yield pool
-    await pool.close()
 
 
 def attraction() -> str:

@@ -9,9 +9,8 @@ from typing import AsyncIterator, Iterator
 import asyncpg
 import orjson
 import pytest
-import redis.asyncio as aioredis
 
-from conftest import PG_ADMIN_URL
+from conftest import scratch_database
 from theset_daemon import trending
 from theset_daemon.db.migrate import migrate
 
@@ -23,20 +22,9 @@ def scratch_db() -> Iterator[str]:
     """A database of its own (trending ranks every artist in the database), migrated."""
     import asyncio
 
-    name = f"theset_scratch_{uuid.uuid4().hex[:8]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    asyncio.run(migrate(url))
-    yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_database() as url:
+        asyncio.run(migrate(url))
+        yield url
 
 
 @pytest.fixture

@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ..config import Settings
+from ..loop_monitor import LoopMonitor
 from ..readiness import ReadinessCheck
 
 if TYPE_CHECKING:
     from ..context import Resources
-    from ..loop_monitor import LoopMonitor
 
 SETTINGS = web.AppKey("settings", Settings)
 READINESS = web.AppKey("readiness", ReadinessCheck)
-LOOP_MONITOR = web.AppKey("loop_monitor", "LoopMonitor")
+LOOP_MONITOR = web.AppKey("loop_monitor", LoopMonitor)
 #: An async callable returning {queue: {state: count}}, read at scrape time.
 QUEUE_DEPTHS = web.AppKey("queue_depths", Any)
 
