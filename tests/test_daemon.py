@@ -199,3 +199,21 @@ def test_metrics_parse_with_prometheus_own_parser(daemons, daemon_env, producer,
     assert daemon.get("/nope")[0] == 404
     daemon.signal(signal.SIGTERM)
     assert daemon.wait_exit() == 0
+
+
+def test_a_second_signal_exits_at_once_and_the_job_is_not_lost(daemons, daemon_env, producer, sync_redis, namespace):
+    daemon = launch(daemons, daemon_env, THESET_LEASE_TIMEOUT="2")
+    send_hold(producer, "stuck", release="never")
+    wait_records(sync_redis, namespace, "started", 1)
+    daemon.signal(signal.SIGTERM)
+    daemon.wait_notify("STOPPING=1")
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait_exit(10) == 1
+    assert any("second SIGTERM" in line.get("message", "") for line in daemon.log_lines())
+
+    sync_redis.rpush(f"{namespace}:test:never", "x")
+    second = launch(daemons, {**daemon_env, "THESET_HOST_ID": "rescuer", "THESET_LEASE_TIMEOUT": "2"})
+    finished = wait_records(sync_redis, namespace, "finished", 1)
+    assert finished == [{"host": "rescuer", "tag": "stuck"}], "the lease lapsed and another daemon ran the job"
+    second.signal(signal.SIGTERM)
+    assert second.wait_exit() == 0

@@ -158,6 +158,7 @@ class Daemon:
             middleware=[*default_middleware(), ImportFailures()],
         )
         dramatiq.set_broker(self.broker)
+        self.broker.emit_after("process_boot")  # once per process, as Dramatiq's CLI would
         for module in settings.actor_modules:
             importlib.import_module(module)
         from .scheduler import load_schedules, schedules_path
