@@ -71,7 +71,7 @@ function mount() {
     a.classList.toggle("on", a.dataset.nav === current.name || (a.dataset.nav === "overview" && current.name === "queue"));
   }
   fill(main, current.el);
-  fill(current.el, h("p", { class: "muted" }, "Loading…"));
+  if (!current.el.firstChild) fill(current.el, h("p", { class: "muted" }, "Loading…"));
   lastLoad = 0;
   load().then(schedule);
 }

@@ -49,8 +49,14 @@ export function fill(el, ...children) {
 export function table(headers, rows, { empty = "Nothing here.", cls = "" } = {}) {
   const head = h("tr", null, headers.map((x) => (Array.isArray(x) ? h("th", { class: x[1] }, x[0]) : h("th", null, x))));
   const body = rows.map((row) => (row instanceof Node ? row : h("tr", null, row.map(cell))));
+  labelCells(body, headers.map((x) => (Array.isArray(x) ? x[0] : x)));
   if (!rows.length) body.push(h("tr", null, h("td", { colspan: headers.length, class: "muted" }, empty)));
   return h("div", { class: "table-wrap" }, h("table", { class: cls }, h("thead", null, head), h("tbody", null, body)));
+}
+
+/** Give each cell its column's name (data-label): phones show rows as cards, labelled. */
+export function labelCells(rows, labels) {
+  for (const row of rows) [...row.children].forEach((td, i) => { if (labels[i]) td.dataset.label = labels[i]; });
 }
 
 /** A table cell: a node or text, or [content, class]. */

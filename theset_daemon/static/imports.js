@@ -2,10 +2,11 @@
 // bar fed by its signed SSE stream (the same one the web app follows).
 
 import { get, query, samePath } from "./api.js";
-import { fill, h } from "./dom.js";
+import { fill, h, labelCells } from "./dom.js";
 import { ago, when } from "./format.js";
 import { badge } from "./ui.js";
 
+const COLUMNS = ["attraction", "status", "progress", "started", "updated"];
 const FINAL = new Set(["completed", "failed"]);
 const STATUS_KIND = { completed: "ok", failed: "bad", running: "run", pending: "info", queued: "info" };
 
@@ -27,6 +28,7 @@ class ImportRow {
       h("td", { class: "progress-cell" }, h("div", { class: "bar" }, this.bar, this.pct), this.stage, this.message),
       h("td", { title: when(item.createdAt) }, ago(item.createdAt)),
       this.updated);
+    labelCells([this.el], COLUMNS);
     this.update(item);
   }
 
@@ -75,7 +77,7 @@ export function importsView() {
   fill(el, h("h1", null, "Imports"),
     h("p", { class: "muted" }, "Running imports update live from their event streams."),
     h("div", { class: "table-wrap" }, h("table", { class: "imports" },
-      h("thead", null, h("tr", null, ["attraction", "status", "progress", "started", "updated"].map((x) => h("th", null, x)))),
+      h("thead", null, h("tr", null, COLUMNS.map((x) => h("th", null, x)))),
       body)),
     empty);
 
