@@ -119,7 +119,7 @@ class Daemon:
         await site.start()
 
     def extend_app(self, app: web.Application) -> None:
-        """Mount the import API, its SSE stream and the queue-depth source."""
+        """Mount the import API, its SSE stream, the admin and jobs APIs and the queue-depth source."""
         from . import sse
         from .web import imports
 
@@ -128,6 +128,10 @@ class Daemon:
         app[sse.PROGRESS] = self.progress
         app.add_routes(imports.ROUTES)
         sse.add_routes(app)
+        from .broker.admin import QueueAdmin
+        from .web import admin
+
+        admin.mount(app, QueueAdmin(self.broker), self.schedules)
 
     async def _queue_depths(self) -> dict[str, dict[str, int]]:
         return await self.broker.depths()

@@ -1,0 +1,239 @@
+"""The admin and jobs HTTP API on a real daemon subprocess (real Redis and PostgreSQL)."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import dramatiq
+import pytest
+
+from daemon_process import DaemonProcess
+from test_admin_support import WebhookReceiver, call, drop_namespace, module_env, poll, queue_row
+from theset_daemon import config
+from theset_daemon.broker import TheSetBroker
+from theset_daemon.queues import QUEUES
+from theset_daemon.web.admin_auth import CSRF_HEADER, SESSION_COOKIE, new_session
+
+
+@pytest.fixture(scope="module")
+def served(redis_url, database_url) -> Iterator[tuple[DaemonProcess, TheSetBroker, dict]]:
+    """One daemon for the module, and a producer broker on its namespace."""
+    env, namespace = module_env(redis_url, database_url, THESET_JOB_MAX_ATTEMPTS="1")
+    daemon = DaemonProcess(env).start()
+    producer = TheSetBroker(redis_url=redis_url, namespace=namespace, queues=QUEUES, host_id="test-producer")
+    try:
+        daemon.wait_ready()
+        yield daemon, producer, env
+    finally:
+        daemon.stop()
+        producer.redis.close()
+        drop_namespace(redis_url, namespace)
+
+
+@pytest.fixture(scope="module")
+def hook() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.close()
+
+
+def send(producer: TheSetBroker, actor: str, queue: str = "webhook", delay: int | None = None, **kwargs) -> str:
+    message = dramatiq.Message(queue_name=queue, actor_name=actor, args=(), kwargs=kwargs, options={})
+    return producer.enqueue(message, delay=delay).message_id
+
+
+def webhook(producer: TheSetBroker, hook: WebhookReceiver, n: int) -> str:
+    return send(producer, "deliver_webhook", url=hook.url, event="import.completed", delivery_id=f"d{n}",
+                payload={"n": n})
+
+
+def job(daemon: DaemonProcess, job_id: str) -> dict:
+    status, body = call(daemon, "GET", f"/api/jobs/{job_id}")
+    assert status == 200, body
+    return body
+
+
+def test_no_token_wrong_token_and_read_only_are_refused(served):
+    daemon, _, env = served
+    for token in (None, "wrong", ""):
+        status, body = call(daemon, "GET", "/api/admin/queues", token=token)
+        assert status == 401 and body["error"] == "unauthorized", body
+    status, body = call(daemon, "GET", "/api/jobs/x", token="test-api-token-wrong-realm")
+    assert status == 401
+    # a dashboard session reads; its actions need the CSRF header
+    settings = config.load(env)
+    cookie, csrf = new_session(settings)
+    session = {"Cookie": f"{SESSION_COOKIE}={cookie}"}
+    assert call(daemon, "GET", "/api/admin/queues", token=None, headers=session)[0] == 200
+    assert call(daemon, "POST", "/api/admin/queues/cleanup/pause", token=None, headers=session)[0] == 401
+    status, body = call(daemon, "POST", "/api/admin/queues/cleanup/pause", token=None,
+                        headers={**session, CSRF_HEADER: csrf})
+    assert status == 200 and body == {"queue": "cleanup", "action": "pause", "affected": 1}
+    assert call(daemon, "POST", "/api/admin/queues/cleanup/resume")[1]["affected"] == 1
+
+
+def test_bad_input_names_the_parameter(served):
+    daemon, _, _ = served
+    cases = [
+        ("/api/jobs?queue=webhook&state=sleeping", 400, "state"),
+        ("/api/jobs?queue=webhook", 400, "state"),
+        ("/api/jobs?state=failed", 400, "queue"),
+        ("/api/jobs?queue=webhook&state=failed&limit=0", 400, "limit"),
+        ("/api/jobs?queue=webhook&state=failed&limit=201", 400, "limit"),
+        ("/api/jobs?queue=webhook&state=failed&limit=ten", 400, "limit"),
+        ("/api/jobs?queue=webhook&state=failed&cursor=%%%", 400, "cursor"),
+        ("/api/admin/dlq?limit=-1", 400, "limit"),
+        ("/api/admin/imports?limit=1000", 400, "limit"),
+    ]
+    for path, status, field in cases:
+        got, body = call(daemon, "GET", path)
+        assert (got, body.get("field")) == (status, field), (path, body)
+        assert body["error"] == "invalid_request" and body["message"]
+    for method, path in [("GET", "/api/jobs?queue=nope&state=failed"), ("GET", "/api/admin/dlq?queue=nope"),
+                         ("POST", "/api/admin/queues/nope/pause"), ("DELETE", "/api/admin/dlq?queue=nope")]:
+        got, body = call(daemon, method, path)
+        assert got == 404 and "'nope'" in body["message"], (path, body)
+    got, body = call(daemon, "GET", "/api/jobs/no-such-job")
+    assert got == 404 and "no-such-job" in body["message"]
+    assert call(daemon, "POST", "/api/admin/queues/webhook/explode")[0] == 404
+    got, body = call(daemon, "POST", "/api/admin/queues/webhook/clean?olderThanS=soon")
+    assert got == 400 and body["field"] == "olderThanS"
+    got, body = call(daemon, "POST", "/api/admin/dlq/retry", body={"jobId": "a", "queue": "webhook"})
+    assert got == 400 and body["field"] == "body"
+    got, body = call(daemon, "POST", "/api/admin/dlq/retry", body={"jobIds": []})
+    assert got == 400 and body["field"] == "jobIds"
+    got, body = call(daemon, "POST", "/api/admin/dlq/retry", body={"queue": "nope"})
+    assert got == 404
+    got, body = call(daemon, "POST", "/api/admin/schedules/nope/run")
+    assert got == 404 and "'nope'" in body["message"]
+
+
+def test_overview_shape(served):
+    daemon, _, _ = served
+    status, body = call(daemon, "GET", "/api/admin/queues")
+    assert status == 200
+    assert [q["name"] for q in body["queues"]] == [q.name for q in QUEUES]
+    spotify = next(q for q in body["queues"] if q["name"] == "spotify_sync")
+    assert spotify["rateLimit"] == 30.0 and spotify["concurrency"] == 3 and spotify["defaultPriority"] == "HIGH"
+    assert set(spotify["counts"]) == {"waiting", "delayed", "active", "completed", "failed", "dead"}
+    assert list(spotify["waitingByPriority"]) == ["CRITICAL", "HIGH", "NORMAL", "LOW", "BACKGROUND"]
+    assert len(spotify["throughputPerMin"]) == 15
+    [me] = poll(lambda: call(daemon, "GET", "/api/admin/queues")[1]["daemons"], lambda d: len(d) == 1)
+    assert me["alive"] is True and me["lastHeartbeat"] > 0
+
+
+def test_job_lifecycle_actions_and_dead_letter_retry(served, hook):
+    daemon, producer, _ = served
+    # a delivery the receiver refuses (4xx: permanent) is dead-lettered with its story
+    hook.status = 410
+    dead_ids = [webhook(producer, hook, n) for n in range(3)]
+    for _ in dead_ids:
+        assert hook.next()["status"] == 410
+    poll(lambda: queue_row(daemon, "webhook")["counts"]["dead"], lambda n: n == 3)
+    status, body = call(daemon, "GET", "/api/admin/dlq?queue=webhook")
+    assert status == 200 and {d["jobId"] for d in body["deadLetters"]} == set(dead_ids)
+    letter = body["deadLetters"][0]
+    assert letter["reason"] == "permanent" and letter["actor"] == "deliver_webhook" and letter["attempts"] == 1
+    assert letter["kwargs"]["url"] == hook.url and letter["firstFailedAt"] and letter["error"]
+    status, page = call(daemon, "GET", "/api/jobs?queue=webhook&state=dead&limit=2")
+    assert status == 200 and len(page["jobs"]) == 2 and page["nextCursor"]
+    status, rest = call(daemon, "GET", f"/api/jobs?queue=webhook&state=dead&limit=2&cursor={page['nextCursor']}")
+    listed = [j["jobId"] for j in page["jobs"] + rest["jobs"]]  # newest death first; they ran concurrently
+    assert sorted(listed) == sorted(dead_ids) and rest["nextCursor"] is None
+    assert [j["finishedAt"] for j in page["jobs"] + rest["jobs"]] == sorted((j["finishedAt"] for j in page["jobs"] + rest["jobs"]), reverse=True)
+
+    # the receiver is fixed: one retried by id, the rest by queue; they complete with their data
+    hook.status = 200
+    status, body = call(daemon, "POST", "/api/admin/dlq/retry", body={"jobId": dead_ids[0]})
+    assert (status, body) == (200, {"retried": 1})
+    assert hook.next()["body"] == {"event": "import.completed", "deliveryId": "d0", "data": {"n": 0}}
+    status, body = call(daemon, "POST", "/api/admin/queues/webhook/retry-failed")
+    assert status == 200 and body == {"queue": "webhook", "action": "retry-failed", "affected": 2}
+    delivered = [hook.next() for _ in range(2)]
+    assert sorted(d["body"]["data"]["n"] for d in delivered) == [1, 2]
+    poll(lambda: [job(daemon, i)["state"] for i in dead_ids], lambda s: s == ["completed"] * 3)
+    done = job(daemon, dead_ids[1])
+    assert done["attempts"] == 1 and done["failures"] == 1 and done["kwargs"]["payload"] == {"n": 1}
+    assert [h["state"] for h in done["history"]][0] == "enqueued" and done["history"][-1]["state"] == "completed"
+    assert done["finishedAt"] >= done["startedAt"] >= done["enqueuedAt"]
+    status, body = call(daemon, "POST", f"/api/jobs/{dead_ids[1]}/retry")
+    assert status == 409 and body["error"] == "conflict"
+
+    # a delayed job: listed, promoted, run
+    later = send(producer, "deliver_webhook", delay=600_000, url=hook.url, event="import.completed",
+                 delivery_id="late", payload={})
+    assert job(daemon, later)["state"] == "delayed"
+    status, page = call(daemon, "GET", "/api/jobs?queue=webhook&state=delayed")
+    assert [j["jobId"] for j in page["jobs"]] == [later]
+    status, body = call(daemon, "POST", f"/api/jobs/{later}/promote")
+    assert status == 200 and body["jobId"] == later
+    assert hook.next()["body"]["deliveryId"] == "late"
+    poll(lambda: job(daemon, later)["state"], lambda s: s == "completed")
+
+    # delete: 409 while running, then gone
+    running = send(producer, "hold", tag="held", release="admin-release")
+    poll(lambda: job(daemon, running)["state"], lambda s: s == "active")
+    status, body = call(daemon, "DELETE", f"/api/jobs/{running}")
+    assert status == 409 and "active" in body["message"]
+    producer.redis.rpush(f"{producer.namespace}:test:admin-release", "go")
+    poll(lambda: job(daemon, running)["state"], lambda s: s == "completed")
+    status, body = call(daemon, "DELETE", f"/api/jobs/{running}")
+    assert status == 200 and body["state"] == "deleted" and body["jobId"] == running
+    assert call(daemon, "GET", f"/api/jobs/{running}")[0] == 404
+
+    # dead letters purged
+    hook.status = 410
+    doomed = webhook(producer, hook, 7)
+    hook.next()
+    poll(lambda: job(daemon, doomed)["state"], lambda s: s == "dead")
+    assert call(daemon, "DELETE", "/api/admin/dlq?queue=webhook") == (200, {"purged": 1})
+    assert call(daemon, "GET", "/api/admin/dlq")[1] == {"deadLetters": []}
+    hook.status = 200
+
+
+def test_queue_purge_clean_and_counts(served):
+    daemon, producer, _ = served
+    assert call(daemon, "POST", "/api/admin/queues/image_processing/pause")[1]["affected"] == 1
+    ids = [send(producer, "process_images", queue="image_processing", artist_id="a") for _ in range(4)]
+    row = poll(lambda: queue_row(daemon, "image_processing"), lambda r: r["counts"]["waiting"] == 4)
+    assert row["paused"] is True and row["waitingByPriority"]["BACKGROUND"] == 4
+    assert row["oldestWaitingAgeS"] is not None
+    status, body = call(daemon, "POST", "/api/admin/queues/image_processing/purge")
+    assert body == {"queue": "image_processing", "action": "purge", "affected": 4}
+    assert queue_row(daemon, "image_processing")["counts"]["waiting"] == 0
+    assert all(call(daemon, "GET", f"/api/jobs/{i}")[0] == 404 for i in ids)
+    call(daemon, "POST", "/api/admin/queues/image_processing/resume")
+    completed = queue_row(daemon, "webhook")["counts"]["completed"]
+    status, body = call(daemon, "POST", "/api/admin/queues/webhook/clean?olderThanS=0")
+    assert status == 200 and body["affected"] >= completed
+    assert queue_row(daemon, "webhook")["counts"]["completed"] == 0
+
+
+def test_schedules_imports_metrics_and_openapi(served):
+    daemon, _, _ = served
+    status, body = call(daemon, "GET", "/api/admin/schedules")
+    assert status == 200 and body["schedules"]
+    first = body["schedules"][0]
+    assert {"name", "cron", "timezone", "actor", "queue", "lastRunAt", "lastOutcome", "nextRunAt"} <= set(first)
+    assert first["nextRunAt"] is None or isinstance(first["nextRunAt"], int)
+    status, run = call(daemon, "POST", f"/api/admin/schedules/{first['name']}/run")
+    assert status == 202 and run["jobId"].startswith(f"schedule:{first['name']}:manual:")
+    assert job(daemon, run["jobId"])["queue"] == first["queue"]
+
+    status, body = call(daemon, "GET", "/api/admin/imports?limit=5")
+    assert status == 200 and isinstance(body["imports"], list)
+
+    status, body = call(daemon, "GET", "/metrics/json")
+    assert status == 200
+    depth = body["metrics"]["theset_queue_depth"]
+    assert any(s["labels"] == {"queue": "webhook", "state": "waiting"} for s in depth)
+    assert body["types"]["theset_queue_depth"] == "gauge"
+    assert call(daemon, "GET", "/metrics/json", token=None)[0] == 401
+
+    status, spec = call(daemon, "GET", "/api/openapi.json", token=None)
+    assert status == 200 and spec["openapi"].startswith("3.")
+    for path in ("/api/admin/queues", "/api/jobs", "/api/jobs/{jobId}", "/api/imports", "/api/imports/{importId}",
+                 "/api/imports/{importId}/events", "/healthz", "/readyz", "/metrics", "/metrics/json",
+                 "/api/admin/dlq", "/api/admin/dlq/retry", "/api/admin/schedules", "/api/admin/imports"):
+        assert path in spec["paths"], path
+    assert set(spec["components"]["securitySchemes"]) >= {"adminToken", "apiToken", "dashboardSession"}

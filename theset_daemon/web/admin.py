@@ -1,0 +1,261 @@
+"""The admin API: queues, dead letters, schedules and imports, for the dashboard and scripts.
+
+Every route needs the admin token or a dashboard session (:func:`require_admin`);
+actions also need the session's CSRF token and are refused in read-only mode.
+Each action is logged with who asked (``token`` or ``session``) and from where.
+The numbers come from :class:`~theset_daemon.broker.admin.QueueAdmin`, the same
+code the terminal's ``theset-daemon queues`` uses. Times are ms since the epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from ..broker.admin import JobStateConflict, QueueAdmin, UnknownJob, UnknownQueue
+from ..sse import events_url as signed_events_url
+from .admin_auth import require_admin
+from .errors import InvalidRequest, json_response
+from .imports import read_json_object
+from .keys import SETTINGS, booted
+
+logger = logging.getLogger(__name__)
+
+QUEUE_ADMIN = web.AppKey("queue_admin", QueueAdmin)
+#: The daemon's schedules (``scheduler.Schedule`` rows).
+SCHEDULES = web.AppKey("schedules", list)
+
+#: Most job ids one ``POST /api/admin/dlq/retry`` may name.
+MAX_RETRY_IDS = 1000
+
+_IMPORTS = """
+select * from import_status
+order by (status in ('queued', 'running')) desc, created_at desc
+limit $1
+"""
+
+
+# -- shared by web/jobs.py ---------------------------------------------------------------------
+
+
+def queue_admin(request: web.Request) -> QueueAdmin:
+    return request.app[QUEUE_ADMIN]
+
+
+def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter in ``low..high``, or 400 naming it."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidRequest(name, f"expected an integer {low}-{high}") from None
+    if not low <= value <= high:
+        raise InvalidRequest(name, f"expected an integer {low}-{high}")
+    return value
+
+
+def known_queue(admin: QueueAdmin, queue: str) -> str:
+    """``queue`` if the table has it, else 404 naming it."""
+    try:
+        return admin.spec(queue).name
+    except UnknownQueue:
+        raise web.HTTPNotFound(text=f"no queue {queue!r}") from None
+
+
+def audit(request: web.Request, who: str, action: str, **details: Any) -> None:
+    """Log an admin action with who asked and from where."""
+    logger.info("admin action: %s", action, extra={"admin": who, "remote": request.remote, "action": action, **details})
+
+
+def not_found(exc: UnknownJob | UnknownQueue) -> web.HTTPNotFound:
+    return web.HTTPNotFound(text=str(exc))
+
+
+def conflict(exc: JobStateConflict) -> web.HTTPConflict:
+    return web.HTTPConflict(text=str(exc))
+
+
+def epoch_ms(value: datetime | str | None) -> int | None:
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return int(moment.timestamp() * 1000)
+
+
+# -- queues ----------------------------------------------------------------------------------
+
+
+async def queues(request: web.Request) -> web.Response:
+    """GET /api/admin/queues — every queue's counts, pause state, throughput; every daemon's heartbeat."""
+    require_admin(request)
+    return json_response(await queue_admin(request).overview())
+
+
+async def queue_action(request: web.Request) -> web.Response:
+    """POST /api/admin/queues/{queue}/{action} — pause, resume, clean, purge or retry-failed."""
+    who = require_admin(request, mutation=True)
+    admin = queue_admin(request)
+    queue = known_queue(admin, request.match_info["queue"])
+    action = request.match_info["action"]
+    older_than_s = None
+    if action == "clean" and request.query.get("olderThanS", "") != "":
+        try:
+            older_than_s = float(request.query["olderThanS"])
+        except ValueError:
+            older_than_s = -1.0
+        if not 0 <= older_than_s <= 365 * 86400:
+            raise InvalidRequest("olderThanS", "expected seconds, 0 to 31536000")
+    affected = await admin.queue_action(queue, action, older_than_s=older_than_s)
+    audit(request, who, f"queue.{action}", queue=queue, affected=affected)
+    return json_response({"queue": queue, "action": action, "affected": affected})
+
+
+# -- dead letters ----------------------------------------------------------------------------
+
+
+async def dead_letters(request: web.Request) -> web.Response:
+    """GET /api/admin/dlq?queue=&limit= — the newest dead letters, with why they died."""
+    require_admin(request)
+    admin = queue_admin(request)
+    queue = request.query.get("queue") or None
+    if queue is not None:
+        known_queue(admin, queue)
+    limit = query_int(request, "limit", 50, 1, 200)
+    return json_response({"deadLetters": await admin.dead_letters(queue, limit=limit)})
+
+
+async def retry_dead_letters(request: web.Request) -> web.Response:
+    """POST /api/admin/dlq/retry — body ``{"jobId"}``, ``{"jobIds": [...]}`` or ``{"queue"}``."""
+    who = require_admin(request, mutation=True)
+    admin = queue_admin(request)
+    body = await read_json_object(request)
+    given = [name for name in ("jobId", "jobIds", "queue") if name in body]
+    unknown = sorted(set(body) - {"jobId", "jobIds", "queue"})
+    if unknown:
+        raise InvalidRequest(unknown[0], "unknown field; send one of jobId, jobIds or queue")
+    if len(given) != 1:
+        raise InvalidRequest("body", "send exactly one of jobId, jobIds or queue")
+    if "queue" in body:
+        if not isinstance(body["queue"], str):
+            raise InvalidRequest("queue", "expected a queue name")
+        queue = known_queue(admin, body["queue"])
+        retried = await admin.retry_dead_queue(queue)
+        audit(request, who, "dlq.retry", queue=queue, affected=retried)
+        return json_response({"retried": retried})
+    ids = [body["jobId"]] if "jobId" in body else body["jobIds"]
+    field = given[0]
+    if not isinstance(ids, list) or not ids or len(ids) > MAX_RETRY_IDS:
+        raise InvalidRequest(field, f"expected a list of 1-{MAX_RETRY_IDS} job ids")
+    if not all(isinstance(i, str) and 0 < len(i) <= 512 for i in ids):
+        raise InvalidRequest(field, "job ids are non-empty strings of at most 512 characters")
+    retried = await admin.retry_dead(ids)
+    audit(request, who, "dlq.retry", job_ids=ids[:20], affected=retried)
+    return json_response({"retried": retried})
+
+
+async def purge_dead_letters(request: web.Request) -> web.Response:
+    """DELETE /api/admin/dlq?queue= — drop the dead letters of one queue, or of every queue."""
+    who = require_admin(request, mutation=True)
+    admin = queue_admin(request)
+    queue = request.query.get("queue") or None
+    if queue is not None:
+        known_queue(admin, queue)
+    purged = await admin.purge_dead(queue)
+    audit(request, who, "dlq.purge", queue=queue or "*", affected=purged)
+    return json_response({"purged": purged})
+
+
+# -- schedules -------------------------------------------------------------------------------
+
+
+async def schedules(request: web.Request) -> web.Response:
+    """GET /api/admin/schedules — each schedule's cron, last run and outcome, next run."""
+    require_admin(request)
+    from ..scheduler import schedule_status
+
+    rows = await schedule_status(booted(request).pool, request.app[SCHEDULES])
+    return json_response({
+        "schedules": [
+            {
+                "name": r["name"], "cron": r["cron"], "timezone": r["timezone"], "actor": r["actor"],
+                "queue": r["queue"], "priority": r["priority"], "lastRunAt": epoch_ms(r["last_fire"]),
+                "lastOutcome": r["last_outcome"], "lastJobId": r["last_job_id"], "nextRunAt": epoch_ms(r["next_fire"]),
+            }
+            for r in rows
+        ]
+    })
+
+
+async def run_schedule(request: web.Request) -> web.Response:
+    """POST /api/admin/schedules/{name}/run — enqueue the schedule's job now (202 with its job id)."""
+    who = require_admin(request, mutation=True)
+    name = request.match_info["name"]
+    schedule = next((s for s in request.app[SCHEDULES] if s.name == name), None)
+    if schedule is None:
+        raise web.HTTPNotFound(text=f"no schedule {name!r}")
+    admin = queue_admin(request)
+    job_id = f"schedule:{name}:manual:{int(datetime.now().timestamp() * 1000)}"
+    message = await admin.broker.enqueue_async(schedule.message(job_id))
+    job_id = message.options.get("job_id", job_id)
+    audit(request, who, "schedule.run", schedule=name, job_id=job_id)
+    return json_response({"jobId": job_id}, status=202)
+
+
+# -- imports ---------------------------------------------------------------------------------
+
+
+async def imports(request: web.Request) -> web.Response:
+    """GET /api/admin/imports?limit= — running imports first, then the most recent, with signed SSE URLs."""
+    require_admin(request)
+    limit = query_int(request, "limit", 50, 1, 200)
+    settings = request.app[SETTINGS]
+    rows = await booted(request).pool.fetch(_IMPORTS, limit)
+    out = []
+    for row in rows:
+        import_id = str(row["id"])
+        events = None
+        if settings.sse_secret:
+            events = signed_events_url(settings.public_url, settings.sse_secret, import_id, ttl_s=settings.sse_token_ttl)
+        out.append({
+            "importId": import_id,
+            "tmAttractionId": row["tm_attraction_id"],
+            "status": row["status"],
+            "stage": row["stage"],
+            "progress": row["progress"],
+            "message": row["message"],
+            "artistId": str(row["artist_id"]) if row["artist_id"] else None,
+            "owner": row["owner"],
+            "error": row["error"],
+            "createdAt": epoch_ms(row["created_at"]),
+            "updatedAt": epoch_ms(row["updated_at"]),
+            "completedAt": epoch_ms(row["completed_at"]),
+            "eventsUrl": events,
+        })
+    return json_response({"imports": out})
+
+
+ROUTES = [
+    web.get("/api/admin/queues", queues),
+    web.post("/api/admin/queues/{queue}/{action:pause|resume|clean|purge|retry-failed}", queue_action),
+    web.get("/api/admin/dlq", dead_letters),
+    web.post("/api/admin/dlq/retry", retry_dead_letters),
+    web.delete("/api/admin/dlq", purge_dead_letters),
+    web.get("/api/admin/schedules", schedules),
+    web.post("/api/admin/schedules/{name}/run", run_schedule),
+    web.get("/api/admin/imports", imports),
+]
+
+
+def mount(app: web.Application, admin: QueueAdmin, schedules: list) -> None:
+    """Mount the admin, jobs, /metrics/json and OpenAPI routes with their state."""
+    from . import jobs, metrics_json, openapi
+
+    app[QUEUE_ADMIN] = admin
+    app[SCHEDULES] = schedules
+    app.add_routes(ROUTES + jobs.ROUTES + metrics_json.ROUTES + openapi.ROUTES)
+    openapi.cache_document(app)
