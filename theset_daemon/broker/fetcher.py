@@ -160,9 +160,11 @@ class Fetcher:
         self._next_due_at = None if due_ms < 0 else time.monotonic() + due_ms / 1000
         i, fetched = 1, 0
         for lane, count in plan:
-            remaining, _paused, n = reply[i], reply[i + 1], reply[i + 2]
+            remaining, paused, n = reply[i], reply[i + 1], reply[i + 2]
             i += 3
-            lane.maybe_waiting = remaining > 0
+            # A paused queue has nothing to take: watch its marker (resume sets it) rather than
+            # spend rate-limit slots and fetch calls on it.
+            lane.maybe_waiting = remaining > 0 and not paused
             lane.free += count - n
             for _ in range(n):
                 self.dispatch(lane, reply[i : i + 5])
