@@ -1,8 +1,9 @@
 """Import progress: persisted in ``import_status``, appended to a Redis Stream.
 
 Every report updates the import's row in PostgreSQL first (the source of truth:
-progress never goes backwards, counts are merged, a finished import is frozen), then,
-with the row still locked, appends the row's new state to the import's stream
+progress never goes backwards, counts are merged, a finished import is frozen), then
+appends the row's new state (one report of an import at a time, cluster-wide, so the
+stream's order is the row's) to the import's stream
 ``{namespace}:progress:{import_id}`` (``MAXLEN ~ 1000``, expiring
 :data:`DEFAULT_STREAM_TTL_S` after the last report), from which any host's SSE
 endpoint replays and follows it. A report with ``stage_done=True`` ends its
@@ -12,6 +13,7 @@ observed once in ``IMPORT_PHASE_DURATION``.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -107,6 +109,10 @@ RETURNING stage, progress, message, status, counts::text AS counts, error,
           extract(epoch FROM updated_at)::float8 AS ts
 """
 
+#: Serialises one import's reports across hosts (released by _UNLOCK, or by the pool's reset).
+_LOCK = "SELECT pg_advisory_lock(hashtextextended('theset.progress:' || $1::text, 0))"
+_UNLOCK = "SELECT pg_advisory_unlock(hashtextextended('theset.progress:' || $1::text, 0))"
+
 _EXISTS = "SELECT true FROM import_status WHERE id = $1::text::uuid"
 
 _SNAPSHOT = """
@@ -177,36 +183,36 @@ class ProgressReporter:
         _check(stage, progress, status)
         if not is_uuid(import_id):
             raise UnknownImport(import_id)
-        # The row stays locked until the event is appended: reports of one import from
-        # several hosts reach the stream in the order they updated the row, so the
-        # stream's progress never goes backwards either. A failed append still commits
-        # the row (PostgreSQL is the truth; a completion must not be lost with Redis).
-        append_error: Exception | None = None
-        async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                _UPDATE, import_id, stage, progress, message, status, orjson.dumps(counts or {}).decode(), error
-            )
-            if row is None:
-                if await conn.fetchval(_EXISTS, import_id) is None:
-                    raise UnknownImport(import_id)
-                return None  # already completed or failed: its stream has ended
-            event = ProgressEvent(
-                import_id=import_id,
-                stage=row["stage"],
-                progress=row["progress"],
-                message=row["message"] or "",
-                counts=orjson.loads(row["counts"] or "{}"),
-                status=row["status"],
-                ts=row["ts"],
-                error=row["error"],
-            )
+        # One report of an import at a time, on every host (a session advisory lock, held
+        # from the update until the append): reports reach the stream in the order they
+        # updated the row, so the stream's progress never goes backwards either. The row
+        # is committed before the append: the stream only ever shows committed states,
+        # and a completion is kept in PostgreSQL even when Redis is away.
+        async with self.pool.acquire() as conn:
+            await conn.execute(_LOCK, import_id)
             try:
-                entry_id = await self._append(event, stage_done=stage_done)
-            except Exception as exc:  # noqa: BLE001 - re-raised once the row is committed
-                append_error = exc
-        if append_error is not None:
-            raise append_error
-        return entry_id
+                row = await conn.fetchrow(
+                    _UPDATE, import_id, stage, progress, message, status, orjson.dumps(counts or {}).decode(), error
+                )
+                if row is None:
+                    if await conn.fetchval(_EXISTS, import_id) is None:
+                        raise UnknownImport(import_id)
+                    return None  # already completed or failed: its stream has ended
+                event = ProgressEvent(
+                    import_id=import_id,
+                    stage=row["stage"],
+                    progress=row["progress"],
+                    message=row["message"] or "",
+                    counts=orjson.loads(row["counts"] or "{}"),
+                    status=row["status"],
+                    ts=row["ts"],
+                    error=row["error"],
+                )
+                return await self._append(event, stage_done=stage_done)
+            finally:
+                if not conn.is_closed():
+                    with contextlib.suppress(Exception):  # a lost session has released it already
+                        await conn.execute(_UNLOCK, import_id)
 
     async def _append(self, event: ProgressEvent, *, stage_done: bool) -> str:
         """XADD the event and keep the stage's clock, in one round trip."""
