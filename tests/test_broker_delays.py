@@ -33,7 +33,9 @@ async def test_short_delay_is_not_held_up_by_long_ones(redis_url, namespace):
         await asyncio.wait_for(short_ran.wait(), 5)
     lateness_ms = (ran["short"] - sent) * 1000 - 300
     print(f"short delay started {lateness_ms:.1f} ms after its due time")
-    assert 0 <= lateness_ms < 100, lateness_ms  # tens of ms at most (typically ~5 ms here)
+    # Held up behind the long ones it would start a day late; the bound only has to tell
+    # those apart on a loaded machine (typically ~5 ms late here; precision is a benchmark's job).
+    assert 0 <= lateness_ms < 1000, lateness_ms
     assert list(ran) == ["short"]
     depths = (await broker.depths())["later"]
     assert depths["delayed"] == 200 and depths["waiting"] == 0  # far ones wait in Redis, not in memory

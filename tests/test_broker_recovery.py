@@ -41,7 +41,8 @@ async def test_drain_hands_back_a_running_job_with_its_attempt_uncounted(redis_u
     worker.stop_fetching()
     assert not worker.running
     report = await worker.drain(0.2)
-    assert report.handed_back == 1 and report.finished == 0 and 0.2 <= report.seconds < 1.5
+    # Not waiting for the 30 s job: handed back once the 0.2 s window closed (loose bound for a busy machine).
+    assert report.handed_back == 1 and report.finished == 0 and 0.2 <= report.seconds < 10
     record = await broker.job(message.message_id)
     assert record["state"] == "waiting" and record["attempts"] == 1 and record["priority"] == 1
     assert (await broker.depths())["long"]["dead"] == 0
@@ -77,7 +78,7 @@ async def test_drain_lets_short_jobs_finish(redis_url, namespace):
     await started.wait()
     await asyncio.sleep(0.02)
     report = await worker.drain(5)
-    assert report.finished == 3 and report.handed_back == 0 and report.seconds < 1
+    assert report.finished == 3 and report.handed_back == 0 and report.seconds < 4  # not the 5 s window
     await broker.close()
 
 

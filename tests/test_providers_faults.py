@@ -47,7 +47,7 @@ async def test_a_hung_request_times_out_and_is_retried(redis_url, namespace):
         found = await providers.setlistfm.setlists(sb.world.demo.mbid, max_pages=1)
         elapsed = time.monotonic() - started
     assert len(found) == 20
-    assert 0.2 <= elapsed < 1.0
+    assert 0.2 <= elapsed < 10  # retried after the 0.2 s attempt timeout, not left hanging (30 s)
 
 
 async def test_timeouts_past_the_retries_and_the_call_budget(redis_url, namespace):
