@@ -47,8 +47,8 @@ async def test_three_daemons_hold_the_cluster_rate_and_priority_still_wins(redis
         # an unlimited queue on the same daemons is not held up by the limited backlog
         started = time.monotonic()
         await brokers[1].enqueue_many_async([venue_.message() for _ in range(100)])
-        await asyncio.wait_for(free_done.wait(), 3)
-        assert time.monotonic() - started < 2
+        await asyncio.wait_for(free_done.wait(), 10)
+        assert time.monotonic() - started < 4  # the limited backlog would take tens of seconds
         await asyncio.sleep(2)
         await brokers[2].enqueue_async(shows_.message_with_options(args=("critical",), priority="CRITICAL"))
         sent_at = time.monotonic()

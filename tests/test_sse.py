@@ -306,7 +306,7 @@ async def test_shutdown_sends_reconnect_and_closes(start_daemon, http, reporter,
         assert event is not None and event["event"] == "reconnect" and event["retry"] == "1500"
         assert event["data"] == {"reason": "shutdown"}
         assert await reader.event() is None
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 5  # promptly, not at the next heartbeat or timeout
     assert (daemon.hub.readers, daemon.hub.clients) == (0, 0)
 
 
