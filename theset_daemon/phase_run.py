@@ -7,6 +7,10 @@ phase done, enqueues what it unlocked and, for the last phase, completes
 the import (progress 100, the final ``done`` event). An exception leaves
 the phase running so the broker's retry runs it again; when the broker
 dead-letters the message, :func:`fail_import` marks the import failed.
+PostgreSQL being unreachable (stopped, restarting, connections cut) is not
+the phase's failure: it is raised as :class:`DatabaseAway`, a
+:class:`~theset_daemon.broker.Postpone`, so the job waits and runs again
+without spending an attempt, however long the outage lasts.
 
 Recurring syncs run the same actors with ``import_id=None``: then every
 call here is a no-op and the phase just does its work.
@@ -18,13 +22,49 @@ import logging
 from types import TracebackType
 from typing import Any
 
+import asyncpg
+
 from . import import_tracker
+from .broker.errors import Postpone
 from .context import Resources
 from .import_plan import PHASES_BY_NAME
 from .kickoff import enqueue_phases
 from .progress import DONE, STATUS_COMPLETED, STATUS_FAILED
 
 logger = logging.getLogger(__name__)
+
+#: Errors that say PostgreSQL cannot be reached right now, rather than that the work is wrong.
+DATABASE_UNREACHABLE: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, unreachable ("Multiple exceptions: ..." when a name has several addresses)
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08
+    asyncpg.exceptions.CannotConnectNowError,  # starting up / shutting down
+    asyncpg.exceptions.AdminShutdownError,  # pg_ctl stop -m fast
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.ConnectionDoesNotExistError,  # the connection was lost mid-query
+)
+#: Milliseconds a phase waits before trying again while PostgreSQL is away.
+DATABASE_RETRY_MS = 2000
+
+
+class DatabaseAway(Postpone):
+    """PostgreSQL is unreachable: run the phase again in :data:`DATABASE_RETRY_MS`, no attempt spent."""
+
+    delay_ms = DATABASE_RETRY_MS
+
+
+def _database_away(exc: BaseException | None) -> bool:
+    """True when ``exc`` says PostgreSQL cannot be reached.
+
+    Only the exception itself counts (provider clients wrap their own connection
+    errors, with the OSError as the cause), and a timeout is not an outage.
+    """
+    from .providers.errors import ProviderError
+
+    import aiohttp
+
+    return isinstance(exc, DATABASE_UNREACHABLE) and not isinstance(
+        exc, (TimeoutError, ProviderError, Postpone, aiohttp.ClientError)
+    )
 
 
 class PhaseRun:
@@ -46,10 +86,20 @@ class PhaseRun:
 
     async def __aenter__(self) -> "PhaseRun":
         if self.import_id is not None:
-            async with self.res.pool.acquire() as conn:
-                await import_tracker.mark_started(conn, self.import_id, self.phase.name)
-            await self.report(0.0, f"{self.phase.name}: started")
+            try:
+                async with self.res.pool.acquire() as conn:
+                    await import_tracker.mark_started(conn, self.import_id, self.phase.name)
+                await self.report(0.0, f"{self.phase.name}: started")
+            except Exception as exc:
+                self._postpone_if_database_away(exc)
+                raise
         return self
+
+    def _postpone_if_database_away(self, exc: BaseException | None) -> None:
+        if _database_away(exc):
+            logger.warning("PostgreSQL unreachable; %s postponed: %s", self.phase.name, exc,
+                           extra={"import_id": self.import_id})
+            raise DatabaseAway(f"{self.phase.name}: PostgreSQL unreachable: {exc}") from exc
 
     async def report(self, fraction: float, message: str, counts: dict[str, Any] | None = None) -> None:
         """Move this phase to ``fraction`` (0..1) and tell the web app."""
@@ -66,8 +116,20 @@ class PhaseRun:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if exc_type is not None or self.import_id is None:
+        if exc_type is not None:
+            self._postpone_if_database_away(exc)
             return
+        if self.import_id is None:
+            return
+        try:
+            await self._finish()
+        except Exception as error:
+            self._postpone_if_database_away(error)
+            raise
+
+    async def _finish(self) -> None:
+        """Record the phase done, hand out what it unlocked, complete the import after its last phase."""
+        assert self.import_id is not None
         async with self.res.pool.acquire() as conn:
             outcome = await import_tracker.mark_done(conn, self.import_id, self.phase.name, self.counts)
         await self.res.progress.report(
