@@ -129,9 +129,10 @@ class Daemon:
         app.add_routes(imports.ROUTES)
         sse.add_routes(app)
         from .broker.admin import QueueAdmin
-        from .web import admin
+        from .web import admin, dashboard
 
         admin.mount(app, QueueAdmin(self.broker), self.schedules)
+        app.add_routes(dashboard.ROUTES)
 
     async def _queue_depths(self) -> dict[str, dict[str, int]]:
         return await self.broker.depths()

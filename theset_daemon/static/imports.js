@@ -42,7 +42,7 @@ class ImportRow {
       fill(this.status, badge(data.status, STATUS_KIND[data.status] || ""));
     }
     if (data.stage !== undefined) this.stage.textContent = data.stage || "";
-    if (data.message !== undefined) this.message.textContent = data.message || "";
+    if (data.message !== undefined || data.error) this.message.textContent = data.error || data.message || "";
     const at = data.updatedAt || (data.ts ? data.ts * 1000 : null);
     if (at) { this.updated.textContent = ago(at); this.updated.title = when(at); }
   }

@@ -101,7 +101,7 @@ export function jobView({ id }) {
       h("h2", null, "Options"), jsonBlock(job.options ?? {}, "code options"),
       job.error || job.traceback
         ? [h("h2", null, "Error"),
-           h("p", { class: "error-line" }, h("strong", null, job.excType || "error"), ": ", job.error || ""),
+           h("p", { class: "error-line" }, h("strong", null, job.excType || "error"), job.error ? [": ", job.error] : null),
            job.traceback ? h("pre", { class: "code traceback" }, job.traceback) : null]
         : null,
       history(job.history));

@@ -31,6 +31,10 @@ function warnings(queues, daemons) {
   return notes;
 }
 
+function pair(name, value, key) {
+  return h("div", { dataset: key ? { meta: key } : null }, h("dt", null, name), h("dd", null, value));
+}
+
 function queueCard(q, anyAlive) {
   const counts = q.counts || {};
   const byPriority = q.waitingByPriority || {};
@@ -51,11 +55,11 @@ function queueCard(q, anyAlive) {
       h("span", { class: `p${byPriority[p] ? "" : " zero"}`, title: `${p}: ${byPriority[p] || 0} waiting`, dataset: { priority: p } },
         h("span", { class: "label" }, SHORT[p]), " ", count(byPriority[p] || 0)))),
     h("dl", { class: "meta" },
-      h("dt", null, "concurrency"), h("dd", null, count(q.concurrency)),
-      h("dt", null, "rate limit"), h("dd", null, rate(q.rateLimit)),
-      h("dt", null, "priority"), h("dd", null, q.defaultPriority || "–"),
-      h("dt", null, "oldest waiting"), h("dd", { dataset: { oldest: "" } },
-        q.oldestWaitingAgeS === null || q.oldestWaitingAgeS === undefined ? "–" : duration(q.oldestWaitingAgeS * 1000))),
+      pair("concurrency", count(q.concurrency)),
+      pair("rate limit", rate(q.rateLimit)),
+      pair("priority", q.defaultPriority || "–"),
+      pair("oldest waiting", q.oldestWaitingAgeS === null || q.oldestWaitingAgeS === undefined
+        ? "–" : duration(q.oldestWaitingAgeS * 1000), "oldest")),
     h("div", { class: "throughput" },
       sparkline(perMin, { label: `${q.name}: jobs finished per minute, last ${perMin.length} minutes` }),
       h("span", { class: "muted" }, `${count(lastMin)}/min`)));
@@ -93,7 +97,7 @@ export function overview() {
       warnings(queues, daemons),
       h("div", { class: "totals" },
         ["waiting", "delayed", "active", "failed", "dead"].map((s) =>
-          h("div", { class: `total ${s}` }, h("span", { class: "n" }, count(total(s))), h("span", { class: "label" }, s))),
+          h("div", { class: `total ${s}${total(s) ? "" : " zero"}` }, h("span", { class: "n" }, count(total(s))), h("span", { class: "label" }, s))),
         h("div", { class: "total" }, h("span", { class: "n" }, count(perMin)), h("span", { class: "label" }, "done/min"))),
       h("h2", null, `Daemons (${daemons.filter((d) => d.alive).length} alive)`),
       daemonTable(daemons),

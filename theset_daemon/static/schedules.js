@@ -22,14 +22,14 @@ export function schedulesView() {
           return `${s.name}: enqueued job ${r.jobId}`;
         },
       });
-      const job = launched.get(s.name);
+      const job = launched.get(s.name) || s.lastJobId;
       return h("tr", { dataset: { schedule: s.name } },
         h("td", null, h("strong", null, s.name), h("div", { class: "muted small" }, `${s.actor} → ${s.queue}`)),
         h("td", null, h("code", null, s.cron), s.timezone ? h("div", { class: "muted small" }, s.timezone) : null),
         h("td", { title: when(s.lastRunAt) }, s.lastRunAt ? ago(s.lastRunAt) : "never"),
         h("td", null, s.lastOutcome ? badge(s.lastOutcome, OUTCOME[s.lastOutcome] || "") : "–"),
         h("td", { title: when(s.nextRunAt) }, s.nextRunAt ? `${when(s.nextRunAt)} (${ago(s.nextRunAt)})` : "–"),
-        h("td", null, run, job ? h("div", { class: "small" }, link(`#/job/${enc(job)}`, `job ${job}`)) : null));
+        h("td", null, run, job ? h("div", { class: "small" }, link(`#/job/${enc(job)}`, "last job")) : null));
     });
     fill(el, h("h1", null, "Schedules"),
       table(["schedule", "cron", "last run", "outcome", "next run", ""], rows, { empty: "No schedules are loaded." }));

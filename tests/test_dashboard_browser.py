@@ -1,0 +1,343 @@
+"""The operator's dashboard in a real browser: Debian's Chromium driven by Playwright.
+
+Three daemons share one Redis namespace and one database with a sandbox: ``a``
+serves the page, ``b`` is the "second daemon" that must stop taking a paused
+queue's jobs, ``ro`` runs with ``THESET_DASHBOARD_READONLY=true``. Screenshots
+go to ``artifacts/dashboard/`` at the repository root (gitignored).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import dramatiq
+import orjson
+import pytest
+import redis
+
+from conftest import RUN_ID, _delete_namespace, free_port
+from daemon_process import DaemonProcess
+from import_harness import SandboxProcess
+from theset_daemon.broker import TheSetBroker
+from theset_daemon.queues import QUEUES
+from theset_daemon.sandbox import Sandbox
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "dashboard"
+SEED = 7
+#: Milliseconds Playwright waits for the page to show something (it polls every 2-5 s).
+UI_TIMEOUT_MS = 15_000
+
+pytestmark = pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason=f"{CHROMIUM} missing (scripts/ensure-browser installs it)")
+
+
+# -- the cluster and the browser, once per module ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def namespace(redis_url: str) -> Iterator[str]:
+    ns = f"test-{RUN_ID}-dash-{uuid.uuid4().hex[:6]}"
+    yield ns
+    client = redis.Redis.from_url(redis_url)
+    _delete_namespace(client, ns)
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def sync_redis(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def cluster(redis_url: str, namespace: str, database_url: str) -> Iterator[dict[str, DaemonProcess]]:
+    sandbox = SandboxProcess(seed=SEED)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("THESET_")}
+    base.update(
+        sandbox.env,
+        THESET_REDIS_URL=redis_url, THESET_REDIS_NAMESPACE=namespace, THESET_DATABASE_URL=database_url,
+        THESET_HTTP_HOST="127.0.0.1", THESET_API_TOKEN=f"dash-api-{RUN_ID}", THESET_ADMIN_TOKEN=f"dash-admin-{RUN_ID}",
+        THESET_SSE_SECRET=f"dash-sse-{RUN_ID}", THESET_ALLOW_PRIVATE_FETCH="true",
+        THESET_ACTOR_MODULES="actors,daemon_actors", PYTHONUNBUFFERED="1",
+    )
+    daemons = {
+        name: DaemonProcess({**base, "THESET_HTTP_PORT": str(free_port()), "THESET_HOST_ID": f"dash-{name}", **extra})
+        for name, extra in (("a", {}), ("b", {}), ("ro", {"THESET_DASHBOARD_READONLY": "true"}))
+    }
+    try:
+        daemons["a"].start().wait_ready(60)  # migrates the database first; the others then boot in parallel
+        for name in ("b", "ro"):
+            daemons[name].start()
+        for name in ("b", "ro"):
+            daemons[name].wait_ready(60)
+        yield daemons
+    finally:
+        for daemon in daemons.values():
+            daemon.stop()
+        sandbox.stop()
+
+
+@pytest.fixture(scope="module")
+def producer(cluster, redis_url: str, namespace: str) -> Iterator[TheSetBroker]:
+    broker = TheSetBroker(redis_url=redis_url, namespace=namespace, queues=QUEUES, host_id="dash-producer")
+    yield broker
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator["Browser"]:
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Tab:
+    """One signed-in page, recording dialogs and script errors."""
+
+    def __init__(self, browser, daemon: DaemonProcess, *, width: int = 1280, height: int = 900) -> None:
+        self.daemon = daemon
+        self.context = browser.new_context(viewport={"width": width, "height": height})
+        self.context.set_default_timeout(UI_TIMEOUT_MS)
+        self.page = self.context.new_page()
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+
+    def sign_in(self) -> "Tab":
+        self.page.goto(f"{self.daemon.url}/dashboard")
+        self.page.fill("#token", self.daemon.env["THESET_ADMIN_TOKEN"])
+        self.page.click("form.login button[type=submit]")
+        self.page.wait_for_selector("#nav:not([hidden])")
+        return self
+
+    def go(self, hash_path: str) -> None:
+        self.page.evaluate("hash => { window.location.hash = hash; }", hash_path)
+
+    def shot(self, name: str, *, full_page: bool = True) -> None:
+        self.page.screenshot(path=str(ARTIFACTS / name), full_page=full_page)
+
+    def close(self) -> None:
+        assert not self.errors, f"script errors on the page: {self.errors}"
+        self.context.close()
+
+
+@pytest.fixture
+def tab(browser, cluster) -> Iterator[Tab]:
+    t = Tab(browser, cluster["a"]).sign_in()
+    yield t
+    t.close()
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def send(broker: TheSetBroker, queue: str = "webhook", *, delay: int | None = None, **options) -> str:
+    """Enqueue the test actor ``hold`` (tests/daemon_actors.py); returns the job id."""
+    kwargs = {"tag": options.pop("tag", "t"), "release": options.pop("release", None)}
+    job_id = options.setdefault("job_id", f"dash-{uuid.uuid4().hex[:10]}")
+    message = dramatiq.Message(queue_name=queue, actor_name="hold", args=(), kwargs=kwargs, options=options)
+    broker.enqueue(message, delay=delay)
+    return job_id
+
+
+def admin_post(daemon: DaemonProcess, path: str) -> dict:
+    """An admin action with the bearer token (the way scripts call the API)."""
+    request = urllib.request.Request(daemon.url + path, method="POST",
+                                     headers={"Authorization": f"Bearer {daemon.env['THESET_ADMIN_TOKEN']}"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return orjson.loads(resp.read())
+
+
+def records(client: redis.Redis, namespace: str, name: str) -> list[dict]:
+    return [orjson.loads(x) for x in client.lrange(f"{namespace}:test:{name}", 0, -1)]
+
+
+def wait_for(predicate, timeout: float = 15.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def job_state(client: redis.Redis, namespace: str, job_id: str) -> str | None:
+    value = client.hget(f"{namespace}:job:{job_id}", "state")
+    return value.decode() if value else None
+
+
+def card_count(tab: Tab, queue: str, key: str, value: str) -> str:
+    return f"[data-queue='{queue}'] [data-{key}='{value}']"
+
+
+# -- the tests ----------------------------------------------------------------------------------
+
+
+def test_sign_in_then_the_overview_shows_each_queue_with_the_right_counts(browser, cluster, producer, sync_redis, namespace):
+    # Known work in cache_warm, paused first so no daemon takes it: 2 HIGH + 3 LOW waiting, 1 delayed.
+    admin_post(cluster["a"], "/api/admin/queues/cache_warm/pause")
+    for priority in ("HIGH", "HIGH", "LOW", "LOW", "LOW"):
+        send(producer, "cache_warm", priority=priority)
+    send(producer, "cache_warm", delay=3_600_000)
+
+    anonymous = browser.new_context()
+    page = anonymous.new_page()
+    page.goto(f"{cluster['a'].url}/dashboard")
+    page.wait_for_selector("form.login")
+    page.fill("#token", "not-the-token")
+    page.click("form.login button[type=submit]")
+    assert "not the admin token" in page.locator(".login-error").inner_text(timeout=UI_TIMEOUT_MS)
+    anonymous.close()
+
+    tab = Tab(browser, cluster["a"]).sign_in()
+    page = tab.page
+    card = page.locator("[data-queue='cache_warm']")
+    expected = {"waiting": "5", "delayed": "1", "active": "0", "failed": "0", "dead": "0"}
+    for state, n in expected.items():
+        page.wait_for_selector(f"[data-queue='cache_warm'] [data-count='{state}']:text-is('{n}')")
+    assert card.locator("[data-priority='HIGH']").inner_text().split()[-1] == "2"
+    assert card.locator("[data-priority='LOW']").inner_text().split()[-1] == "3"
+    assert card.locator("[data-priority='CRITICAL']").inner_text().split()[-1] == "0"
+    assert "paused" in card.locator("header").inner_text()
+    assert page.locator("[data-warning='paused']").filter(has_text="cache_warm").count() == 1
+    spotify = page.locator("[data-queue='spotify_sync'] .meta").inner_text()
+    assert "30/s" in spotify and "3" in spotify, spotify  # rate limit and concurrency from the queue table
+    assert page.locator("[data-queue='cache_warm'] svg.spark polyline").count() == 1
+    for host in ("dash-a", "dash-b", "dash-ro"):
+        assert "alive" in page.locator(f"tr[data-host='{host}']").inner_text()
+    assert page.locator("[data-warning='no-daemon']").count() == 0
+    tab.shot("overview.png")
+
+    phone = Tab(browser, cluster["a"], width=375, height=812).sign_in()
+    phone.page.wait_for_selector("[data-queue='cache_warm'] [data-count='waiting']:text-is('5')")
+    width = phone.page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375, f"the overview is {width}px wide at phone width"
+    phone.shot("overview-phone.png", full_page=False)
+    phone.close()
+
+    admin_post(cluster["a"], "/api/admin/queues/cache_warm/resume")  # "hold" jobs: they finish at once
+    tab.close()
+
+
+def test_pausing_a_queue_from_the_page_stops_the_second_daemon_taking_its_jobs(tab, producer, sync_redis, namespace):
+    page = tab.page
+    tab.go("#/queue/webhook/waiting")
+    page.click("[data-action='pause']")
+    page.wait_for_selector("h1 .badge:text-is('paused')")
+    assert sync_redis.exists(f"{namespace}:q:webhook:paused")
+
+    tags = [f"paused-{i}" for i in range(3)]
+    for t in tags:
+        send(producer, tag=t)
+    time.sleep(1.5)  # an unpaused queue is picked up within milliseconds
+    assert not [r for r in records(sync_redis, namespace, "started") if r["tag"] in tags], "a daemon ran a paused queue's job"
+    page.wait_for_selector("[data-tab='waiting'] .n:text-is('3')")
+
+    page.click("[data-action='resume']")
+    page.wait_for_selector("h1 .badge:text-is('running')")
+    def finished() -> list[dict]:
+        done = [r for r in records(sync_redis, namespace, "finished") if r["tag"] in tags]
+        return done if len(done) == len(tags) else []
+
+    wait_for(finished, what="the three jobs to finish after resume")
+    page.wait_for_selector("[data-tab='waiting'] .n:text-is('0')")
+
+
+def test_retrying_a_failed_job_from_its_page_completes_it(tab, producer, sync_redis, namespace):
+    # The first attempt outlives its 300 ms time limit; the retry is due in 10 minutes.
+    job_id = send(producer, tag="flaky", release="flaky-go", time_limit=300, max_attempts=2,
+                  min_backoff=600_000, max_backoff=600_000)
+    wait_for(lambda: job_state(sync_redis, namespace, job_id) == "failed", what="the first attempt to fail")
+
+    page = tab.page
+    tab.go(f"#/job/{job_id}")
+    page.wait_for_selector("h1 .badge:text-is('failed')")
+    assert "Timeout" in page.locator(".error-line").inner_text()
+    assert page.locator("pre.traceback").count() == 1
+    tab.shot("job.png")
+
+    sync_redis.rpush(f"{namespace}:test:flaky-go", "go")
+    page.click("[data-action='retry']")
+    page.wait_for_selector("h1 .badge:text-is('completed')")
+    assert job_state(sync_redis, namespace, job_id) == "completed"
+    assert "2 of 2" in page.locator(".facts").inner_text()
+    tab.shot("job-completed.png")
+
+
+def test_an_imports_progress_bar_reaches_100_live_over_its_event_stream(tab, cluster):
+    daemon = cluster["a"]
+    attraction = Sandbox(SEED).truth.demo_attraction_id
+    request = urllib.request.Request(
+        f"{daemon.url}/api/imports", method="POST", data=orjson.dumps({"tmAttractionId": attraction}),
+        headers={"Authorization": f"Bearer {daemon.env['THESET_API_TOKEN']}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:  # (Playwright's sync API owns this thread's event loop)
+        assert resp.status == 202
+        body = orjson.loads(resp.read())
+    import_id = body["importId"]
+
+    page = tab.page
+    tab.go("#/imports")
+    row = page.locator(f"tr[data-import='{import_id}']")
+    row.wait_for()
+    bar = f"tr[data-import='{import_id}'] progress"
+    # Caught part-way: the bar moves while the import runs, not only when the list is reloaded.
+    page.wait_for_function(f"() => {{ const v = document.querySelector(\"{bar}\").value; return v > 0 && v < 100; }}",
+                           timeout=60_000, polling=50)
+    tab.shot("import.png")
+    page.wait_for_selector(f"{bar}[value='100']", timeout=90_000)
+    assert "completed" in row.inner_text()
+    assert any(f"/api/imports/{import_id}/events" in url for url in tab.requests), "the bar must follow the SSE stream"
+    tab.shot("import-done.png")
+
+
+def test_a_job_whose_arguments_hold_a_script_renders_as_text(tab, producer):
+    payload = "<script>window.__xss = 1; alert('xss')</script><img src=x onerror=\"window.__xss = 2\">"
+    job_id = send(producer, tag=payload, delay=3_600_000)
+    page = tab.page
+    tab.go(f"#/job/{job_id}")
+    kwargs = page.locator("pre.kwargs")
+    kwargs.wait_for()
+    assert "<script>window.__xss = 1; alert('xss')</script>" in kwargs.inner_text()
+    assert page.locator("main script, main img").count() == 0
+    tab.go("#/queue/webhook/delayed")
+    page.wait_for_selector(f"tr[data-job='{job_id}']")
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__xss") is None
+    assert tab.dialogs == [], f"a dialog fired: {tab.dialogs}"
+
+
+def test_read_only_mode_hides_actions_and_the_server_refuses_them(browser, cluster, sync_redis, namespace):
+    tab = Tab(browser, cluster["ro"]).sign_in()
+    page = tab.page
+    page.wait_for_selector("#readonly-badge:not([hidden])")
+    tab.go("#/queue/webhook/waiting")
+    page.wait_for_selector("nav.tabs")
+    assert page.locator("[data-action]").count() == 0, "read-only mode draws no action buttons"
+    status = page.evaluate(
+        """async () => {
+            const s = await (await fetch('/dashboard/session')).json();
+            const r = await fetch('/api/admin/queues/webhook/pause', {method: 'POST', headers: {'X-CSRF-Token': s.csrfToken}});
+            return [r.status, (await r.json()).error];
+        }"""
+    )
+    assert status == [403, "forbidden"]
+    assert not sync_redis.exists(f"{namespace}:q:webhook:paused")
+    tab.close()
