@@ -1,4 +1,5 @@
-"""The ``theset-daemon`` command: run, config, migrate, sandbox, and the operator verbs.
+"""The ``theset-daemon`` command: run, config, migrate, sandbox, and the operator verbs
+(``queues``, ``queue``, ``jobs``, ``dlq``: see ``admin_cli.py``).
 
 Exit statuses: 0 success, 1 failure, 2 bad usage (a message names the flag),
 78 a configuration variable is wrong (the message names it).
@@ -171,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
 
     sub.add_parser("sandbox", help="serve the local Spotify / Ticketmaster / setlist.fm sandbox (see sandbox --help)")
+
+    from . import admin_cli
+
+    admin_cli.add_parsers(sub)
     return parser
 
 
@@ -180,7 +185,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from . import sandbox
 
         return sandbox.main(argv[1:])
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from . import admin_cli
+
+    admin_cli.check_args(parser, args)
     try:
         return args.func(args)
     except config.ConfigError as exc:

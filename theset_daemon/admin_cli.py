@@ -1,0 +1,250 @@
+"""The operator's verbs in the terminal: ``queues``, ``jobs``, ``dlq``, ``queue``.
+
+They talk to Redis directly through :class:`~theset_daemon.broker.admin.QueueAdmin`
+(the code behind the admin API), so they work with no daemon running and show
+the same numbers. Tables for people; ``--json`` prints the API's JSON shapes.
+
+Exit statuses: 0 done, 1 unknown queue or job (or a job in the wrong state),
+2 bad usage (argparse names the flag).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable
+
+import orjson
+
+from . import config
+from .broker.admin import STATES, JobStateConflict, QueueAdmin, UnknownJob, UnknownQueue
+
+#: Most rows ``jobs list`` / ``dlq list`` print.
+MAX_LIMIT = 200
+
+
+def _admin() -> QueueAdmin:
+    from .broker import TheSetBroker
+    from .queues import QUEUES
+
+    settings = config.load()
+    broker = TheSetBroker(redis_url=settings.redis_url, namespace=settings.redis_namespace, queues=QUEUES,
+                          defaults=settings.jobs, host_id="theset-daemon-cli", lease_timeout_s=settings.lease_timeout)
+    return QueueAdmin(broker)
+
+
+def _run(work: Callable[[QueueAdmin], Awaitable[Any]], args: argparse.Namespace,
+         table: Callable[[Any], None]) -> int:
+    """Run ``work`` against Redis; print JSON or ``table``; map unknown names to exit 1."""
+
+    async def go() -> Any:
+        admin = _admin()
+        try:
+            return await work(admin)
+        finally:
+            await admin.broker.close()
+
+    try:
+        result = asyncio.run(go())
+    except (UnknownQueue, UnknownJob, JobStateConflict) as exc:
+        print(f"theset-daemon: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    else:
+        table(result)
+    return 0
+
+
+def _when(ms: int | None) -> str:
+    if not ms:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _print_table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    table = [header] + [tuple("-" if c is None else str(c) for c in row) for row in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _short(text: str | None, width: int = 60) -> str:
+    text = (text or "").replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# -- queues ------------------------------------------------------------------------------------
+
+
+def _queues_table(overview: dict) -> None:
+    rows = []
+    for q in overview["queues"]:
+        c = q["counts"]
+        age = q["oldestWaitingAgeS"]
+        rows.append((q["name"], "yes" if q["paused"] else "", c["waiting"], c["delayed"], c["active"], c["completed"],
+                     c["failed"], c["dead"], "-" if age is None else f"{age:.1f}", sum(q["throughputPerMin"])))
+    _print_table(("QUEUE", "PAUSED", "WAITING", "DELAYED", "ACTIVE", "COMPLETED", "FAILED", "DEAD", "OLDEST S",
+                  "DONE 15M"), rows)
+    print()
+    if not overview["daemons"]:
+        print("no daemon has sent a heartbeat in the last day")
+        return
+    _print_table(("DAEMON", "ALIVE", "LAST HEARTBEAT", "ACTIVE"),
+                 [(d["hostId"], "yes" if d["alive"] else "no", _when(d["lastHeartbeat"]), d["active"])
+                  for d in overview["daemons"]])
+
+
+def _queues(args: argparse.Namespace) -> int:
+    return _run(lambda admin: admin.overview(), args, _queues_table)
+
+
+def _queue(args: argparse.Namespace) -> int:
+    async def work(admin: QueueAdmin) -> dict:
+        affected = await admin.queue_action(args.queue, args.action)
+        return {"queue": args.queue, "action": args.action, "affected": affected}
+
+    def show(result: dict) -> None:
+        done = "paused" if args.action == "pause" else "resumed"
+        print(f"{args.queue}: {done}" if result["affected"] else f"{args.queue}: already {done}")
+
+    return _run(work, args, show)
+
+
+# -- jobs --------------------------------------------------------------------------------------
+
+
+def _job_show(args: argparse.Namespace) -> int:
+    def show(job: dict) -> None:
+        width = max(map(len, job))
+        for name, value in job.items():
+            if name in ("traceback", "history"):
+                continue
+            if name.endswith("At"):
+                value = _when(value)
+            elif isinstance(value, (dict, list)):
+                value = orjson.dumps(value).decode()
+            print(f"{name:<{width}}  {'-' if value is None else value}")
+        if job["history"]:
+            print("history" + " " * (width - 5) + "  ".join(f"{h['state']} {_when(h['at'])}" for h in job["history"]))
+        if job["traceback"]:
+            print("\n" + job["traceback"].rstrip())
+
+    return _run(lambda admin: admin.job(args.job_id), args, show)
+
+
+def _jobs_list(args: argparse.Namespace) -> int:
+    async def work(admin: QueueAdmin) -> dict:
+        jobs, cursor = await admin.jobs(args.queue, args.state, limit=args.limit, cursor=args.cursor)
+        return {"jobs": jobs, "nextCursor": cursor}
+
+    def show(page: dict) -> None:
+        if not page["jobs"]:
+            print(f"no {args.state} jobs in {args.queue}")
+            return
+        _print_table(("JOB", "ACTOR", "STATE", "PRIORITY", "ATTEMPTS", "ENQUEUED", "FINISHED", "ERROR"),
+                     [(j["jobId"], j["actor"], j["state"], j["priority"], j["attempts"], _when(j["enqueuedAt"]),
+                       _when(j["finishedAt"]), _short(j["error"])) for j in page["jobs"]])
+        if page["nextCursor"]:
+            print(f"\nmore: --cursor {page['nextCursor']}")
+
+    try:
+        return _run(work, args, show)
+    except ValueError as exc:  # a bad cursor
+        print(f"theset-daemon: --cursor: {exc}", file=sys.stderr)
+        return 2
+
+
+# -- dead letters ------------------------------------------------------------------------------
+
+
+def _dlq(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        def show(body: dict) -> None:
+            if not body["deadLetters"]:
+                print("no dead letters")
+                return
+            _print_table(("JOB", "QUEUE", "ACTOR", "REASON", "ATTEMPTS", "LAST FAILED", "ERROR"),
+                         [(d["jobId"], d["queue"], d["actor"], d["reason"], d["attempts"], _when(d["lastFailedAt"]),
+                           _short(d["error"])) for d in body["deadLetters"]])
+
+        async def dead(admin: QueueAdmin) -> dict:
+            return {"deadLetters": await admin.dead_letters(args.queue, limit=args.limit)}
+
+        return _run(dead, args, show)
+    if args.action == "retry":
+        async def retry(admin: QueueAdmin) -> dict:
+            if args.job:
+                return {"retried": await admin.retry_dead(args.job)}
+            if args.queue:
+                return {"retried": await admin.retry_dead_queue(args.queue)}
+            return {"retried": sum([await admin.retry_dead_queue(q) for q in admin.broker.specs])}
+
+        return _run(retry, args, lambda r: print(f"retried {r['retried']} dead letter(s)"))
+
+    async def purge(admin: QueueAdmin) -> dict:
+        return {"purged": await admin.purge_dead(args.queue)}
+
+    return _run(purge, args, lambda r: print(f"purged {r['purged']} dead letter(s)"))
+
+
+# -- the parsers -------------------------------------------------------------------------------
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer 1-{MAX_LIMIT}, got {text!r}") from None
+    if not 1 <= value <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"expected an integer 1-{MAX_LIMIT}, got {value}")
+    return value
+
+
+def _json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON (the admin API's shapes) instead of a table")
+
+
+def add_parsers(sub: Any) -> None:
+    """Add ``queues``, ``queue``, ``jobs`` and ``dlq`` to the ``theset-daemon`` command."""
+    queues = sub.add_parser("queues", help="every queue's counts, pause state and throughput; the daemons")
+    _json_flag(queues)
+    queues.set_defaults(func=_queues)
+
+    queue = sub.add_parser("queue", help="pause or resume a queue for the whole cluster")
+    queue.add_argument("action", choices=("pause", "resume"))
+    queue.add_argument("queue", help="the queue name")
+    _json_flag(queue)
+    queue.set_defaults(func=_queue)
+
+    jobs = sub.add_parser("jobs", help="show one job, or list a queue's jobs by state")
+    jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True, metavar="show|list")
+    show = jobs_sub.add_parser("show", help="everything about one job")
+    show.add_argument("job_id", metavar="ID")
+    _json_flag(show)
+    show.set_defaults(func=_job_show)
+    listing = jobs_sub.add_parser("list", help="a queue's jobs in one state, newest first")
+    listing.add_argument("--queue", required=True, help="the queue name")
+    listing.add_argument("--state", required=True, choices=STATES)
+    listing.add_argument("--limit", type=_limit, default=50, help=f"rows, 1-{MAX_LIMIT} (default 50)")
+    listing.add_argument("--cursor", help="continue after the previous page")
+    _json_flag(listing)
+    listing.set_defaults(func=_jobs_list)
+
+    dlq = sub.add_parser("dlq", help="list, retry or purge dead letters")
+    dlq.add_argument("action", choices=("list", "retry", "purge"))
+    dlq.add_argument("--queue", help="only this queue")
+    dlq.add_argument("--job", action="append", metavar="ID", help="retry: this dead letter (repeatable)")
+    dlq.add_argument("--limit", type=_limit, default=50, help=f"list: rows, 1-{MAX_LIMIT} (default 50)")
+    _json_flag(dlq)
+    dlq.set_defaults(func=_dlq)
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Usage errors argparse cannot see (exit 2 naming the flag)."""
+    if getattr(args, "func", None) is _dlq and args.job and args.action != "retry":
+        parser.error("argument --job: only with 'dlq retry'")
+    if getattr(args, "func", None) is _dlq and args.job and args.queue:
+        parser.error("argument --job: not allowed with argument --queue")
