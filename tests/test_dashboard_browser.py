@@ -341,3 +341,62 @@ def test_read_only_mode_hides_actions_and_the_server_refuses_them(browser, clust
     assert status == [403, "forbidden"]
     assert not sync_redis.exists(f"{namespace}:q:webhook:paused")
     tab.close()
+
+
+def test_dead_letters_are_retried_by_selection_and_purged_after_a_confirmation(tab, producer, sync_redis, namespace):
+    # Two jobs die on their only attempt (300 ms time limit while waiting for a release that has not come).
+    revived = send(producer, tag="revived", release="revive-go", time_limit=300, max_attempts=1)
+    doomed = send(producer, tag="doomed", release="never", time_limit=300, max_attempts=1)
+    for job_id in (revived, doomed):
+        wait_for(lambda: job_state(sync_redis, namespace, job_id) == "dead", what=f"{job_id} to die")
+
+    page = tab.page
+    tab.go("#/dead/webhook")
+    row = page.locator(f"tr[data-job='{revived}']")
+    assert "attempts exhausted" in row.inner_text()
+    tab.shot("dead-letters.png")
+    sync_redis.rpush(f"{namespace}:test:revive-go", "go")
+    row.locator("input[type=checkbox]").check()
+    page.click("[data-action='retry-selected']")
+    wait_for(lambda: job_state(sync_redis, namespace, revived) == "completed", what="the retried dead letter to complete")
+    page.wait_for_selector(f"tr[data-job='{revived}']", state="detached")
+
+    page.click("[data-action='purge']")
+    dialog = page.locator("dialog#confirm")
+    assert "webhook" in dialog.inner_text()
+    dialog.locator("button[value='cancel']").click()
+    assert job_state(sync_redis, namespace, doomed) == "dead", "cancel must not purge"
+    page.click("[data-action='purge']")
+    dialog.locator("button[value='ok']").click()
+    page.wait_for_selector(f"tr[data-job='{doomed}']", state="detached")
+    assert job_state(sync_redis, namespace, doomed) is None
+
+
+def test_schedules_list_their_cron_and_next_run(tab):
+    page = tab.page
+    tab.go("#/schedules")
+    row = page.locator("tr[data-schedule='calculate-trending']")
+    text = row.inner_text()
+    assert "0 * * * *" in text and "trending" in text
+    assert row.locator("[data-action='run-now']").count() == 1
+    tab.shot("schedules.png")
+
+
+def test_the_page_stops_polling_while_the_tab_is_hidden(tab):
+    page = tab.page
+    tab.go("#/")
+    page.wait_for_selector("[data-queue='webhook']")
+    polls = lambda: sum(1 for url in tab.requests if url.endswith("/api/admin/queues"))  # noqa: E731
+    page.evaluate("""() => {
+        Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});
+        document.dispatchEvent(new Event('visibilitychange'));
+    }""")
+    before = polls()
+    page.wait_for_timeout(4_000)  # the overview polls every 3 s while visible
+    assert polls() == before, "no polling while hidden"
+    assert page.locator("#live").inner_text() == "paused"
+    with page.expect_request(lambda r: r.url.endswith("/api/admin/queues"), timeout=2_000):  # at once, not in 3 s
+        page.evaluate("""() => {
+            Object.defineProperty(document, 'hidden', {configurable: true, get: () => false});
+            document.dispatchEvent(new Event('visibilitychange'));
+        }""")

@@ -62,7 +62,7 @@ export function deadView({ queue = "" }) {
         h("td", null, x.queue),
         h("td", null, x.actor),
         h("td", null, x.reason || "–"),
-        h("td", { class: "err" }, x.error ? String(x.error).slice(0, 160) : ""),
+        h("td", { class: "err" }, String(x.error || x.excType || "").slice(0, 160)),
         h("td", { title: when(at) }, ago(at)));
     });
     const headers = [...(buttons.length ? [""] : []), "job", "queue", "actor", "reason", "error", "dead since"];
