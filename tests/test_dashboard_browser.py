@@ -12,20 +12,24 @@ import os
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING
 
 import dramatiq
 import orjson
 import pytest
 import redis
-
 from conftest import RUN_ID, _delete_namespace, free_port
 from daemon_process import DaemonProcess
 from import_harness import SandboxProcess
+
 from theset_daemon.broker import TheSetBroker
 from theset_daemon.queues import QUEUES
 from theset_daemon.sandbox import Sandbox
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -94,7 +98,7 @@ def producer(cluster, redis_url: str, namespace: str) -> Iterator[TheSetBroker]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator["Browser"]:
+def browser() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -117,9 +121,10 @@ class Tab:
         self.requests: list[str] = []
         self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("console", lambda m: self.errors.append(m.text) if "Content Security Policy" in m.text else None)
         self.page.on("request", lambda r: self.requests.append(r.url))
 
-    def sign_in(self) -> "Tab":
+    def sign_in(self) -> Tab:
         self.page.goto(f"{self.daemon.url}/dashboard")
         self.page.fill("#token", self.daemon.env["THESET_ADMIN_TOKEN"])
         self.page.click("form.login button[type=submit]")
@@ -133,7 +138,7 @@ class Tab:
         self.page.screenshot(path=str(ARTIFACTS / name), full_page=full_page)
 
     def close(self) -> None:
-        assert not self.errors, f"script errors on the page: {self.errors}"
+        assert not self.errors, f"script errors or CSP violations on the page: {self.errors}"
         self.context.close()
 
 
@@ -236,6 +241,27 @@ def test_sign_in_then_the_overview_shows_each_queue_with_the_right_counts(browse
     tab.close()
 
 
+def test_the_overview_warns_when_work_waits_and_no_daemon_is_alive(tab):
+    """Every daemon reported gone (the API's answer rewritten in the browser): a warning names the waiting queue."""
+
+    def all_gone(route):
+        body = route.fetch().json()
+        for daemon in body["daemons"]:
+            daemon["alive"] = False
+        body["queues"][0]["counts"]["waiting"] = 7
+        route.fulfill(json=body)
+
+    page = tab.page
+    page.route("**/api/admin/queues", all_gone)
+    tab.go("#/")
+    name = page.locator(".card.queue .qname").first.inner_text()
+    warning = page.locator("[data-warning='no-daemon']")
+    warning.wait_for()
+    assert "No daemon is alive" in warning.inner_text() and name in warning.inner_text()
+    assert page.locator(f"[data-queue='{name}'] .badge:text-is('no daemon')").count() == 1
+    page.unroute("**/api/admin/queues")
+
+
 def test_pausing_a_queue_from_the_page_stops_the_second_daemon_taking_its_jobs(tab, producer, sync_redis, namespace):
     page = tab.page
     tab.go("#/queue/webhook/waiting")
@@ -249,6 +275,7 @@ def test_pausing_a_queue_from_the_page_stops_the_second_daemon_taking_its_jobs(t
     time.sleep(1.5)  # an unpaused queue is picked up within milliseconds
     assert not [r for r in records(sync_redis, namespace, "started") if r["tag"] in tags], "a daemon ran a paused queue's job"
     page.wait_for_selector("[data-tab='waiting'] .n:text-is('3')")
+    tab.shot("queue.png")
 
     page.click("[data-action='resume']")
     page.wait_for_selector("h1 .badge:text-is('running')")
@@ -348,7 +375,7 @@ def test_dead_letters_are_retried_by_selection_and_purged_after_a_confirmation(t
     revived = send(producer, tag="revived", release="revive-go", time_limit=300, max_attempts=1)
     doomed = send(producer, tag="doomed", release="never", time_limit=300, max_attempts=1)
     for job_id in (revived, doomed):
-        wait_for(lambda: job_state(sync_redis, namespace, job_id) == "dead", what=f"{job_id} to die")
+        wait_for(lambda job_id=job_id: job_state(sync_redis, namespace, job_id) == "dead", what=f"{job_id} to die")
 
     page = tab.page
     tab.go("#/dead/webhook")
@@ -386,7 +413,7 @@ def test_the_page_stops_polling_while_the_tab_is_hidden(tab):
     page = tab.page
     tab.go("#/")
     page.wait_for_selector("[data-queue='webhook']")
-    polls = lambda: sum(1 for url in tab.requests if url.endswith("/api/admin/queues"))  # noqa: E731
+    polls = lambda: sum(1 for url in tab.requests if url.endswith("/api/admin/queues"))
     page.evaluate("""() => {
         Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});
         document.dispatchEvent(new Event('visibilitychange'));

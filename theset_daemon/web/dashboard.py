@@ -31,7 +31,14 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from .admin_auth import CSRF_HEADER, SESSION_COOKIE, SESSION_TTL_S, csrf_token, new_session, session_valid
+from .admin_auth import (
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    SESSION_TTL_S,
+    csrf_token,
+    new_session,
+    session_valid,
+)
 from .errors import InvalidRequest, error_body, json_response
 from .keys import SETTINGS
 
