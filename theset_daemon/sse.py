@@ -28,7 +28,7 @@ Wiring (the app factory, before the app is frozen)::
 ``await hub.close(reconnect_hint=True)`` (idempotent) ends every stream with
 ``reconnect``; :func:`add_routes` registers it on ``on_shutdown``, and a drain
 may call it earlier. The Redis client's ``socket_timeout`` (if any) must exceed
-``block_ms``.
+``block_ms`` (the hub shortens its block to a second under that timeout).
 """
 
 from __future__ import annotations
@@ -210,6 +210,11 @@ class ProgressHub:
         self.namespace = namespace
         self.heartbeat_s = heartbeat_s
         self.retry_ms = retry_ms
+        # A block as long as the client's socket timeout (redis-py 8.1 defaults it to 5 s) would
+        # end in "Timeout reading" and a dropped connection on every idle stream: stay a second under.
+        socket_timeout = _socket_timeout(redis)
+        if socket_timeout:
+            block_ms = min(block_ms, max(100, int(socket_timeout * 1000) - 1000))
         self.block_ms = block_ms
         self.queue_size = queue_size
         self.closing = False
@@ -314,6 +319,15 @@ class ProgressHub:
             for task in self._tasks:
                 task.cancel()  # again: an earlier cancel may have been swallowed (see _stop)
             await asyncio.wait(set(self._tasks), timeout=0.02)
+
+
+def _socket_timeout(redis: Any) -> float | None:
+    """The socket timeout (seconds) of the client's connections, None if unknown or unset."""
+    try:
+        pool = redis.connection_pool
+        return pool.connection_class(**pool.connection_kwargs).socket_timeout
+    except Exception:  # noqa: BLE001 - a stand-in client in tests, an unusual pool
+        return None
 
 
 def _stop(feed: _Feed) -> None:
