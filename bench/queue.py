@@ -61,9 +61,9 @@ class Counter:
         self.done.clear()
 
 
-def make_broker(url: str, namespace: str) -> TheSetBroker:
-    # like BullMQ's removeOnComplete: keep no completed records
-    defaults = JobDefaults(completed_max_per_queue=0)
+def make_broker(url: str, namespace: str, keep_completed: int = 0) -> TheSetBroker:
+    # like BullMQ's removeOnComplete: keep no completed records (--keep-completed N keeps N per queue)
+    defaults = JobDefaults(completed_max_per_queue=keep_completed)
     return TheSetBroker(redis_url=url, namespace=namespace, queues=[BENCH_QUEUE, LATENCY_QUEUE],
                         defaults=defaults, host_id=f"bench-{os.getpid()}")
 
@@ -192,9 +192,9 @@ def run_peer(jobs: int, samples: int) -> dict[str, float]:
     return out
 
 
-async def ours(url: str, jobs: int, samples: int) -> dict[str, float]:
+async def ours(url: str, jobs: int, samples: int, keep_completed: int = 0) -> dict[str, float]:
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
-    broker = make_broker(url, namespace)
+    broker = make_broker(url, namespace, keep_completed)
     try:
         result = await throughput(broker, jobs)
         result.update(await latency(broker, samples))
@@ -210,11 +210,14 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
     parser.add_argument("--peer", action="store_true", help="run BullMQ beside us and add ratios")
+    parser.add_argument("--keep-completed", type=int, default=0,
+                        help="completed job records kept per queue (default 0, like removeOnComplete; DESIGN.md: 100)")
     args = parser.parse_args()
     encoder.install()
-    result: dict[str, object] = {"broker": "theset-daemon", "jobs": args.jobs, "concurrency": 8}
+    result: dict[str, object] = {"broker": "theset-daemon", "jobs": args.jobs, "concurrency": 8,
+                                 "keep_completed": args.keep_completed}
     result.update({k: round(v) if isinstance(v, float) and "latency" not in k and "cmds" not in k else v
-                   for k, v in uvloop.run(ours(args.redis_url, args.jobs, args.samples)).items()})
+                   for k, v in uvloop.run(ours(args.redis_url, args.jobs, args.samples, args.keep_completed)).items()})
     if args.peer and shutil.which("node"):
         peer = run_peer(args.jobs, args.samples)
         result["peer"] = peer
