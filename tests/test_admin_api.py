@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import dramatiq
 import pytest
-
 from daemon_process import DaemonProcess
-from test_admin_support import WebhookReceiver, call, drop_namespace, module_env, poll, queue_row
+from test_admin_support import (
+    WebhookReceiver,
+    call,
+    drop_namespace,
+    module_env,
+    poll,
+    queue_row,
+)
+
 from theset_daemon import config
 from theset_daemon.broker import TheSetBroker
 from theset_daemon.queues import QUEUES
@@ -154,7 +161,7 @@ def test_job_lifecycle_actions_and_dead_letter_retry(served, hook):
     poll(lambda: [job(daemon, i)["state"] for i in dead_ids], lambda s: s == ["completed"] * 3)
     done = job(daemon, dead_ids[1])
     assert done["attempts"] == 1 and done["failures"] == 1 and done["kwargs"]["payload"] == {"n": 1}
-    assert [h["state"] for h in done["history"]][0] == "enqueued" and done["history"][-1]["state"] == "completed"
+    assert done["history"][0]["state"] == "enqueued" and done["history"][-1]["state"] == "completed"
     assert done["finishedAt"] >= done["startedAt"] >= done["enqueuedAt"]
     status, body = call(daemon, "POST", f"/api/jobs/{dead_ids[1]}/retry")
     assert status == 409 and body["error"] == "conflict"

@@ -7,10 +7,16 @@ import asyncio
 
 import dramatiq
 import pytest
-
 from test_broker_support import make_broker, running, spec, wait_for_async
+
 from theset_daemon.broker import Permanent
-from theset_daemon.broker.admin import JobStateConflict, QueueAdmin, UnknownJob, UnknownQueue, decode_cursor
+from theset_daemon.broker.admin import (
+    JobStateConflict,
+    QueueAdmin,
+    UnknownJob,
+    UnknownQueue,
+    decode_cursor,
+)
 from theset_daemon.queues import Priority
 
 
@@ -134,7 +140,7 @@ async def test_counts_follow_every_state_transition(ops):
             if cursor is None:
                 break
         assert [len(p) for p in pages] == [3, 3, 1]
-        assert sum(pages, []) == [m.message_id for m in reversed(waiting)]
+        assert [job_id for page in pages for job_id in page] == [m.message_id for m in reversed(waiting)]
 
         assert await admin.queue_action("ops", "purge") == 7
         await counts_become(admin, "ops", waiting=0, active=1)
@@ -169,7 +175,7 @@ async def test_unknown_queue_job_and_bad_input(redis_url, namespace):
 
 
 async def test_dead_letters_by_id_and_purge(ops):
-    broker, queue, release, state, hold, flaky, doomed = ops
+    broker, queue, _, state, _, _, doomed = ops
     admin = QueueAdmin(broker)
     async with running(broker, [queue]):
         dead = [await broker.enqueue_async(doomed.message(f"a{i}")) for i in range(4)]

@@ -10,9 +10,9 @@ import sys
 import dramatiq
 import orjson
 import pytest
-
 from daemon_process import REPO
 from test_broker_support import FAST_DEFAULTS, make_broker, running
+
 from theset_daemon.broker import Permanent
 from theset_daemon.queues import QUEUES, QUEUES_BY_NAME
 
@@ -21,7 +21,7 @@ def cli(namespace: str, redis_url: str, *args: str) -> subprocess.CompletedProce
     env = {k: v for k, v in os.environ.items() if not k.startswith("THESET_")}
     env.update(THESET_REDIS_URL=redis_url, THESET_REDIS_NAMESPACE=namespace)
     return subprocess.run([sys.executable, "-m", "theset_daemon.cli", *args], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, check=False)
 
 
 async def acli(namespace: str, redis_url: str, *args: str) -> subprocess.CompletedProcess:

@@ -9,10 +9,10 @@ import time
 import dramatiq
 import orjson
 import redis
-
 from daemon_process import DaemonProcess
 from test_admin_support import call, drop_namespace, module_env, poll, queue_row
 from test_broker_support import make_broker, monitor_lines, running, spec
+
 from theset_daemon.broker import TheSetBroker
 from theset_daemon.broker.admin import QueueAdmin
 from theset_daemon.queues import QUEUES

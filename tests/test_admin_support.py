@@ -12,10 +12,9 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from typing import Any, Iterator
+from typing import Any
 
 import redis
-
 from conftest import RUN_ID, _delete_namespace, free_port
 from daemon_process import DaemonProcess
 
@@ -95,11 +94,11 @@ class WebhookReceiver:
 
     def __init__(self) -> None:
         self.status = 200
-        self.received: "queue.Queue[dict]" = queue.Queue()
+        self.received: queue.Queue[dict] = queue.Queue()
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 status = receiver.status
                 receiver.received.put({"status": status, "body": json.loads(body or b"{}")})
@@ -121,9 +120,3 @@ class WebhookReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-def receiver() -> Iterator[WebhookReceiver]:
-    hook = WebhookReceiver()
-    yield hook
-    hook.close()

@@ -9,17 +9,19 @@ body schema). Bounded: a handful of examples per operation and a time cap.
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import schemathesis
+from daemon_process import DaemonProcess
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import (
-    content_type_conformance, not_a_server_error, response_schema_conformance, status_code_conformance,
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
 )
-
-from daemon_process import DaemonProcess
 from test_admin_support import ADMIN_TOKEN, API_TOKEN, call, drop_namespace, module_env
 
 #: Examples per operation and mode; the whole run stays well under a minute.
@@ -49,6 +51,20 @@ def _token(path: str) -> str | None:
     return None
 
 
+def _fuzzer(strategy, base_url: str, headers: dict[str, str], deadline: float):
+    """A hypothesis test sending ``strategy``'s cases to the daemon with ``headers`` until ``deadline``."""
+
+    @given(case=strategy)
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    def fuzz(case) -> None:
+        if time.monotonic() > deadline:
+            return
+        case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS, timeout=10)
+
+    return fuzz
+
+
 def test_the_daemon_survives_fuzzing_from_its_own_openapi_document(daemon):
     status, document = call(daemon, "GET", "/api/openapi.json", token=None)
     assert status == 200
@@ -69,14 +85,7 @@ def test_the_daemon_survives_fuzzing_from_its_own_openapi_document(daemon):
             if time.monotonic() > deadline:
                 break
 
-            @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                      suppress_health_check=list(HealthCheck))
-            def fuzz(case) -> None:
-                if time.monotonic() > deadline:
-                    return
-                case.call_and_validate(base_url=daemon.url, headers=headers, checks=CHECKS, timeout=10)
-
+            fuzz = _fuzzer(operation.as_strategy(generation_mode=mode), daemon.url, headers, deadline)
             fuzz()
             ran.append(f"{operation.method.upper()} {path} {mode.value}")
     assert len(ran) >= 20, ran

@@ -6,8 +6,8 @@ import asyncio
 
 import dramatiq
 import redis
-
 from test_broker_support import make_broker, running, spec
+
 from theset_daemon.queues import JobDefaults
 
 #: Completed records kept per queue in this test (DESIGN.md's default is 100).

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -129,7 +130,7 @@ class QueueAdmin:
       broker: the broker (its namespace, queue table, retention and scripts).
     """
 
-    def __init__(self, broker: "TheSetBroker") -> None:
+    def __init__(self, broker: TheSetBroker) -> None:
         self.broker = broker
         self.keys = broker.keys
 
