@@ -208,7 +208,8 @@ def test_sign_in_then_the_overview_shows_each_queue_with_the_right_counts(browse
     page.wait_for_selector("form.login")
     page.fill("#token", "not-the-token")
     page.click("form.login button[type=submit]")
-    assert "not the admin token" in page.locator(".login-error").inner_text(timeout=UI_TIMEOUT_MS)
+    page.wait_for_selector(".login-error:has-text('not the admin token')")
+    assert page.context.cookies() == [], "a wrong token gets no session"
     anonymous.close()
 
     tab = Tab(browser, cluster["a"]).sign_in()

@@ -3,7 +3,7 @@
 
 import { get, query, samePath } from "./api.js";
 import { fill, h, labelCells } from "./dom.js";
-import { ago, when } from "./format.js";
+import { ago, toMs, when } from "./format.js";
 import { badge } from "./ui.js";
 
 const COLUMNS = ["attraction", "status", "progress", "started", "updated"];
@@ -20,13 +20,16 @@ class ImportRow {
     this.status = h("span");
     this.stage = h("span");
     this.message = h("div", { class: "muted small msg" });
+    this.created = h("td", { title: when(item.createdAt) });
     this.updated = h("td");
+    this.createdAt = item.createdAt;
+    this.updatedAt = null;
     this.live = h("span", { class: "live-dot", title: "live", hidden: true });
     this.el = h("tr", { dataset: { import: this.id } },
       h("td", null, h("strong", null, item.tmAttractionId), h("div", { class: "muted small mono" }, this.id)),
       h("td", null, this.status, " ", this.live),
       h("td", { class: "progress-cell" }, h("div", { class: "bar" }, this.bar, this.pct), this.stage, this.message),
-      h("td", { title: when(item.createdAt) }, ago(item.createdAt)),
+      this.created,
       this.updated);
     labelCells([this.el], COLUMNS);
     this.update(item);
@@ -43,8 +46,16 @@ class ImportRow {
     }
     if (data.stage !== undefined) this.stage.textContent = data.stage || "";
     if (data.message !== undefined || data.error) this.message.textContent = data.error || data.message || "";
-    const at = data.updatedAt || (data.ts ? data.ts * 1000 : null);
-    if (at) { this.updated.textContent = ago(at); this.updated.title = when(at); }
+    const at = toMs(data.updatedAt ?? data.updated_at) ?? (data.ts ? data.ts * 1000 : null);
+    if (at) this.updatedAt = Math.max(this.updatedAt || 0, at);
+    this.tick();
+  }
+
+  /** Re-render the relative times ("3 s ago"). */
+  tick() {
+    this.created.textContent = ago(this.createdAt);
+    this.updated.textContent = ago(this.updatedAt);
+    this.updated.title = when(this.updatedAt);
   }
 
   /** Follow the import's stream while it runs (once; a list refresh brings a fresh URL if it ends). */
@@ -89,6 +100,7 @@ export function importsView() {
       let row = rows.get(item.importId);
       if (!row) { row = new ImportRow(item); rows.set(item.importId, row); }
       else if (!row.source) row.update(item);
+      else row.tick();
       row.follow(item.eventsUrl);
       order.push(row.el);
     }
