@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 import uuid
 from typing import AsyncIterator, Sequence
@@ -65,16 +66,25 @@ async def wait_for(predicate, timeout: float = 5.0, interval: float = 0.01) -> N
 
 
 def monitor_lines(redis_url: str, namespace: str, seconds: float) -> list[dict]:
-    """MONITOR lines naming ``namespace`` during ``seconds`` (blocking; run in a thread)."""
+    """MONITOR lines naming ``namespace`` during ``seconds`` (blocking; run in a thread).
+
+    The window is closed by an ECHO of an end marker sent when it expires, so a
+    quiet server (nothing else to report) ends it on time too.
+    """
     client = redis.Redis.from_url(redis_url)
+    poker = redis.Redis.from_url(redis_url)
+    end_marker = f"{namespace}:monitor-window-end:{uuid.uuid4().hex}"
+    timer = threading.Timer(seconds, poker.echo, args=(end_marker,))
     lines = []
-    deadline = time.monotonic() + seconds
     with client.monitor() as m:
+        timer.start()
         for line in m.listen():
+            if end_marker in line["command"]:
+                break
             if namespace in line["command"]:
                 lines.append(line)
-            if time.monotonic() > deadline:
-                break
+    timer.join()
+    poker.close()
     client.close()
     return lines
 
