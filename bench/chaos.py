@@ -35,13 +35,14 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirna
 import argparse
 import asyncio
 import json
+import signal
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests"), str(REPO)]
 
-from chaos_harness import Chaos, ChaosParams, format_table  # noqa: E402
+from chaos_harness import Chaos, ChaosParams, ScenarioResult, format_table  # noqa: E402
 
 SCENARIOS = ("sigkill", "rolling_restart", "redis_restart", "postgres_outage", "soak", "bad_input")
 
@@ -61,26 +62,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jitter-ms", type=float, default=25.0)
     ap.add_argument("--fuzz-examples", type=int, default=50)
     ap.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {','.join(SCENARIOS)}")
+    ap.add_argument("--keep-logs", action="store_true", help="keep the daemons' log files (paths printed)")
     ap.add_argument("--json", type=Path, help="also write the rows (with notes and problems) here")
     args = ap.parse_args(argv)
     params = ChaosParams(
         lease_timeout=args.lease_timeout, drain_timeout=args.drain_timeout, fault_rate=args.fault_rate,
         faults=args.faults, latency_ms=args.latency_ms, jitter_ms=args.jitter_ms,
         rolling_imports=args.rolling_imports, stream_imports=args.stream_imports, pg_outage_s=args.pg_outage,
-        soak_s=args.soak_minutes * 60, soak_concurrency=args.soak_concurrency, import_timeout=300.0,
-        fuzz_examples=args.fuzz_examples,
+        soak_s=args.soak_minutes * 60, soak_concurrency=args.soak_concurrency, import_timeout=180.0,
+        fuzz_examples=args.fuzz_examples, fuzz_time_s=180.0,
     )
     wanted = [s for s in args.only.split(",") if s]
     unknown = set(wanted) - set(SCENARIOS)
     if unknown:
         ap.error(f"unknown scenarios: {sorted(unknown)}")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the private servers and daemons are stopped
     chaos = Chaos(params)
+    chaos.keep_logs = args.keep_logs
     started = time.monotonic()
     try:
         chaos.start()
         for name in SCENARIOS:
             if name in wanted:
-                result = asyncio.run(getattr(chaos, f"scenario_{name}")())
+                try:
+                    result = asyncio.run(getattr(chaos, f"scenario_{name}")())
+                except Exception as exc:  # the harness broke: a row with the problem, and the run goes on
+                    result = ScenarioResult(name, problems=[f"harness error: {type(exc).__name__}: {exc}"])
+                    chaos.results.append(result)
                 print(f"[{time.monotonic() - started:6.0f}s] {result.name}: "
                       f"{'ok' if not result.problems else f'{len(result.problems)} problem(s)'}", file=sys.stderr, flush=True)
         rows = [*chaos.results, chaos.faults_summary()]

