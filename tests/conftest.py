@@ -1,13 +1,14 @@
 """Shared fixtures: the real Redis and PostgreSQL, isolated per test run.
 
-Each test gets its own Redis key namespace (deleted afterwards); the session
-gets its own PostgreSQL database (dropped afterwards). Nothing here fakes a
+Each test gets its own Redis key namespace (deleted afterwards); each test
+module gets its own PostgreSQL database (dropped afterwards). Nothing here fakes a
 service: if Redis or PostgreSQL do not answer, the tests fail loudly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import socket
@@ -69,6 +70,9 @@ async def async_redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 
 def _admin(sql: str) -> None:
+    """Run one statement on the maintenance database (in a thread of its own, so it
+    works even where the caller's thread already runs an event loop, e.g. Playwright's)."""
+
     async def run() -> None:
         conn = await asyncpg.connect(PG_ADMIN_URL)
         try:
@@ -76,7 +80,8 @@ def _admin(sql: str) -> None:
         finally:
             await conn.close()
 
-    asyncio.run(run())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
 
 
 @contextlib.contextmanager
@@ -90,14 +95,19 @@ def scratch_database(prefix: str = "theset_scratch") -> Iterator[str]:
         _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def database_url() -> Iterator[str]:
-    """A PostgreSQL database of this test session, dropped at the end (no schema)."""
+    """A PostgreSQL database of this test module, dropped after it (no schema).
+
+    One per module, not per session: daemons reconcile at boot and resume every
+    import they find in flight, so one module's leftovers must not become
+    another module's work.
+    """
     with scratch_database(f"theset_test_{RUN_ID}") as url:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def migrated_database_url(database_url: str) -> str:
     """The session database with every migration applied."""
     from theset_daemon.db.migrate import migrate
