@@ -132,21 +132,21 @@ class Fetcher:
     async def _round(self) -> int:
         """One fetch call for every lane with a free slot; returns the number of jobs fetched."""
         plan: list[tuple[Lane, int]] = []
-        for lane in self.lanes.values():
-            if lane.free > 0:
-                count = await lane.reserve()
-                lane.free -= count
-                plan.append((lane, count))
-        if not plan:
-            return 0
-        args: list[object] = []
-        records = self.recorder.take()
-        args.append(len(records) // 4)
-        args += records
-        args.append(len(plan))
-        for lane, count in plan:
-            args += (lane.name, count)
+        records: list[str] = []
         try:
+            # Slots are taken inside the try: a lane's reserve() asks Redis (its rate
+            # limit) and may raise, and the slots taken so far must come back then.
+            for lane in self.lanes.values():
+                if lane.free > 0:
+                    count = await lane.reserve()
+                    lane.free -= count
+                    plan.append((lane, count))
+            if not plan:
+                return 0
+            records = self.recorder.take()
+            args: list[object] = [len(records) // 4, *records, len(plan)]
+            for lane, count in plan:
+                args += (lane.name, count)
             reply = await self.broker.run_script("fetch", args)
         except BaseException:
             self.recorder.restore(records)
