@@ -581,11 +581,7 @@ async def verify(database_url: str, truth: Any, runs: list[ImportRun], settle_s:
 
 #: Bugs this harness found in code its authors may not change, reported to its owners: while they
 #: stand they are notes in the table's output, not failures. Remove an entry once fixed.
-KNOWN_BUGS = {
-    "GET /api/admin/dlq": "500 once an undecodable poison message is in the dead letters "
-                          "(broker.decode_record → Message.decode raises DecodeError, "
-                          "broker/broker.py dead_letters via web/admin.py dead_letters)",
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 def _summary(line: str) -> str:

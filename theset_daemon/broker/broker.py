@@ -18,6 +18,7 @@ import dramatiq
 import redis
 import redis.asyncio as aioredis
 from dramatiq import Message
+from dramatiq.errors import DecodeError
 from dramatiq.middleware import CurrentMessage, Middleware, MiddlewareError
 
 from ..metrics import QUEUE_DEPTH
@@ -321,12 +322,20 @@ _TIME_FIELDS = {"enqueued_at", "started_at", "finished_at", "due_at", "first_fai
 
 
 def decode_record(raw: dict[bytes, bytes]) -> dict[str, Any]:
-    """A job record HASH as Python values: ints, times in ms, ``message`` decoded."""
+    """A job record HASH as Python values: ints, times in ms, ``message`` decoded.
+
+    A poison message that cannot be decoded (it is in the dead letters for that)
+    reads as ``message`` None with its first bytes in ``undecodable``.
+    """
     record: dict[str, Any] = {}
     for key, value in raw.items():
         name = key.decode()
         if name == "msg":
-            record["message"] = Message.decode(value)
+            try:
+                record["message"] = Message.decode(value)
+            except DecodeError:
+                record["message"] = None
+                record["undecodable"] = value[:200].decode(errors="replace")
         elif name in _INT_FIELDS or name in _TIME_FIELDS:
             record[name] = int(value)
         else:
