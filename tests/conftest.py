@@ -126,9 +126,12 @@ async def pool(migrated_database_url: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-@pytest.fixture
-def daemon_env(redis_url: str, namespace: str, database_url: str) -> dict[str, str]:
-    """Environment for a daemon subprocess bound to this test's Redis namespace and database."""
+API_TOKEN = "test-api-token-" + RUN_ID
+ADMIN_TOKEN = "test-admin-token-" + RUN_ID
+
+
+def daemon_environment(redis_url: str, namespace: str, database_url: str, **extra: str) -> dict[str, str]:
+    """Environment for a daemon subprocess on this Redis namespace and database, with test tokens."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("THESET_")}
     env.update(
         THESET_REDIS_URL=redis_url,
@@ -136,9 +139,16 @@ def daemon_env(redis_url: str, namespace: str, database_url: str) -> dict[str, s
         THESET_DATABASE_URL=database_url,
         THESET_HTTP_HOST="127.0.0.1",
         THESET_HTTP_PORT=str(free_port()),
-        THESET_API_TOKEN="test-api-token-" + RUN_ID,
-        THESET_ADMIN_TOKEN="test-admin-token-" + RUN_ID,
+        THESET_API_TOKEN=API_TOKEN,
+        THESET_ADMIN_TOKEN=ADMIN_TOKEN,
         THESET_SSE_SECRET="test-sse-secret-" + RUN_ID,
         PYTHONUNBUFFERED="1",
+        **extra,
     )
     return env
+
+
+@pytest.fixture
+def daemon_env(redis_url: str, namespace: str, database_url: str) -> dict[str, str]:
+    """Environment for a daemon subprocess bound to this test's Redis namespace and database."""
+    return daemon_environment(redis_url, namespace, database_url)

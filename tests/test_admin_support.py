@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import queue
 import threading
 import time
@@ -15,30 +14,15 @@ import uuid
 from typing import Any
 
 import redis
-from conftest import RUN_ID, _delete_namespace, free_port
+from conftest import ADMIN_TOKEN, API_TOKEN, RUN_ID, _delete_namespace, daemon_environment  # noqa: F401 (re-exported)
 from daemon_process import DaemonProcess
-
-ADMIN_TOKEN = "test-admin-token-" + RUN_ID
-API_TOKEN = "test-api-token-" + RUN_ID
-
 
 def module_env(redis_url: str, database_url: str, **extra: str) -> tuple[dict[str, str], str]:
     """A daemon environment with its own namespace (the caller deletes it with :func:`drop_namespace`)."""
     namespace = f"test-{RUN_ID}-{uuid.uuid4().hex[:8]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("THESET_")}
-    env.update(
-        THESET_REDIS_URL=redis_url,
-        THESET_REDIS_NAMESPACE=namespace,
-        THESET_DATABASE_URL=database_url,
-        THESET_HTTP_HOST="127.0.0.1",
-        THESET_HTTP_PORT=str(free_port()),
-        THESET_API_TOKEN=API_TOKEN,
-        THESET_ADMIN_TOKEN=ADMIN_TOKEN,
-        THESET_SSE_SECRET="test-sse-secret-" + RUN_ID,
-        THESET_WEBHOOK_SECRET="test-webhook-secret",
-        THESET_ALLOW_PRIVATE_FETCH="true",
-        PYTHONUNBUFFERED="1",
-        **extra,
+    env = daemon_environment(
+        redis_url, namespace, database_url,
+        THESET_WEBHOOK_SECRET="test-webhook-secret", THESET_ALLOW_PRIVATE_FETCH="true", **extra,
     )
     return env, namespace
 

@@ -8,7 +8,6 @@ its connection and paused a second (READ_RETRY_S) before reading again.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 
