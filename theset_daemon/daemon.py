@@ -123,7 +123,7 @@ class Daemon:
         from . import sse
         from .web import imports
 
-        app[QUEUE_DEPTHS] = self._queue_depths
+        app[QUEUE_DEPTHS] = self.broker.export_depths
         app[sse.HUB] = self.hub
         app[sse.PROGRESS] = self.progress
         app.add_routes(imports.ROUTES)
@@ -133,9 +133,6 @@ class Daemon:
 
         admin.mount(app, QueueAdmin(self.broker), self.schedules)
         app.add_routes(dashboard.ROUTES)
-
-    async def _queue_depths(self) -> dict[str, dict[str, int]]:
-        return await self.broker.depths()
 
     async def _booted(self) -> bool:
         return self.worker is not None and self.worker.running

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 SETTINGS = web.AppKey("settings", Settings)
 READINESS = web.AppKey("readiness", ReadinessCheck)
 LOOP_MONITOR = web.AppKey("loop_monitor", LoopMonitor)
-#: An async callable returning {queue: {state: count}}, read at scrape time.
+#: An async callable that sets the QUEUE_DEPTH gauge from Redis (``broker.export_depths``), run at scrape time.
 QUEUE_DEPTHS = web.AppKey("queue_depths", Any)
 
 
