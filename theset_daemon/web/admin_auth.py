@@ -18,7 +18,7 @@ import time
 from aiohttp import web
 
 from ..config import Settings
-from .auth import bearer_token
+from .auth import bearer_token, token_matches
 from .keys import SETTINGS
 
 SESSION_COOKIE = "theset_session"
@@ -55,12 +55,6 @@ def session_valid(settings: Settings, value: str, *, now: float | None = None) -
     return good and int(expires) > (now or time.time())
 
 
-def _token_ok(settings: Settings, given: str | None) -> bool:
-    expected = settings.admin_token
-    digest = hashlib.sha256((given or "").encode()).digest()
-    return bool(expected) and hmac.compare_digest(digest, hashlib.sha256(expected.encode()).digest())
-
-
 def require_admin(request: web.Request, *, mutation: bool = False) -> str:
     """Admit the admin (``"token"`` or ``"session"``) or raise 401/403.
 
@@ -69,7 +63,7 @@ def require_admin(request: web.Request, *, mutation: bool = False) -> str:
       HTTPForbidden: a mutation while ``THESET_DASHBOARD_READONLY`` is on.
     """
     settings = request.app[SETTINGS]
-    if _token_ok(settings, bearer_token(request)):
+    if token_matches(bearer_token(request), settings.admin_token):
         who = "token"
     else:
         session = request.cookies.get(SESSION_COOKIE, "")
