@@ -45,9 +45,9 @@ async def start_daemon(
 ) -> AsyncIterator[Callable[..., Awaitable[Daemon]]]:
     daemons: list[Daemon] = []
 
-    async def start(*, heartbeat_s: float = 30.0, decode_responses: bool = False) -> Daemon:
+    async def start(*, heartbeat_s: float = 30.0, decode_responses: bool = False, url: str | None = None) -> Daemon:
         settings = config.load({"THESET_SSE_SECRET": SECRET, "THESET_REDIS_NAMESPACE": namespace})
-        redis = aioredis.Redis.from_url(redis_url, decode_responses=decode_responses)
+        redis = aioredis.Redis.from_url(url or redis_url, decode_responses=decode_responses)
         app = web.Application(middlewares=[json_errors])
         app[SETTINGS] = settings
         app[PROGRESS] = p.ProgressReporter(pg_pool, redis, namespace)
@@ -318,6 +318,18 @@ async def test_closed_hub_answers_reconnect_at_once(start_daemon, http, pg_pool)
     reader = SseReader(response)
     event = await reader.event()
     assert event is not None and event["event"] == "reconnect"
+    assert await reader.event() is None
+
+
+async def test_redis_away_answers_reconnect_not_a_500(start_daemon, http, pg_pool) -> None:  # noqa: F811
+    daemon = await start_daemon(url=f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    import_id = await new_import(pg_pool)
+    response = await connect(http, daemon, import_id)
+    assert response.status == 200 and response.headers["Content-Type"].startswith("text/event-stream")
+    reader = SseReader(response)
+    event = await reader.event()
+    assert event is not None and event["event"] == "reconnect" and event["data"] == {"reason": "unavailable"}
+    assert event["retry"] == "1500"
     assert await reader.event() is None
 
 

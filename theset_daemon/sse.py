@@ -41,6 +41,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 
+import asyncpg
 import orjson
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -67,6 +68,10 @@ QUEUE_SIZE = 1000
 READ_RETRY_S = 1.0
 
 _LAST_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
+
+
+#: Failures of the stores behind a stream: the client is told to reconnect, not given a 500.
+BACKEND_ERRORS = (RedisError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
 class Reconnect(Exception):
@@ -403,12 +408,12 @@ async def import_events(request: web.Request) -> web.StreamResponse:
         return json_response(body, status=503, headers={"Retry-After": "1"})
     if not is_uuid(import_id):
         return json_response(error_body(404, f"no import {import_id}"), status=404)
-    after = _requested_after(request) or await hub.last_id(import_id)
-    snapshot = await reporter.snapshot(import_id)
-    if snapshot is None:
-        return json_response(error_body(404, f"no import {import_id}"), status=404)
     response = _stream_response()
     try:
+        after = _requested_after(request) or await hub.last_id(import_id)
+        snapshot = await reporter.snapshot(import_id)
+        if snapshot is None:
+            return json_response(error_body(404, f"no import {import_id}"), status=404)
         async with hub.subscribe(import_id, after) as sub:
             await response.prepare(request)
             SSE_CLIENTS.inc()
@@ -418,15 +423,23 @@ async def import_events(request: web.Request) -> web.StreamResponse:
             finally:
                 SSE_CLIENTS.dec()
     except Reconnect as exc:
-        if not response.prepared:
-            await response.prepare(request)
-        await response.write(_event("reconnect", {"reason": exc.reason}, retry_ms=hub.retry_ms))
+        await _send_reconnect(request, response, exc.reason, hub)
     except EOFError:
         pass
     except ConnectionResetError:  # the client went away (aiohttp's ClientConnectionResetError is one)
         return response
+    except BACKEND_ERRORS as exc:
+        # Redis or PostgreSQL away: the browser retries after the hint (a 5xx would end its EventSource).
+        logger.warning("import events interrupted: %s: %s", type(exc).__name__, exc)
+        await _send_reconnect(request, response, "unavailable", hub)
     await response.write_eof()
     return response
+
+
+async def _send_reconnect(request: web.Request, response: web.StreamResponse, reason: str, hub: ProgressHub) -> None:
+    if not response.prepared:
+        await response.prepare(request)
+    await response.write(_event("reconnect", {"reason": reason}, retry_ms=hub.retry_ms))
 
 
 async def close_hub(app: web.Application) -> None:
