@@ -50,6 +50,7 @@ def test_demo_import_lands_the_truth_with_live_progress(daemon, truth, database_
 
     expected = truth.artist(attraction)
     artist = artist_row(database_url, attraction)
+    assert artist["image_url"].startswith("http://127.0.0.1:") and artist["image_width"] > 0, "the sandbox's image was not stored"
     songs = query(database_url, "select spotify_id, isrc from songs where artist_id = $1 and catalog_removed_at is null", artist["id"])
     kept = {s["spotify_id"] for s in songs}
     assert not kept & expected.live_track_ids, "a live track was kept"

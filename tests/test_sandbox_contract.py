@@ -7,12 +7,14 @@ a key the provider omits in some answers is listed in the example's ``_optional`
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+from theset_daemon.image_size import image_size
 from theset_daemon.sandbox import RunningSandbox, run_sandbox
 
 EXAMPLES = Path(__file__).parent / "fixtures" / "provider_examples"
@@ -175,3 +177,56 @@ async def test_setlistfm_shapes(sandbox):
         assert statuses == [200, 429]
         assert body == errors["throttled"] and "Retry-After" not in reply.headers
         assert reply.headers["x-amzn-errortype"] == "TooManyRequestsException"
+
+
+def hosts_named(body: Any) -> set[str]:
+    """Every host a URL anywhere in ``body`` names."""
+    return set(re.findall(r"[a-z][a-z0-9+.-]*://\[?([^/:\]\s\"']+)", json.dumps(body)))
+
+
+async def test_payloads_name_no_host_but_the_sandbox(sandbox):
+    """No run against the sandbox resolves or contacts a host off the machine: every link,
+    image and page a payload names is on the sandbox's own loopback origin, and serves."""
+    env = sandbox.settings_env()
+    tm, key = env["THESET_TICKETMASTER_API_URL"], env["THESET_TICKETMASTER_API_KEY"]
+    sf = env["THESET_SETLISTFM_API_URL"]
+    sf_headers = {"x-api-key": env["THESET_SETLISTFM_API_KEY"], "Accept": "application/json"}
+    truth = sandbox.truth
+    bodies: list[Any] = []
+    async with aiohttp.ClientSession() as session:
+        for attraction in (truth.demo_attraction_id, truth.big_catalogue_attraction_id, truth.big_events_attraction_id):
+            who = truth.artist(attraction).identity
+            bodies.append((await spotify(sandbox, session, f"/artists/{who.spotify_id}"))[1])
+            _, albums = await spotify(sandbox, session, f"/artists/{who.spotify_id}/albums", market="US", limit=50)
+            bodies.append(albums)
+            for album in albums["items"][:3]:
+                bodies.append((await spotify(sandbox, session, f"/albums/{album['id']}", market="US"))[1])
+            for track_id in list(truth.artist(attraction).tracks)[:3]:
+                bodies.append((await spotify(sandbox, session, f"/tracks/{track_id}", market="US"))[1])
+            async with session.get(f"{tm}/attractions/{attraction}", params={"apikey": key}) as reply:
+                bodies.append(await reply.json())
+            async with session.get(f"{tm}/events.json", params={"attractionId": attraction, "size": 50, "apikey": key}) as reply:
+                events = await reply.json()
+                bodies.append(events)
+            for venue in events.get("_embedded", {}).get("events", [{}])[0].get("_embedded", {}).get("venues", [])[:1]:
+                async with session.get(f"{tm}/venues/{venue['id']}", params={"apikey": key}) as reply:
+                    bodies.append(await reply.json())
+            async with session.get(f"{sf}/artist/{who.mbid}/setlists", params={"p": 1}, headers=sf_headers) as reply:
+                bodies.append(await reply.json())
+        linked = next(a for a in sandbox.world.artists if a.external_links)
+        async with session.get(f"{tm}/attractions/{linked.tm_id}.json", params={"apikey": key}) as reply:
+            bodies.append(await reply.json())
+        assert hosts_named(bodies) == {"127.0.0.1"}, "a sandbox payload names a host off this machine"
+        image = bodies[0]["images"][0]
+        async with session.get(image["url"]) as reply:
+            assert reply.status == 200 and reply.content_type == "image/png"
+            assert image_size(await reply.read()) == (image["width"], image["height"])
+        async with session.get(bodies[0]["external_urls"]["spotify"]) as reply:
+            assert reply.status == 200
+
+
+def test_sandbox_source_names_no_outside_host():
+    """No URL literal in the sandbox's code names a host (links are built on the request's origin)."""
+    root = Path(__file__).parent.parent / "theset_daemon" / "sandbox"
+    literals = {m for f in root.glob("*.py") for m in re.findall(r"[a-z]+://[A-Za-z0-9.-]+", f.read_text())}
+    assert literals <= {"http://127.0.0.1"}, literals

@@ -4,7 +4,9 @@ Paths (``{base}`` is e.g. ``http://127.0.0.1:8099``):
 
 * Spotify API ``{base}/spotify/v1``, accounts ``{base}/spotify-accounts`` (token at ``/api/token``);
 * Ticketmaster ``{base}/ticketmaster/discovery/v2``;
-* setlist.fm ``{base}/setlistfm/rest/1.0``.
+* setlist.fm ``{base}/setlistfm/rest/1.0``;
+* the providers' websites and images their payloads link to, ``{base}/web/...`` and
+  ``{base}/images/...`` (:mod:`.links`): no payload names any host but the sandbox's own.
 
 Every request passes latency, fault injection and the provider's rate limit
 before its handler, and is recorded in the request log tests read.
@@ -22,7 +24,7 @@ from typing import Any, AsyncIterator, Callable
 
 from aiohttp import web
 
-from . import setlistfm_api, spotify_api, ticketmaster_api
+from . import links, setlistfm_api, spotify_api, ticketmaster_api
 from .data import World
 from .faults import FaultPlan, server_error, throttled, truncated
 from .options import PROVIDERS, SandboxOptions, from_args, parser
@@ -51,6 +53,7 @@ async def sandbox_middleware(request: web.Request, handler: Any) -> web.StreamRe
     """Latency, faults and rate limits before the handler; the request log after."""
     state = request.app[STATE]
     provider = provider_of(request.path) or "other"
+    links.ORIGIN.set(str(request.url.origin()))
     arrived = time.monotonic()
     await state.faults.latency()
     response = await _answer(request, handler, state, provider)
@@ -83,7 +86,7 @@ def create_app(state: SandboxState) -> web.Application:
         middlewares=[sandbox_middleware, spotify_api.errors, ticketmaster_api.errors, setlistfm_api.errors]
     )
     app[STATE] = state
-    app.add_routes([*spotify_api.routes(), *ticketmaster_api.routes(), *setlistfm_api.routes()])
+    app.add_routes([*spotify_api.routes(), *ticketmaster_api.routes(), *setlistfm_api.routes(), *links.routes()])
     return app
 
 
@@ -138,6 +141,8 @@ class RunningSandbox:
         """THESET_* variables pointing the daemon's clients at this sandbox, with its credentials."""
         o = self.options
         return {
+            # The sandbox serves its payloads' images itself, on loopback.
+            "THESET_ALLOW_PRIVATE_FETCH": "true",
             "THESET_SPOTIFY_API_URL": f"{self.base_url}{spotify_api.PREFIX}",
             "THESET_SPOTIFY_ACCOUNTS_URL": f"{self.base_url}{spotify_api.ACCOUNTS_PREFIX}",
             "THESET_SPOTIFY_CLIENT_ID": o.client_id,

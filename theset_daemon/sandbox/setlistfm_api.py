@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from . import links
 from .faults import json_response
 from .records import ArtistIdentity, Decoy, SetlistRecord, SongEntry
 from .state import STATE, SandboxState
@@ -36,7 +37,7 @@ def artist_body(who: ArtistIdentity | Decoy) -> dict[str, Any]:
     sort_name = f"{name[4:]}, The" if name.startswith("The ") else name
     slug = name.lower().replace(" ", "-").replace(":", "")
     return {"mbid": who.mbid, "name": name, "sortName": sort_name, "disambiguation": "",
-            "url": f"https://www.setlist.fm/setlists/{slug}-{who.mbid[:8]}.html"}
+            "url": links.page("setlistfm", f"setlists/{slug}-{who.mbid[:8]}.html")}
 
 
 def _song(song: SongEntry) -> dict[str, Any]:
@@ -46,11 +47,11 @@ def _song(song: SongEntry) -> dict[str, Any]:
     if song.cover:
         mbid, name = song.cover
         body["cover"] = {"mbid": mbid, "name": name, "sortName": name, "disambiguation": "",
-                         "url": f"https://www.setlist.fm/setlists/{mbid[:8]}.html"}
+                         "url": links.page("setlistfm", f"setlists/{mbid[:8]}.html")}
     if song.with_guest:
         mbid, name = song.with_guest
         body["with"] = {"mbid": mbid, "name": name, "sortName": name, "disambiguation": "",
-                        "url": f"https://www.setlist.fm/setlists/{mbid[:8]}.html"}
+                        "url": links.page("setlistfm", f"setlists/{mbid[:8]}.html")}
     if song.info:
         body["info"] = song.info
     return body
@@ -76,9 +77,9 @@ def setlist_body(state: SandboxState, s: SetlistRecord) -> dict[str, Any]:
         "id": s.id, "versionId": s.version_id, "eventDate": s.event_date.strftime("%d-%m-%Y"),
         "lastUpdated": s.last_updated, "artist": artist_body(who),
         "venue": {"id": v.sf_id, "name": v.sf_name, "city": city,
-                  "url": f"https://www.setlist.fm/venue/{v.sf_name.lower().replace(' ', '-')}-{v.sf_id}.html"},
+                  "url": links.page("setlistfm", f"venue/{v.sf_name.lower().replace(' ', '-')}-{v.sf_id}.html")},
         "sets": {"set": sets},
-        "url": f"https://www.setlist.fm/setlist/{s.id}.html",
+        "url": links.page("setlistfm", f"setlist/{s.id}.html"),
     }
     if s.tour:
         body["tour"] = {"name": s.tour}

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from .data import World
+from . import links
 from .faults import json_response
 from .records import AlbumRecord, ArtistIdentity, Catalogue, Decoy, TrackRecord
 from .state import STATE, SandboxState
@@ -112,12 +113,12 @@ class Render:
         self.profile = PROFILES[self.state.options.spotify_profile]
 
     def ref(self, kind: str, id_: str) -> dict[str, Any]:
-        return {"external_urls": {"spotify": f"https://open.spotify.com/{kind}/{id_}"},
+        return {"external_urls": {"spotify": links.page("spotify", f"{kind}/{id_}")},
                 "href": f"{self.base}/{kind}s/{id_}", "id": id_, "type": kind, "uri": f"spotify:{kind}:{id_}"}
 
     def artist(self, who: ArtistIdentity | Decoy) -> dict[str, Any]:
         body = {**self.ref("artist", who.spotify_id), "name": who.name, "genres": [who.genre],
-                "images": [{"url": f"https://i.scdn.co/image/ab6761610000e5eb{who.spotify_id.lower()}", "height": 640, "width": 640}]}
+                "images": [{"url": links.image(f"ab6761610000e5eb{who.spotify_id.lower()}", 640, 640), "height": 640, "width": 640}]}
         if not self.profile.withholds:
             body["popularity"] = who.popularity
             body["followers"] = {"href": None, "total": who.followers}
@@ -134,7 +135,7 @@ class Render:
             {**self.ref("artist", "0LyfQWJT6nXafLPZqxe9Of"), "name": album.artist_name}]
         body = {**self.ref("album", id_ or album.id), "album_type": album.album_type, "total_tracks": len(album.track_ids),
                 "name": album.name, "release_date": album.release_date, "release_date_precision": album.precision,
-                "images": [{"url": f"https://i.scdn.co/image/ab67616d0000b273{album.id.lower()}", "height": 640, "width": 640}],
+                "images": [{"url": links.image(f"ab67616d0000b273{album.id.lower()}", 640, 640), "height": 640, "width": 640}],
                 "artists": artists}
         self.markets(body)
         if not full:

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from . import links
 from .faults import json_response
 from .records import ArtistIdentity, EventRecord, VenueRecord
 from .state import STATE, SandboxState
@@ -60,7 +61,7 @@ def _not_found(id_: str) -> DiscoveryError:
 def venue_body(v: VenueRecord) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": v.name, "type": "venue", "id": v.tm_id, "test": False, "locale": "en-us",
-        "url": f"https://www.ticketmaster.com/venue/{v.tm_id.lower()}",
+        "url": links.page("ticketmaster", f"venue/{v.tm_id.lower()}"),
         "timezone": v.timezone, "city": {"name": v.city_on_wire},
         "country": {"name": v.country, "countryCode": v.country_code},
         "address": {k: line for k, line in (("line1", v.line1), ("line2", v.line2)) if line},
@@ -82,8 +83,8 @@ def venue_body(v: VenueRecord) -> dict[str, Any]:
 def attraction_body(who: ArtistIdentity, upcoming: int) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": who.name, "type": "attraction", "id": who.tm_id, "test": False, "locale": "en-us",
-        "url": f"https://www.ticketmaster.com/{who.name.lower().replace(' ', '-')}-tickets/artist/{who.index + 770000}",
-        "images": [{"ratio": "16_9", "url": f"https://s1.ticketm.net/dam/a/{who.tm_id}_RETINA_PORTRAIT_16_9.jpg",
+        "url": links.page("ticketmaster", f"{who.name.lower().replace(' ', '-')}-tickets/artist/{who.index + 770000}"),
+        "images": [{"ratio": "16_9", "url": links.image(f"{who.tm_id}_RETINA_PORTRAIT_16_9", 640, 360),
                     "width": 640, "height": 360, "fallback": False}],
         "classifications": [{"primary": True, "segment": {"id": "KZFzniwnSyZfZ7v7nJ", "name": "Music"},
                              "genre": {"id": "KnvZfZ7vAeA", "name": who.genre.title()},
@@ -95,9 +96,9 @@ def attraction_body(who: ArtistIdentity, upcoming: int) -> dict[str, Any]:
     }
     if who.external_links:
         body["externalLinks"] = {
-            "spotify": [{"url": f"https://open.spotify.com/artist/{who.spotify_id}"}],
+            "spotify": [{"url": links.page("spotify", f"artist/{who.spotify_id}")}],
             "musicbrainz": [{"id": who.mbid}],
-            "homepage": [{"url": f"https://www.{who.name.lower().replace(' ', '')}.example/"}],
+            "homepage": [{"url": links.page("homepage", who.name.lower().replace(' ', ''))}],
         }
     return body
 
@@ -124,12 +125,12 @@ def event_body(state: SandboxState, e: EventRecord) -> dict[str, Any]:
          "_links": {"self": {"href": f"{LINK_PREFIX}/attractions/{aid}?locale=en-us"}}} for aid, name in e.co_bill]
     return {
         "name": e.name, "type": "event", "id": e.id, "test": False,
-        "url": f"https://www.ticketmaster.com/event/{e.id[2:18].upper()}", "locale": "en-us",
-        "images": [{"ratio": "16_9", "url": f"https://s1.ticketm.net/dam/a/{e.id}_RETINA_PORTRAIT_16_9.jpg",
+        "url": links.page("ticketmaster", f"event/{e.id[2:18].upper()}"), "locale": "en-us",
+        "images": [{"ratio": "16_9", "url": links.image(f"{e.id}_RETINA_PORTRAIT_16_9", 640, 360),
                     "width": 640, "height": 360, "fallback": False}],
         "sales": {"public": {"startDateTime": sale_start, "startTBD": False, "startTBA": False}},
         "dates": dates,
-        "outlets": [{"url": f"https://www.ticketmaster.com/venue/{venue.tm_id.lower()}", "type": "venueBoxOffice"}],
+        "outlets": [{"url": links.page("ticketmaster", f"venue/{venue.tm_id.lower()}"), "type": "venueBoxOffice"}],
         "classifications": attraction_body(owner, 0)["classifications"],
         "_links": {"self": {"href": f"{LINK_PREFIX}/events/{e.id}?locale=en-us"},
                    "attractions": [{"href": f"{LINK_PREFIX}/attractions/{a['id']}?locale=en-us"} for a in attractions],
