@@ -10,20 +10,22 @@ job; :meth:`consume` (Dramatiq's thread worker) is not supported.
 from __future__ import annotations
 
 import logging
-import socket
 import os
+import socket
+import time
 from typing import Any, Iterable, Sequence
 
 import dramatiq
 import redis
 import redis.asyncio as aioredis
 from dramatiq import Message
-from dramatiq.errors import DecodeError
+from dramatiq.errors import DecodeError, QueueJoinTimeout
 from dramatiq.middleware import CurrentMessage, Middleware, MiddlewareError
 
 from ..metrics import QUEUE_DEPTH
 from ..queues import QUEUES, JobDefaults, Priority, QueueSpec
 from . import priority as priorities
+from .deferred import defer, on_loop
 from .keys import Keys
 from .middleware import JobOptions
 from .resp import AsyncResp, Script, SyncResp
@@ -82,6 +84,8 @@ class TheSetBroker(dramatiq.Broker):
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         self._hooks: dict[str, list[Any]] = {}
+        #: Called with a queue's name after it is declared (a worker serving declared queues listens).
+        self.declare_listeners: list[Any] = []
         super().__init__(middleware=default_middleware() if middleware is None else middleware)
         if not any(isinstance(m, JobOptions) for m in self.middleware):
             self.add_middleware(JobOptions())
@@ -121,7 +125,7 @@ class TheSetBroker(dramatiq.Broker):
         hooks = self._hooks.get(name)
         if hooks is None:
             base = getattr(Middleware, name)
-            hooks = [getattr(m, name) for m in self.middleware if getattr(type(m), name, base) is not base]
+            hooks = [getattr(m, name) for m in self.middleware if getattr(getattr(m, name), "__func__", None) is not base]
             if name.startswith("after_"):
                 hooks.reverse()
             self._hooks[name] = hooks
@@ -150,20 +154,54 @@ class TheSetBroker(dramatiq.Broker):
         if queue_name in self.queues:
             return
         self.emit_before("declare_queue", queue_name)
-        spec = self.specs.get(queue_name) or QueueSpec(queue_name, 1, None, Priority.NORMAL)
-        self.specs.setdefault(queue_name, spec)
-        self.queues[queue_name] = spec
+        self.queues[queue_name] = self.spec_for(queue_name)
         self.emit_after("declare_queue", queue_name)
+        for listener in list(self.declare_listeners):
+            listener(queue_name)
+
+    def spec_for(self, queue_name: str) -> QueueSpec:
+        """The table's row for ``queue_name``; a queue missing from it gets concurrency 1, NORMAL."""
+        spec = self.specs.get(queue_name)
+        if spec is None:
+            spec = self.specs[queue_name] = QueueSpec(queue_name, 1, None, Priority.NORMAL)
+        return spec
 
     def enqueue(self, message: Message, *, delay: int | None = None) -> Message:
-        """Enqueue one message (blocking: call off the loop). See :meth:`enqueue_async`."""
+        """Enqueue one message; ``delay`` (ms) wins over the message's own ``delay`` option.
+
+        Off the loop it blocks until Redis has the job. Called on a running loop
+        (a middleware hook such as Pipelines', an async actor's ``send``) it never
+        blocks: the enqueue is deferred to a task that the running attempt awaits
+        before it is recorded done (see :mod:`.deferred`), and ``message`` is returned.
+        """
+        if on_loop():
+            defer(self.enqueue_async(message, delay=delay))
+            return message
         return self.enqueue_many([message], delay=delay)[0]
+
+    def join(self, queue_name: str, *, timeout: int | None = None, interval_s: float = 0.005) -> None:
+        """Block until ``queue_name`` has nothing waiting, delayed or running (Dramatiq's join).
+
+        Parameters:
+          timeout: milliseconds to wait at most; raises ``dramatiq.errors.QueueJoinTimeout`` then.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout / 1000
+        keys = [self.keys.queue(queue_name, kind) for kind in ("waiting", "delayed", "active")]
+        while True:
+            with self.redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.zcard(key)
+                if not any(pipe.execute()):
+                    return
+            if deadline is not None and time.monotonic() > deadline:
+                raise QueueJoinTimeout(queue_name)
+            time.sleep(interval_s)
 
     def enqueue_many(self, messages: Iterable[Message], *, delay: int | None = None) -> list[Message]:
         """Enqueue messages in one round trip (blocking: call off the loop).
 
         Each message's options may carry ``priority``, ``delay`` (ms), ``job_id``
-        and ``debounce_ms``; ``delay`` here applies to messages without one.
+        and ``debounce_ms``; ``delay`` here, when given, wins over a message's own.
         Returns, per message, it or the existing job's message when its job id was taken.
         """
         messages = list(messages)
@@ -217,14 +255,14 @@ class TheSetBroker(dramatiq.Broker):
                 options = message.options
                 actor = self.actors.get(message.actor_name)
                 actor_options = actor.options if actor is not None else _EMPTY
-                wait = options.get("delay", delay)
+                wait = options.get("delay") if delay is None else delay
                 if emit is not None:
                     emit("enqueue", message, wait)
                 args += (
                     options.get("job_id") or message.message_id,
                     message.queue_name,
                     message.actor_name,
-                    int(priorities.resolve(options, actor_options, self.specs.get(message.queue_name))),
+                    int(priorities.resolve(options, actor_options, self.specs.get(message.queue_name), actor)),
                     int(wait or 0),
                     int(options.get("debounce_ms") or actor_options.get("debounce_ms") or 0),
                     message.encode(),
@@ -237,7 +275,7 @@ class TheSetBroker(dramatiq.Broker):
         flat = [value for reply in replies for value in reply]
         for message, value in zip(messages, flat):
             if value == 0:
-                self.emit_after("enqueue", message, message.options.get("delay", delay))
+                self.emit_after("enqueue", message, message.options.get("delay") if delay is None else delay)
                 results.append(message)
             elif value == b"":  # debounced, and the earlier job's record is gone
                 results.append(message)
