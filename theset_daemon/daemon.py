@@ -157,7 +157,10 @@ class Daemon:
             defaults=settings.jobs,
             host_id=settings.host_id,
             lease_timeout_s=settings.lease_timeout,
-            middleware=[*default_middleware(), ImportFailures()],
+            middleware=[
+                *default_middleware(settings.redis_url, settings.redis_namespace, settings.jobs),
+                ImportFailures(),
+            ],
         )
         dramatiq.set_broker(self.broker)
         self.broker.emit_after("process_boot")  # once per process, as Dramatiq's CLI would

@@ -25,6 +25,7 @@ from dramatiq.middleware import CurrentMessage, Middleware, MiddlewareError
 from ..metrics import QUEUE_DEPTH
 from ..queues import QUEUES, JobDefaults, Priority, QueueSpec
 from . import priority as priorities
+from .composition import composition_middleware
 from .deferred import defer, on_loop
 from .keys import Keys
 from .middleware import JobOptions
@@ -42,17 +43,16 @@ DEFAULT_MAX_CONNECTIONS = 64
 _EMPTY: dict[str, Any] = {}
 
 
-def default_middleware() -> list[Middleware]:
-    """Dramatiq middleware that never blocks the loop, plus :class:`JobOptions`.
+def default_middleware(redis_url: str, namespace: str, defaults: JobDefaults = JobDefaults()) -> list[Middleware]:
+    """The middleware of a broker by default: Dramatiq's, none of which blocks the loop.
 
-    Not included: AgeLimit (a hook per job for an option nobody sets here; add it
-    if needed), TimeLimit and ShutdownNotifications (thread interrupts; the
-    worker uses ``asyncio.timeout`` and drain instead), Retries (the broker's
-    own retries), AsyncIO (actors run on the daemon's loop), Callbacks and
-    Pipelines (they enqueue with a blocking call from the hook; add them
-    explicitly if a blocking enqueue on the loop is acceptable).
+    CurrentMessage, then composition on the broker's Redis (AgeLimit, Callbacks,
+    Pipelines, GroupCallbacks, Results: see :mod:`.composition`), then
+    :class:`JobOptions`. Time limits, shutdown notifications and retries are the
+    worker's own (Dramatiq's TimeLimit, ShutdownNotifications and Retries use
+    thread signals and a blocking re-enqueue); async actors run on the loop (no AsyncIO middleware).
     """
-    return [CurrentMessage(), JobOptions()]
+    return [CurrentMessage(), *composition_middleware(redis_url, namespace, defaults), JobOptions()]
 
 
 class TheSetBroker(dramatiq.Broker):
@@ -67,7 +67,8 @@ class TheSetBroker(dramatiq.Broker):
       lease_timeout_s: the crash-recovery bound in seconds: a dead daemon's jobs
         are handed to a live one within this time.
       middleware: Dramatiq middleware; default :func:`default_middleware`. Hooks
-        run on the event loop and must not block.
+        run on the event loop and must not block (an enqueue from a hook is deferred;
+        other blocking work goes through :func:`.deferred.off_loop`).
       max_connections: pool size of each Redis client.
     """
 
@@ -86,7 +87,9 @@ class TheSetBroker(dramatiq.Broker):
         self._hooks: dict[str, list[Any]] = {}
         #: Called with a queue's name after it is declared (a worker serving declared queues listens).
         self.declare_listeners: list[Any] = []
-        super().__init__(middleware=default_middleware() if middleware is None else middleware)
+        if middleware is None:
+            middleware = default_middleware(redis_url, namespace, defaults)
+        super().__init__(middleware=middleware)
         if not any(isinstance(m, JobOptions) for m in self.middleware):
             self.add_middleware(JobOptions())
         self.redis_url = redis_url
