@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from typing import Callable, Sequence
 
@@ -24,7 +25,8 @@ def _run(args: argparse.Namespace) -> int:
 
     from .daemon import Daemon
 
-    settings = config.load()
+    environ = dict(os.environ) if args.queues is None else {**os.environ, "THESET_QUEUES": args.queues}
+    settings = config.load(environ)  # --queues is THESET_QUEUES for this run
     settings.check_serving()
     logs.setup(settings.log_level, settings.secrets)
     return uvloop.run(Daemon(settings, migrate=not args.no_migrate).run())
@@ -144,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the daemon (workers, scheduler, side server) until SIGTERM")
     run.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations at boot")
+    run.add_argument("--queues", help="comma-separated queues this daemon consumes (THESET_QUEUES; default all)")
     run.set_defaults(func=_run)
 
     show = sub.add_parser("config", help="print the effective configuration, secrets masked")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlparse
 
-from .queues import JobDefaults
+from .queues import QUEUES_BY_NAME, JobDefaults
 
 #: Exit status for a configuration error (sysexits.h EX_CONFIG).
 EXIT_CONFIG = 78
@@ -108,6 +108,27 @@ def _module_list(value: str) -> tuple[str, ...]:
     return modules
 
 
+def _queue_names(value: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(item.strip() for item in value.split(",") if item.strip()))
+    unknown = [name for name in names if name not in QUEUES_BY_NAME]
+    if unknown:
+        raise ValueError(f"comma-separated queue names from {', '.join(QUEUES_BY_NAME)}; unknown: {', '.join(unknown)}")
+    return names
+
+
+def _concurrency(value: str) -> tuple[tuple[str, int], ...]:
+    pairs: dict[str, int] = {}
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        name, _, size = item.partition("=")
+        name = name.strip()
+        if name not in QUEUES_BY_NAME or not size.strip().isdigit() or int(size) < 1:
+            raise ValueError(f"queue=N pairs (N >= 1) for queues from {', '.join(QUEUES_BY_NAME)}; bad: {item!r}")
+        pairs[name] = int(size)
+    return tuple(pairs.items())
+
+
 @dataclass(frozen=True)
 class Var:
     """How one setting is read: its variable, parser, default and secrecy."""
@@ -161,6 +182,8 @@ VARIABLES: dict[str, Var] = {
     "completed_max_per_queue": Var("THESET_COMPLETED_MAX", _positive_int, str(JobDefaults.completed_max_per_queue)),
     "failed_ttl_s": Var("THESET_FAILED_TTL", _positive_int, str(JobDefaults.failed_ttl_s)),
     "dead_ttl_s": Var("THESET_DEAD_TTL", _positive_int, str(JobDefaults.dead_ttl_s)),
+    "queues": Var("THESET_QUEUES", _queue_names, ""),
+    "concurrency": Var("THESET_CONCURRENCY", _concurrency, ""),
 }
 
 
@@ -209,6 +232,10 @@ class Settings:
     completed_max_per_queue: int
     failed_ttl_s: int
     dead_ttl_s: int
+    #: The queues this daemon consumes (empty: every queue of the table).
+    queues: tuple[str, ...]
+    #: Per-queue concurrency overrides on this host: (queue, jobs at once) pairs.
+    concurrency: tuple[tuple[str, int], ...]
 
     @property
     def jobs(self) -> JobDefaults:
@@ -250,6 +277,8 @@ class Settings:
                 value = MASK if value else ""
             elif name in {"redis_url", "database_url"}:
                 value = _mask_url_password(value)
+            if name == "concurrency":
+                value = ",".join(f"{queue}={size}" for queue, size in value)
             shown[var.env] = list(value) if isinstance(value, tuple) else value
         return shown
 

@@ -234,7 +234,8 @@ class Daemon:
     async def start_workers(self) -> None:
         from .broker import Worker
 
-        self.worker = Worker(self.broker, queues=QUEUES)
+        served = [spec for spec in QUEUES if spec.name in self.settings.queues] or list(QUEUES)
+        self.worker = Worker(self.broker, queues=served, concurrency=dict(self.settings.concurrency))
         await self.worker.start()
 
     async def drain(self) -> None:

@@ -48,6 +48,7 @@ from .job import Job, _current
 from .lanes import Lane
 from .leases import LeaseKeeper
 from .records import Recorder
+from .serving import ServedQueues
 
 logger = logging.getLogger(__name__)
 
@@ -141,9 +142,13 @@ class Worker:
         self.leases = LeaseKeeper(broker, [], self._held.values)
         for spec in self.specs.values():
             self._add_lane(spec)
+        self.served = ServedQueues(
+            broker.aredis, broker.namespace, broker.host_id, self.served_queues, broker.lease_timeout_s
+        )
         self._idle.set()
         self.leases.start()
         self.fetcher.start()
+        self.served.start()
         self._started = True
         if self.follows_declarations:
             broker.declare_listeners.append(self._on_declare)
@@ -178,6 +183,11 @@ class Worker:
         if self._started and queue_name not in self.lanes and queue_name in self.broker.specs:
             self.specs[queue_name] = spec = self._sized(self.broker.specs[queue_name])
             self._add_lane(spec)
+            self.fetcher._wake_task(self.served.register())
+
+    def served_queues(self) -> dict[str, int]:
+        """The queues this worker consumes, with the concurrency of each."""
+        return {name: lane.spec.concurrency for name, lane in self.lanes.items()}
 
     @property
     def _loop_thread(self) -> int:
@@ -228,6 +238,7 @@ class Worker:
             self.broker.declare_listeners.remove(self._on_declare)
         self.stop_fetching()
         self._notify_shutdown()
+        await self.served.stop()
         await self.fetcher.wait_stopped()
         self._hand_back_unstarted()
         if self._running:
