@@ -29,6 +29,7 @@ from .broker.errors import Postpone
 from .context import Resources
 from .import_plan import PHASES_BY_NAME
 from .kickoff import enqueue_phases
+from .metrics import IMPORT_VISIBLE, IMPORTS
 from .progress import DONE, STATUS_COMPLETED, STATUS_FAILED
 
 logger = logging.getLogger(__name__)
@@ -136,14 +137,25 @@ class PhaseRun:
             self.import_id, stage=self.phase.name, progress=outcome.progress,
             message=f"{self.phase.name}: done", counts=self.counts or None, stage_done=True,
         )
+        if self.phase.name == "artist":
+            await self._observe_visible()
         await enqueue_phases(self.res.broker, self.import_id, outcome.ready, artist_id=self.artist_id)
         if outcome.complete:
             await complete_import(self.res, self.import_id)
+
+    async def _observe_visible(self) -> None:
+        """Kickoff → artist page visible (phase 1 done), once per import: ``theset_import_visible_seconds``."""
+        waited = await self.res.pool.fetchval(
+            "select extract(epoch from now() - created_at)::float8 from import_status where id = $1::text::uuid",
+            self.import_id)
+        if waited is not None:
+            IMPORT_VISIBLE.observe(max(0.0, waited))
 
 
 async def complete_import(res: Resources, import_id: str) -> None:
     """Report the final ``done`` event (progress 100, status completed)."""
     await res.progress.report(import_id, stage=DONE, progress=100, message="import complete", status=STATUS_COMPLETED)
+    IMPORTS.labels("completed").inc()
     logger.info("import completed", extra={"import_id": import_id})
     await _after_import(res, import_id, "import.completed")
 
@@ -155,6 +167,7 @@ async def fail_import(res: Resources, import_id: str, phase: str, error: str) ->
     await res.progress.report(
         import_id, stage=phase, progress=0, message=f"{phase} failed", status=STATUS_FAILED, error=error
     )
+    IMPORTS.labels("failed").inc()
     logger.warning("import failed", extra={"import_id": import_id, "phase": phase, "error": error})
     await _after_import(res, import_id, "import.failed")
 

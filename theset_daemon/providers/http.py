@@ -22,7 +22,7 @@ import aiohttp
 import orjson
 from multidict import CIMultiDictProxy
 
-from ..metrics import PROVIDER_LATENCY, PROVIDER_REQUESTS, PROVIDER_THROTTLED
+from ..metrics import PROVIDER_LATENCY, PROVIDER_REQUESTS
 from ..broker.job import current_job
 from ..priority_gate import PriorityGate
 from ..queues import Priority
@@ -233,7 +233,6 @@ class ProviderHttp:
 
     async def _throttled(self, reply: Reply, endpoint: str) -> None:
         """A 429: pause the provider for every daemon, or give up if the pause is too long."""
-        PROVIDER_THROTTLED.labels(self.name).inc()
         seconds = self.retry_after(reply)
         if seconds is None:
             seconds = self.policy.default_retry_after_s

@@ -38,7 +38,7 @@ local function make_waiting(q, id, key, keep_seq)
     seq = redis.call('INCR', NS .. ':seq')
   end
   redis.call('ZADD', qkey(q, 'waiting'), tonumber(f[1]) * SPAN + seq, id)
-  redis.call('HSET', key, 'state', 'waiting', 'seq', seq)
+  redis.call('HSET', key, 'state', 'waiting', 'seq', seq, 'ready_at', NOW)
   redis.call('HDEL', key, 'owner', 'due_at')
 end
 
