@@ -121,7 +121,7 @@ def _job_show(args: argparse.Namespace) -> int:
     def show(job: dict) -> None:
         width = max(map(len, job))
         for name, value in job.items():
-            if name in ("traceback", "history"):
+            if name in ("traceback", "history", "logs", "logsDropped"):
                 continue
             if name.endswith("At"):
                 value = _when(value)
@@ -132,8 +132,20 @@ def _job_show(args: argparse.Namespace) -> int:
             print("history" + " " * (width - 5) + "  ".join(f"{h['state']} {_when(h['at'])}" for h in job["history"]))
         if job["traceback"]:
             print("\n" + job["traceback"].rstrip())
+        _print_logs(job)
 
     return _run(lambda admin: admin.job(args.job_id), args, show)
+
+
+def _print_logs(job: dict) -> None:
+    """The job's log lines: time, attempt, text (continuation lines indented)."""
+    if not job["logs"]:
+        return
+    dropped = f" ({job['logsDropped']} older lines dropped)" if job["logsDropped"] else ""
+    print(f"\nlog{dropped}")
+    for line in job["logs"]:
+        text = str(line.get("text", "")).replace("\n", "\n" + " " * 25)
+        print(f"{_when(line.get('at'))}  #{line.get('attempt') or '-'}  {text}")
 
 
 def _jobs_list(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ from typing import Any
 
 import asyncpg
 
-from . import import_tracker
+from . import import_tracker, job_log
 from .broker.errors import Postpone
 from .context import Resources
 from .import_plan import PHASES_BY_NAME
@@ -84,14 +84,17 @@ class PhaseRun:
         self.phase = PHASES_BY_NAME[phase]
         self.artist_id = artist_id
         self.counts: dict[str, Any] = {}
+        self._requests = job_log.counting_requests()
 
     async def __aenter__(self) -> "PhaseRun":
+        self.requests = self._requests.__enter__()
         if self.import_id is not None:
             try:
                 async with self.res.pool.acquire() as conn:
                     await import_tracker.mark_started(conn, self.import_id, self.phase.name)
                 await self.report(0.0, f"{self.phase.name}: started")
             except Exception as exc:
+                self._requests.__exit__(None, None, None)
                 self._postpone_if_database_away(exc)
                 raise
         return self
@@ -117,9 +120,13 @@ class PhaseRun:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._requests.__exit__(exc_type, exc, tb)
+        job_log.note(job_log.requests_line(self.requests))
         if exc_type is not None:
+            job_log.note(f"{self.phase.name} failed: {exc_type.__name__}: {exc}")
             self._postpone_if_database_away(exc)
             return
+        job_log.note(f"{self.phase.name} done: {self.counts}")
         if self.import_id is None:
             return
         try:

@@ -302,6 +302,8 @@ class QueueAdmin:
             "reclaims": record.get("reclaims", 0),
             "postpones": record.get("postpones", 0),
             "history": _history(record),
+            "logs": job_logs(record.get("logs")),
+            "logsDropped": record.get("logs_dropped", 0),
         }
 
     async def jobs(
@@ -430,6 +432,18 @@ def _dead_letter(record: dict[str, Any]) -> dict[str, Any]:
         "args": list(message.args) if message is not None else [],
         "kwargs": message.kwargs if message is not None else {},
     }
+
+
+def job_logs(text: str | None) -> list[dict[str, Any]]:
+    """The job's log lines (``Job.log``), oldest first: ``{"at": ms, "attempt": n, "text": str}``."""
+    lines = []
+    for raw in (text or "").splitlines():
+        try:
+            line = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            line = {"at": None, "attempt": None, "text": raw}
+        lines.append(line)
+    return lines
 
 
 def _history(record: dict[str, Any]) -> list[dict[str, Any]]:

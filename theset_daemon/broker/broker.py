@@ -319,8 +319,8 @@ class TheSetBroker(dramatiq.Broker):
         self.redis.close()
 
 
-_INT_FIELDS = {"priority", "attempts", "runs", "seq", "failures", "handbacks", "reclaims", "postpones"}
-_TIME_FIELDS = {"enqueued_at", "started_at", "finished_at", "due_at", "first_failed_at", "last_failed_at"}
+_INT_FIELDS = {"priority", "attempts", "runs", "seq", "failures", "handbacks", "reclaims", "postpones", "logs_dropped"}
+_TIME_FIELDS = {"enqueued_at", "started_at", "finished_at", "due_at", "first_failed_at", "last_failed_at", "ready_at"}
 
 
 def decode_record(raw: dict[bytes, bytes]) -> dict[str, Any]:

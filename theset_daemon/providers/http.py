@@ -22,6 +22,7 @@ import aiohttp
 import orjson
 from multidict import CIMultiDictProxy
 
+from ..job_log import count_request
 from ..metrics import PROVIDER_LATENCY, PROVIDER_REQUESTS
 from ..broker.job import current_job
 from ..priority_gate import PriorityGate
@@ -268,6 +269,7 @@ class ProviderHttp:
             raise ProviderUnavailable(self.name, endpoint, None, type(exc).__name__) from None
         finally:
             PROVIDER_REQUESTS.labels(self.name, endpoint, status).inc()
+            count_request(self.name, endpoint)
             PROVIDER_LATENCY.labels(self.name, endpoint).observe(time.monotonic() - started)
         return Reply(reply.status, reply.headers, self._parse(reply, raw, endpoint))
 
