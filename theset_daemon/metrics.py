@@ -64,16 +64,16 @@ QUEUE_OLDEST_ACTIVE = Gauge(
     "How long the longest-running job of the queue has run (0 when none); cluster-wide, leader only.",
     ["queue"],
 )
-REDIS_MEMORY_USED = Gauge("theset_redis_memory_used_bytes", "Redis used_memory; cluster-wide, leader only.")
-REDIS_MEMORY_MAX = Gauge(
-    "theset_redis_memory_max_bytes", "Redis maxmemory (0 = no limit); cluster-wide, leader only."
+REDIS_MEMORY = Gauge(
+    "theset_redis_memory_bytes", "Redis memory: kind=used (used_memory), kind=max (maxmemory, 0 = no limit); "
+    "cluster-wide, leader only.", ["kind"],
 )
 CLUSTER_LEADER = Gauge(
     "theset_cluster_metrics_leader", "1 on the daemon that exports the cluster-wide gauges, else 0."
 )
 #: The gauges only the metrics leader exports (cleared on the others).
 CLUSTER_GAUGES = (QUEUE_DEPTH, QUEUE_WAITING, QUEUE_PAUSED, QUEUE_OLDEST_WAITING, QUEUE_OLDEST_ACTIVE,
-                  REDIS_MEMORY_USED, REDIS_MEMORY_MAX)
+                  REDIS_MEMORY)
 
 # -- the daemon process -------------------------------------------------------------------------
 DAEMON_READY = Gauge("theset_daemon_ready", "1 when /readyz would answer 200 (read at scrape time), else 0.")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..metrics import (CLUSTER_GAUGES, CLUSTER_LEADER, QUEUE_DEPTH, QUEUE_OLDEST_ACTIVE, QUEUE_OLDEST_WAITING,
-                       QUEUE_PAUSED, QUEUE_WAITING, REDIS_MEMORY_MAX, REDIS_MEMORY_USED)
+                       QUEUE_PAUSED, QUEUE_WAITING, REDIS_MEMORY)
 from ..queues import Priority
 
 if TYPE_CHECKING:
@@ -42,6 +42,6 @@ async def export(broker: TheSetBroker) -> dict[str, dict[str, Any]]:
         QUEUE_OLDEST_WAITING.labels(queue).set(max(0, row["oldest_waiting_ms"]) / 1000)
         QUEUE_OLDEST_ACTIVE.labels(queue).set(max(0, row["oldest_active_ms"]) / 1000)
     memory = await broker.aredis.info("memory")
-    REDIS_MEMORY_USED.set(memory.get("used_memory", 0))
-    REDIS_MEMORY_MAX.set(memory.get("maxmemory", 0))
+    REDIS_MEMORY.labels("used").set(memory.get("used_memory", 0))
+    REDIS_MEMORY.labels("max").set(memory.get("maxmemory", 0))
     return depths
