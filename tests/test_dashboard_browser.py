@@ -429,3 +429,64 @@ def test_the_page_stops_polling_while_the_tab_is_hidden(tab):
             Object.defineProperty(document, 'hidden', {configurable: true, get: () => false});
             document.dispatchEvent(new Event('visibilitychange'));
         }""")
+
+
+def test_searching_jobs_by_argument_text_state_and_queue_pages_with_more(tab, producer):
+    needle = f"Needle-{uuid.uuid4().hex[:6]}"
+    ids = [send(producer, "cleanup", tag=f"{needle}-{n}", delay=3_600_000) for n in range(3)]
+    send(producer, "cleanup", tag="haystack", delay=3_600_000)
+    page = tab.page
+    tab.go("#/jobs")
+    form = page.locator("form.search")
+    form.wait_for()
+    form.locator("input[name=q]").fill(needle.lower())  # case-insensitive
+    form.locator("select[name=state]").select_option("delayed")
+    form.locator("select[name=queue]").select_option("cleanup")
+    form.locator("[data-action='search']").click()
+    page.wait_for_function("() => location.hash.includes('state=delayed')")
+    for job_id in ids:
+        page.wait_for_selector(f"table.search-results tr[data-job='{job_id}']")
+    assert page.locator("table.search-results tbody tr").count() == 3
+    assert "searched to the end" in page.locator("[data-role='search-status']").inner_text()
+    tab.shot("jobs-search.png")
+
+    tab.go(f"#/jobs?q={needle}&limit=2")  # a page of two, then More follows the cursor
+    page.wait_for_selector("[data-action='more']")
+    assert page.locator("table.search-results tbody tr").count() == 2
+    page.click("[data-action='more']")
+    page.wait_for_function("() => document.querySelectorAll('table.search-results tbody tr[data-job]').length === 3")
+    shown = page.eval_on_selector_all("table.search-results tr[data-job]", "rows => rows.map(r => r.dataset.job)")
+    assert sorted(shown) == sorted(ids)
+    page.click(f"table.search-results tr[data-job='{ids[0]}'] a.mono")
+    page.wait_for_selector("h1 .badge:text-is('delayed')")
+    assert needle in page.locator("pre.kwargs").inner_text()
+
+
+def test_an_import_phase_job_page_shows_what_the_phase_decided(tab, cluster):
+    daemon = cluster["a"]
+    attraction = Sandbox(SEED).truth.demo_attraction_id
+    headers = {"Authorization": f"Bearer {daemon.env['THESET_API_TOKEN']}", "Content-Type": "application/json"}
+    request = urllib.request.Request(f"{daemon.url}/api/imports", method="POST", headers=headers,
+                                     data=orjson.dumps({"tmAttractionId": attraction}))
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        import_id = orjson.loads(resp.read())["importId"]
+
+    def status() -> str:
+        with urllib.request.urlopen(urllib.request.Request(f"{daemon.url}/api/imports/{import_id}",
+                                                           headers=headers), timeout=10) as resp:
+            return orjson.loads(resp.read())["status"]
+
+    wait_for(lambda: status() in ("completed", "failed"), timeout=90, what="the import to finish")
+    page = tab.page
+    tab.go(f"#/job/import:{import_id}:catalog")
+    log = page.locator("table.job-log")
+    log.wait_for()
+    text = log.inner_text()
+    assert "releases" in text and "studio songs kept" in text, text
+    assert "provider requests (pages): spotify" in text and "catalog done:" in text
+    kept = page.locator("table.job-log tbody tr").count()
+    assert kept >= 4
+    tab.go(f"#/job/import:{import_id}:setlists")
+    page.wait_for_selector("table.job-log >> text=setlist.fm artist")
+    assert "matched a catalogue song" in page.locator("table.job-log").inner_text()
+    tab.shot("job-log.png")

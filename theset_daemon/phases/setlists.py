@@ -50,7 +50,9 @@ def _note_matches(setlists: list, links: dict, catalogue: dict) -> None:
     note(f"{len(setlists)} past setlists with songs; {len(links)} linked to a stored show")
     played = [song for s in setlists for song in s.songs]
     matched = [song_id for s in setlists for song_id in match_setlist_songs(s.songs, catalogue)]
-    unmatched = sorted({song.name.strip() for song, song_id in zip(played, matched) if song_id is None})
-    note(f"{sum(1 for m in matched if m is not None)} of {len(played)} songs played matched a catalogue song; "
-         f"{len(unmatched)} titles matched none")
+    pairs = list(zip(played, matched))
+    tapes = sum(1 for song, _ in pairs if song.tape)
+    unmatched = sorted({song.name.strip() for song, song_id in pairs if song_id is None and not song.tape})
+    note(f"{sum(1 for m in matched if m is not None)} of {len(played) - tapes} songs played matched a catalogue "
+         f"song ({tapes} tapes not counted); {len(unmatched)} titles matched none")
     note_each([f"no catalogue song for {title!r}" for title in unmatched], "unmatched titles")
