@@ -39,9 +39,13 @@ QUEUE_ACTIONS = ("pause", "resume", "clean", "purge", "retry-failed")
 #: Jobs one Lua call of a queue-wide action touches at most.
 BATCH = 1000
 
-#: Index entries a job-list call looks at per page at most (records in another state or not matching are
-#: skipped; a page cut short by it has fewer jobs than asked and a next cursor).
-SCAN_BUDGET = 5000
+#: Index entries one search call (one Lua script) looks at at most, so it never holds Redis for long
+#: (a text search: median 8-19 ms, slowest 12-35 ms on the shared 2-core dev machine, bench/job_search.py).
+SCAN_BUDGET = 1000
+
+#: Search calls one page may make at most; a page cut short by them has fewer jobs than asked and a
+#: next cursor.
+SEARCH_CALLS = 20
 
 #: The order a search without a state walks a queue's states in.
 SEARCH_ORDER = ("active", "waiting", "delayed", "failed", "dead", "completed")
@@ -347,10 +351,10 @@ class QueueAdmin:
         """One page of the jobs matching ``where``, and the next page's cursor (None on the last page).
 
         Walks queue by queue (table order), and within a queue state by state
-        (:data:`SEARCH_ORDER`), newest first in each (as :meth:`jobs`). One Redis
-        call looks at :data:`SCAN_BUDGET` index entries at most: a page may then
-        hold fewer jobs than ``limit`` and still have a next cursor. Pass the same
-        filter with the cursor.
+        (:data:`SEARCH_ORDER`), newest first in each (as :meth:`jobs`). Each Redis
+        call looks at :data:`SCAN_BUDGET` index entries at most and a page makes
+        :data:`SEARCH_CALLS` calls at most: a page may then hold fewer jobs than
+        ``limit`` and still have a next cursor. Pass the same filter with the cursor.
 
         Raises:
           UnknownQueue: ``where.queue`` is not in the table.
@@ -361,22 +365,25 @@ class QueueAdmin:
             raise ValueError(f"unknown state {where.state!r}; expected one of {', '.join(STATES)}")
         states = [where.state] if where.state else list(SEARCH_ORDER)
         segments = [(q, s) for q in queues for s in states]
-        segment, after_id, after_score = decode_cursor(cursor) if cursor else (0, "", "")
-        if segment >= len(segments):
+        position: tuple[int, str, str] | None = decode_cursor(cursor) if cursor else (0, "", "")
+        if position[0] >= len(segments):
             raise ValueError("not a cursor from this API (for these filters)")
-        reply = await self.broker.run_script("admin_search", [
-            len(segments), *(v for pair in segments for v in pair), segment, after_id, after_score, limit,
-            SCAN_BUDGET, where.actor or "", (where.text or "").lower(),
-            -1 if where.since is None else where.since, -1 if where.until is None else where.until,
-        ])
-        next_segment, next_id, next_score, n = int(reply[0]), reply[1].decode(), reply[2].decode(), int(reply[3])
-        width = 1 + len(_SUMMARY_FIELDS)
-        summaries = []
-        for i in range(n):
-            row = reply[4 + i * width : 4 + (i + 1) * width]
-            summaries.append(_summary(row[0].decode(), dict(zip(_SUMMARY_FIELDS, row[1:]))))
-        next_cursor = encode_cursor(next_id, next_score, next_segment) if next_segment >= 0 else None
-        return summaries, next_cursor
+        flat_segments = [v for pair in segments for v in pair]
+        filters = [where.actor or "", (where.text or "").lower(),
+                   -1 if where.since is None else where.since, -1 if where.until is None else where.until]
+        summaries: list[dict[str, Any]] = []
+        for _ in range(SEARCH_CALLS):
+            segment, after_id, after_score = position
+            reply = await self.broker.run_script("admin_search", [
+                len(segments), *flat_segments, segment, after_id, after_score, limit - len(summaries),
+                SCAN_BUDGET, *filters,
+            ])
+            summaries += _search_rows(reply)
+            next_segment = int(reply[0])
+            position = (next_segment, reply[1].decode(), reply[2].decode()) if next_segment >= 0 else None
+            if position is None or len(summaries) >= limit:
+                break
+        return summaries, encode_cursor(position[1], position[2], position[0]) if position else None
 
     async def summary(self, job_id: str) -> dict[str, Any]:
         """The list-row view of one job."""
@@ -476,6 +483,16 @@ class QueueAdmin:
         """Drop the dead letters of ``queue`` (or of every queue); returns how many."""
         queues = [self.spec(queue).name] if queue else list(self.broker.specs)
         return sum([await self._batched("purge_dead", name) for name in queues])
+
+
+def _search_rows(reply: list[Any]) -> list[dict[str, Any]]:
+    """The job summaries of an ``admin_search`` reply."""
+    width = 1 + len(_SUMMARY_FIELDS)
+    rows = []
+    for i in range(int(reply[3])):
+        row = reply[4 + i * width : 4 + (i + 1) * width]
+        rows.append(_summary(row[0].decode(), dict(zip(_SUMMARY_FIELDS, row[1:]))))
+    return rows
 
 
 def _summary(job_id: str, f: dict[str, Any]) -> dict[str, Any]:
