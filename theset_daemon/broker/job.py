@@ -48,7 +48,6 @@ class Job:
         if self.recorder is not None:
             self.recorder.add("progress", self.job_id, self.token, text)
 
-
     def log(self, text: str) -> None:
         """Add a line to the job's log (BullMQ's ``job.log``), kept in its record with the same retention.
 
