@@ -13,6 +13,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,7 @@ import pytest
 import redis
 from conftest import RUN_ID, _delete_namespace, free_port
 from daemon_process import DaemonProcess
-from import_harness import SandboxProcess
+from import_harness import SandboxProcess, query
 
 from theset_daemon.broker import TheSetBroker
 from theset_daemon.queues import QUEUES
@@ -490,3 +491,40 @@ def test_an_import_phase_job_page_shows_what_the_phase_decided(tab, cluster):
     page.wait_for_selector("table.job-log >> text=setlist.fm artist")
     assert "matched a catalogue song" in page.locator("table.job-log").inner_text()
     tab.shot("job-log.png")
+
+
+def test_dead_letters_and_imports_page_on_with_more(tab, cluster, producer, sync_redis, namespace, database_url):
+    # 103 dead letters in cleanup (an unknown actor dies at once) and 33 finished imports: more than a page of each.
+    ids = [f"dash-ghost-{uuid.uuid4().hex[:8]}" for _ in range(103)]
+    producer.enqueue_many([dramatiq.Message(queue_name="cleanup", actor_name="no_such_actor", args=(), kwargs={},
+                                            options={"job_id": job_id}) for job_id in ids])
+    wait_for(lambda: sync_redis.zcard(f"{namespace}:q:cleanup:dead") >= 103, timeout=30, what="103 dead letters")
+    with ThreadPoolExecutor(1) as pool:  # (Playwright's sync API owns this thread's event loop)
+        pool.submit(query, database_url, "insert into import_status (tm_attraction_id, status, created_at) "
+                    "select 'Kpage' || n, 'completed', now() - interval '1 day' - n * interval '1 minute' "
+                    "from generate_series(1, 33) n").result()
+    page = tab.page
+    tab.go("#/dead/cleanup")
+    page.wait_for_selector("[data-action='more']")
+    assert page.locator("table.jobs tbody tr[data-job]").count() == 100
+    page.click("[data-action='more']")
+    page.wait_for_function("() => document.querySelectorAll('table.jobs tbody tr[data-job]').length === 103")
+    assert page.locator("[data-action='more']").count() == 0
+    shown = set(page.eval_on_selector_all("table.jobs tr[data-job]", "rows => rows.map(r => r.dataset.job)"))
+    assert shown == set(ids)
+
+    tab.go("#/imports")
+    more = page.locator("button[data-action='more']")
+    more.wait_for()
+    before = page.locator("table.imports tbody tr").count()
+    assert before == 30
+    more.click()
+    page.wait_for_function(f"() => document.querySelectorAll('table.imports tbody tr').length > {before}")
+    admin_delete(cluster["a"], "/api/admin/dlq?queue=cleanup")
+
+
+def admin_delete(daemon: DaemonProcess, path: str) -> dict:
+    request = urllib.request.Request(daemon.url + path, method="DELETE",
+                                     headers={"Authorization": f"Bearer {daemon.env['THESET_ADMIN_TOKEN']}"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return orjson.loads(resp.read())

@@ -87,16 +87,15 @@ export function importsView() {
   const rows = new Map();
   const body = h("tbody");
   const empty = h("p", { class: "muted" }, "No imports yet.");
+  let shown = PAGE;
+  const more = h("button", { type: "button", hidden: true, dataset: { action: "more" },
+                             onclick: () => { shown += PAGE; refresh(); } }, "Older imports");
   fill(el, h("h1", null, "Imports"),
     h("p", { class: "muted" }, "Running imports update live from their event streams."),
     h("div", { class: "table-wrap" }, h("table", { class: "imports" },
       h("thead", null, h("tr", null, COLUMNS.map((x) => h("th", null, x)))),
       body)),
     empty, h("div", { class: "pager" }, more));
-
-  let shown = PAGE;
-  const more = h("button", { type: "button", hidden: true, dataset: { action: "more" },
-                             onclick: () => { shown += PAGE; refresh(); } }, "Older imports");
 
   async function refresh() {
     const data = await firstItems("/api/admin/imports", {}, "imports", shown);
