@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 from daemon_process import REPO, DaemonProcess
+from conftest import free_port
 from test_admin_support import drop_namespace, module_env
 
 MONITORING = REPO / "monitoring"
@@ -128,17 +129,30 @@ def test_the_dashboard_has_grafanas_essentials():
 
 
 @pytest.fixture(scope="module")
-def scrape(redis_url, database_url) -> Iterator[str]:
-    """One real scrape of a running daemon's /metrics (fresh: labelled series without samples show as families)."""
+def scrapes(redis_url, database_url) -> Iterator[list[str]]:
+    """One real scrape of each of two daemons sharing a namespace, one after the other (fresh daemons:
+    labelled series without samples show as families only)."""
     env, namespace = module_env(redis_url, database_url)
-    daemon = DaemonProcess(env).start()
+    daemons = [DaemonProcess({**env, "THESET_HOST_ID": "mon-a"}),
+               DaemonProcess({**env, "THESET_HOST_ID": "mon-b", "THESET_HTTP_PORT": str(free_port())})]
     try:
-        daemon.wait_ready()
-        with urllib.request.urlopen(f"{daemon.url}/metrics", timeout=10) as reply:
-            yield reply.read().decode()
+        for daemon in daemons:
+            daemon.start()
+        texts = []
+        for daemon in daemons:
+            daemon.wait_ready()
+            with urllib.request.urlopen(f"{daemon.url}/metrics", timeout=10) as reply:
+                texts.append(reply.read().decode())
+        yield texts
     finally:
-        daemon.stop()
+        for daemon in daemons:
+            daemon.stop()
         drop_namespace(redis_url, namespace)
+
+
+@pytest.fixture(scope="module")
+def scrape(scrapes) -> str:
+    return scrapes[0]
 
 
 def exported(scrape_text: str) -> set[str]:
@@ -161,9 +175,20 @@ def test_a_real_scrape_passes_promtool_check_metrics(scrape):
     for family in ("theset_job_queue_wait_seconds", "theset_queue_served", "theset_cluster_metrics_leader",
                    "theset_daemon_ready", "theset_event_loop_lag_max_seconds", "process_resident_memory_bytes"):
         assert f"# TYPE {family} " in scrape, family
-    assert re.search(r"^theset_cluster_metrics_leader 1\.0$", scrape, re.M), "the only daemon leads"
     assert re.search(r'^theset_queue_served\{queue="artist_import"\} 1\.0$', scrape, re.M)
     assert re.search(r"^theset_daemon_ready 1\.0$", scrape, re.M)
+
+
+def test_the_cluster_gauges_come_from_one_daemon_only(scrapes):
+    leader, other = scrapes
+    assert re.search(r"^theset_cluster_metrics_leader 1\.0$", leader, re.M)
+    assert re.search(r"^theset_cluster_metrics_leader 0\.0$", other, re.M)
+    for family in ("theset_queue_depth", "theset_queue_waiting", "theset_queue_oldest_active_seconds",
+                   "theset_redis_memory_bytes"):
+        assert re.search(rf"^{family}\{{", leader, re.M), family
+        assert not re.search(rf"^{family}\{{", other, re.M), f"{family} exported twice"
+    for family in ("theset_queue_served", "theset_jobs_in_progress"):  # per daemon: both export it
+        assert re.search(rf"^{family}\{{", leader, re.M) and re.search(rf"^{family}\{{", other, re.M)
 
 
 def test_every_metric_the_dashboard_and_rules_query_is_exported(scrape):
