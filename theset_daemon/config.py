@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlparse
 
+from .masking import MASK, masker
 from .queues import JobDefaults
 
 #: Exit status for a configuration error (sysexits.h EX_CONFIG).
 EXIT_CONFIG = 78
 
-MASK = "********"
 
 
 class ConfigError(ValueError):
@@ -30,7 +30,7 @@ class ConfigError(ValueError):
     def __init__(self, variable: str, expected: str, value: str | None = None) -> None:
         self.variable = variable
         self.expected = expected
-        shown = "" if value is None else f" (got {value!r})"
+        shown = "" if value is None else f" (got {masker().text(value)!r})"
         super().__init__(f"{variable}: expected {expected}{shown}")
 
 
@@ -244,21 +244,13 @@ class Settings:
     def masked(self) -> dict[str, Any]:
         """Every setting by variable name, secrets replaced by a mask."""
         shown: dict[str, Any] = {}
+        mask = masker(self.secrets)
         for name, var in VARIABLES.items():
             value = getattr(self, name)
             if var.secret:
                 value = MASK if value else ""
-            elif name in {"redis_url", "database_url"}:
-                value = _mask_url_password(value)
-            shown[var.env] = list(value) if isinstance(value, tuple) else value
+            shown[var.env] = mask.value(value)
         return shown
-
-
-def _mask_url_password(url: str) -> str:
-    parsed = urlparse(url)
-    if parsed.password:
-        return url.replace(f":{parsed.password}@", f":{MASK}@", 1)
-    return url
 
 
 def _raw_value(var: Var, environ: Mapping[str, str]) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from ..broker.admin import JobStateConflict, QueueAdmin, UnknownJob, UnknownQueue
+from ..masking import masker
 from ..sse import events_url as signed_events_url
 from .admin_auth import require_admin
 from .errors import InvalidRequest, json_response
@@ -230,7 +231,7 @@ async def imports(request: web.Request) -> web.Response:
             "message": row["message"],
             "artistId": str(row["artist_id"]) if row["artist_id"] else None,
             "owner": row["owner"],
-            "error": row["error"],
+            "error": masker(settings.secrets).value(row["error"]),
             "createdAt": epoch_ms(row["created_at"]),
             "updatedAt": epoch_ms(row["updated_at"]),
             "completedAt": epoch_ms(row["completed_at"]),
