@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from ..config import Settings
@@ -9,7 +11,7 @@ from ..loop_monitor import LoopMonitor
 from ..readiness import ReadinessCheck
 from . import health, metrics
 from .errors import error_body, json_errors, json_response
-from .keys import LOOP_MONITOR, READINESS, SETTINGS
+from .keys import AUTH_THROTTLE, LOOP_MONITOR, READINESS, SESSIONS, SETTINGS
 
 
 async def not_found(request: web.Request) -> web.Response:
@@ -30,6 +32,15 @@ def create_app(settings: Settings, readiness: ReadinessCheck, loop_monitor: Loop
         ]
     )
     return app
+
+
+def mount_auth(app: web.Application, redis: Any, settings: Settings) -> None:
+    """Dashboard sessions and the failed-authentication throttle, both in Redis (cluster-wide)."""
+    from .sessions import SessionStore
+    from .throttle import AuthThrottle
+
+    app[SESSIONS] = SessionStore(redis, settings.redis_namespace)
+    app[AUTH_THROTTLE] = AuthThrottle(redis, settings.redis_namespace, free_failures=settings.auth_max_failures)
 
 
 def add_fallback(app: web.Application) -> None:
