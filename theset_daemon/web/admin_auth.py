@@ -33,12 +33,13 @@ def csrf_matches(request: web.Request, session: Session) -> bool:
     return same_text(request.headers.get(CSRF_HEADER, ""), session.csrf_token)
 
 
-async def require_admin(request: web.Request, *, mutation: bool = False) -> str:
+async def require_admin(request: web.Request, *, mutation: bool = False, readonly_ok: bool = False) -> str:
     """Admit the admin (``"token"`` or ``"session"``) or raise 401/403/429.
 
     Raises:
       HTTPUnauthorized: no valid admin token or session (or a session mutation without its CSRF token).
-      HTTPForbidden: a mutation while ``THESET_DASHBOARD_READONLY`` is on.
+      HTTPForbidden: a mutation while ``THESET_DASHBOARD_READONLY`` is on (unless ``readonly_ok``:
+        ending sessions is allowed in read-only mode, like signing out).
       HTTPTooManyRequests: the address is blocked after too many wrong tokens.
     """
     settings = request.app[SETTINGS]
@@ -56,6 +57,6 @@ async def require_admin(request: web.Request, *, mutation: bool = False) -> str:
             who = "session"
     if mutation and session is not None and who == "session" and not csrf_matches(request, session):
         raise web.HTTPUnauthorized(text=f"missing or wrong {CSRF_HEADER}")
-    if mutation and settings.dashboard_readonly:
+    if mutation and settings.dashboard_readonly and not readonly_ok:
         raise web.HTTPForbidden(text="read-only mode (THESET_DASHBOARD_READONLY): actions are refused")
     return who

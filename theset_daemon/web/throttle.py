@@ -111,6 +111,6 @@ class AuthThrottle:
             return
         if log:
             logger.warning(
-                "failed authentication from %s: %d in the last %d s", address, failures, WINDOW_S,
+                "failed authentication from %s: %d counted (forgotten %d s after the last)", address, failures, WINDOW_S,
                 extra={"remote": address, "failures": failures, "realm": realm, "blocked_s": block_ms / 1000},
             )
