@@ -236,6 +236,9 @@ async def test_malformed_input_gets_a_4xx_json_answer_and_no_traceback(make_clie
         "gzip that inflates to invalid JSON": _post("/dashboard/login", gzip.compress(b"{" * 5000),
                                                     b"Content-Type: application/json", b"Content-Encoding: gzip"),
         "lastEventId past 64 bits": _get("/api/imports/x/events?token=a.b&lastEventId=99999999999999999999-0"),
+        "multipart form without a boundary": _post("/dashboard/login", b"x", b"Content-Type: multipart/form-data"),
+        "form in an unknown charset": _post("/dashboard/login", b"token=a",
+                                            b"Content-Type: application/x-www-form-urlencoded; charset=bogus"),
     }
     for name, request in cases.items():
         status, body = await raw(client, request)
@@ -243,6 +246,24 @@ async def test_malformed_input_gets_a_4xx_json_answer_and_no_traceback(make_clie
         assert b'"error"' in body and b'"message"' in body, (name, body[:200])
     loud = [r for r in caplog.records if r.levelno > logging.WARNING or r.exc_info]
     assert not loud, [(r.name, r.getMessage()) for r in loud]
+
+
+async def test_broken_http_framing_is_a_400_and_one_warning_line(make_client, caplog) -> None:
+    """aiohttp answers these itself (before any handler, in plain text); its log line must stay quiet."""
+    caplog.set_level(logging.DEBUG)
+    client = await make_client()
+    chunked = (b"POST /dashboard/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
+               b"Content-Type: application/json\r\n\r\nzz\r\nabc\r\n0\r\n\r\n")
+    brotli = _post("/dashboard/login", b"nope", b"Content-Type: application/json", b"Content-Encoding: br")
+    for request in (chunked, brotli):
+        status, _ = await raw(client, request)
+        assert status == 400
+    ignored_body = _post("/test/action", b"\x1f\x8b garbage", f"Authorization: Bearer {ADMIN}".encode(),
+                         b"Content-Encoding: gzip")
+    assert (await raw(client, ignored_body))[0] == 200, "a body the action never reads is drained, quietly"
+    loud = [r for r in caplog.records if r.levelno > logging.WARNING or r.exc_info]
+    assert not loud, [(r.name, r.getMessage()) for r in loud]
+    assert any(r.name == "aiohttp.server" and r.levelno == logging.WARNING for r in caplog.records)
 
 
 # -- smaller items ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from ..config import Settings
 from ..loop_monitor import LoopMonitor
 from ..readiness import ReadinessCheck
 from . import health, metrics
-from .errors import error_body, json_errors, json_response
+from .errors import error_body, json_errors, json_response, quiet_client_errors
 from .keys import AUTH_THROTTLE, LOOP_MONITOR, READINESS, SESSIONS, SETTINGS
 
 
@@ -20,6 +20,7 @@ async def not_found(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings, readiness: ReadinessCheck, loop_monitor: LoopMonitor) -> web.Application:
     """Build the side server; callers add their own state (broker, pools) before starting it."""
+    quiet_client_errors()
     app = web.Application(middlewares=[json_errors], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[READINESS] = readiness

@@ -107,7 +107,10 @@ def _session_body(request: web.Request, session: Session) -> dict[str, object]:
 async def _given_token(request: web.Request) -> object:
     """The ``token`` of a form or JSON sign-in body (anything else: 400 naming the body)."""
     if request.content_type != "application/json":
-        return (await request.post()).get("token")
+        try:
+            return (await request.post()).get("token")
+        except (ValueError, LookupError) as exc:  # no multipart boundary, an unknown charset
+            raise InvalidRequest("body", f"unreadable form: {exc}") from None
     try:
         body = orjson.loads(await request.read())
     except orjson.JSONDecodeError:

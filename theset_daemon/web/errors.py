@@ -58,6 +58,35 @@ def error_body(status: int, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": extra.pop("code", None) or _CODES.get(status, "error"), "message": message, **extra}
 
 
+#: What a client can break: aiohttp's own 400s (bad framing, an undecodable body) are its fault, not ours.
+CLIENT_ERRORS = (HttpProcessingError, RequestPayloadError, RecursionError, UnicodeError)
+
+
+class ClientErrorsAsWarnings(logging.Filter):
+    """Turn aiohttp's ERROR-with-traceback about a malformed request into one WARNING line.
+
+    aiohttp logs those itself when the HTTP framing is broken (before any
+    handler runs) or when it drains an undecodable body the handler did not
+    read; the client gets aiohttp's 400 either way.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, CLIENT_ERRORS):
+            record.msg = f"{record.getMessage()}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+            record.args = ()
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def quiet_client_errors() -> None:
+    """Install :class:`ClientErrorsAsWarnings` on aiohttp's server logger (idempotent)."""
+    server_logger = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, ClientErrorsAsWarnings) for f in server_logger.filters):
+        server_logger.addFilter(ClientErrorsAsWarnings())
+
+
 def _malformed(request: web.Request, exc: Exception) -> web.Response:
     """400 for a request the server could not decode; the connection closes after it."""
     logger.warning("malformed request %s %s from %s: %s", request.method, request.path, request.remote,
@@ -88,7 +117,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
         headers = {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after", "www-authenticate"}}
         return json_response(error_body(exc.status, message or exc.reason), status=exc.status, headers=headers)
-    except (HttpProcessingError, RequestPayloadError, RecursionError, UnicodeError) as exc:
+    except CLIENT_ERRORS as exc:
         return _malformed(request, exc)
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
         logger.warning("Redis unavailable for %s %s: %s", request.method, request.path, exc)
