@@ -42,6 +42,10 @@ def test_configured_secrets_of_any_length_and_secret_named_fields_are_masked() -
     assert shown["Authorization"] == shown["Cookie"] == shown["X-Api-Key"] == MASK
     assert shown["kwargs"]["password"] == MASK and "hunter2pass" not in shown["kwargs"]["url"]
     assert shown["kwargs"]["n"] == 3 and shown["list"] == [MASK] and shown["empty_token"] == ""
+    headers = mask.headers({"authorization": "Bearer x", "Set-Cookie": "s=1", "Accept": "text/plain",
+                            "Referer": HOOK})
+    assert headers["authorization"] == headers["Set-Cookie"] == MASK and headers["Accept"] == "text/plain"
+    assert "hunter2pass" not in headers["Referer"]
 
 
 def _line(formatter: JsonFormatter, message: str, **extra: object) -> str:
