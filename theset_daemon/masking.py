@@ -45,9 +45,10 @@ class Masker:
 
     def text(self, value: str) -> str:
         """``value`` with every URL's credentials and query values and every secret masked."""
-        masked = _URL.sub(lambda m: mask_url(m.group(0)), value)
+        masked = _URL.sub(lambda m: mask_url(m.group(0)), value) if "://" in value else value
         for secret in self.secrets:
-            masked = masked.replace(secret, MASK)
+            if secret in masked:
+                masked = masked.replace(secret, MASK)
         return masked
 
     def value(self, value: Any) -> Any:
