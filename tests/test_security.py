@@ -18,6 +18,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
+from multidict import CIMultiDict
 
 from theset_daemon import cli, config, sse
 from theset_daemon.loop_monitor import LoopMonitor
@@ -162,7 +163,7 @@ async def test_sign_in_form_and_import_api_count_failures_too(make_client) -> No
 async def test_the_block_doubles_with_each_further_failure_up_to_the_cap(make_client) -> None:
     client = await make_client()
     throttle = client.app[AUTH_THROTTLE]
-    request = SimpleNamespace(remote="192.0.2.7")  # what the throttle reads of a request: its peer address
+    request = SimpleNamespace(remote="192.0.2.7", headers=CIMultiDict())  # what the throttle reads of a request
     waits = []
     for _ in range(FREE + 4):
         await throttle.failed(request, "admin")
@@ -171,6 +172,22 @@ async def test_the_block_doubles_with_each_further_failure_up_to_the_cap(make_cl
     for _ in range(20):
         await throttle.failed(request, "admin")
     assert await throttle.retry_after("192.0.2.7") == MAX_BLOCK_S
+
+
+async def test_behind_a_trusted_proxy_the_forwarded_client_is_charged(make_client) -> None:
+    proxied = await make_client(THESET_TRUSTED_PROXIES="127.0.0.0/8, ::1")
+
+    async def attempt(client: TestClient, forwarded: str, token: str = "wrong") -> int:
+        headers = {"Authorization": f"Bearer {token}", "X-Forwarded-For": forwarded}
+        return (await client.post("/test/action", headers=headers)).status
+
+    # the client wrote "198.51.100.1" itself; the proxy appended the address it saw
+    assert [await attempt(proxied, "198.51.100.1, 203.0.113.5") for _ in range(FREE + 1)] == [401] * (FREE + 1)
+    assert await attempt(proxied, "203.0.113.5", ADMIN) == 429
+    assert await attempt(proxied, "203.0.113.6", ADMIN) == 200, "another client behind the same proxy is not blocked"
+    assert await attempt(proxied, "203.0.113.6, 198.51.100.1", ADMIN) == 200
+    direct = await make_client()  # not trusted: X-Forwarded-For is ignored, the peer is charged
+    assert [await attempt(direct, f"203.0.113.{i}") for i in range(FREE + 2)][-1] == 429
 
 
 @pytest.mark.parametrize("variable", ["THESET_API_TOKEN", "THESET_ADMIN_TOKEN", "THESET_SSE_SECRET",

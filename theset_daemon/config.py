@@ -115,6 +115,16 @@ def _own_secret(value: str) -> str:
     return value
 
 
+def _networks(value: str) -> tuple[str, ...]:
+    """Comma-separated IP networks (``10.0.0.0/8``, ``::1``), normalised."""
+    import ipaddress
+
+    try:
+        return tuple(str(ipaddress.ip_network(item.strip(), strict=False)) for item in value.split(",") if item.strip())
+    except ValueError:
+        raise ValueError("comma-separated IP addresses or networks (10.0.0.5, 10.0.0.0/8, ::1)") from None
+
+
 def _module_list(value: str) -> tuple[str, ...]:
     modules = tuple(item.strip() for item in value.split(",") if item.strip())
     if not modules or not all(m.replace(".", "").replace("_", "").isalnum() for m in modules):
@@ -180,6 +190,7 @@ VARIABLES: dict[str, Var] = {
     "sse_secret_previous": Var("THESET_SSE_SECRET_PREVIOUS", _own_secret, "", secret=True),
     "metrics_token": Var("THESET_METRICS_TOKEN", _own_secret, "", secret=True),
     "auth_max_failures": Var("THESET_AUTH_MAX_FAILURES", _positive_int, "10"),
+    "trusted_proxies": Var("THESET_TRUSTED_PROXIES", _networks, ""),
 }
 
 
@@ -232,6 +243,7 @@ class Settings:
     sse_secret_previous: str
     metrics_token: str
     auth_max_failures: int
+    trusted_proxies: tuple[str, ...]
 
     @property
     def admin_tokens(self) -> tuple[str, ...]:

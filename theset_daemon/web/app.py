@@ -41,7 +41,8 @@ def mount_auth(app: web.Application, redis: Any, settings: Settings) -> None:
     from .throttle import AuthThrottle
 
     app[SESSIONS] = SessionStore(redis, settings.redis_namespace)
-    app[AUTH_THROTTLE] = AuthThrottle(redis, settings.redis_namespace, free_failures=settings.auth_max_failures)
+    app[AUTH_THROTTLE] = AuthThrottle(redis, settings.redis_namespace, free_failures=settings.auth_max_failures,
+                                      trusted_proxies=settings.trusted_proxies)
 
 
 def add_fallback(app: web.Application) -> None:

@@ -18,13 +18,17 @@ operator out.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
+from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 from aiohttp import web
 
 logger = logging.getLogger(__name__)
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: Seconds after the last failure until an address's count is forgotten.
 WINDOW_S = 900
@@ -53,9 +57,26 @@ return {n, block, 0}
 """
 
 
-def client_address(request: web.Request) -> str:
-    """The address a failure is charged to: the TCP peer (a proxy in front must be trusted to limit too)."""
-    return request.remote or "unknown"
+def client_address(request: web.Request, trusted_proxies: Sequence[IPNetwork] = ()) -> str:
+    """The address a failure is charged to.
+
+    The TCP peer, unless it is one of ``trusted_proxies`` (``THESET_TRUSTED_PROXIES``):
+    then the right-most address of ``X-Forwarded-For`` that is not a trusted
+    proxy (addresses further left were written by the client and prove nothing).
+    """
+    address = request.remote or "unknown"
+    forwarded = [a.strip() for a in ",".join(request.headers.getall("X-Forwarded-For", [])).split(",")]
+    while _trusted(address, trusted_proxies) and forwarded:
+        address = forwarded.pop() or "unknown"
+    return address
+
+
+def _trusted(address: str, proxies: Sequence[IPNetwork]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in proxies if net.version == ip.version)
 
 
 class AuthThrottle:
@@ -65,11 +86,14 @@ class AuthThrottle:
       redis: the daemon's async Redis client.
       namespace: the key prefix (``THESET_REDIS_NAMESPACE``).
       free_failures: failures per window before blocking starts (``THESET_AUTH_MAX_FAILURES``).
+      trusted_proxies: networks whose ``X-Forwarded-For`` names the client (``THESET_TRUSTED_PROXIES``).
     """
 
-    def __init__(self, redis: aioredis.Redis, namespace: str, *, free_failures: int = 10) -> None:
+    def __init__(self, redis: aioredis.Redis, namespace: str, *, free_failures: int = 10,
+                 trusted_proxies: Sequence[str] = ()) -> None:
         self.redis = redis
         self.free_failures = free_failures
+        self.trusted_proxies = [ipaddress.ip_network(n) for n in trusted_proxies]
         self._prefix = f"{namespace}:auth"
         self._record = redis.register_script(_RECORD)
 
@@ -91,7 +115,7 @@ class AuthThrottle:
         Raises:
           HTTPTooManyRequests: with ``Retry-After`` in seconds.
         """
-        wait = await self.retry_after(client_address(request))
+        wait = await self.retry_after(client_address(request, self.trusted_proxies))
         if wait:
             raise web.HTTPTooManyRequests(
                 text=f"too many failed authentications from this address; retry in {wait} s",
@@ -100,7 +124,7 @@ class AuthThrottle:
 
     async def failed(self, request: web.Request, realm: str) -> None:
         """Count one failure of the request's address (logged once per interval)."""
-        address = client_address(request)
+        address = client_address(request, self.trusted_proxies)
         try:
             failures, block_ms, log = await self._record(
                 keys=self._keys(address),
