@@ -146,8 +146,9 @@ async def test_wrong_admin_tokens_are_throttled_cluster_wide_with_retry_after(ma
     assert int(blocked.headers["Retry-After"]) >= 1
     assert (await blocked.json())["error"] == "too_many_requests"
     lines = [r for r in caplog.records if "failed authentication" in r.getMessage()]
-    assert len(lines) == 1, "one line per address per interval, not one per failure"
+    assert len(lines) == 2, "one line per address per interval (and one when blocking starts), not one per failure"
     assert lines[0].remote == "127.0.0.1" and lines[0].failures == 1 and lines[0].levelno == logging.WARNING
+    assert lines[1].failures == FREE + 1 and lines[1].blocked_s == 1.0
 
 
 async def test_sign_in_form_and_import_api_count_failures_too(make_client) -> None:

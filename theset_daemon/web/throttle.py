@@ -8,7 +8,8 @@ address for twice as long as the one before (1 s, 2 s, 4 s ... up to
 address gets 429 with ``Retry-After``, right or wrong token, so guessing
 proceeds no faster than the backoff. Failures are forgotten :data:`WINDOW_S`
 after the last one. One WARNING per address per :data:`LOG_INTERVAL_S` names
-the address and the failures counted so far.
+the address and the failures counted so far, and one more when the address is
+first blocked.
 
 Requests without credentials, and unknown or expired session cookies (random
 256-bit ids, not guessable), are not counted. If Redis does not answer the
@@ -133,7 +134,7 @@ class AuthThrottle:
         except (aioredis.ConnectionError, aioredis.TimeoutError) as exc:
             logger.warning("authentication throttle unavailable (Redis): %s", exc)
             return
-        if log:
+        if log or failures == self.free_failures + 1:
             logger.warning(
                 "failed authentication from %s: %d counted (forgotten %d s after the last)", address, failures, WINDOW_S,
                 extra={"remote": address, "failures": failures, "realm": realm, "blocked_s": block_ms / 1000},
