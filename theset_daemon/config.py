@@ -9,6 +9,7 @@ expects; the CLI turns that into :data:`EXIT_CONFIG`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from dataclasses import dataclass, fields
@@ -117,8 +118,6 @@ def _own_secret(value: str) -> str:
 
 def _networks(value: str) -> tuple[str, ...]:
     """Comma-separated IP networks (``10.0.0.0/8``, ``::1``), normalised."""
-    import ipaddress
-
     try:
         return tuple(str(ipaddress.ip_network(item.strip(), strict=False)) for item in value.split(",") if item.strip())
     except ValueError:
