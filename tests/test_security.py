@@ -343,5 +343,7 @@ async def test_readiness_tells_only_the_admin_why_a_check_fails(make_client) -> 
     anonymous = await client.get("/readyz")
     body = await anonymous.text()
     assert anonymous.status == 503 and "10.20.30.40" not in body and '"redis":"failed"' in body
+    guess = await client.get("/readyz", headers={"Authorization": "Bearer not-the-admin-token"})
+    assert "10.20.30.40" not in await guess.text()
     operator = await client.get("/readyz", headers={"Authorization": f"Bearer {ADMIN}"})
     assert operator.status == 503 and "10.20.30.40" in (await operator.json())["checks"]["redis"]
