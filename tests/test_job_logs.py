@@ -83,10 +83,12 @@ async def test_a_log_after_the_lease_was_lost_changes_nothing(redis_url, namespa
 
 
 def test_the_catalogue_filter_says_why_each_track_was_dropped():
-    albums = [Album("studio", "Songs", "album", None, "2001", 3), Album("live", "Live at Wembley", "album", None, "2007", 1)]
+    albums = [Album("studio", "Songs", "album", None, "2001", 3),
+              Album("live", "Live at Wembley", "album", None, "2007", 1)]
     tracks = [
         Track("t1", "Around the World", "studio", "Songs", "album", "2001", 240_000, 1, isrc="I1", popularity=50),
-        Track("t2", "Around the World - Live", "studio", "Songs", "album", "2001", 250_000, 2, isrc="I2", popularity=40),
+        Track("t2", "Around the World - Live", "studio", "Songs", "album", "2001", 250_000, 2, isrc="I2",
+              popularity=40),
         Track("t3", "Around the World", "live", "Alive 2007", "album", "2007", 241_000, 1, isrc="I3", popularity=30),
         Track("t4", "Around the World (Remastered)", "studio", "Songs", "album", "2001", 240_500, 3, isrc="I4",
               popularity=10),

@@ -41,9 +41,11 @@ async def searched(redis_url, namespace):
         for message in [*done, doomed]:
             await wait_for_state(broker, message.message_id, "completed" if message in done else "dead")
     jobs = {
-        "alpha_waiting": [await broker.enqueue_async(tag_alpha.message(f"a-{n}{'-zed' if n % 2 else ''}")) for n in range(6)],
-        "alpha_delayed": [await broker.enqueue_async(tag_alpha.message_with_options(args=(f"later-{n}",), delay=600_000))
-                          for n in range(2)],
+        "alpha_waiting": [await broker.enqueue_async(tag_alpha.message(f"a-{n}{'-zed' if n % 2 else ''}"))
+                          for n in range(6)],
+        "alpha_delayed": [  # due one second apart: newest (latest due) first is a strict order
+            await broker.enqueue_async(tag_alpha.message_with_options(args=(f"later-{n}",), delay=600_000 + n * 1000))
+            for n in range(2)],
         "beta_waiting": [await broker.enqueue_async(tag_beta.message(f"b-{n}-ZED")) for n in range(3)],
     }
     ids = {k: [m.message_id for m in v] for k, v in jobs.items()}
@@ -76,10 +78,12 @@ async def test_filters_combine(searched):
     dead, _ = await _walk(admin, JobFilter(state="dead", text="refused doomed"), 10)
     assert dead == ids["beta_dead"]
     assert (await _walk(admin, JobFilter(actor="tag_beta", queue="alpha"), 10))[0] == []
-    assert sorted((await _walk(admin, JobFilter(actor="tag_beta", state="waiting"), 10))[0]) == sorted(ids["beta_waiting"])
+    beta_waiting, _ = await _walk(admin, JobFilter(actor="tag_beta", state="waiting"), 10)
+    assert sorted(beta_waiting) == sorted(ids["beta_waiting"])
     first = await broker.job(ids["alpha_waiting"][0])
     last = await broker.job(ids["beta_waiting"][-1])
-    window, _ = await _walk(admin, JobFilter(state="waiting", since=first["enqueued_at"], until=last["enqueued_at"]), 10)
+    between = JobFilter(state="waiting", since=first["enqueued_at"], until=last["enqueued_at"])
+    window, _ = await _walk(admin, between, 10)
     assert set(ids["alpha_waiting"]) | set(ids["beta_waiting"]) == set(window)
     later, _ = await _walk(admin, JobFilter(since=last["enqueued_at"] + 60_000), 10)
     assert later == []

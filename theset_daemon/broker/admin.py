@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -152,11 +152,14 @@ class QueueAdmin:
 
     Parameters:
       broker: the broker (its namespace, queue table, retention and scripts).
+      mask: applied to every job view, summary and dead letter before it is
+        returned (the daemon passes its secret masker); identity by default.
     """
 
-    def __init__(self, broker: TheSetBroker) -> None:
+    def __init__(self, broker: TheSetBroker, *, mask: Callable[[Any], Any] | None = None) -> None:
         self.broker = broker
         self.keys = broker.keys
+        self.mask = mask or (lambda view: view)
 
     # -- queues ----------------------------------------------------------------------------
 
@@ -288,7 +291,7 @@ class QueueAdmin:
 
     async def job(self, job_id: str) -> dict[str, Any]:
         """Everything known about one job (the ``GET /api/jobs/{jobId}`` body)."""
-        return self.job_view(await self.record(job_id))
+        return self.mask(self.job_view(await self.record(job_id)))
 
     def job_view(self, record: dict[str, Any]) -> dict[str, Any]:
         message = record.get("message")
@@ -378,7 +381,7 @@ class QueueAdmin:
                 len(segments), *flat_segments, segment, after_id, after_score, limit - len(summaries),
                 SCAN_BUDGET, *filters,
             ])
-            summaries += _search_rows(reply)
+            summaries += [self.mask(row) for row in _search_rows(reply)]
             next_segment = int(reply[0])
             position = (next_segment, reply[1].decode(), reply[2].decode()) if next_segment >= 0 else None
             if position is None or len(summaries) >= limit:
@@ -390,7 +393,7 @@ class QueueAdmin:
         values = await self.broker.aredis.hmget(self.keys.job(job_id), list(_SUMMARY_FIELDS))
         if values[0] is None:
             raise UnknownJob(job_id)
-        return _summary(job_id, dict(zip(_SUMMARY_FIELDS, values)))
+        return self.mask(_summary(job_id, dict(zip(_SUMMARY_FIELDS, values))))
 
     async def _job_action(self, action: str, job_id: str, verb: str) -> dict[str, Any]:
         before = await self.summary(job_id)
@@ -461,7 +464,7 @@ class QueueAdmin:
             for _, job_id in page:
                 pipe.hgetall(self.keys.job(job_id))
             raws = await pipe.execute()
-        letters = [_dead_letter(decode_record(raw)) for raw in raws if raw and raw.get(b"state") == b"dead"]
+        letters = [self.mask(_dead_letter(decode_record(raw))) for raw in raws if raw and raw.get(b"state") == b"dead"]
         next_cursor = encode_cursor(page[-1][1], repr(page[-1][0])) if more else None
         return letters, next_cursor
 

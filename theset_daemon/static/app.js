@@ -4,7 +4,7 @@
 // hidden (an idle dashboard costs Redis nothing), and at once when it comes back.
 // Running imports are followed over SSE instead of polled.
 
-import { ApiError, loadSession, session, signIn, signOut } from "./api.js";
+import { ApiError, loadSession, session, signIn, signOut, signOutEverywhere } from "./api.js";
 import { deadView } from "./dead.js";
 import { fill, h } from "./dom.js";
 import { importsView } from "./imports.js";
@@ -13,7 +13,7 @@ import { jobsView } from "./jobs.js";
 import { overview } from "./overview.js";
 import { queueView } from "./queue.js";
 import { schedulesView } from "./schedules.js";
-import { errorText, failure, toast } from "./ui.js";
+import { confirmAction, errorText, failure, toast } from "./ui.js";
 
 const main = document.getElementById("main");
 const live = document.getElementById("live");
@@ -82,6 +82,7 @@ function mount() {
 function chrome(signedIn) {
   document.getElementById("nav").hidden = !signedIn;
   document.getElementById("sign-out").hidden = !signedIn;
+  document.getElementById("sign-out-everywhere").hidden = !signedIn;
   document.getElementById("readonly-badge").hidden = !(signedIn && session.readOnly);
   live.hidden = !signedIn;
 }
@@ -131,6 +132,13 @@ document.addEventListener("visibilitychange", () => {
 document.getElementById("sign-out").addEventListener("click", async () => {
   try { await signOut(); } catch (err) { toast(errorText(err), "error"); }
   showLogin("Signed out.");
+});
+document.getElementById("sign-out-everywhere").addEventListener("click", async () => {
+  if (!(await confirmAction("Sign out everywhere?", "Every dashboard session ends, on every daemon, this one too.",
+                            "Sign out everywhere"))) return;
+  let message = "Every session ended.";
+  try { message = `${await signOutEverywhere()} session(s) ended.`; } catch (err) { toast(errorText(err), "error"); }
+  showLogin(message);
 });
 
 loadSession()

@@ -27,7 +27,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     each queue and state; ``nextCursor`` null on the last page (a page may be short
     and still have one when the scan budget ran out).
     """
-    require_admin(request)
+    await require_admin(request)
     admin = queue_admin(request)
     queue = request.query.get("queue") or None
     if queue is not None:
@@ -68,7 +68,7 @@ def _ms(request: web.Request, name: str) -> int | None:
 
 async def get_job(request: web.Request) -> web.Response:
     """GET /api/jobs/{job_id} — state, attempts, timings, progress, error and history of one job."""
-    require_admin(request)
+    await require_admin(request)
     try:
         return json_response(await queue_admin(request).job(request.match_info["job_id"]))
     except UnknownJob as exc:
@@ -76,7 +76,7 @@ async def get_job(request: web.Request) -> web.Response:
 
 
 async def _act(request: web.Request, verb: str) -> web.Response:
-    who = require_admin(request, mutation=True)
+    who = await require_admin(request, mutation=True)
     job_id = request.match_info["job_id"]
     admin = queue_admin(request)
     try:

@@ -14,7 +14,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from ..metrics import DAEMON_READY, LOOP_LAG, LOOP_LAG_MAX
-from .keys import LOOP_MONITOR, QUEUE_DEPTHS, READINESS
+from .auth import require_bearer
+from .keys import LOOP_MONITOR, QUEUE_DEPTHS, READINESS, SETTINGS
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,9 @@ async def refresh_queue_depths(app: web.Application) -> None:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    """Open when ``THESET_METRICS_TOKEN`` is unset (bind the side server privately); else Bearer that token."""
+    if request.app[SETTINGS].metrics_token:
+        await require_bearer(request, request.app[SETTINGS].metrics_token, realm="metrics")
     await refresh_queue_depths(request.app)
     body = generate_latest(REGISTRY)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
