@@ -75,8 +75,19 @@ def test_demo_import_lands_the_truth_with_live_progress(daemon, truth, database_
     for track_id in expected.liveness_only_track_ids:
         title = expected.tracks[track_id].title
         assert f"track dropped: {title!r}: audio features say live" in logs, title
+    scrape = metrics_text(daemon)
+    for sample in ('theset_imports_total{event="started"} 1.0', 'theset_imports_total{event="completed"} 1.0',
+                   "theset_import_visible_seconds_count 1.0"):
+        assert sample in scrape, sample
     [requests] = [line for line in logs.splitlines() if line.startswith("provider requests (pages): ")]
     assert "spotify /artists/{id}/albums ×" in requests and "spotify /tracks ×" in requests, requests
+
+
+def metrics_text(daemon) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{daemon.url}/metrics", timeout=10) as reply:
+        return reply.read().decode()
 
 
 def catalog_log(daemon, import_id: str) -> str:
