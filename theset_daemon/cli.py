@@ -139,7 +139,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="theset-daemon", description="TheSet sync daemon")
+    parser.add_argument("--version", action="version", version=f"theset-daemon {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the daemon (workers, scheduler, side server) until SIGTERM")

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -39,10 +38,11 @@ from .admin_auth import (
     new_session,
     session_valid,
 )
+from ..package_data import static_dir
 from .errors import InvalidRequest, error_body, json_response
 from .keys import SETTINGS
 
-STATIC = Path(__file__).resolve().parent.parent / "static"
+STATIC = static_dir()
 #: File names the static route serves (flat: no folders, no dot files).
 STATIC_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*\.(js|css|svg|png|ico)$")
 _TYPES = {

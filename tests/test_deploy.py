@@ -1,0 +1,80 @@
+"""What an operator deploys: the unit's hardening and credentials, journald priorities, URL secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from theset_daemon import config, logs
+
+REPO = Path(__file__).resolve().parents[1]
+UNIT = REPO / "systemd" / "theset-daemon.service"
+#: systemd-analyze security --offline score of the unit (lower is better); it must not rise.
+MAX_EXPOSURE = 1.3
+
+
+def test_log_lines_carry_the_journald_priority_only_when_writing_to_the_journal(tmp_path, monkeypatch):
+    out = tmp_path / "stdout"
+    with open(out, "w") as stream:
+        stat = os.fstat(stream.fileno())
+        monkeypatch.setenv("JOURNAL_STREAM", f"{stat.st_dev}:{stat.st_ino}")
+        try:
+            logs.setup("DEBUG", stream=stream)
+            for level in (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL):
+                logging.getLogger("theset.test").log(level, "hello")
+            monkeypatch.setenv("JOURNAL_STREAM", f"{stat.st_dev}:{stat.st_ino + 1}")  # another stream is the journal
+            logs.setup("DEBUG", stream=stream)
+            logging.getLogger("theset.test").warning("plain")
+        finally:
+            logging.getLogger().handlers.clear()
+    lines = out.read_text().splitlines()
+    assert [line[:3] for line in lines[:5]] == ["<7>", "<6>", "<4>", "<3>", "<2>"]
+    assert all(json.loads(line[3:])["message"] == "hello" for line in lines[:5])
+    assert json.loads(lines[5])["message"] == "plain"
+
+
+def test_the_database_and_redis_urls_come_from_files_and_credentials(tmp_path):
+    creds = tmp_path / "credentials"
+    creds.mkdir()
+    (creds / "redis_url").write_text("redis://:s3cret-pass@10.0.0.5:6379/0\n")
+    (creds / "webhook_secret").write_text("")  # empty: unset
+    (tmp_path / "db").write_text("postgresql://theset:pg-pass@10.0.0.6/theset\n")
+    settings = config.load({"CREDENTIALS_DIRECTORY": str(creds), "THESET_DATABASE_URL_FILE": str(tmp_path / "db")})
+    assert settings.redis_url == "redis://:s3cret-pass@10.0.0.5:6379/0"
+    assert settings.database_url == "postgresql://theset:pg-pass@10.0.0.6/theset"
+    assert settings.webhook_secret == ""
+    shown = settings.masked()
+    assert "s3cret-pass" not in str(shown) and "pg-pass" not in str(shown)
+    assert config.load({"CREDENTIALS_DIRECTORY": str(creds), "THESET_REDIS_URL": "redis://direct:6379/1"}).redis_url \
+        == "redis://direct:6379/1"
+
+
+def test_the_unit_loads_a_credential_for_every_secret_and_url():
+    unit = UNIT.read_text()
+    loaded = dict(re.findall(r"^LoadCredential=([a-z_]+):(\S+)$", unit, re.M))
+    wanted = {var.env.removeprefix("THESET_").lower() for var in config.VARIABLES.values() if var.secret or var.credential}
+    assert set(loaded) == wanted
+    assert {"database_url", "redis_url", "webhook_secret"} <= set(loaded)
+    assert all(path == f"/etc/theset-daemon/credentials/{name}" for name, path in loaded.items())
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
+def test_the_unit_is_hardened_and_its_exposure_does_not_rise(tmp_path):
+    unit = UNIT.read_text()
+    for directive in ("LimitNOFILE=65536", "ProtectProc=invisible", "PrivateMounts=yes", "RemoveIPC=yes",
+                      "SystemCallFilter=~@privileged @resources", "SystemCallErrorNumber=EPERM"):
+        assert re.search(rf"^{re.escape(directive)}$", unit, re.M), directive
+    copy = tmp_path / "theset-daemon.service"
+    copy.write_text(unit)
+    result = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager", str(copy)],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d)", result.stdout)
+    assert match, result.stdout + result.stderr
+    assert float(match.group(1)) <= MAX_EXPOSURE, result.stdout
