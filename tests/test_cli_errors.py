@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -26,7 +27,7 @@ def closed_port() -> int:
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, redis_url: str, namespace: str) -> pytest.MonkeyPatch:
     """The test's Redis namespace, nothing else configured."""
-    for name in [k for k in __import__("os").environ if k.startswith("THESET_") or k == "CREDENTIALS_DIRECTORY"]:
+    for name in [k for k in os.environ if k.startswith("THESET_") or k == "CREDENTIALS_DIRECTORY"]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("THESET_REDIS_URL", redis_url)
     monkeypatch.setenv("THESET_REDIS_NAMESPACE", namespace)
@@ -56,9 +57,12 @@ def test_postgresql_not_answering_or_missing_database_is_one_line(env, closed_po
     line = one_line(capsys.readouterr().err)
     assert f"cannot reach PostgreSQL at 127.0.0.1:{closed_port}" in line and "THESET_DATABASE_URL" in line
 
+    # In a process of its own: `schedules` declares the actors on a broker of its own (global dramatiq state).
     env.setenv("THESET_DATABASE_URL", "postgresql://root@127.0.0.1:5432/theset_no_such_database_here")
-    assert cli.main(["schedules", "--json"]) == 1
-    body = json.loads(one_line(capsys.readouterr().err))
+    schedules = subprocess.run([sys.executable, "-m", "theset_daemon", "schedules", "--json"], cwd=REPO,
+                               capture_output=True, text=True, timeout=60)
+    assert schedules.returncode == 1, schedules.stderr
+    body = json.loads(one_line(schedules.stderr))
     assert body["variable"] == "THESET_DATABASE_URL"
     assert "no database 'theset_no_such_database_here'" in body["error"] and "migrate" in body["error"]
 
@@ -73,7 +77,7 @@ def test_debug_shows_the_traceback_instead(env, closed_port):
 
 def test_a_wrong_url_is_a_configuration_error_naming_it(env, capsys):
     env.setenv("THESET_DATABASE_URL", "mysql://x")
-    assert cli.main(["schedules", "--json"]) == config.EXIT_CONFIG
+    assert cli.main(["config", "--json"]) == config.EXIT_CONFIG
     assert json.loads(one_line(capsys.readouterr().err))["variable"] == "THESET_DATABASE_URL"
 
 
@@ -150,3 +154,30 @@ def test_a_daemon_without_tokens_or_keys_warns_at_boot():
                   "THESET_SPOTIFY_CLIENT_ID": "id", "THESET_SPOTIFY_CLIENT_SECRET": "s", "THESET_TICKETMASTER_API_KEY": "k",
                   "THESET_SETLISTFM_API_KEY": "k", "THESET_DATABASE_URL": "postgresql://h/db", "THESET_REDIS_URL": "redis://h"}
     assert cli.boot_warnings(config.load(configured), configured) == []
+
+
+@pytest.fixture
+def redis_with_password(tmp_path):
+    """A private redis-server on a free port that wants a password (stopped afterwards)."""
+    port = free_port()
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                               "no", "--dir", str(tmp_path), "--requirepass", "right-password"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert server.stdout is not None
+        for line in server.stdout:  # bounded by the server's own start-up output
+            if "Ready to accept connections" in line:
+                break
+        yield port
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.mark.parametrize("auth", ["", ":wrong-password@"])
+def test_a_refused_redis_login_names_the_url(env, redis_with_password, capsys, auth):
+    env.setenv("THESET_REDIS_URL", f"redis://{auth}127.0.0.1:{redis_with_password}/0")
+    assert cli.main(["queues"]) == 1
+    line = one_line(capsys.readouterr().err)
+    assert f"Redis at 127.0.0.1:{redis_with_password} refused the login" in line and "(THESET_REDIS_URL)" in line
+    assert "wrong-password" not in line

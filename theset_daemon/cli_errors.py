@@ -92,7 +92,8 @@ def _raised_in(exc: BaseException, package: str) -> bool:
 def _redis(exc: BaseException, _: str) -> Failure | None:
     import redis.exceptions
 
-    if isinstance(exc, redis.exceptions.AuthenticationError):
+    refused = isinstance(exc, redis.exceptions.ResponseError) and str(exc).split(" ", 1)[0] in ("WRONGPASS", "NOAUTH")
+    if refused or isinstance(exc, redis.exceptions.AuthenticationError):
         return Failure(f"Redis at {_where(_configured('redis_url'))} refused the login: {reason(exc)}", "THESET_REDIS_URL")
     if isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
         return Failure(f"cannot reach Redis at {_where(_configured('redis_url'))}: {reason(exc)}", "THESET_REDIS_URL")
