@@ -7,6 +7,8 @@ import logging
 import os
 import re
 import shutil
+import signal
+import sys
 import subprocess
 from pathlib import Path
 
@@ -78,3 +80,59 @@ def test_the_unit_is_hardened_and_its_exposure_does_not_rise(tmp_path):
     match = re.search(r"Overall exposure level for \S+: (\d+\.\d)", result.stdout)
     assert match, result.stdout + result.stderr
     assert float(match.group(1)) <= MAX_EXPOSURE, result.stdout
+
+
+def syscall_groups() -> dict[str, list[str]]:
+    """systemd's system call groups (``@name`` -> members, groups nested), from ``systemd-analyze syscall-filter``."""
+    listing = subprocess.run(["systemd-analyze", "syscall-filter", "--no-pager"], capture_output=True, text=True,
+                             timeout=60).stdout
+    groups: dict[str, list[str]] = {}
+    current = None
+    for line in listing.splitlines():
+        word = line.strip()
+        if not word or word.startswith("#"):
+            continue
+        if not line.startswith(" ") and word.startswith("@"):
+            current = groups.setdefault(word, [])
+        elif current is not None:
+            current.append(word)
+    return groups
+
+
+def expand(groups: dict[str, list[str]], *names: str) -> set[str]:
+    calls: set[str] = set()
+    for name in names:
+        for member in groups.get(name, ()):
+            calls |= expand(groups, member) if member.startswith("@") else {member}
+    return calls
+
+
+@pytest.mark.skipif(not (shutil.which("strace") and shutil.which("systemd-analyze")), reason="needs strace and systemd")
+def test_a_daemon_importing_and_draining_makes_only_system_calls_the_unit_allows(tmp_path, daemon_env):
+    from daemon_process import DaemonProcess
+    from import_harness import SandboxProcess, run_import
+    from theset_daemon.sandbox import Sandbox
+
+    unit = UNIT.read_text()
+    allowed_groups = re.findall(r"^SystemCallFilter=(@[\w-]+)$", unit, re.M)
+    denied_groups = re.findall(r"^SystemCallFilter=~(.+)$", unit, re.M)[0].split()
+    trace = tmp_path / "trace"
+    sandbox = SandboxProcess(seed=7)
+    env = {**daemon_env, **sandbox.env, "THESET_ACTOR_MODULES": "theset_daemon.actors"}
+    daemon = DaemonProcess(env, command=("strace", "-f", "-qq", "-o", str(trace), sys.executable, "-m", "theset_daemon"))
+    try:
+        daemon.start().wait_ready(90)
+        _, events = run_import(daemon, Sandbox(7).truth.demo_attraction_id)
+        assert events[-1][1]["status"] == "completed"
+        strace = daemon.proc.pid  # SIGTERM goes to the daemon under strace, as systemd sends it to the daemon
+        traced = int(Path(f"/proc/{strace}/task/{strace}/children").read_text().split()[0])
+        os.kill(traced, signal.SIGTERM)
+        assert daemon.wait_exit() == 0
+    finally:
+        daemon.stop()
+        sandbox.stop()
+    used = set(re.findall(r"^\d+\s+([a-z0-9_]+)\(", trace.read_text(), re.M))
+    groups = syscall_groups()
+    assert len(used) > 30, sorted(used)
+    assert not used - expand(groups, *allowed_groups), "outside " + " ".join(allowed_groups)
+    assert not used & expand(groups, *denied_groups), "denied by ~" + " ".join(denied_groups)
