@@ -48,7 +48,8 @@ def test_redis_not_answering_is_one_line_naming_the_variable(env, closed_port, c
 
     assert cli.main(["queues", "--json"]) == 1
     body = json.loads(one_line(capsys.readouterr().err))
-    assert body["variable"] == "THESET_REDIS_URL" and "Connection refused" in body["error"] and body["status"] == 1
+    assert body["error"] == "redis_unavailable" and body["variable"] == "THESET_REDIS_URL"
+    assert "Connection refused" in body["message"] and body["status"] == 1
 
 
 def test_postgresql_not_answering_or_missing_database_is_one_line(env, closed_port, capsys):
@@ -63,8 +64,8 @@ def test_postgresql_not_answering_or_missing_database_is_one_line(env, closed_po
                                capture_output=True, text=True, timeout=60)
     assert schedules.returncode == 1, schedules.stderr
     body = json.loads(one_line(schedules.stderr))
-    assert body["variable"] == "THESET_DATABASE_URL"
-    assert "no database 'theset_no_such_database_here'" in body["error"] and "migrate" in body["error"]
+    assert body["error"] == "database_missing" and body["variable"] == "THESET_DATABASE_URL"
+    assert "no database 'theset_no_such_database_here'" in body["message"] and "migrate" in body["message"]
 
 
 def test_debug_shows_the_traceback_instead(env, closed_port):
@@ -78,7 +79,8 @@ def test_debug_shows_the_traceback_instead(env, closed_port):
 def test_a_wrong_url_is_a_configuration_error_naming_it(env, capsys):
     env.setenv("THESET_DATABASE_URL", "mysql://x")
     assert cli.main(["config", "--json"]) == config.EXIT_CONFIG
-    assert json.loads(one_line(capsys.readouterr().err))["variable"] == "THESET_DATABASE_URL"
+    body = json.loads(one_line(capsys.readouterr().err))
+    assert body["error"] == "config" and body["variable"] == "THESET_DATABASE_URL"
 
 
 def test_an_unexpected_error_is_still_one_line_pointing_at_debug():

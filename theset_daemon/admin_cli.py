@@ -51,7 +51,7 @@ def _run(work: Callable[[QueueAdmin], Awaitable[Any]], args: argparse.Namespace,
     try:
         result = asyncio.run(go())
     except (UnknownQueue, UnknownJob, JobStateConflict) as exc:
-        raise Failure(str(exc)) from exc
+        raise Failure("not_found" if not isinstance(exc, JobStateConflict) else "conflict", str(exc)) from exc
     if args.json:
         print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
     else:
@@ -154,7 +154,7 @@ def _jobs_list(args: argparse.Namespace) -> int:
     try:
         return _run(work, args, show)
     except ValueError as exc:  # a bad cursor
-        raise Failure(f"--cursor: {exc}", "--cursor", status=2) from exc
+        raise Failure("usage", f"--cursor: {exc}", "--cursor", status=2) from exc
 
 
 # -- dead letters ------------------------------------------------------------------------------
@@ -201,10 +201,10 @@ def confirm(action: str, yes: bool) -> None:
     if yes:
         return
     if not sys.stdin.isatty():
-        raise Failure(f"this would {action}; confirm with --yes", "--yes", status=2)
+        raise Failure("not_confirmed", f"this would {action}; confirm with --yes", "--yes", status=2)
     answer = input(f"{action}? [y/N] ").strip().lower()
     if answer not in ("y", "yes"):
-        raise Failure("nothing done (not confirmed)", status=1)
+        raise Failure("not_confirmed", "nothing done (not confirmed)")
 
 
 # -- the parsers -------------------------------------------------------------------------------

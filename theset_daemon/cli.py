@@ -85,7 +85,7 @@ def _import(args: argparse.Namespace) -> int:
     base_url = args.url or f"http://{settings.http_host}:{settings.http_port}"
     token = settings.api_token
     if not token:
-        raise Failure("no token for the import API", "THESET_API_TOKEN", status=config.EXIT_CONFIG)
+        raise Failure("config", "no token for the import API", "THESET_API_TOKEN", status=config.EXIT_CONFIG)
 
     async def go() -> int:
         import aiohttp
@@ -95,7 +95,7 @@ def _import(args: argparse.Namespace) -> int:
                 started = await start_import(session, base_url, token, args.attraction_id)
             except aiohttp.ClientConnectionError as exc:
                 where = "--url" if args.url else "--url, or THESET_HTTP_HOST and THESET_HTTP_PORT"
-                raise Failure(f"no daemon answering at {base_url}: {reason(exc)}", where) from exc
+                raise Failure("daemon_unavailable", f"no daemon answering at {base_url}: {reason(exc)}", where) from exc
             print(f"import {started['importId']} ({started['status']})")
             if not args.follow:
                 print(orjson.dumps(started, option=orjson.OPT_INDENT_2).decode())
@@ -105,7 +105,7 @@ def _import(args: argparse.Namespace) -> int:
                 bars.show(name, data)
                 final = data
             if final.get("status") != "completed":
-                raise Failure(f"import {started['importId']} {final.get('status')}: {final.get('error')}")
+                raise Failure("import_failed", f"import {started['importId']} {final.get('status')}: {final.get('error')}")
             return 0
 
     return asyncio.run(go())
@@ -248,7 +248,7 @@ def _guarded(command: Callable[[], int], *, debug: bool, as_json: bool, port_fla
     except config.ConfigError as exc:
         if debug:
             raise
-        return report(Failure(f"configuration error: {exc}", exc.variable, config.EXIT_CONFIG), as_json=as_json)
+        return report(Failure("config", f"configuration error: {exc}", exc.variable, config.EXIT_CONFIG), as_json=as_json)
     except Exception as exc:
         if debug:
             raise

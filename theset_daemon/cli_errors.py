@@ -4,7 +4,8 @@
 answering, a wrong URL or password, a missing database, a port in use, a
 refused token) into one :class:`Failure`: a sentence naming the cause and the
 variable or flag to look at. :func:`report` prints it as one line, or as a JSON
-object under ``--json``. Tracebacks are for ``--debug`` only.
+object under ``--json`` (``{"error": code, "message", "variable", "status"}``, the
+HTTP API's error shape plus the variable). Tracebacks are for ``--debug`` only.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from . import config
 
 @dataclass
 class Failure(Exception):
-    """A failed command, explained: ``message`` names the cause, ``variable`` what to change."""
+    """A failed command, explained: a stable ``code`` (``redis_unavailable``, ``database_missing`` ...),
+    a ``message`` naming the cause, the ``variable`` or flag to change, the exit ``status``."""
 
+    code: str
     message: str
     variable: str | None = None
     status: int = 1
@@ -39,7 +42,8 @@ def report(failure: Failure, *, as_json: bool = False, out: TextIO | None = None
     """Print ``failure`` on stderr (one line, or JSON); return its exit status."""
     out = sys.stderr if out is None else out
     if as_json:
-        body = {"error": failure.message, "variable": failure.variable, "status": failure.status}
+        body = {"error": failure.code, "message": failure.message, "variable": failure.variable,
+                "status": failure.status}
         out.write(orjson.dumps(body).decode() + "\n")
     else:
         out.write(f"theset-daemon: {failure}\n")
@@ -58,7 +62,7 @@ def explain(exc: BaseException, port_flag: str = "THESET_HTTP_PORT") -> Failure:
         found = check(exc, port_flag)
         if found is not None:
             return found
-    return Failure(f"unexpected {type(exc).__name__}: {reason(exc)}; run with --debug for the traceback")
+    return Failure("unexpected", f"unexpected {type(exc).__name__}: {reason(exc)}; run with --debug for the traceback")
 
 
 def _configured(name: str) -> str:
@@ -94,9 +98,9 @@ def _redis(exc: BaseException, _: str) -> Failure | None:
 
     refused = isinstance(exc, redis.exceptions.ResponseError) and str(exc).split(" ", 1)[0] in ("WRONGPASS", "NOAUTH")
     if refused or isinstance(exc, redis.exceptions.AuthenticationError):
-        return Failure(f"Redis at {_where(_configured('redis_url'))} refused the login: {reason(exc)}", "THESET_REDIS_URL")
+        return Failure("redis_refused", f"Redis at {_where(_configured('redis_url'))} refused the login: {reason(exc)}", "THESET_REDIS_URL")
     if isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
-        return Failure(f"cannot reach Redis at {_where(_configured('redis_url'))}: {reason(exc)}", "THESET_REDIS_URL")
+        return Failure("redis_unavailable", f"cannot reach Redis at {_where(_configured('redis_url'))}: {reason(exc)}", "THESET_REDIS_URL")
     return None
 
 
@@ -106,24 +110,24 @@ def _postgres(exc: BaseException, _: str) -> Failure | None:
     where = _where(_configured("database_url"))
     name = urlparse(_configured("database_url")).path.lstrip("/")
     if isinstance(exc, asyncpg.InvalidCatalogNameError):
-        return Failure(f"PostgreSQL at {where} has no database {name!r}; `theset-daemon migrate` creates it",
+        return Failure("database_missing", f"PostgreSQL at {where} has no database {name!r}; `theset-daemon migrate` creates it",
                        "THESET_DATABASE_URL")
     if isinstance(exc, (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError)):
-        return Failure(f"PostgreSQL at {where} refused the login: {exc}", "THESET_DATABASE_URL")
+        return Failure("postgres_refused", f"PostgreSQL at {where} refused the login: {exc}", "THESET_DATABASE_URL")
     if isinstance(exc, asyncpg.UndefinedTableError):
-        return Failure(f"database {name!r} has no schema yet ({exc}); run `theset-daemon migrate`", "THESET_DATABASE_URL")
+        return Failure("schema_missing", f"database {name!r} has no schema yet ({exc}); run `theset-daemon migrate`", "THESET_DATABASE_URL")
     if isinstance(exc, (OSError, TimeoutError)) and _raised_in(exc, "asyncpg"):
-        return Failure(f"cannot reach PostgreSQL at {where}: {reason(exc)}", "THESET_DATABASE_URL")
+        return Failure("postgres_unavailable", f"cannot reach PostgreSQL at {where}: {reason(exc)}", "THESET_DATABASE_URL")
     from .db.migrate import MigrationError
 
     if isinstance(exc, MigrationError):
-        return Failure(str(exc), "THESET_DATABASE_URL")
+        return Failure("migration_failed", str(exc), "THESET_DATABASE_URL")
     return None
 
 
 def _listen(exc: BaseException, port_flag: str) -> Failure | None:
     if isinstance(exc, OSError) and exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
-        return Failure(f"cannot listen: {exc.strerror or exc}", port_flag)  # the text names the address
+        return Failure("port_unavailable", f"cannot listen: {exc.strerror or exc}", port_flag)  # the text names the address
     return None
 
 
@@ -135,6 +139,6 @@ def _daemon(exc: BaseException, _: str) -> Failure | None:
     body: Any = exc.body
     detail = (body.get("message") or body.get("error")) if isinstance(body, dict) else str(body)
     if exc.status in (401, 403):
-        return Failure(f"the daemon refused the token (HTTP {exc.status}: {detail})", "THESET_API_TOKEN")
+        return Failure("token_refused", f"the daemon refused the token (HTTP {exc.status}: {detail})", "THESET_API_TOKEN")
     field = body.get("field") if isinstance(body, dict) else None
-    return Failure(f"the daemon refused the import (HTTP {exc.status}: {detail})", field)
+    return Failure("import_refused", f"the daemon refused the import (HTTP {exc.status}: {detail})", field)
