@@ -96,38 +96,41 @@ def _raised_in(exc: BaseException, package: str) -> bool:
 def _redis(exc: BaseException, _: str) -> Failure | None:
     import redis.exceptions
 
+    where, variable = _where(_configured("redis_url")), "THESET_REDIS_URL"
     refused = isinstance(exc, redis.exceptions.ResponseError) and str(exc).split(" ", 1)[0] in ("WRONGPASS", "NOAUTH")
     if refused or isinstance(exc, redis.exceptions.AuthenticationError):
-        return Failure("redis_refused", f"Redis at {_where(_configured('redis_url'))} refused the login: {reason(exc)}", "THESET_REDIS_URL")
+        return Failure("redis_refused", f"Redis at {where} refused the login: {reason(exc)}", variable)
     if isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
-        return Failure("redis_unavailable", f"cannot reach Redis at {_where(_configured('redis_url'))}: {reason(exc)}", "THESET_REDIS_URL")
+        return Failure("redis_unavailable", f"cannot reach Redis at {where}: {reason(exc)}", variable)
     return None
 
 
 def _postgres(exc: BaseException, _: str) -> Failure | None:
     import asyncpg
 
-    where = _where(_configured("database_url"))
-    name = urlparse(_configured("database_url")).path.lstrip("/")
-    if isinstance(exc, asyncpg.InvalidCatalogNameError):
-        return Failure("database_missing", f"PostgreSQL at {where} has no database {name!r}; `theset-daemon migrate` creates it",
-                       "THESET_DATABASE_URL")
-    if isinstance(exc, (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError)):
-        return Failure("postgres_refused", f"PostgreSQL at {where} refused the login: {exc}", "THESET_DATABASE_URL")
-    if isinstance(exc, asyncpg.UndefinedTableError):
-        return Failure("schema_missing", f"database {name!r} has no schema yet ({exc}); run `theset-daemon migrate`", "THESET_DATABASE_URL")
-    if isinstance(exc, (OSError, TimeoutError)) and _raised_in(exc, "asyncpg"):
-        return Failure("postgres_unavailable", f"cannot reach PostgreSQL at {where}: {reason(exc)}", "THESET_DATABASE_URL")
     from .db.migrate import MigrationError
 
+    where, variable = _where(_configured("database_url")), "THESET_DATABASE_URL"
+    name = urlparse(_configured("database_url")).path.lstrip("/")
+    if isinstance(exc, asyncpg.InvalidCatalogNameError):
+        return Failure("database_missing", f"PostgreSQL at {where} has no database {name!r}; "
+                       "`theset-daemon migrate` creates it", variable)
+    if isinstance(exc, (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError)):
+        return Failure("postgres_refused", f"PostgreSQL at {where} refused the login: {exc}", variable)
+    if isinstance(exc, asyncpg.UndefinedTableError):
+        return Failure("schema_missing", f"database {name!r} has no schema yet ({exc}); run `theset-daemon migrate`",
+                       variable)
+    if isinstance(exc, (OSError, TimeoutError)) and _raised_in(exc, "asyncpg"):
+        return Failure("postgres_unavailable", f"cannot reach PostgreSQL at {where}: {reason(exc)}", variable)
     if isinstance(exc, MigrationError):
-        return Failure("migration_failed", str(exc), "THESET_DATABASE_URL")
+        return Failure("migration_failed", str(exc), variable)
     return None
 
 
 def _listen(exc: BaseException, port_flag: str) -> Failure | None:
     if isinstance(exc, OSError) and exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
-        return Failure("port_unavailable", f"cannot listen: {exc.strerror or exc}", port_flag)  # the text names the address
+        # The text names the address: "error while attempting to bind on address (...): address already in use".
+        return Failure("port_unavailable", f"cannot listen: {exc.strerror or exc}", port_flag)
     return None
 
 
