@@ -283,7 +283,10 @@ def _raw_value(var: Var, environ: Mapping[str, str]) -> str:
     if credentials:
         path = Path(credentials) / var.env.removeprefix("THESET_").lower()
         if path.is_file():
-            return path.read_text().strip() or var.default
+            try:
+                return path.read_text().strip() or var.default
+            except OSError as exc:
+                raise ConfigError(var.env, f"a readable credential file ({exc.strerror})", str(path)) from exc
     return var.default
 
 
