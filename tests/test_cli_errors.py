@@ -152,7 +152,7 @@ def test_a_daemon_without_tokens_or_keys_warns_at_boot():
     bare = cli.boot_warnings(config.load({}), {})
     assert any("THESET_API_TOKEN" in w for w in bare) and any("THESET_ADMIN_TOKEN" in w for w in bare)
     assert any("THESET_TICKETMASTER_API_KEY" in w for w in bare) and any("THESET_DATABASE_URL" in w for w in bare)
-    configured = {"THESET_API_TOKEN": "a" * 20, "THESET_ADMIN_TOKEN": "b" * 20, "THESET_SSE_SECRET": "c" * 20,
+    configured = {"THESET_API_TOKEN": "a" * 32, "THESET_ADMIN_TOKEN": "b" * 32, "THESET_SSE_SECRET": "c" * 32,
                   "THESET_SPOTIFY_CLIENT_ID": "id", "THESET_SPOTIFY_CLIENT_SECRET": "s", "THESET_TICKETMASTER_API_KEY": "k",
                   "THESET_SETLISTFM_API_KEY": "k", "THESET_DATABASE_URL": "postgresql://h/db", "THESET_REDIS_URL": "redis://h"}
     assert cli.boot_warnings(config.load(configured), configured) == []

@@ -58,13 +58,20 @@ def test_the_database_and_redis_urls_come_from_files_and_credentials(tmp_path):
         == "redis://direct:6379/1"
 
 
-def test_the_unit_loads_a_credential_for_every_secret_and_url():
+def test_the_unit_loads_the_credentials_directory_and_every_secret_and_url_is_read_from_it(tmp_path):
     unit = UNIT.read_text()
-    loaded = dict(re.findall(r"^LoadCredential=([a-z_]+):(\S+)$", unit, re.M))
-    wanted = {var.env.removeprefix("THESET_").lower() for var in config.VARIABLES.values() if var.secret or var.credential}
-    assert set(loaded) == wanted
-    assert {"database_url", "redis_url", "webhook_secret"} <= set(loaded)
-    assert all(path == f"/etc/theset-daemon/credentials/{name}" for name, path in loaded.items())
+    assert re.findall(r"^LoadCredential=(.+)$", unit, re.M) == ["theset:/etc/theset-daemon/credentials"]
+    # systemd names a directory's files <id>_<file>: theset_api_token, theset_database_url ...
+    wanted = {name: var for name, var in config.VARIABLES.items() if var.secret or var.credential}
+    assert {"database_url", "redis_url", "webhook_secret", "api_token", "admin_token"} <= set(wanted)
+    values = {"database_url": "postgresql://u:p@db.internal/theset", "redis_url": "redis://:p@cache.internal/0"}
+    for name, var in wanted.items():
+        text = values.setdefault(name, f"{name}-" + "x" * 40)
+        (tmp_path / f"theset_{name}").write_text(text + "\n")
+    settings = config.load({"CREDENTIALS_DIRECTORY": str(tmp_path)})
+    assert {name: getattr(settings, name) for name in wanted} == values
+    for name in wanted:  # each secret the unit's comment lists, so an operator knows the file names
+        assert re.search(rf"\b{name}\b", unit), name
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")

@@ -2,7 +2,9 @@
 
 The job id, queue, actor and import id of the code running are carried in
 context variables, so every line logged while a job runs names them without
-the caller passing them around. Configured secrets are scrubbed from every line.
+the caller passing them around. Every value is masked (:mod:`.masking`: configured
+secrets, URL credentials and query values, secret-named fields) before it is
+JSON-encoded, so escaping cannot hide a secret from the scrubber.
 
 When the stream is systemd's journal (``JOURNAL_STREAM`` names its device and
 inode), each line starts with the syslog priority prefix ``<N>``, which journald
@@ -21,6 +23,8 @@ from typing import Any, Iterable, Mapping, TextIO
 
 import orjson
 
+from .masking import Masker
+
 #: The context of the job running in this task, set by the worker.
 job_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("job_context", default={})
 
@@ -35,7 +39,7 @@ class JsonFormatter(logging.Formatter):
 
     def __init__(self, secrets: Iterable[str] = (), *, journal: bool = False) -> None:
         super().__init__()
-        self.secrets = tuple(s for s in secrets if len(s) >= 4)
+        self.masker = Masker(secrets)
         self.journal = journal
 
     def format(self, record: logging.LogRecord) -> str:
@@ -51,12 +55,13 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        line = orjson.dumps(entry, default=str).decode()
-        for secret in self.secrets:
-            line = line.replace(secret, "********")
+        line = orjson.dumps(self.masker.value(entry), default=self._text).decode()
         if self.journal:
             return f"<{SYSLOG_PRIORITY.get(record.levelno, 6)}>{line}"
         return line
+
+    def _text(self, value: Any) -> str:
+        return self.masker.text(str(value))
 
 
 def is_journal(stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
