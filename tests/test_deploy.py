@@ -127,15 +127,19 @@ def test_a_daemon_importing_and_draining_makes_only_system_calls_the_unit_allows
     sandbox = SandboxProcess(seed=7)
     env = {**daemon_env, **sandbox.env, "THESET_ACTOR_MODULES": "theset_daemon.actors"}
     daemon = DaemonProcess(env, command=("strace", "-f", "-qq", "-o", str(trace), sys.executable, "-m", "theset_daemon"))
+    traced = None
     try:
-        daemon.start().wait_ready(90)
+        daemon.start()
+        strace = daemon.proc.pid  # signals go to the daemon under strace, as systemd sends them to the daemon
+        daemon.wait_ready(90)
+        traced = int(Path(f"/proc/{strace}/task/{strace}/children").read_text().split()[0])
         _, events = run_import(daemon, Sandbox(7).truth.demo_attraction_id)
         assert events[-1][1]["status"] == "completed"
-        strace = daemon.proc.pid  # SIGTERM goes to the daemon under strace, as systemd sends it to the daemon
-        traced = int(Path(f"/proc/{strace}/task/{strace}/children").read_text().split()[0])
         os.kill(traced, signal.SIGTERM)
         assert daemon.wait_exit() == 0
     finally:
+        if traced is not None and daemon.proc.poll() is None:  # killing strace alone would orphan the daemon
+            os.kill(traced, signal.SIGKILL)
         daemon.stop()
         sandbox.stop()
     used = set(re.findall(r"^\d+\s+([a-z0-9_]+)\(", trace.read_text(), re.M))
