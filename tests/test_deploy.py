@@ -127,19 +127,21 @@ def test_a_daemon_importing_and_draining_makes_only_system_calls_the_unit_allows
     sandbox = SandboxProcess(seed=7)
     env = {**daemon_env, **sandbox.env, "THESET_ACTOR_MODULES": "theset_daemon.actors"}
     daemon = DaemonProcess(env, command=("strace", "-f", "-qq", "-o", str(trace), sys.executable, "-m", "theset_daemon"))
-    traced = None
+    def traced() -> list[int]:
+        """The daemon under strace (signals go to it, as systemd sends them to the daemon)."""
+        strace = daemon.proc.pid
+        return [int(pid) for pid in Path(f"/proc/{strace}/task/{strace}/children").read_text().split()]
+
     try:
-        daemon.start()
-        strace = daemon.proc.pid  # signals go to the daemon under strace, as systemd sends them to the daemon
-        daemon.wait_ready(90)
-        traced = int(Path(f"/proc/{strace}/task/{strace}/children").read_text().split()[0])
+        daemon.start().wait_ready(90)
         _, events = run_import(daemon, Sandbox(7).truth.demo_attraction_id)
         assert events[-1][1]["status"] == "completed"
-        os.kill(traced, signal.SIGTERM)
+        os.kill(traced()[0], signal.SIGTERM)
         assert daemon.wait_exit() == 0
     finally:
-        if traced is not None and daemon.proc.poll() is None:  # killing strace alone would orphan the daemon
-            os.kill(traced, signal.SIGKILL)
+        if daemon.proc is not None and daemon.proc.poll() is None:  # killing strace alone would orphan the daemon
+            for pid in traced():
+                os.kill(pid, signal.SIGKILL)
         daemon.stop()
         sandbox.stop()
     used = set(re.findall(r"^\d+\s+([a-z0-9_]+)\(", trace.read_text(), re.M))
