@@ -729,7 +729,7 @@ class Chaos:
         env.update(self.secrets)
         env.update(
             THESET_REDIS_URL=self.redis.url, THESET_REDIS_NAMESPACE="chaos", THESET_DATABASE_URL=self.database_url,
-            THESET_HTTP_HOST="127.0.0.1", THESET_ALLOW_PRIVATE_FETCH="true", THESET_ACTOR_MODULES="actors",
+            THESET_HTTP_HOST="127.0.0.1", THESET_ALLOW_PRIVATE_FETCH="true", THESET_ACTOR_MODULES="theset_daemon.actors",
             THESET_SCHEDULES_FILE=str(schedules), THESET_LEASE_TIMEOUT=str(p.lease_timeout),
             THESET_DRAIN_TIMEOUT=str(p.drain_timeout), THESET_SPOTIFY_RATE="50", THESET_TICKETMASTER_RATE="50",
             THESET_SETLISTFM_RATE="25", PYTHONUNBUFFERED="1",

@@ -74,7 +74,7 @@ def cluster(redis_url: str, namespace: str, database_url: str) -> Iterator[dict[
         THESET_REDIS_URL=redis_url, THESET_REDIS_NAMESPACE=namespace, THESET_DATABASE_URL=database_url,
         THESET_HTTP_HOST="127.0.0.1", THESET_API_TOKEN=f"dash-api-{RUN_ID}-{'a' * 24}", THESET_ADMIN_TOKEN=f"dash-admin-{RUN_ID}-{'a' * 24}",
         THESET_SSE_SECRET=f"dash-sse-{RUN_ID}-{'s' * 24}", THESET_ALLOW_PRIVATE_FETCH="true",
-        THESET_ACTOR_MODULES="actors,daemon_actors", PYTHONUNBUFFERED="1",
+        THESET_ACTOR_MODULES="theset_daemon.actors,daemon_actors", PYTHONUNBUFFERED="1",
     )
     daemons = {
         name: DaemonProcess({**base, "THESET_HTTP_PORT": str(free_port()), "THESET_HOST_ID": f"dash-{name}", **extra})

@@ -1,8 +1,12 @@
 """Configuration from ``THESET_*`` environment variables, validated at start-up.
 
-Every secret can also come from ``THESET_X_FILE`` (a path) or from systemd's
-``$CREDENTIALS_DIRECTORY/<name>`` where ``<name>`` is the variable's name without
-the ``THESET_`` prefix, lower-cased (``LoadCredential=api_token:/etc/...``).
+Every secret, and the Redis and PostgreSQL URLs (they carry passwords), can
+also come from ``THESET_X_FILE`` (a path) or from systemd's
+``$CREDENTIALS_DIRECTORY/<name>`` where ``<name>`` is the variable's name
+lower-cased, with or without its ``theset_`` prefix (``LoadCredential=api_token:/etc/...``
+gives ``api_token``; the unit's ``LoadCredential=theset:/etc/theset-daemon/credentials``
+loads every file of that directory as ``theset_<file>``). The variable itself wins
+over ``_FILE``, which wins over the credential; an empty credential file reads as unset.
 A wrong value raises :class:`ConfigError` naming the variable and what it
 expects; the CLI turns that into :data:`EXIT_CONFIG`.
 """
@@ -139,13 +143,16 @@ class Var:
     parse: Callable[[str], Any]
     default: str
     secret: bool = False
+    #: May come from ``THESET_X_FILE`` or a systemd credential (every secret may).
+    credential: bool = False
 
 
 #: Every setting, by attribute name. Defaults suit the local sandbox.
 VARIABLES: dict[str, Var] = {
-    "redis_url": Var("THESET_REDIS_URL", _url(("redis", "rediss", "unix")), "redis://127.0.0.1:6379/0"),
+    "redis_url": Var("THESET_REDIS_URL", _url(("redis", "rediss", "unix")), "redis://127.0.0.1:6379/0", credential=True),
     "redis_namespace": Var("THESET_REDIS_NAMESPACE", _text, "theset"),
-    "database_url": Var("THESET_DATABASE_URL", _url(("postgresql", "postgres")), "postgresql://root@127.0.0.1:5432/theset"),
+    "database_url": Var("THESET_DATABASE_URL", _url(("postgresql", "postgres")), "postgresql://root@127.0.0.1:5432/theset",
+                        credential=True),
     "http_host": Var("THESET_HTTP_HOST", _text, "127.0.0.1"),
     "http_port": Var("THESET_HTTP_PORT", _port, "8080"),
     "public_url": Var("THESET_PUBLIC_URL", _text, ""),
@@ -154,7 +161,7 @@ VARIABLES: dict[str, Var] = {
     "lease_timeout": Var("THESET_LEASE_TIMEOUT", _positive_float, "30"),
     "log_level": Var("THESET_LOG_LEVEL", _level, "INFO"),
     "host_id": Var("THESET_HOST_ID", _text, ""),
-    "actor_modules": Var("THESET_ACTOR_MODULES", _module_list, "actors"),
+    "actor_modules": Var("THESET_ACTOR_MODULES", _module_list, "theset_daemon.actors"),
     "api_token": Var("THESET_API_TOKEN", _own_secret, "", secret=True),
     "admin_token": Var("THESET_ADMIN_TOKEN", _own_secret, "", secret=True),
     "sse_secret": Var("THESET_SSE_SECRET", _own_secret, "", secret=True),
@@ -301,7 +308,7 @@ def _raw_value(var: Var, environ: Mapping[str, str]) -> str:
     """The raw text of a variable: direct, ``_FILE``, or a systemd credential."""
     if var.env in environ:
         return environ[var.env]
-    if not var.secret:
+    if not (var.secret or var.credential):
         return var.default
     file_var = f"{var.env}_FILE"
     if file_var in environ:
@@ -311,9 +318,13 @@ def _raw_value(var: Var, environ: Mapping[str, str]) -> str:
             raise ConfigError(file_var, "a readable file", environ[file_var]) from exc
     credentials = environ.get("CREDENTIALS_DIRECTORY")
     if credentials:
-        path = Path(credentials) / var.env.removeprefix("THESET_").lower()
-        if path.is_file():
-            return path.read_text().strip()
+        for name in (var.env.removeprefix("THESET_").lower(), var.env.lower()):
+            path = Path(credentials) / name
+            if path.is_file():
+                try:
+                    return path.read_text().strip() or var.default
+                except OSError as exc:
+                    raise ConfigError(var.env, f"a readable credential file ({exc.strerror})", str(path)) from exc
     return var.default
 
 
