@@ -37,7 +37,7 @@ from dramatiq.results import Results
 from dramatiq.threading import raise_thread_exception
 
 from ..logs import job_context
-from ..metrics import JOB_DURATION, JOBS, JOBS_IN_PROGRESS
+from ..metrics import JOB_DURATION, JOB_QUEUE_WAIT, JOBS, JOBS_IN_PROGRESS, QUEUE_SERVED
 from ..queues import QueueSpec
 from ..rate_limit import ClusterRateLimiter
 from . import deferred, retries
@@ -163,6 +163,7 @@ class Worker:
         self.leases.queues.append(lane.name)
         lane.runners = [asyncio.create_task(self._runner(lane)) for _ in range(lane.spec.concurrency)]
         JOBS_IN_PROGRESS.labels(lane.name).set_function(functools.partial(self._running_in, lane))
+        QUEUE_SERVED.labels(lane.name).set(1)
         for _ in lane.runners:
             self.broker.emit_after("worker_thread_boot", self)
 
@@ -239,6 +240,8 @@ class Worker:
         self.stop_fetching()
         self._notify_shutdown()
         await self.served.stop()
+        for name in self.lanes:
+            QUEUE_SERVED.labels(name).set(0)
         await self.fetcher.wait_stopped()
         self._hand_back_unstarted()
         if self._running:
@@ -294,7 +297,8 @@ class Worker:
 
     def _dispatch(self, lane: Lane, fields: list) -> None:
         """Turn one fetched job into a :class:`Job` and queue it for a runner."""
-        raw_id, raw_msg, attempt, token, priority = fields
+        raw_id, raw_msg, attempt, token, priority, waited_ms = fields
+        JOB_QUEUE_WAIT.labels(lane.name).observe(waited_ms / 1000)
         job_id = raw_id.decode()
         token = token.decode()
         try:
