@@ -25,9 +25,12 @@ from .errors import Permanent
 
 @dataclass(frozen=True)
 class Decision:
-    """The fate of a failed attempt: retried after ``delay_ms``, or dead with ``reason``."""
+    """The fate of a failed attempt: retried after ``delay_ms``, or dead with ``reason``.
 
-    retry: bool
+    ``retry`` None: postponed (:class:`Postpone`), run again after ``delay_ms`` uncounted.
+    """
+
+    retry: bool | None
     delay_ms: int = 0
     reason: str = ""
     exhausted: bool = False

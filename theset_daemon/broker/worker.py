@@ -397,11 +397,14 @@ class Worker:
                 logger.warning("Message %s was skipped.", proxy)
                 broker.emit_after("skip_message", proxy)
             except asyncio.CancelledError:
-                if not job.handing_back:
+                if job.handing_back:  # a drain ran out: back to the queue, attempt not counted
+                    broker.emit_after("process_message", proxy, result=None, exception=None)
+                    self._hand_back(lane, job)
                     raise
-                broker.emit_after("process_message", proxy, result=None, exception=None)
-                self._hand_back(lane, job)
-                raise
+                error = RuntimeError("attempt cancelled from inside the actor")
+                outcome = self._failed(lane, job, plan, proxy, error)
+                broker.emit_after("process_message", proxy, exception=error)
+                del error
             except (Exception, Interrupt) as error:  # Interrupt: TimeLimitExceeded, Shutdown
                 outcome = self._failed(lane, job, plan, proxy, error)
                 broker.emit_after("process_message", proxy, exception=error)
@@ -458,7 +461,7 @@ class Worker:
         proxy.stuff_exception(error)
         options = proxy.options
         if isinstance(error, Postpone):
-            return retries.Decision(None, max(0, int(error.delay_ms)), "postponed")  # type: ignore[arg-type]
+            return retries.Decision(None, max(0, int(error.delay_ms)), "postponed")
         throws = retries.is_permanent(error, options, plan.options)
         if isinstance(error, RateLimitExceeded):
             logger.debug("Rate limit exceeded in message %s: %s.", proxy, error)
