@@ -54,8 +54,7 @@ DESELECTED: dict[str, str] = {
     "test_redis.py::*": "RedisBroker's own internals (its Lua scripts, keys, heartbeats, its consumer)",
     "test_rabbitmq.py::*": "RabbitmqBroker's internals (no RabbitMQ in this project)",
     "test_stub_broker.py::*": "StubBroker's internals (its in-memory queues and their join)",
-    "test_broker.py::test_broker_uses_rabbitmq_if_not_set": "Dramatiq's global default broker is RabbitMQ",
-    "test_broker.py::test_can_instantiate_brokers_without_middleware": "instantiates StubBroker/RabbitmqBroker",
+    "test_broker.py::test_can_instantiate_brokers_without_middleware": "connects a RabbitmqBroker (no RabbitMQ here)",
     "test_actors.py::test_worker_handles_non_numeric_eta_and_logs_warning": "StubBroker's delay queue and 'eta' option",
     "test_actors.py::test_worker_handles_none_eta": "StubBroker's delay queue and 'eta' option",
     "test_actors.py::test_actors_can_be_sent_messages": "reads StubBroker's in-memory queue object",
@@ -65,21 +64,13 @@ DESELECTED: dict[str, str] = {
     "test_cli.py::*": "the `dramatiq` command (ours is `theset-daemon run`)",
     "test_watch.py::*": "the `dramatiq --watch` reloader",
     "test_pidfile.py::*": "the `dramatiq --pid-file` option",
-    "test_canteen.py::*": "the `dramatiq` command's process canteen",
     "test_worker.py::test_workers_process_messages_in_order": "dramatiq.Worker's work_queue and paused threads",
     "test_worker.py::test_queue_item_order": "dramatiq.Worker's _WorkQueueItem",
-    "middleware/test_asyncio.py::test_event_loop_thread_*": "the AsyncIO middleware's EventLoopThread (async actors run on our loop)",
-    "middleware/test_asyncio.py::test_async_middleware_*": "the AsyncIO middleware's EventLoopThread",
-    "middleware/test_asyncio.py::test_async_to_sync*": "the AsyncIO middleware's EventLoopThread",
-    "middleware/test_time_limit.py::test_time_limit_platform_not_supported": "the TimeLimit middleware's thread timer",
-    "middleware/test_time_limit.py::test_time_limit_exceeded_*": "the TimeLimit middleware's thread timer",
-    "middleware/test_shutdown.py::test_shutdown_notifications_platform_not_supported": "ShutdownNotifications' thread signals",
-    "middleware/test_shutdown.py::test_shutdown_notifications_worker_shutdown_messages": "ShutdownNotifications' thread signals",
-    "middleware/test_shutdown.py::test_shutdown_notifications_gevent_worker_shutdown_messages": "gevent",
-    "middleware/test_shutdown.py::test_shutdown_notifications_options": "ShutdownNotifications middleware internals",
     "middleware/test_prometheus.py::*": "Dramatiq's Prometheus exposition server (the daemon serves /metrics)",
-    # Dramatiq's rate-limiter backends: independent of any broker or worker; they use fixed
-    # key names and flush the whole Redis, which the shared test Redis does not allow.
+    # Dramatiq's rate limiters and barrier: no broker or worker is involved (neither ours nor
+    # Dramatiq's); upstream runs them on a Redis it flushes first, with fixed key names, which the
+    # shared test Redis does not allow. (Their stub-backend variants pass here except the
+    # window limiter's, which is timing-sensitive on a loaded machine.)
     "test_barrier.py::*": "Dramatiq's rate-limiter backends (no broker involved; flushes Redis)",
     "test_bucket_rate_limiter.py::*": "Dramatiq's rate-limiter backends (no broker involved; flushes Redis)",
     "test_concurrent_rate_limiter.py::*": "Dramatiq's rate-limiter backends (no broker involved; flushes Redis)",
