@@ -56,6 +56,11 @@ def collect() -> tuple[list[asyncio.Future], contextvars.Token]:
     return pending, _pending.set(pending)
 
 
+def release(token: contextvars.Token) -> None:
+    """End collecting when nothing was deferred (``settle`` without an await)."""
+    _pending.reset(token)
+
+
 async def settle(pending: list[asyncio.Future], token: contextvars.Token) -> None:
     """Wait for the attempt's deferred work (including work it deferred in turn); log failures."""
     try:

@@ -410,7 +410,10 @@ class Worker:
                 broker.emit_after("process_message", proxy, exception=error)
                 del error
         finally:
-            await deferred.settle(pending, deferred_token)
+            if pending:
+                await deferred.settle(pending, deferred_token)
+            else:
+                deferred.release(deferred_token)
         elapsed = time.perf_counter() - started
         if outcome is not None and outcome.retry is not False and not proxy.failed:
             return self._after_retry(lane, job, proxy, outcome, elapsed)
@@ -508,13 +511,15 @@ class Worker:
         record, so whoever sees the job finished also sees what its hooks wrote.
         """
         broker = self.broker
-        pending, deferred_token = deferred.collect()
         kind = "dead" if proxy.failed else "ack"
-        try:
-            broker.emit_before("nack" if proxy.failed else "ack", proxy)
-            broker.emit_after("nack" if proxy.failed else "ack", proxy)
-        finally:
-            await deferred.settle(pending, deferred_token)
+        signal = "nack" if proxy.failed else "ack"
+        if broker._hooks_for("before_" + signal) or broker._hooks_for("after_" + signal):
+            pending, deferred_token = deferred.collect()
+            try:
+                broker.emit_before(signal, proxy)
+                broker.emit_after(signal, proxy)
+            finally:
+                await deferred.settle(pending, deferred_token)
         self._release(lane, job)
         if kind == "ack":
             self.recorder.add("ack", job.job_id, job.token)
