@@ -4,7 +4,8 @@ Pipelines (``pipeline([...]).run()``), groups with completion callbacks
 (``group([...]).add_completion_callback(m).run()``), ``on_success`` /
 ``on_failure`` (Callbacks), results (``store_results=True``, then
 ``message.get_result()``) and ``max_age`` (AgeLimit) are Dramatiq's own
-middleware with the same contract. Their hooks run on the worker's loop:
+middleware with the same contract (subclasses that skip, without a lookup, the
+messages whose actor and options use none of them). Their hooks run on the worker's loop:
 
 * an enqueue from a hook (Pipelines, Callbacks) is deferred by the broker (see
   :mod:`.deferred`) and awaited before the job is recorded done;
@@ -27,6 +28,83 @@ from dramatiq.results.backends import RedisBackend as RedisResultBackend
 
 from ..queues import JobDefaults
 from .deferred import off_loop
+
+
+class _ActorOptionCache:
+    """Whether an actor sets any of ``keys`` as an option, worked out once per actor.
+
+    Dramatiq's composition hooks look up the actor and its options on every message;
+    the guarded subclasses below return at once for the common message that uses none.
+    """
+
+    def __init__(self, keys: frozenset[str]) -> None:
+        self.keys = keys
+        self.by_actor: dict[str, bool] = {}
+
+    def applies(self, broker, message) -> bool:
+        options = getattr(message, "_message", message).options  # a MessageProxy's, without __getattr__
+        if options and not self.keys.isdisjoint(options):
+            return True
+        name = message.actor_name
+        found = self.by_actor.get(name)
+        if found is None:
+            actor = broker.actors.get(name)
+            found = self.by_actor[name] = actor is not None and not self.keys.isdisjoint(actor.options)
+        return found
+
+
+class GuardedAgeLimit(AgeLimit):
+    """Dramatiq's AgeLimit, skipping messages of actors without ``max_age`` (when no default)."""
+
+    def __init__(self, *, max_age: int | None = None) -> None:
+        super().__init__(max_age=max_age)
+        self._cache = _ActorOptionCache(frozenset({"max_age"}))
+
+    def before_process_message(self, broker, message):
+        if self.max_age is not None or self._cache.applies(broker, message):
+            return super().before_process_message(broker, message)
+
+
+class GuardedCallbacks(Callbacks):
+    """Dramatiq's Callbacks, skipping messages of actors with no ``on_success``/``on_failure``."""
+
+    def __init__(self) -> None:
+        self._cache = _ActorOptionCache(frozenset({"on_success", "on_failure"}))
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        if self._cache.applies(broker, message):
+            return super().after_process_message(broker, message, result=result, exception=exception)
+
+
+class GuardedPipelines(Pipelines):
+    """Dramatiq's Pipelines, skipping messages that are no pipeline's step."""
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        if "pipe_target" in getattr(message, "_message", message).options:
+            return super().after_process_message(broker, message, result=result, exception=exception)
+
+
+class GuardedResults(Results):
+    """Dramatiq's Results, skipping messages of actors that store nothing and returned nothing."""
+
+    def __init__(self, *, backend, store_results=False, result_ttl=None) -> None:
+        super().__init__(backend=backend, store_results=store_results, result_ttl=result_ttl)
+        self._cache = _ActorOptionCache(frozenset({"store_results"}))
+
+    def _applies(self, broker, message) -> bool:
+        return self.store_results or self._cache.applies(broker, message)
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        if result is not None or self._applies(broker, message):
+            return super().after_process_message(broker, message, result=result, exception=exception)
+
+    def after_skip_message(self, broker, message):
+        if self._applies(broker, message):
+            return super().after_skip_message(broker, message)
+
+    def after_nack(self, broker, message):
+        if self._applies(broker, message):
+            return super().after_nack(broker, message)
 
 
 class LoopResultBackend(RedisResultBackend):
@@ -79,9 +157,9 @@ def composition_middleware(redis_url: str, namespace: str, defaults: JobDefaults
     results = LoopResultBackend(client=client, namespace=f"{namespace}:results")
     barriers = NamespacedBarrierBackend(client=client, prefix=f"{namespace}:barrier:")
     return [
-        AgeLimit(),
-        Callbacks(),
-        Pipelines(),
+        GuardedAgeLimit(),
+        GuardedCallbacks(),
+        GuardedPipelines(),
         LoopGroupCallbacks(barriers),
-        Results(backend=results, result_ttl=defaults.completed_ttl_s * 1000),
+        GuardedResults(backend=results, result_ttl=defaults.completed_ttl_s * 1000),
     ]
