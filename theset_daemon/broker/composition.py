@@ -42,7 +42,8 @@ class _ActorOptionCache:
         self.by_actor: dict[str, bool] = {}
 
     def applies(self, broker, message) -> bool:
-        options = getattr(message, "_message", message).options  # a MessageProxy's, without __getattr__
+        message = getattr(message, "_message", message)  # a MessageProxy's message: no __getattr__
+        options = message.options
         if options and not self.keys.isdisjoint(options):
             return True
         name = message.actor_name
@@ -118,7 +119,7 @@ class LoopGroupCallbacks(GroupCallbacks):
     """Dramatiq's GroupCallbacks; the barrier step (Redis, then enqueues) runs off the loop."""
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
-        options = message.options
+        options = getattr(message, "_message", message).options
         if exception is None and options.get("group_completion_uuid") and options.get("group_completion_callbacks"):
             off_loop(super().after_process_message, broker, message, result=result, exception=exception)
 
