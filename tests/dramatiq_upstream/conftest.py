@@ -59,7 +59,6 @@ DESELECTED: dict[str, str] = {
     "test_actors.py::test_worker_handles_none_eta": "StubBroker's delay queue and 'eta' option",
     "test_actors.py::test_actors_can_be_sent_messages": "reads StubBroker's in-memory queue object",
     "test_messages.py::test_messageproxy_representation": "takes a message from StubBroker's consumer",
-    "test_results.py::test_messages_without_actor_not_crashing_lookup_options": "RedisBroker internals",
     # Dramatiq's thread worker and its process runner.
     "test_cli.py::*": "the `dramatiq` command (ours is `theset-daemon run`)",
     "test_watch.py::*": "the `dramatiq --watch` reloader",
