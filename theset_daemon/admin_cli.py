@@ -31,7 +31,7 @@ def _admin() -> QueueAdmin:
     from .queues import QUEUES
 
     settings = config.load()
-    broker = TheSetBroker(redis_url=settings.redis_url, namespace=settings.redis_namespace, queues=QUEUES,
+    broker = TheSetBroker(target=settings.redis_target, namespace=settings.redis_namespace, queues=QUEUES,
                           defaults=settings.jobs, host_id="theset-daemon-cli", lease_timeout_s=settings.lease_timeout)
     return QueueAdmin(broker)
 

@@ -40,3 +40,7 @@ IMPORT_PHASE_DURATION = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
 )
 SCHEDULE_RUNS = Counter("theset_schedule_runs", "Schedule fires, by schedule and outcome.", ["schedule", "outcome"])
+REDIS_MAXMEMORY_POLICY = Gauge(
+    "theset_redis_maxmemory_policy",
+    "1 for Redis's maxmemory-policy as last read (policy 'unknown' where CONFIG GET is refused).", ["policy"],
+)

@@ -15,15 +15,15 @@ import os
 from typing import Any, Iterable, Sequence
 
 import dramatiq
-import redis
-import redis.asyncio as aioredis
 from dramatiq import Message
 from dramatiq.errors import DecodeError
 from dramatiq.middleware import CurrentMessage, Middleware, MiddlewareError
 
 from ..metrics import QUEUE_DEPTH
 from ..queues import QUEUES, JobDefaults, Priority, QueueSpec
+from . import connection
 from . import priority as priorities
+from .connection import RedisTarget
 from .keys import Keys
 from .middleware import JobOptions
 from .resp import AsyncResp, Script, SyncResp
@@ -57,7 +57,10 @@ class TheSetBroker(dramatiq.Broker):
     """A Dramatiq broker on Redis with per-message priority, delays in Redis and leases.
 
     Parameters:
-      redis_url: the Redis to use (``redis://host:port/db``).
+      redis_url: the Redis to use (``redis://host:port/db``, ``rediss://``,
+        ``redis+sentinel://``: see :mod:`.connection`), unless ``target`` is given.
+      target: the Redis as parsed by :func:`.connection.parse` (with the password
+        and TLS files configured apart from the URL); every client is built from it.
       namespace: the prefix of every key.
       queues: the queue table (defaults, concurrency, rate limits).
       defaults: attempts, backoff and retention of every job.
@@ -72,7 +75,8 @@ class TheSetBroker(dramatiq.Broker):
     def __init__(
         self,
         *,
-        redis_url: str,
+        redis_url: str = "",
+        target: RedisTarget | None = None,
         namespace: str = "theset",
         queues: Sequence[QueueSpec] = QUEUES,
         defaults: JobDefaults = JobDefaults(),
@@ -85,6 +89,7 @@ class TheSetBroker(dramatiq.Broker):
         super().__init__(middleware=default_middleware() if middleware is None else middleware)
         if not any(isinstance(m, JobOptions) for m in self.middleware):
             self.add_middleware(JobOptions())
+        self.target = target or connection.parse(redis_url)
         self.redis_url = redis_url
         self.namespace = namespace
         self.keys = Keys(namespace)
@@ -94,11 +99,11 @@ class TheSetBroker(dramatiq.Broker):
         self.host_id = host_id or f"{socket.gethostname()}-{os.getpid()}"
         self.lease_timeout_s = lease_timeout_s
         self.max_connections = max_connections
-        self.redis = redis.Redis.from_url(redis_url, max_connections=max_connections)
-        self.aredis = aioredis.Redis.from_url(redis_url, max_connections=max_connections)
+        self.redis = connection.sync_client(self.target, max_connections=max_connections)
+        self.aredis = connection.async_client(self.target, max_connections=max_connections)
         self.client_name = f"theset:{self.host_id}".replace(" ", "_")
-        self._resp = AsyncResp(redis_url, name=self.client_name)  # the hot path: scripts (see resp.py)
-        self._sync_resp = SyncResp(redis_url, name=self.client_name)
+        self._resp = AsyncResp(self.target, name=self.client_name)  # the hot path: scripts (see resp.py)
+        self._sync_resp = SyncResp(self.target, name=self.client_name)
         self._header: list[Any] = [
             namespace,
             self.host_id,
@@ -308,6 +313,11 @@ class TheSetBroker(dramatiq.Broker):
     async def ping(self) -> None:
         """Raise if Redis does not answer."""
         await self.aredis.ping()
+
+    async def probe(self) -> None:
+        """One script call through the hot-path client, reading a queue key and writing one:
+        raise as the jobs' calls would (TLS, ACL, READONLY, OOM, a cluster node)."""
+        await self.run_script("probe", [next(iter(self.specs), "default")])
 
     async def close(self) -> None:  # type: ignore[override]
         """Close every Redis connection of the broker (those of this thread, for the sync one)."""

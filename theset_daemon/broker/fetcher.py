@@ -67,7 +67,8 @@ class Fetcher:
         self.blocked_on: frozenset[str] | None = None
         self._next_due_at: float | None = None
         self._by_marker = {lane.marker.encode(): lane for lane in lanes.values()}
-        self._blocker = AsyncResp(broker.redis_url, name=broker.client_name)  # its own connection: it blocks
+        # its own connection, unbounded by the watchdog: it blocks, and _bzpopmin bounds each block
+        self._blocker = AsyncResp(broker.target, name=broker.client_name, timeout_s=None)
         self._block_task: asyncio.Task | None = None
         self._wakes: set[asyncio.Task] = set()
         self._task: asyncio.Task | None = None
