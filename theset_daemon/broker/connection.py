@@ -318,12 +318,12 @@ def async_client(
     """A redis-py asyncio client for ``target`` that follows a Sentinel failover.
 
     ``socket_timeout`` overrides the per-call timeout (a blocking reader passes
-    its block plus a margin). A failed call is retried once (a connection that
-    went stale in a failover), never the ten times of redis-py's default, so a
-    call is bounded by about twice the connect plus call timeouts.
+    its block plus a margin). A call that lost its connection is retried once
+    (a connection gone stale in a failover), a timed-out one never, instead of
+    redis-py's ten retries: a frozen Redis fails a call within its timeout.
     """
     kwargs = client_kwargs(target, socket_timeout=socket_timeout)
-    kwargs["retry"] = AsyncRetry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), RETRIES)
+    kwargs["retry"] = AsyncRetry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), RETRIES, (ConnectionError,))
     if max_connections is not None:
         kwargs["max_connections"] = max_connections
     if target.service:
@@ -337,7 +337,7 @@ def sync_client(
 ) -> redis.Redis:
     """A blocking redis-py client for ``target`` (Sentinel and retries as in :func:`async_client`)."""
     kwargs = client_kwargs(target, socket_timeout=socket_timeout)
-    kwargs["retry"] = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), RETRIES)
+    kwargs["retry"] = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), RETRIES, (ConnectionError,))
     if max_connections is not None:
         kwargs["max_connections"] = max_connections
     if target.service:

@@ -11,6 +11,7 @@ from typing import Any, Awaitable, Callable
 
 import orjson
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from .keys import SETTINGS
 
@@ -30,6 +31,9 @@ _CODES = {
     429: "too_many_requests",
     503: "unavailable",
 }
+
+#: Seconds a client is asked to wait before retrying while Redis is away.
+REDIS_RETRY_AFTER_S = 5
 
 
 def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -68,6 +72,10 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
         headers = {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after", "www-authenticate"}}
         return json_response(error_body(exc.status, message or exc.reason), status=exc.status, headers=headers)
+    except RedisError as exc:  # down, frozen (every call is bounded), out of memory, read-only
+        logger.warning("%s %s: Redis unavailable: %s", request.method, request.path, exc)
+        body = error_body(503, f"Redis is unavailable ({type(exc).__name__}); retry shortly", code="redis_unavailable")
+        return json_response(body, status=503, headers={"Retry-After": str(REDIS_RETRY_AFTER_S)})
     except Exception:
         logger.exception("unhandled error in %s %s", request.method, request.path)
         return json_response(error_body(500, "internal error", code="internal"), status=500)

@@ -1,0 +1,93 @@
+"""Redis that stops answering, refuses writes or runs out of memory, under a running daemon.
+
+A private redis-server per module (frozen with SIGSTOP, filled, reconfigured:
+never the shared one), a sandbox, and a daemon subprocess on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any, Iterator
+
+import pytest
+
+from conftest import ADMIN_TOKEN, API_TOKEN
+from import_harness import SandboxProcess, start_daemon
+from redis_servers import PrivateRedis
+from theset_daemon.sandbox import Sandbox
+
+SEED = 7
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[SandboxProcess]:
+    sb = SandboxProcess(seed=SEED)
+    yield sb
+    sb.stop()
+
+
+@pytest.fixture(scope="module")
+def private_redis() -> Iterator[PrivateRedis]:
+    server = PrivateRedis().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def daemon(private_redis, sandbox, daemon_env, migrated_database_url):
+    env = {**daemon_env, "THESET_REDIS_URL": private_redis.url, "THESET_DATABASE_URL": migrated_database_url}
+    proc = start_daemon(env, sandbox)
+    yield proc
+    private_redis.thaw()
+    proc.stop()
+
+
+def call(daemon, method: str, path: str, body: Any = None, token: str = API_TOKEN,
+         timeout: float = 5.5) -> tuple[int, dict, dict]:
+    """(status, JSON body, headers); the client gives up after ``timeout`` s (a hang fails the test)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(daemon.url + path, data=data, method=method,
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            return resp.status, json.loads(resp.read() or b"{}"), dict(resp.headers)
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}"), dict(err.headers)
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout}s")
+        time.sleep(0.2)
+
+
+def import_status(daemon, import_id: str) -> str:
+    return call(daemon, "GET", f"/api/imports/{import_id}")[1].get("status", "")
+
+
+def test_a_frozen_redis_answers_503_fast_keeps_healthz_and_loses_no_kickoff(daemon, private_redis):
+    attraction = Sandbox(SEED).truth.demo_attraction_id
+    private_redis.freeze()
+    try:
+        status, body = daemon.get("/readyz", timeout=2.5)  # its checks time out after 1 s
+        assert status == 503 and "timed out" in json.dumps(body["checks"]), body
+        assert daemon.get("/healthz", timeout=2.5)[0] == 200
+
+        status, queues, headers = call(daemon, "GET", "/api/admin/queues", token=ADMIN_TOKEN)
+        assert status == 503 and queues["error"] == "redis_unavailable" and headers.get("Retry-After"), queues
+
+        status, started, _ = call(daemon, "POST", "/api/imports", {"tmAttractionId": attraction})
+        assert status == 202, started  # the row is written: that is the promise
+    finally:
+        private_redis.thaw()
+    wait_until(lambda: daemon.get("/readyz")[0] == 200, 30, "ready again after Redis came back")
+    wait_until(lambda: import_status(daemon, started["importId"]) == "completed", 90, "the kickoff's import completed")
+    log = daemon.read_log()
+    assert "enqueued 1 deferred import" in log, log[-3000:]
+    assert "unhandled error" not in log, log[-3000:]
