@@ -17,7 +17,7 @@ import logging
 import time
 from typing import Any
 
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoPermissionError, OutOfMemoryError, ReadOnlyError, RedisError, ResponseError
 
 from .broker import connection
 from .metrics import REDIS_MAXMEMORY_POLICY
@@ -49,6 +49,7 @@ class RedisHealth:
         self.allow_eviction = allow_eviction
         self.policy: str | None = None
         self.policy_read_at = 0.0
+        self._exported = ""
         self._said: set[str] = set()
         self._probe_key = f"{broker.namespace}:host:{broker.host_id}:probe"
 
@@ -93,9 +94,10 @@ class RedisHealth:
         self.policy_read_at = time.monotonic()
         raw = reply.get("maxmemory-policy") or reply.get(b"maxmemory-policy")
         policy = raw.decode() if isinstance(raw, bytes) else raw
-        if policy != self.policy:
+        if (policy or "unknown") != self._exported:
+            self._exported = policy or "unknown"
             REDIS_MAXMEMORY_POLICY.clear()
-            REDIS_MAXMEMORY_POLICY.labels(policy or "unknown").set(1)
+            REDIS_MAXMEMORY_POLICY.labels(self._exported).set(1)
         self.policy = policy
         if policy and evicts_jobs(policy):
             level = logging.WARNING if self.allow_eviction else logging.ERROR
@@ -124,8 +126,12 @@ class RedisHealth:
 def _refusal(exc: BaseException) -> str:
     """``exc`` in words, saying plainly when Redis refuses writes (OOM, a read-only replica)."""
     text = str(exc)
-    if text.startswith("OOM") or "OOM command not allowed" in text:
+    if isinstance(exc, OutOfMemoryError) or text.startswith("OOM"):
         return f"Redis is out of memory and refuses writes ({text})"
-    if "READONLY" in text or "read only replica" in text:
+    if isinstance(exc, ReadOnlyError) or "READONLY" in text:
         return f"Redis is a read-only replica ({text})"
+    if isinstance(exc, NoPermissionError) or "NOPERM" in text or "can't access" in text:
+        return f"the Redis user may not use this namespace's keys or commands (ACL: {text})"
+    if "non local key" in text or "CROSSSLOT" in text or "MOVED" in text:
+        return f"Redis Cluster is not supported: one primary (plus replicas) is ({text})"
     return connection.describe(exc)
