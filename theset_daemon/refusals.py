@@ -19,6 +19,7 @@ _POSTGRES = {
     asyncpg.InvalidPasswordError: "the password was refused",
     asyncpg.InvalidAuthorizationSpecificationError: "the role was refused",
     asyncpg.InvalidCatalogNameError: "the database does not exist",
+    asyncpg.InsufficientPrivilegeError: "the role lacks a privilege the daemon needs",
 }
 
 
