@@ -91,3 +91,31 @@ def test_a_frozen_redis_answers_503_fast_keeps_healthz_and_loses_no_kickoff(daem
     log = daemon.read_log()
     assert "enqueued 1 deferred import" in log, log[-3000:]
     assert "unhandled error" not in log, log[-3000:]
+
+
+def test_redis_out_of_memory_while_imports_run_fails_none(daemon, private_redis):
+    """noeviction at its limit: jobs postpone, kickoffs answer 202, readiness says OOM; all complete once freed."""
+    acts = [a.tm_id for a in Sandbox(SEED).truth.artists[4:10]]
+    admin = private_redis.client()
+    try:
+        before = [call(daemon, "POST", "/api/imports", {"tmAttractionId": a})[1]["importId"] for a in acts[:3]]
+        admin.set("ballast", "x" * 4_000_000)
+        admin.config_set("maxmemory-policy", "noeviction")
+        admin.config_set("maxmemory", 1_000_000)  # below what is used: every write is refused
+        during = []
+        for act in acts[3:]:
+            status, body, _ = call(daemon, "POST", "/api/imports", {"tmAttractionId": act})
+            assert status == 202, body
+            during.append(body["importId"])
+        wait_until(lambda: "out of memory" in json.dumps(daemon.get("/readyz")[1]), 10, "readiness names OOM")
+        wait_until(lambda: "Redis unavailable" in daemon.read_log(), 30, "a job postponed on OOM")
+    finally:
+        admin.delete("ballast")
+        admin.config_set("maxmemory", 0)
+        admin.close()
+    wait_until(lambda: daemon.get("/readyz")[0] == 200, 30, "ready once memory is freed")
+    for import_id in before + during:
+        wait_until(lambda: import_status(daemon, import_id) in ("completed", "failed"), 120, f"import {import_id} ended")
+        assert import_status(daemon, import_id) == "completed"
+    _, overview, _ = call(daemon, "GET", "/api/admin/queues", token=ADMIN_TOKEN)
+    assert sum(q["counts"]["dead"] for q in overview["queues"]) == 0, overview
