@@ -202,6 +202,7 @@ class Daemon:
         if await self._until_stopped(health.connect, "connecting to Redis") is STOPPED:
             return False
         self._tasks.append(asyncio.create_task(health.watch()))
+        self.broker.failover_listeners.append(self._after_failover)
         await self.start_workers()
         if not self.stop_requested.is_set():
             await self.start_scheduler()
@@ -243,6 +244,23 @@ class Daemon:
                 except asyncio.TimeoutError:
                     pass
         return STOPPED
+
+    def _after_failover(self, old: str, new: str) -> None:
+        """Redis's primary moved: its last writes may be lost, so reconcile imports now, not at the next minute."""
+        task = asyncio.get_running_loop().create_task(self._reconcile_after_failover(new))
+        self._tasks.append(task)
+
+    async def _reconcile_after_failover(self, new: str) -> None:
+        from .reconcile import reconcile_imports
+
+        for _ in range(30):  # bounded: the new primary may still be settling
+            try:
+                report = await reconcile_imports(context.resources())
+                logger.info("reconciled imports after the failover to %s", new, extra=report.as_dict())
+                return
+            except Exception as exc:
+                logger.warning("reconciliation after the failover failed, retrying: %s", exc)
+                await asyncio.sleep(1)
 
     def _where(self, what: str) -> str:
         return self.broker.target.where if "Redis" in what else postgres_where(self.settings.database_url)

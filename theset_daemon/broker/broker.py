@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import socket
 import os
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import dramatiq
 from dramatiq import Message
@@ -104,6 +104,9 @@ class TheSetBroker(dramatiq.Broker):
         self.client_name = f"theset:{self.host_id}".replace(" ", "_")
         self._resp = AsyncResp(self.target, name=self.client_name)  # the hot path: scripts (see resp.py)
         self._sync_resp = SyncResp(self.target, name=self.client_name)
+        #: Called with (old, new) ``host:port`` when the hot path finds Redis's primary moved (Sentinel failover).
+        self.failover_listeners: list[Callable[[str, str], None]] = []
+        self._resp.on_moved = self._primary_moved
         self._header: list[Any] = [
             namespace,
             self.host_id,
@@ -309,6 +312,12 @@ class TheSetBroker(dramatiq.Broker):
     async def run_script(self, name: str, args: list[Any]) -> Any:
         """Run broker script ``name`` with the common header and ``args``."""
         return await self._resp.evalsha(self._scripts[name], args)
+
+    def _primary_moved(self, old: tuple[str, int], new: tuple[str, int]) -> None:
+        before, after = "%s:%d" % old, "%s:%d" % new
+        logger.warning("Redis primary moved from %s to %s (failover)", before, after)
+        for listener in self.failover_listeners:
+            listener(before, after)
 
     async def ping(self) -> None:
         """Raise if Redis does not answer."""

@@ -20,7 +20,7 @@ import socket
 import ssl
 import threading
 from collections import deque
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import hiredis
 from redis.exceptions import ConnectionError, ReadOnlyError, ResponseError, TimeoutError
@@ -171,6 +171,9 @@ class AsyncResp:
         self._ssl = connection.ssl_context(self.target.tls) if self.target.tls else None
         self._protocol: _Protocol | None = None
         self._connecting: asyncio.Future | None = None
+        self.address: tuple[str, int] | None = None
+        #: Called with (old, new) address when a reconnect lands on another server (a Sentinel failover).
+        self.on_moved: Callable[[tuple[str, int], tuple[str, int]], None] | None = None
 
     async def _connection(self) -> _Protocol:
         protocol = self._protocol
@@ -217,7 +220,14 @@ class AsyncResp:
             protocol.transport.close()
             raise
         self._protocol = protocol
+        if not target.path:
+            self._note_address((host, port))
         return protocol
+
+    def _note_address(self, address: tuple[str, int]) -> None:
+        old, self.address = self.address, address
+        if old is not None and old != address and self.on_moved is not None:
+            self.on_moved(old, address)
 
     @staticmethod
     def _send(protocol: _Protocol, data: bytes, replies: int = 1) -> Any:
