@@ -44,3 +44,6 @@ REDIS_MAXMEMORY_POLICY = Gauge(
     "theset_redis_maxmemory_policy",
     "1 for Redis's maxmemory-policy as last read (policy 'unknown' where CONFIG GET is refused).", ["policy"],
 )
+JOBS_LOST = Counter(
+    "theset_jobs_lost", "Waiting job ids whose record was gone when fetched (evicted or deleted), by queue.", ["queue"],
+)

@@ -19,6 +19,7 @@ import logging
 import time
 from typing import Callable
 
+from ..metrics import JOBS_LOST
 from .broker import TheSetBroker
 from .lanes import Lane
 from .records import Recorder
@@ -171,7 +172,18 @@ class Fetcher:
                 self.dispatch(lane, reply[i : i + 5])
                 i += 5
             fetched += n
+        if len(reply) > i:
+            self._lost(reply[i:])
         return fetched
+
+    @staticmethod
+    def _lost(entries: list) -> None:
+        """Waiting ids whose job record was gone (evicted, deleted): logged and counted, never silent."""
+        for entry in entries:
+            queue, _, job_id = entry.decode().partition(":")
+            JOBS_LOST.labels(queue).inc()
+            logger.error("waiting job %s of queue %s had no record (evicted or deleted); dropped", job_id, queue,
+                         extra={"job_id": job_id, "queue": queue})
 
     async def _wait_capacity(self) -> None:
         self.capacity.clear()
