@@ -119,3 +119,16 @@ def test_redis_out_of_memory_while_imports_run_fails_none(daemon, private_redis)
         assert import_status(daemon, import_id) == "completed"
     _, overview, _ = call(daemon, "GET", "/api/admin/queues", token=ADMIN_TOKEN)
     assert sum(q["counts"]["dead"] for q in overview["queues"]) == 0, overview
+
+
+def test_a_pause_flag_redis_loses_comes_back(daemon, private_redis, migrated_database_url):
+    status, body, _ = call(daemon, "POST", "/api/admin/queues/cleanup/pause", token=ADMIN_TOKEN)
+    assert status == 200, body
+    flag = f"{daemon.env['THESET_REDIS_NAMESPACE']}:q:cleanup:paused"
+    with private_redis.client() as admin:
+        try:
+            assert admin.exists(flag)
+            admin.delete(flag)  # evicted, or lost in a failover
+            wait_until(lambda: admin.exists(flag), 15, "the pause flag re-asserted from PostgreSQL")
+        finally:
+            call(daemon, "POST", "/api/admin/queues/cleanup/resume", token=ADMIN_TOKEN)

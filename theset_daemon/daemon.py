@@ -203,6 +203,9 @@ class Daemon:
             return False
         self._tasks.append(asyncio.create_task(health.watch()))
         self.broker.failover_listeners.append(self._after_failover)
+        from . import pauses
+
+        self._tasks.append(asyncio.create_task(pauses.watch(self.pool, self.broker)))
         await self.start_workers()
         if not self.stop_requested.is_set():
             await self.start_scheduler()
