@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import dramatiq
 from dramatiq import Message
-from dramatiq.errors import DecodeError
+from dramatiq.errors import DecodeError, QueueNotFound
 from dramatiq.middleware import CurrentMessage, Middleware, MiddlewareError
 
 from ..metrics import QUEUE_DEPTH
@@ -24,6 +24,7 @@ from ..queues import QUEUES, JobDefaults, Priority, QueueSpec
 from . import connection
 from . import priority as priorities
 from .connection import RedisTarget
+from .errors import WrongQueue
 from .keys import Keys
 from .middleware import JobOptions
 from .resp import AsyncResp, Script, SyncResp
@@ -94,6 +95,7 @@ class TheSetBroker(dramatiq.Broker):
         self.namespace = namespace
         self.keys = Keys(namespace)
         self.specs: dict[str, QueueSpec] = {q.name: q for q in queues}
+        self.served = frozenset(self.specs)  # the queues daemons are configured to serve: enqueue refuses others
         self.queues: dict[str, QueueSpec] = {}
         self.defaults = defaults
         self.host_id = host_id or f"{socket.gethostname()}-{os.getpid()}"
@@ -224,6 +226,7 @@ class TheSetBroker(dramatiq.Broker):
             for message in chunk:
                 options = message.options
                 actor = self.actors.get(message.actor_name)
+                self._check_queue(message, actor)
                 actor_options = actor.options if actor is not None else _EMPTY
                 wait = options.get("delay", delay)
                 if emit is not None:
@@ -239,6 +242,14 @@ class TheSetBroker(dramatiq.Broker):
                 )
             calls.append(args)
         return calls
+
+    def _check_queue(self, message: Message, actor: Any) -> None:
+        """Refuse a message no daemon would ever fetch, or one sent to another actor's queue."""
+        if message.queue_name not in self.served:
+            raise QueueNotFound(f"queue {message.queue_name!r} is not served (known: {', '.join(sorted(self.served))})")
+        if actor is not None and actor.queue_name != message.queue_name:
+            raise WrongQueue(f"actor {message.actor_name!r} runs on queue {actor.queue_name!r}, "
+                             f"not {message.queue_name!r}")
 
     def _unpack(self, messages: list[Message], replies: list[Any], delay: int | None) -> list[Message]:
         results: list[Message] = []

@@ -1,6 +1,12 @@
-"""The errors an actor raises to steer the broker."""
+"""The errors an actor raises to steer the broker, and those the broker raises at enqueue."""
 
 from __future__ import annotations
+
+from dramatiq.errors import BrokerError
+
+
+class WrongQueue(BrokerError):
+    """A message names an actor that runs on another queue (it would run where it must not)."""
 
 
 class Permanent(Exception):
