@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Iterator
 
 import pytest
@@ -82,3 +83,26 @@ def test_an_unknown_postgres_role_or_database_exits_78(daemon_env, url, says):
     code, log = refused({**daemon_env, "THESET_DATABASE_URL": url}, "--no-migrate")
     line = config_error_line(log)
     assert code == 78 and "THESET_DATABASE_URL" in line and "127.0.0.1:5432" in line and says in line, line
+
+
+def test_a_refused_connection_keeps_retrying_naming_the_host(daemon_env, migrated_database_url):
+    import signal
+    import time
+
+    from conftest import free_port
+
+    port = free_port()  # nothing listens: refused, which may change any moment
+    daemon = DaemonProcess({**daemon_env, "THESET_DATABASE_URL": migrated_database_url,
+                            "THESET_REDIS_URL": f"redis://127.0.0.1:{port}/0"}).start()
+    try:
+        deadline = time.monotonic() + 30
+        while sum(f"redis://127.0.0.1:{port}/0" in ln.get("message", "") for ln in daemon.log_lines()) < 2:
+            assert daemon.proc.poll() is None, daemon.read_log()[-2000:]
+            assert time.monotonic() < deadline, daemon.read_log()[-2000:]
+            time.sleep(0.1)
+        status, body = daemon.get("/readyz")
+        assert status == 503 and "refused" in json.dumps(body).lower(), body
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait_exit() == 0
+    finally:
+        daemon.stop()
