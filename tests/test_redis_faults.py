@@ -6,7 +6,6 @@ never the shared one), a sandbox, and a daemon subprocess on it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import urllib.error
