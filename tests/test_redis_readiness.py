@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Iterator
 
 import pytest
@@ -138,3 +139,43 @@ async def test_readiness_answers_within_its_timeout_when_a_check_ignores_cancell
     ready, report = await asyncio.wait_for(readiness.run(), 1.0)
     assert not ready and report["postgres"] == "timed out after 0.2s"
     release.set()
+
+
+def _cluster_of_two() -> tuple[PrivateRedis, PrivateRedis]:
+    nodes = (PrivateRedis("--cluster-enabled", "yes").start(), PrivateRedis("--cluster-enabled", "yes").start())
+    try:
+        with nodes[0].client() as a, nodes[1].client() as b:
+            a.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 8191)
+            b.execute_command("CLUSTER", "ADDSLOTSRANGE", 8192, 16383)
+            a.execute_command("CLUSTER", "MEET", "127.0.0.1", nodes[1].port)
+            deadline = time.monotonic() + 20
+            while not all(c.cluster("info")["cluster_state"] == "ok" for c in (a, b)):
+                assert time.monotonic() < deadline, "the two-node cluster did not form"
+                time.sleep(0.1)
+    except BaseException:
+        for node in nodes:
+            node.stop()
+        raise
+    return nodes
+
+
+async def test_a_redis_cluster_endpoint_is_not_ready_naming_cluster():
+    from redis.crc import key_slot
+
+    nodes = _cluster_of_two()
+    try:
+        # A namespace whose probe keys live on the other node than the one we talk to.
+        namespace = next(ns for ns in (f"c{i}" for i in range(1000))
+                         if key_slot(f"{ns}:host:h4:probe".encode()) >= 8192
+                         and key_slot(f"{ns}:q:default:paused".encode()) >= 8192)
+        broker = TheSetBroker(target=connection.parse(nodes[0].url), namespace=namespace, host_id="h4")
+        health = RedisHealth(broker)
+        try:
+            for check in (health.clients, health.scripts):
+                with pytest.raises(NotReady, match="Redis Cluster is not supported"):
+                    await check()
+        finally:
+            await broker.close()
+    finally:
+        for node in nodes:
+            node.stop()

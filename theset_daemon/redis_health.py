@@ -17,7 +17,17 @@ import logging
 import time
 from typing import Any
 
-from redis.exceptions import NoPermissionError, OutOfMemoryError, ReadOnlyError, RedisError, ResponseError
+from redis.exceptions import (
+    AskError,
+    ClusterCrossSlotError,
+    ClusterDownError,
+    MovedError,
+    NoPermissionError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+)
 
 from .broker import connection
 from .metrics import REDIS_MAXMEMORY_POLICY
@@ -132,6 +142,6 @@ def _refusal(exc: BaseException) -> str:
         return f"Redis is a read-only replica ({text})"
     if isinstance(exc, NoPermissionError) or "NOPERM" in text or "can't access" in text:
         return f"the Redis user may not use this namespace's keys or commands (ACL: {text})"
-    if "non local key" in text or "CROSSSLOT" in text or "MOVED" in text:
+    if isinstance(exc, (MovedError, AskError, ClusterCrossSlotError, ClusterDownError)) or "non local key" in text:
         return f"Redis Cluster is not supported: one primary (plus replicas) is ({text})"
     return connection.describe(exc)
