@@ -719,10 +719,10 @@ class Chaos:
         schedules = self.tmp / "schedules.toml"
         schedules.write_text(FAST_RECONCILE)
         self.secrets = {
-            "THESET_API_TOKEN": f"chaos-api-token-{self.run_id}",
-            "THESET_ADMIN_TOKEN": f"chaos-admin-token-{self.run_id}",
-            "THESET_SSE_SECRET": f"chaos-sse-secret-{self.run_id}",
-            "THESET_WEBHOOK_SECRET": f"chaos-webhook-secret-{self.run_id}",
+            "THESET_API_TOKEN": f"chaos-api-token-{self.run_id}-{uuid.uuid4().hex}",
+            "THESET_ADMIN_TOKEN": f"chaos-admin-token-{self.run_id}-{uuid.uuid4().hex}",
+            "THESET_SSE_SECRET": f"chaos-sse-secret-{self.run_id}-{uuid.uuid4().hex}",
+            "THESET_WEBHOOK_SECRET": f"chaos-webhook-secret-{self.run_id}-{uuid.uuid4().hex}",
         }
         env = {k: v for k, v in os.environ.items() if not k.startswith("THESET_")}
         env.update(self.sandbox.env)

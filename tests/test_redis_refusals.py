@@ -7,7 +7,9 @@ from typing import Iterator
 
 import pytest
 
+from conftest import ADMIN_TOKEN
 from daemon_process import DaemonProcess
+from test_redis_faults import call
 from redis_servers import PrivateRedis
 
 SECRET = "s3cret-never-logged"
@@ -100,7 +102,7 @@ def test_a_refused_connection_keeps_retrying_naming_the_host(daemon_env, migrate
             assert daemon.proc.poll() is None, daemon.read_log()[-2000:]
             assert time.monotonic() < deadline, daemon.read_log()[-2000:]
             time.sleep(0.1)
-        status, body = daemon.get("/readyz")
+        status, body, _ = call(daemon, "GET", "/readyz", token=ADMIN_TOKEN)  # the reasons are the admin's to see
         assert status == 503 and "refused" in json.dumps(body).lower(), body
         daemon.signal(signal.SIGTERM)
         assert daemon.wait_exit() == 0

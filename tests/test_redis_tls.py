@@ -19,8 +19,10 @@ from typing import Iterator
 import pytest
 from dramatiq import Message
 
+from conftest import ADMIN_TOKEN
 from import_harness import REPO, SandboxProcess, run_import, start_daemon
 from redis_servers import Ca, PrivateRedis
+from test_redis_faults import call
 from theset_daemon.broker import TheSetBroker, connection
 from theset_daemon.redis_health import NotReady, RedisHealth
 from theset_daemon.sandbox import Sandbox
@@ -57,11 +59,10 @@ async def test_every_broker_client_speaks_tls(tls_redis, pki, namespace):
     target = connection.parse(f"rediss://127.0.0.1:{tls_redis.port}/0", tls=tls_files(pki[0]))
     broker = make_broker(target, namespace)
     try:
-        broker.declare_queue("default")
-        message = Message(queue_name="default", actor_name="nobody", args=(), kwargs={}, options={})
+        message = Message(queue_name="cleanup", actor_name="nobody", args=(), kwargs={}, options={})
         await broker.enqueue_async(message)  # the hot path, async
         await asyncio.to_thread(broker.enqueue_many, [message.copy(message_id="second")])  # the hot path, sync
-        assert (await broker.depths(["default"]))["default"]["waiting"] == 2
+        assert (await broker.depths(["cleanup"]))["cleanup"]["waiting"] == 2
         assert await broker.aredis.ping() and broker.redis.ping()  # redis-py, async and sync
         health = RedisHealth(broker)
         await health.connect()
@@ -156,7 +157,7 @@ def test_a_daemon_with_the_wrong_ca_is_not_ready_naming_tls(tls_redis, pki, sand
         reason = ""
         for _ in range(100):  # bounded: up to ~20 s for the side server and a check
             try:
-                status, body = daemon.get("/readyz", timeout=3)
+                status, body, _ = call(daemon, "GET", "/readyz", token=ADMIN_TOKEN, timeout=3)  # reasons: admin only
             except OSError:
                 status, body = 0, {}
             if status == 503 and isinstance(body, dict) and "certificate" in json.dumps(body):

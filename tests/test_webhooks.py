@@ -16,7 +16,7 @@ from theset_daemon.broker import Permanent, TheSetBroker
 from theset_daemon.queues import QUEUES
 from theset_daemon.safe_fetch import guarded_session
 
-SECRET = "webhook-secret-for-tests"
+SECRET = "webhook-secret-for-tests-" + "w" * 16
 
 
 class Receiver:

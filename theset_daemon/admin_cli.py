@@ -21,6 +21,7 @@ import orjson
 
 from . import config
 from .broker.admin import STATES, JobStateConflict, QueueAdmin, UnknownJob, UnknownQueue
+from .masking import masker
 
 #: Most rows ``jobs list`` / ``dlq list`` print.
 MAX_LIMIT = 200
@@ -33,7 +34,7 @@ def _admin() -> QueueAdmin:
     settings = config.load()
     broker = TheSetBroker(target=settings.redis_target, namespace=settings.redis_namespace, queues=QUEUES,
                           defaults=settings.jobs, host_id="theset-daemon-cli", lease_timeout_s=settings.lease_timeout)
-    return QueueAdmin(broker)
+    return QueueAdmin(broker, mask=masker(settings.secrets).value)
 
 
 def _run(work: Callable[[QueueAdmin], Awaitable[Any]], args: argparse.Namespace,

@@ -67,8 +67,8 @@ def daemon_env(port: int, sandbox_env: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()}
     env.setdefault("THESET_DATABASE_URL", DEMO_DATABASE)
     env.setdefault("THESET_REDIS_NAMESPACE", "theset-demo")
-    env.setdefault("THESET_API_TOKEN", secrets.token_urlsafe(24))
-    env.setdefault("THESET_ADMIN_TOKEN", secrets.token_urlsafe(24))
+    env.setdefault("THESET_API_TOKEN", secrets.token_urlsafe(32))
+    env.setdefault("THESET_ADMIN_TOKEN", secrets.token_urlsafe(32))
     env.setdefault("THESET_SSE_SECRET", secrets.token_urlsafe(32))
     env.update(sandbox_env, THESET_HTTP_HOST="127.0.0.1", THESET_HTTP_PORT=str(port), THESET_ALLOW_PRIVATE_FETCH="true")
     env["THESET_PUBLIC_URL"] = f"http://127.0.0.1:{port}"

@@ -2,7 +2,9 @@
 
 The job id, queue, actor and import id of the code running are carried in
 context variables, so every line logged while a job runs names them without
-the caller passing them around. Configured secrets are scrubbed from every line.
+the caller passing them around. Every value is masked (:mod:`.masking`: configured
+secrets, URL credentials and query values, secret-named fields) before it is
+JSON-encoded, so escaping cannot hide a secret from the scrubber.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any, Iterable
 
 import orjson
 
+from .masking import Masker
+
 #: The context of the job running in this task, set by the worker.
 job_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("job_context", default={})
 
@@ -26,7 +30,7 @@ class JsonFormatter(logging.Formatter):
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self.secrets = tuple(s for s in secrets if len(s) >= 4)
+        self.masker = Masker(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -41,10 +45,10 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        line = orjson.dumps(entry, default=str).decode()
-        for secret in self.secrets:
-            line = line.replace(secret, "********")
-        return line
+        return orjson.dumps(self.masker.value(entry), default=self._text).decode()
+
+    def _text(self, value: Any) -> str:
+        return self.masker.text(str(value))
 
 
 def setup(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
