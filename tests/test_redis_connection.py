@@ -113,3 +113,19 @@ def test_which_refusals_are_permanent(error, permanent):
     from redis.exceptions import ResponseError
 
     assert (connection.permanent_reason(ResponseError(error)) is not None) is permanent
+
+
+def test_sentinel_with_tls_carries_tls_to_the_sentinels_and_the_primary():
+    """(The TLS handshake itself is tested against a real server in test_redis_tls.py.)"""
+    from redis.asyncio.sentinel import SentinelManagedSSLConnection
+
+    target = connection.parse("rediss+sentinel://127.0.0.1:26379,127.0.0.1:26380/jobs/2?ssl_ca_certs=/ca.pem",
+                              password="pw")
+    client = connection.async_client(target)
+    pool = client.connection_pool
+    assert pool.connection_class is SentinelManagedSSLConnection
+    assert pool.connection_kwargs["ssl_ca_certs"] == "/ca.pem" and pool.connection_kwargs["db"] == 2
+    assert pool.connection_kwargs["socket_timeout"] == target.timeout_s
+    for node in pool.sentinel_manager.sentinels:
+        kwargs = node.connection_pool.connection_kwargs
+        assert kwargs["ssl_ca_certs"] == "/ca.pem" and kwargs["socket_connect_timeout"] == target.connect_timeout_s
