@@ -34,7 +34,7 @@ def sandbox() -> Iterator[SandboxProcess]:
     sb.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def deployment() -> Iterator[tuple[PrivateRedis, PrivateRedis, list[PrivateRedis]]]:
     servers: list[PrivateRedis] = []
     try:
@@ -74,6 +74,7 @@ def primary_port(sentinels: list[PrivateRedis]) -> int | None:
 
 
 def test_the_url_parses_and_the_clients_follow_sentinel(deployment):
+    """(Runs first: the next test kills this deployment's primary.)"""
     primary, _, sentinels = deployment
     url = "redis+sentinel://" + ",".join(f"127.0.0.1:{s.port}" for s in sentinels) + f"/{SERVICE}/0"
     target = connection.parse(url)
