@@ -81,10 +81,14 @@ def test_a_frozen_redis_answers_503_fast_keeps_healthz_and_loses_no_kickoff(daem
         assert status == 503 and "timed out" in json.dumps(body["checks"]), body
         assert daemon.get("/healthz", timeout=2.5)[0] == 200
 
-        status, queues, headers = call(daemon, "GET", "/api/admin/queues", token=ADMIN_TOKEN)
+        took = time.monotonic()
+        status, queues, headers = call(daemon, "GET", "/api/admin/queues", token=ADMIN_TOKEN, timeout=5.0)
+        print("admin queues answered in", round(time.monotonic() - took, 2), "s")  # -s shows it
         assert status == 503 and queues["error"] == "redis_unavailable" and headers.get("Retry-After"), queues
 
-        status, started, _ = call(daemon, "POST", "/api/imports", {"tmAttractionId": attraction})
+        took = time.monotonic()
+        status, started, _ = call(daemon, "POST", "/api/imports", {"tmAttractionId": attraction}, timeout=5.0)
+        print("kickoff answered in", round(time.monotonic() - took, 2), "s")
         assert status == 202, started  # the row is written: that is the promise
     finally:
         private_redis.thaw()

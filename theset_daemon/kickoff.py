@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 #: Seconds between attempts to enqueue the imports Redis refused.
 DEFERRED_RETRY_S = 0.5
+#: Seconds a kickoff waits for its enqueue before answering and leaving it to :data:`DEFERRED`.
+KICKOFF_ENQUEUE_TIMEOUT_S = 1.0
 
 
 def phase_job_id(import_id: str, phase: str) -> str:
@@ -59,10 +61,12 @@ async def kickoff(res: Resources, tm_attraction_id: str, owner: str) -> dict[str
             await mark_enqueued(conn, str(import_id), ["artist"])
     if created:
         try:
-            await enqueue_phases(res.broker, str(import_id), [PHASES_BY_NAME["artist"]], tm_attraction_id=tm_attraction_id)
-        except RedisError as exc:
+            async with asyncio.timeout(KICKOFF_ENQUEUE_TIMEOUT_S):
+                await enqueue_phases(res.broker, str(import_id), [PHASES_BY_NAME["artist"]],
+                                     tm_attraction_id=tm_attraction_id)
+        except (RedisError, TimeoutError) as exc:  # a late enqueue that lands anyway is deduplicated on its job id
             logger.warning("import %s is saved but Redis refused its enqueue (%s); enqueueing it when Redis takes "
-                           "writes again", import_id, exc)
+                           "writes again", import_id, exc or type(exc).__name__)
             DEFERRED.add(res.broker, str(import_id), tm_attraction_id)
     async with res.pool.acquire() as conn:
         record = await get_import(conn, import_id)

@@ -36,9 +36,10 @@ from redis.exceptions import AuthenticationError, ConnectionError, ResponseError
 from redis.retry import Retry
 
 #: Seconds to open a connection (TCP, TLS and the AUTH/SELECT handshake) unless configured.
-CONNECT_TIMEOUT_S = 3.0
+CONNECT_TIMEOUT_S = 2.0
 #: Seconds one call may wait for its reply unless configured (blocking calls add their block).
-CALL_TIMEOUT_S = 3.0
+#: Two Redis steps in one API request (the auth throttle, then the work) stay under 5 s.
+CALL_TIMEOUT_S = 2.0
 #: Retries of a redis-py call after a connection error or timeout.
 RETRIES = 1
 #: TCP keepalive: idle seconds before the first probe, seconds between probes, probes before giving up.
@@ -293,7 +294,9 @@ def client_kwargs(target: RedisTarget, *, socket_timeout: float | None = None) -
         "password": target.password,
         "socket_timeout": socket_timeout or target.timeout_s,
         "socket_connect_timeout": target.connect_timeout_s,
-        "health_check_interval": 30,
+        # No health-check PING before a command on an idle connection: it would double the
+        # wait on a frozen Redis; TCP keepalive finds dead connections instead.
+        "health_check_interval": 0,
     }
     if target.path:
         kwargs["unix_socket_path"] = target.path
