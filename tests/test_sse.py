@@ -16,9 +16,11 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from conftest import free_port
+from openapi_contract import check_event
 from test_progress import new_import, pg_pool  # noqa: F401  (the import_status fixture)
 from theset_daemon import config
 from theset_daemon import progress as p
+from theset_daemon.import_errors import PROVIDER_UNAVAILABLE, ImportFailure
 from theset_daemon.metrics import SSE_CLIENTS
 from theset_daemon.sse import HUB, PROGRESS, ProgressHub, Reconnect, StreamEntry, Subscription, add_routes, events_url
 from theset_daemon.signing import sign_events_token
@@ -110,9 +112,14 @@ class SseReader:
                 block[name] = value
 
     async def event(self) -> dict[str, Any] | None:
-        """The next event, skipping keepalive comments; None at the end of the stream."""
+        """The next event, skipping keepalive comments; None at the end of the stream.
+
+        Every event's data is checked against the OpenAPI document's schema for that event.
+        """
         while (block := await self.block()) is not None and "event" not in block:
             pass
+        if block is not None:
+            check_event(block["event"], block.get("data"))
         return block
 
 
@@ -237,12 +244,14 @@ async def test_finished_import_sends_snapshot_and_done(start_daemon, http, repor
     daemon = await start_daemon()
     import_id = await new_import(pg_pool)
     progress_id = await reporter.report(import_id, stage=p.CATALOG, progress=50)
-    done_id = await reporter.report(import_id, stage=p.DONE, progress=100, status=p.STATUS_FAILED, error="boom")
+    boom = ImportFailure(PROVIDER_UNAVAILABLE, "catalog: spotify kept failing").to_text()
+    done_id = await reporter.report(import_id, stage=p.DONE, progress=100, status=p.STATUS_FAILED, error=boom)
 
     reader, snapshot = await open_stream(http, daemon, import_id)  # fresh client: state, then done
     assert snapshot["data"]["status"] == "failed"
     done = await reader.event()
-    assert done["event"] == "done" and done["data"]["error"] == "boom"
+    assert done["event"] == "done"
+    assert done["data"]["error"] == {"code": "provider_unavailable", "message": "catalog: spotify kept failing"}
     assert await reader.event() is None
 
     reader, _ = await open_stream(http, daemon, import_id, last_id="0-0")  # reconnecting client: replay

@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from .follow import ProgressBars, follow_events, start_import
+from .follow import ImportState, ProgressBars, follow_events, start_import
 
 DEMO_DIR = Path(".demo")
 DEMO_DATABASE = "postgresql://root@127.0.0.1:5432/theset_demo"
@@ -125,8 +125,9 @@ async def run_import(base_url: str, token: str, attraction: str, database_url: s
         async for name, data in follow_events(session, started["eventsUrl"]):
             bars.show(name, data)
             final = data
-    if final.get("status") != "completed":
-        print(f"import {final.get('status')}: {final.get('error')}")
+    outcome = ImportState.of(final)
+    if outcome.status != "completed":
+        print(f"import {outcome.status}: {outcome.error}")
         return False
     landed = {**await summary(database_url, started["importId"]), "import_seconds": round(time.monotonic() - began, 1)}
     print("\nwhat landed:")

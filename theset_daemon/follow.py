@@ -90,27 +90,59 @@ async def follow_events(session: aiohttp.ClientSession, events_url: str) -> Asyn
         await asyncio.sleep(RECONNECT_S)
 
 
+@dataclass(frozen=True)
+class ImportState:
+    """The fields of an SSE event (or status body) the terminal shows; the one place they are read."""
+
+    status: str
+    progress: int
+    message: str
+    phases: dict[str, tuple[str, int]]  # name -> (state, progress)
+    error: str | None
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> ImportState:
+        phases = {name: (str(p.get("state", "pending")), int(p.get("progress", 0)))
+                  for name, p in (data.get("phases") or {}).items()}
+        error = data.get("error")
+        if isinstance(error, dict):
+            error = f"{error.get('code')}: {error.get('message')}"
+        return cls(str(data.get("status", "?")), int(data.get("progress", 0)), str(data.get("message", "")),
+                   phases, error)
+
+
+def bar(progress: int, width: int = BAR_WIDTH) -> str:
+    filled = width * max(0, min(100, progress)) // 100
+    return "#" * filled + "-" * (width - filled)
+
+
 @dataclass
 class ProgressBars:
-    """Render progress events as one bar per stage on a terminal (plain lines otherwise)."""
+    """Render progress events as one bar per phase (redrawn in place on a terminal, a line per change otherwise)."""
 
     out: TextIO = field(default_factory=lambda: sys.stdout)
-    last_stage: str | None = None
+    shown: dict[str, tuple[str, int]] = field(default_factory=dict)
+    drawn_lines: int = 0
 
     def show(self, name: str, data: dict[str, Any]) -> None:
         if name == "reconnect":
             self.out.write("\n(daemon restarting; resuming...)\n")
+            self.drawn_lines = 0
             return
-        stage, progress = data.get("stage", "?"), int(data.get("progress", 0))
-        filled = BAR_WIDTH * progress // 100
-        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-        line = f"[{bar}] {progress:3d}%  {stage:<16} {data.get('message', '')}"[:110]
-        tty = self.out.isatty()
-        if tty and stage == self.last_stage:
-            self.out.write("\r\033[K" + line)
+        state = ImportState.of(data)
+        lines = [f"[{bar(p)}] {p:3d}%  {phase:<16} {st}" for phase, (st, p) in state.phases.items()]
+        overall = f"[{bar(state.progress)}] {state.progress:3d}%  {'import':<16} {state.status}  {state.message}"[:110]
+        if self.out.isatty():
+            if self.drawn_lines:
+                self.out.write(f"\033[{self.drawn_lines}F")
+            self.out.write("".join(f"\033[K{line}\n" for line in [*lines, overall]))
+            self.drawn_lines = len(lines) + 1
         else:
-            self.out.write(("\n" if tty and self.last_stage else "") + line + ("" if tty else "\n"))
-        self.last_stage = stage
-        if name == "done":
-            self.out.write("\n")
+            changed = [line for (phase, value), line in zip(state.phases.items(), lines) if self.shown.get(phase) != value]
+            self.out.write("".join(f"{line}\n" for line in changed))
+            if name == "done":
+                self.out.write(overall + "\n")
+        self.shown = dict(state.phases)
+        if name == "done" and state.error:
+            self.out.write(f"error: {state.error}\n")
         self.out.flush()

@@ -27,6 +27,7 @@ import asyncpg
 from . import import_tracker
 from .broker.errors import Postpone
 from .context import Resources
+from .import_errors import ImportFailure, failure_of
 from .import_plan import PHASES_BY_NAME
 from .kickoff import enqueue_phases
 from .progress import DONE, STATUS_COMPLETED, STATUS_FAILED
@@ -83,6 +84,7 @@ class PhaseRun:
         self.phase = PHASES_BY_NAME[phase]
         self.artist_id = artist_id
         self.counts: dict[str, Any] = {}
+        self.answered = False
 
     async def __aenter__(self) -> "PhaseRun":
         if self.import_id is not None:
@@ -108,10 +110,19 @@ class PhaseRun:
         if self.import_id is None:
             return
         async with self.res.pool.acquire() as conn:
-            progress = await import_tracker.record_fraction(conn, self.import_id, self.phase.name, fraction)
+            progress = await import_tracker.record_fraction(conn, self.import_id, self.phase.name, fraction, counts)
         await self.res.progress.report(
             self.import_id, stage=self.phase.name, progress=progress, message=message, counts=counts or None
         )
+
+    async def fail(self, failure: ImportFailure) -> None:
+        """End the import ``failed`` with ``failure`` as its answer (not a broken job: no retry, no dead letter).
+
+        For a failure that is the answer (an unknown attraction): the actor returns normally after it.
+        """
+        self.answered = True
+        if self.import_id is not None:
+            await fail_import(self.res, self.import_id, self.phase.name, failure)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -119,7 +130,7 @@ class PhaseRun:
         if exc_type is not None:
             self._postpone_if_database_away(exc)
             return
-        if self.import_id is None:
+        if self.import_id is None or self.answered:
             return
         try:
             await self._finish()
@@ -148,14 +159,16 @@ async def complete_import(res: Resources, import_id: str) -> None:
     await _after_import(res, import_id, "import.completed")
 
 
-async def fail_import(res: Resources, import_id: str, phase: str, error: str) -> None:
-    """Mark the phase and the import failed (the message was dead-lettered)."""
+async def fail_import(res: Resources, import_id: str, phase: str, error: ImportFailure | str) -> None:
+    """Mark the phase and the import failed with ``{code, message}`` (a text error is classified)."""
+    failure = error if isinstance(error, ImportFailure) else ImportFailure.parse(error) or failure_of(None, phase)
     async with res.pool.acquire() as conn:
-        await import_tracker.mark_failed(conn, import_id, phase, error)
+        await import_tracker.mark_failed(conn, import_id, phase, failure.to_text())
     await res.progress.report(
-        import_id, stage=phase, progress=0, message=f"{phase} failed", status=STATUS_FAILED, error=error
+        import_id, stage=phase, progress=0, message=f"{phase} failed: {failure.message}"[:300],
+        status=STATUS_FAILED, error=failure.to_text(),
     )
-    logger.warning("import failed", extra={"import_id": import_id, "phase": phase, "error": error})
+    logger.warning("import failed", extra={"import_id": import_id, "phase": phase, "error": failure.as_dict()})
     await _after_import(res, import_id, "import.failed")
 
 
