@@ -46,6 +46,8 @@ CONNECT_RETRY_S = 1.0
 STOPPED = object()
 #: PostgreSQL connections per daemon (actors hold one only for a statement or a batch).
 POOL_SIZE = 20
+#: Connections the kernel queues for the side server before it accepts them.
+BACKLOG = 1024
 #: PostgreSQL connections of the SSE path (snapshots), apart from the job path's.
 SSE_POOL_SIZE = 2
 
@@ -119,7 +121,9 @@ class Daemon:
         add_fallback(self.app)
         raise_open_files_limit()
         self.runner = await start_runner(self.app, access_log=None, handler_cancellation=True)
-        site = web.TCPSite(self.runner, self.settings.http_host, self.settings.http_port, reuse_address=True)
+        # A deep accept queue: a crowd of fans reconnecting at once is not turned away by the kernel.
+        site = web.TCPSite(self.runner, self.settings.http_host, self.settings.http_port, reuse_address=True,
+                           backlog=BACKLOG)
         await site.start()
 
     def extend_app(self, app: web.Application) -> None:
