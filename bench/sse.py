@@ -49,6 +49,12 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO)]
 
 PG_ADMIN = "postgresql://root@127.0.0.1:5432/postgres"
 HOST = "127.0.0.1"
+#: Nothing listens there: the bench's imports are fake, and reconciliation may re-run their phase 1;
+#: it must fail on loopback, never look up a provider's public host.
+LOOPBACK_PROVIDERS = {
+    f"THESET_{name}": "http://127.0.0.1:9/unused"
+    for name in ("SPOTIFY_API_URL", "SPOTIFY_ACCOUNTS_URL", "TICKETMASTER_API_URL", "SETLISTFM_API_URL")
+}
 
 
 def raise_nofile() -> int:
@@ -73,16 +79,20 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 async def one_stream(port: int, path: str, latencies: list[float], outcome: dict[str, int], ready: list[int],
                      gate: asyncio.Semaphore) -> None:
-    async with gate:  # a bounded number of connects in flight: no SYN storm
-        reader, writer = await asyncio.open_connection(HOST, port)
-        writer.write(f"GET {path} HTTP/1.0\r\nHost: {HOST}\r\nAccept: text/event-stream\r\n\r\n".encode())
-        status = await reader.readline()
-        if b" 200 " not in status:
-            outcome["refused"] += 1
-            writer.close()
-            return
-        while (await reader.readline()).strip():
-            pass  # headers
+    try:
+        async with gate:  # a bounded number of connects in flight: no SYN storm
+            reader, writer = await asyncio.open_connection(HOST, port)
+            writer.write(f"GET {path} HTTP/1.0\r\nHost: {HOST}\r\nAccept: text/event-stream\r\n\r\n".encode())
+            status = await reader.readline()
+            if b" 200 " not in status:
+                outcome["refused"] += 1
+                writer.close()
+                return
+            while (await reader.readline()).strip():
+                pass  # headers
+    except OSError:
+        outcome["refused"] += 1
+        return
     event_id, name, snapshot = None, None, False
     try:
         while line := await reader.readline():
@@ -101,8 +111,12 @@ async def one_stream(port: int, path: str, latencies: list[float], outcome: dict
                         return
                 elif name == b"reconnect":
                     outcome["reconnect"] += 1
+                    if not snapshot:
+                        outcome["refused"] += 1  # settled without a stream
                     return
                 event_id, name = None, None
+        outcome["closed"] += 1
+    except OSError:
         outcome["closed"] += 1
     finally:
         writer.close()
@@ -196,7 +210,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     env.update(THESET_REDIS_URL="redis://127.0.0.1:6379/0", THESET_REDIS_NAMESPACE=namespace,
                THESET_DATABASE_URL=database_url, THESET_API_TOKEN="bench-token", THESET_ADMIN_TOKEN="bench-admin",
                THESET_SSE_SECRET="bench-secret", THESET_HTTP_PORT=str(port), THESET_LOG_LEVEL="WARNING",
-               THESET_ACTOR_MODULES="actors")
+               THESET_ACTOR_MODULES="actors", **LOOPBACK_PROVIDERS)
     daemon = DaemonProcess(env).start()
     clients: list[subprocess.Popen[bytes]] = []
     pool = redis = None

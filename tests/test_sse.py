@@ -404,6 +404,11 @@ class _StalePipelineRedis:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._redis, name)
 
+    async def xrange(self, *args: Any, **kw: Any) -> Any:  # the gap read of a subscriber joining a live feed
+        result = await self._redis.xrange(*args, **kw)
+        await self._hook()
+        return result
+
     def pipeline(self, **kw: Any) -> Any:
         pipe, hook = self._redis.pipeline(**kw), self._hook
 

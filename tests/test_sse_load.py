@@ -35,7 +35,11 @@ def daemon(redis_url: str, database_url: str) -> Iterator[DaemonProcess]:
     import uuid
 
     namespace = f"test-sse-load-{uuid.uuid4().hex[:8]}"
-    env = daemon_environment(redis_url, namespace, database_url, THESET_SSE_READERS=str(READERS))
+    # The imports here are rows without jobs: reconciliation may re-run their phase 1, which must
+    # fail on loopback rather than look up a provider's public host.
+    dead = {f"THESET_{n}": "http://127.0.0.1:9/unused"
+            for n in ("SPOTIFY_API_URL", "SPOTIFY_ACCOUNTS_URL", "TICKETMASTER_API_URL", "SETLISTFM_API_URL")}
+    env = daemon_environment(redis_url, namespace, database_url, THESET_SSE_READERS=str(READERS), **dead)
     process = DaemonProcess(env).start()
     try:
         yield process.wait_ready()

@@ -93,6 +93,8 @@ READERS = 2
 MAX_STREAMS = 10000
 #: Connections of the SSE path's Redis client besides its readers (replays, snapshots positions, wake-ups).
 CONTROL_CONNECTIONS = 4
+#: Seconds a new stream waits for one of those connections before it is told to reconnect.
+POOL_WAIT_S = 20
 #: Subscribers woken per entry before the reader yields the loop (5,000 fans of one import).
 FANOUT_CHUNK = 500
 
@@ -111,7 +113,7 @@ def reader_client(settings: Any, *, readers: int = READERS, **options: Any) -> a
     SSE path's connections are made (point it at a shared factory to add TLS or Sentinel).
     """
     pool = aioredis.BlockingConnectionPool.from_url(
-        settings.redis_url, max_connections=readers + CONTROL_CONNECTIONS, timeout=5,
+        settings.redis_url, max_connections=readers + CONTROL_CONNECTIONS, timeout=POOL_WAIT_S,
         client_name=f"{settings.redis_namespace}:sse",  # CLIENT LIST shows the SSE path's connections
         **options,
     )
@@ -481,6 +483,19 @@ class ProgressHub:
             raise Reconnect("shutdown")
         key = stream_key(self.namespace, import_id)
         sub = Subscription(after, self.queue_size)
+        feed = self._feeds.get(import_id)
+        if feed is not None and _id_key(feed.cursor) >= _id_key(after):
+            # The import is followed already and its reader is at or past us: join without a round
+            # trip when level with it (5,000 fans of one import cost no Redis call each), else read the gap.
+            feed = self._join(import_id, key, sub, feed.cursor)
+            gap_to = feed.cursor
+            try:
+                if _id_key(gap_to) > _id_key(after):
+                    sub.pending.extend(_entries(await self.redis.xrange(key, min=f"({after}", max=gap_to)))
+                yield sub
+            finally:
+                self._leave(import_id, sub)
+            return
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xrange(key, min=f"({after}")
             pipe.xrevrange(key, count=1)
