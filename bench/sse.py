@@ -93,19 +93,19 @@ async def one_stream(port: int, path: str, latencies: list[float], outcome: dict
     except OSError:
         outcome["refused"] += 1
         return
-    event_id, name, snapshot = None, None, False
+    snapshot, buffer = False, b""
     try:
-        while line := await reader.readline():
-            if line.startswith(b"id: "):
-                event_id = line[4:].strip()
-            elif line.startswith(b"event: "):
-                name = line[7:].strip()
-            elif line == b"\n":
+        while data := await reader.read(65536):
+            *frames, buffer = (buffer + data).split(b"\n\n")
+            now_ms = time.time() * 1000
+            for frame in frames:
+                fields = dict(line.split(b": ", 1) for line in frame.split(b"\n") if b": " in line and line[:1] != b":")
+                name, event_id = fields.get(b"event"), fields.get(b"id")
                 if name == b"snapshot" and not snapshot:
                     snapshot = True
                     ready[0] += 1
                 elif name in (b"progress", b"done") and event_id:
-                    latencies.append(time.time() * 1000 - int(event_id.split(b"-")[0]))
+                    latencies.append(now_ms - int(event_id.split(b"-")[0]))
                     if name == b"done":
                         outcome["done"] += 1
                         return
@@ -114,7 +114,6 @@ async def one_stream(port: int, path: str, latencies: list[float], outcome: dict
                     if not snapshot:
                         outcome["refused"] += 1  # settled without a stream
                     return
-                event_id, name = None, None
         outcome["closed"] += 1
     except OSError:
         outcome["closed"] += 1
@@ -158,6 +157,11 @@ async def probe(url: str, every_s: float, stop: asyncio.Event, headers: dict[str
             except asyncio.TimeoutError:
                 pass
     return {**percentiles(times), "non_200": bad}
+
+
+def cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
@@ -249,8 +253,11 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         admin = asyncio.ensure_future(probe(f"{daemon.url}/api/admin/queues", 1.0, stop,
                                             {"Authorization": "Bearer bench-admin"}))
         reporter = ProgressReporter(pool, redis, namespace)
+        cpu_before, wall_before = cpu_s(daemon.proc.pid), time.monotonic()
         sent = await produce(reporter, distinct, shared, args.duration, args.period)
         results = [orjson.loads(await asyncio.to_thread(proc.stdout.readline)) for proc in clients]
+        daemon_cpu = (cpu_s(daemon.proc.pid) - cpu_before) / (time.monotonic() - wall_before)
+        health = await asyncio.to_thread(daemon.get, "/healthz")
         stop.set()
         latencies = [x for r in results for x in r["latencies"]]
         streams = len(paths)
@@ -266,6 +273,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             "rss_mb_before": round(rss_before, 1), "rss_mb_open": round(rss_open, 1),
             "rss_mb_per_1000_streams": round((rss_open - rss_before) * 1000 / streams, 2),
             "sse_redis_connections": sse_conns,
+            "daemon_cpu_share": round(daemon_cpu, 2),  # of one core, while reports flowed
+            "daemon_loop_lag_p99_ms": health[1].get("loop_lag_p99_ms") if isinstance(health[1], dict) else None,
             "cores": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2),
         }
     finally:
@@ -286,7 +295,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--client":
-        asyncio.run(client_main(int(sys.argv[2]), orjson.loads(sys.stdin.buffer.read())))
+        import uvloop
+
+        uvloop.run(client_main(int(sys.argv[2]), orjson.loads(sys.stdin.buffer.read())))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--distinct", type=int, default=1000, help="clients each on their own import")

@@ -119,3 +119,63 @@ async def test_fans_of_one_import_share_one_read_and_all_get_done(
     await http.close()
     await daemon.hub.close()
     await client.aclose()
+
+
+class _Transport:
+    """A client socket as the sink sees it: what was written, how much is still queued."""
+
+    def __init__(self, queued: int = 0) -> None:
+        self.queued, self.written, self.closing = queued, [], False
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def get_write_buffer_size(self) -> int:
+        return self.queued
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+
+async def test_a_caught_up_client_gets_live_entries_straight_from_the_reader() -> None:
+    from theset_daemon.sse import Sink, StreamEntry, Subscription
+
+    transport = _Transport()
+    sub = Subscription("1-0", queue_size=10)
+    sub.attach(Sink(transport, chunked=True, max_buffer=1000))  # type: ignore[arg-type]
+    live, final = StreamEntry.of("2-0", {"status": "running"}), StreamEntry.of("3-0", {"status": "completed"})
+    for entry in (live, live, final):  # the repeat is skipped by id
+        sub.push(entry)
+    assert transport.written == [live.chunk, final.chunk]
+    assert live.chunk == b"%x\r\n%s\r\n" % (len(live.frame), live.frame)
+    assert await sub.finished_within(0.01) is True
+
+
+async def test_a_client_whose_socket_backs_up_is_told_to_reconnect() -> None:
+    from theset_daemon.sse import Reconnect, Sink, StreamEntry, Subscription
+
+    sub = Subscription("1-0", queue_size=10)
+    sub.attach(Sink(_Transport(queued=5000), chunked=False, max_buffer=1000))  # type: ignore[arg-type]
+    sub.push(StreamEntry.of("2-0", {"status": "running"}))
+    with pytest.raises(Reconnect, match="behind"):
+        await sub.finished_within(0.01)
+
+
+async def test_an_http_1_0_client_gets_plain_frames(start_daemon, reporter, pg_pool) -> None:  # noqa: F811
+    from test_sse import SECRET as secret
+    from theset_daemon.signing import sign_events_token
+
+    daemon = await start_daemon()
+    import_id = await new_import(pg_pool)
+    port = int(daemon.url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    token = sign_events_token(secret, import_id, ttl_s=60)
+    writer.write(f"GET /api/imports/{import_id}/events?token={token} HTTP/1.0\r\n\r\n".encode())
+    head = await asyncio.wait_for(reader.readuntil(b"\n\n"), 5)  # status, headers, then the snapshot
+    assert head.startswith(b"HTTP/1.0 200") and b"chunked" not in head.lower()
+    while b"event: snapshot" not in head:
+        head += await asyncio.wait_for(reader.readuntil(b"\n\n"), 5)
+    done = await reporter.report(import_id, stage=p.DONE, progress=100, status=p.STATUS_COMPLETED)
+    rest = await asyncio.wait_for(reader.read(), 5)  # to the end: the server closes after done
+    assert rest.startswith(f"id: {done}\nevent: done\ndata: {{".encode()) and rest.endswith(b"}\n\n")
+    writer.close()

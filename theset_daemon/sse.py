@@ -164,9 +164,50 @@ class StreamEntry:
         """The entry as one SSE event, encoded once for every client."""
         return b"id: %s\nevent: %s\ndata: %s\n\n" % (self.id.encode(), self.name.encode(), self.raw)
 
+    @cached_property
+    def chunk(self) -> bytes:
+        """:attr:`frame` as one HTTP/1.1 chunk (what aiohttp's chunked writer would send)."""
+        return _chunk(self.frame)
+
     @classmethod
     def of(cls, entry_id: str, data: dict[str, Any]) -> StreamEntry:
         return cls(entry_id, orjson.dumps(data), data)
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+class Sink:
+    """Writes a caught-up client's events straight to its socket, from the reader's fan-out.
+
+    One ``transport.write`` per event and client (no task wake-up, no JSON): what lets a
+    daemon keep 5,000 fans of one import current. Frames are chunk-encoded when the
+    response is (HTTP/1.1), exactly as aiohttp's own writer would.
+
+    Parameters:
+      transport: the client's transport (``request.transport``), after the response's first write.
+      chunked: the response uses chunked transfer encoding (``response.chunked``).
+      max_buffer: bytes queued for the client beyond which it counts as fallen behind.
+    """
+
+    def __init__(self, transport: asyncio.Transport | None, *, chunked: bool, max_buffer: int) -> None:
+        self.transport = transport
+        self.chunked = chunked
+        self.max_buffer = max_buffer
+        self.last_write = asyncio.get_running_loop().time()
+
+    def write_entry(self, entry: StreamEntry) -> bool:
+        return self.write(entry.chunk if self.chunked else entry.frame, framed=True)
+
+    def write(self, data: bytes, *, framed: bool = False) -> bool:
+        """Queue ``data`` on the socket; False when the client is gone or too far behind."""
+        transport = self.transport
+        if transport is None or transport.is_closing() or transport.get_write_buffer_size() > self.max_buffer:
+            return False
+        transport.write(data if framed or not self.chunked else _chunk(data))
+        self.last_write = asyncio.get_running_loop().time()
+        return True
 
 
 def _decode(entry_id: bytes | str, fields: dict[Any, Any]) -> StreamEntry | None:
@@ -202,11 +243,26 @@ class Subscription:
         self.queue_size = queue_size
         self.last = _id_key(after)
         self.ended: BaseException | None = None
+        self.sink: Sink | None = None
+        self.finished = False  # the final entry went out through the sink
         self._waiter: asyncio.Future[None] | None = None
+
+    def attach(self, sink: Sink) -> None:
+        """From now on write live entries straight to ``sink`` (call when nothing is left to take)."""
+        assert not self.pending and not self.live, "attach only once caught up"
+        self.sink = sink
 
     def push(self, entry: StreamEntry) -> None:
         """Deliver a live entry; a client that fell ``queue_size`` behind is told to reconnect."""
-        if self.ended is not None:
+        if self.ended is not None or self.finished:
+            return
+        if self.sink is not None:
+            if self._fresh(entry):
+                if not self.sink.write_entry(entry):
+                    self.end(Reconnect("behind"))
+                elif entry.final:
+                    self.finished = True
+                    self._wake()
             return
         if len(self.live) >= self.queue_size:
             self.end(Reconnect("behind"))
@@ -230,6 +286,35 @@ class Subscription:
             return False  # seen in the replay already
         self.last = key
         return True
+
+    def take(self) -> StreamEntry | None:
+        """The next fresh entry already here (replayed or queued), without waiting; None when caught up."""
+        while self.pending or self.live:
+            entry = self.pending.popleft() if self.pending else self.live.popleft()
+            if self._fresh(entry):
+                return entry
+        return None
+
+    async def finished_within(self, timeout: float) -> bool:
+        """In sink mode: True once the final entry went out, False after ``timeout`` seconds without it.
+
+        Raises:
+          Reconnect / EOFError: as :meth:`next`.
+        """
+        if self.ended is not None:
+            raise self.ended
+        if self.finished:
+            return True
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(self._waiter, timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            self._waiter = None
+        if self.ended is not None:
+            raise self.ended
+        return self.finished
 
     def backlog(self) -> list[StreamEntry]:
         """The replayed entries not yet taken."""
@@ -410,6 +495,7 @@ class ProgressHub:
             block_ms = min(block_ms, max(100, int(socket_timeout * 1000) - 1000))
         self.block_ms = block_ms
         self.queue_size = queue_size
+        self.max_buffer = queue_size * 2048  # bytes queued on a client's socket before it counts as behind
         self.max_streams = max_streams
         self.streams = 0
         self.closing = False
@@ -621,8 +707,15 @@ def _requested_after(request: web.Request) -> str | None:
     return value if _LAST_ID.match(value.strip()) else None
 
 
-async def _follow(response: web.StreamResponse, sub: Subscription, snapshot: dict[str, Any], hub: ProgressHub) -> None:
-    """Write entries until the done event; keepalives while idle."""
+async def _follow(
+    request: web.Request, response: web.StreamResponse, sub: Subscription, snapshot: dict[str, Any], hub: ProgressHub
+) -> None:
+    """Write entries until the done event; keepalives while idle.
+
+    The replay (and whatever queued meanwhile) is written here; once caught up, the
+    reader writes each live entry to the socket itself (:class:`Sink`) and this task
+    only waits for the final one, sending keepalives while the stream is silent.
+    """
     if snapshot["status"] in FINAL_STATUSES:  # finished: send what the replay holds, then done
         for entry in sub.backlog():
             await response.write(entry.frame)
@@ -630,14 +723,16 @@ async def _follow(response: web.StreamResponse, sub: Subscription, snapshot: dic
                 return
         await response.write(_event("done", snapshot))
         return
-    while True:
-        entry = await sub.next(hub.heartbeat_s)
-        if entry is None:
-            await response.write(b": keepalive\n\n")
-            continue
+    while (entry := sub.take()) is not None:
         await response.write(entry.frame)
         if entry.final:
             return
+    sink = Sink(request.transport, chunked=response.chunked, max_buffer=hub.max_buffer)
+    sub.attach(sink)
+    loop = asyncio.get_running_loop()
+    while not await sub.finished_within(max(0.01, sink.last_write + hub.heartbeat_s - loop.time())):
+        if loop.time() - sink.last_write >= hub.heartbeat_s and not sink.write(b": keepalive\n\n"):
+            raise ConnectionResetError("the client went away")
 
 
 def _stream_response() -> web.StreamResponse:
@@ -676,6 +771,8 @@ async def import_events(request: web.Request) -> web.StreamResponse:
 
 async def _serve(request: web.Request, hub: ProgressHub, reporter: ProgressReporter, import_id: str) -> web.StreamResponse:
     response = _stream_response()
+    if request.version >= (1, 1):
+        response.enable_chunked_encoding()  # what aiohttp would choose; said explicitly, the Sink frames alike
     try:
         requested = _requested_after(request)
         if requested is None:
@@ -689,7 +786,7 @@ async def _serve(request: web.Request, hub: ProgressHub, reporter: ProgressRepor
             SSE_CLIENTS.inc()
             try:
                 await response.write(_event("snapshot", snapshot, event_id=after, retry_ms=hub.retry_hint_ms()))
-                await _follow(response, sub, snapshot, hub)
+                await _follow(request, response, sub, snapshot, hub)
             finally:
                 SSE_CLIENTS.dec()
     except Reconnect as exc:

@@ -226,7 +226,7 @@ def build_document(queues: list[str], schedules: list[str]) -> dict[str, Any]:
     not_found = {"404": "no such job"}
     paths: dict[str, Any] = {
         "/healthz": {"get": _op("the process and its event loop answer", _json(
-            _all(status=STR, loop_lag_ms=NUM, max_loop_lag_ms=NUM), "alive"), security=[], tag="operations")},
+            _all(status=STR, loop_lag_ms=NUM, max_loop_lag_ms=NUM, loop_lag_p99_ms=NUM, loop_lag_samples=INT), "alive"), security=[], tag="operations")},
         "/readyz": {"get": _op("route traffic here?", _json(
             _obj(["ready", "checks"], ready=BOOL, checks={"type": "object", "additionalProperties": STR}),
             "ready"), security=[], tag="operations", errors={"503": "not ready (booting, draining, Redis or PostgreSQL down)"})},
