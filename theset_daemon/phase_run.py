@@ -18,6 +18,8 @@ call here is a no-op and the phase just does its work.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from types import TracebackType
 from typing import Any
@@ -31,6 +33,7 @@ from .import_errors import ImportFailure, failure_of
 from .import_plan import PHASES_BY_NAME
 from .kickoff import enqueue_phases
 from .progress import DONE, STATUS_COMPLETED, STATUS_FAILED
+from .queues import Priority
 
 logger = logging.getLogger(__name__)
 
@@ -85,17 +88,39 @@ class PhaseRun:
         self.artist_id = artist_id
         self.counts: dict[str, Any] = {}
         self.answered = False
+        self._started: asyncio.Future[None] | None = None
 
     async def __aenter__(self) -> "PhaseRun":
-        if self.import_id is not None:
-            try:
-                async with self.res.pool.acquire() as conn:
-                    await import_tracker.mark_started(conn, self.import_id, self.phase.name)
-                await self.report(0.0, f"{self.phase.name}: started")
-            except Exception as exc:
-                self._postpone_if_database_away(exc)
-                raise
+        if self.import_id is None:
+            return self
+        if self.phase.priority <= Priority.CRITICAL:
+            # Phase 1 is what the fan waits for: its provider calls start now, the "started"
+            # bookkeeping (five round trips) runs beside them and is awaited by the first report.
+            self._started = asyncio.ensure_future(self._start())
+            return self
+        try:
+            await self._start()
+        except Exception as exc:
+            self._postpone_if_database_away(exc)
+            raise
         return self
+
+    async def _start(self) -> None:
+        assert self.import_id is not None
+        async with self.res.pool.acquire() as conn:
+            await import_tracker.mark_started(conn, self.import_id, self.phase.name)
+        await self._report(0.0, f"{self.phase.name}: started")
+
+    async def _wait_started(self, *, quiet: bool = False) -> None:
+        """Await the "started" bookkeeping running beside phase 1 (its error raised unless ``quiet``)."""
+        task, self._started = self._started, None
+        if task is None:
+            return
+        if quiet:
+            with contextlib.suppress(Exception):
+                await task
+        else:
+            await task
 
     def _postpone_if_database_away(self, exc: BaseException | None) -> None:
         if _database_away(exc):
@@ -105,6 +130,10 @@ class PhaseRun:
 
     async def report(self, fraction: float, message: str, counts: dict[str, Any] | None = None) -> None:
         """Move this phase to ``fraction`` (0..1) and tell the web app."""
+        await self._wait_started()
+        await self._report(fraction, message, counts)
+
+    async def _report(self, fraction: float, message: str, counts: dict[str, Any] | None = None) -> None:
         if counts:
             self.counts.update(counts)
         if self.import_id is None:
@@ -121,6 +150,7 @@ class PhaseRun:
         For a failure that is the answer (an unknown attraction): the actor returns normally after it.
         """
         self.answered = True
+        await self._wait_started(quiet=True)
         if self.import_id is not None:
             await fail_import(self.res, self.import_id, self.phase.name, failure)
 
@@ -128,6 +158,7 @@ class PhaseRun:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if exc_type is not None:
+            await self._wait_started(quiet=True)
             self._postpone_if_database_away(exc)
             return
         if self.import_id is None or self.answered:
@@ -141,6 +172,7 @@ class PhaseRun:
     async def _finish(self) -> None:
         """Record the phase done, hand out what it unlocked, complete the import after its last phase."""
         assert self.import_id is not None
+        await self._wait_started()
         async with self.res.pool.acquire() as conn:
             outcome = await import_tracker.mark_done(conn, self.import_id, self.phase.name, self.counts)
         await self.res.progress.report(
