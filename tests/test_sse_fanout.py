@@ -104,8 +104,8 @@ async def test_fans_of_one_import_share_one_read_and_all_get_done(
     client = sse_client(namespace, redis_url, readers=2)  # 4 connections for 200 fans' replays: they queue
     daemon = await start_daemon(redis=client)
     import_id = await new_import(pg_pool)
-    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=30))
-    readers = await asyncio.gather(*(open_stream(http, daemon, import_id) for _ in range(fans)))
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=30))
+    readers = await asyncio.gather(*(open_stream(session, daemon, import_id) for _ in range(fans)))
     assert (daemon.hub.readers, daemon.hub.clients) == (1, fans)
     progress = await reporter.report(import_id, stage=p.CATALOG, progress=50)
     done = await reporter.report(import_id, stage=p.DONE, progress=100, status=p.STATUS_COMPLETED)
@@ -116,7 +116,7 @@ async def test_fans_of_one_import_share_one_read_and_all_get_done(
     got = await asyncio.gather(*(read_all(r) for r, _ in readers))
     assert all(g == [("progress", progress), ("done", done)] for g in got)
     await eventually(lambda: daemon.hub.readers == 0)
-    await http.close()
+    await session.close()
     await daemon.hub.close()
     await client.aclose()
 
