@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests"), str(REPO)]
 
 PG_ADMIN = "postgresql://root@127.0.0.1:5432/postgres"
+API_TOKEN, SSE_SECRET = "bench-token-" + "x" * 26, "bench-secret-" + "x" * 26
 _SLOW = re.compile(r"Executing (?P<what>.+?) took (?P<s>[0-9.]+) seconds")
 _WHERE = re.compile(r"(?:coro=<(?P<coro>[\w.<>]+)\(\) (?:running|done)(?:, defined)? at (?P<at>[^>]+)>)|(?P<cb>[\w.]+\(\))")
 
@@ -91,8 +92,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     truth = Sandbox(11).truth
     env = {**sandbox.env, "THESET_REDIS_NAMESPACE": f"bench-loop-{run_id}",
            "THESET_DATABASE_URL": f"postgresql://root@127.0.0.1:5432/{database}", "THESET_HTTP_PORT": str(free_port()),
-           "THESET_API_TOKEN": "bench-token", "THESET_SSE_SECRET": "bench-secret", "THESET_ALLOW_PRIVATE_FETCH": "true",
-           "THESET_ACTOR_MODULES": "actors", "THESET_LOG_LEVEL": "WARNING"}
+           "THESET_API_TOKEN": API_TOKEN, "THESET_SSE_SECRET": SSE_SECRET, "THESET_ALLOW_PRIVATE_FETCH": "true",
+           "THESET_ACTOR_MODULES": "theset_daemon.actors", "THESET_LOG_LEVEL": "WARNING"}
     settings = config.load(env)
     daemon = Daemon(settings)
     serving = asyncio.ensure_future(daemon.run())
@@ -105,7 +106,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         async with aiohttp.ClientSession() as session:
             for label, attraction in (("big_catalogue", truth.big_catalogue_attraction_id),
                                       ("big_events", truth.big_events_attraction_id)):
-                started = await start_import(session, settings.public_url, "bench-token", attraction)
+                started = await start_import(session, settings.public_url, API_TOKEN, attraction)
                 final: dict[str, Any] = {}
                 async for _, data in follow_events(session, started["eventsUrl"]):
                     final = data

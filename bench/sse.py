@@ -49,6 +49,8 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO)]
 
 PG_ADMIN = "postgresql://root@127.0.0.1:5432/postgres"
 HOST = "127.0.0.1"
+#: The bench daemon's secrets (32+ characters, as the daemon requires).
+API_TOKEN, ADMIN_TOKEN, SSE_SECRET = (f"bench-{name}-" + "x" * 26 for name in ("token", "admin", "secret"))
 #: Nothing listens there: the bench's imports are fake, and reconciliation may re-run their phase 1;
 #: it must fail on loopback, never look up a provider's public host.
 LOOPBACK_PROVIDERS = {
@@ -212,9 +214,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("THESET_")}
     port = free_port()
     env.update(THESET_REDIS_URL="redis://127.0.0.1:6379/0", THESET_REDIS_NAMESPACE=namespace,
-               THESET_DATABASE_URL=database_url, THESET_API_TOKEN="bench-token", THESET_ADMIN_TOKEN="bench-admin",
-               THESET_SSE_SECRET="bench-secret", THESET_HTTP_PORT=str(port), THESET_LOG_LEVEL="WARNING",
-               THESET_ACTOR_MODULES="actors", **LOOPBACK_PROVIDERS)
+               THESET_DATABASE_URL=database_url, THESET_API_TOKEN=API_TOKEN, THESET_ADMIN_TOKEN=ADMIN_TOKEN,
+               THESET_SSE_SECRET=SSE_SECRET, THESET_HTTP_PORT=str(port), THESET_LOG_LEVEL="WARNING",
+               THESET_ACTOR_MODULES="theset_daemon.actors", **LOOPBACK_PROVIDERS)
     daemon = DaemonProcess(env).start()
     clients: list[subprocess.Popen[bytes]] = []
     pool = redis = None
@@ -231,7 +233,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         shared, distinct = ids[0], ids[1:]
 
         def path(import_id: str) -> str:
-            return f"/api/imports/{import_id}/events?token={sign_events_token('bench-secret', import_id, ttl_s=3600)}"
+            return f"/api/imports/{import_id}/events?token={sign_events_token(SSE_SECRET, import_id, ttl_s=3600)}"
 
         paths = [path(i) for i in distinct] + [path(shared)] * args.fans
         random.shuffle(paths)
@@ -254,7 +256,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         stop = asyncio.Event()
         readyz = asyncio.ensure_future(probe(f"{daemon.url}/readyz", 0.1, stop))
         admin = asyncio.ensure_future(probe(f"{daemon.url}/api/admin/queues", 1.0, stop,
-                                            {"Authorization": "Bearer bench-admin"}))
+                                            {"Authorization": f"Bearer {ADMIN_TOKEN}"}))
         reporter = ProgressReporter(pool, redis, namespace)
         cpu_before, wall_before = cpu_s(daemon.proc.pid), time.monotonic()
         sent = await produce(reporter, distinct, shared, args.duration, args.period)

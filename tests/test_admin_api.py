@@ -14,12 +14,12 @@ from test_admin_support import (
     module_env,
     poll,
     queue_row,
+    sign_in,
 )
 
-from theset_daemon import config
 from theset_daemon.broker import TheSetBroker
 from theset_daemon.queues import QUEUES
-from theset_daemon.web.admin_auth import CSRF_HEADER, SESSION_COOKIE, new_session
+from theset_daemon.web.admin_auth import CSRF_HEADER, SESSION_COOKIE
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +68,7 @@ def test_no_token_wrong_token_and_read_only_are_refused(served):
     status, body = call(daemon, "GET", "/api/jobs/x", token="test-api-token-wrong-realm")
     assert status == 401
     # a dashboard session reads; its actions need the CSRF header
-    settings = config.load(env)
-    cookie, csrf = new_session(settings)
+    cookie, csrf = sign_in(daemon)
     session = {"Cookie": f"{SESSION_COOKIE}={cookie}"}
     assert call(daemon, "GET", "/api/admin/queues", token=None, headers=session)[0] == 200
     assert call(daemon, "POST", "/api/admin/queues/cleanup/pause", token=None, headers=session)[0] == 401

@@ -75,7 +75,8 @@ async def test_queues_jobs_dlq_and_pause_from_the_terminal(redis_url, namespace)
     assert parsed(await acli(namespace, redis_url, "dlq", "retry", "--job", dead[0].message_id, "--json")) == {
         "retried": 1}
     assert (await broker.job(dead[0].message_id))["state"] == "waiting"
-    assert parsed(await acli(namespace, redis_url, "dlq", "purge", "--queue", "webhook", "--json")) == {"purged": 1}
+    assert parsed(await acli(namespace, redis_url, "dlq", "purge", "--queue", "webhook", "--yes", "--json")) == {
+        "purged": 1}
 
     assert parsed(await acli(namespace, redis_url, "queue", "pause", "cleanup", "--json"))["affected"] == 1
     assert await broker.is_paused("cleanup")

@@ -9,6 +9,7 @@ go to ``artifacts/dashboard/`` at the repository root (gitignored).
 from __future__ import annotations
 
 import os
+import re
 import time
 import urllib.request
 import uuid
@@ -70,9 +71,9 @@ def cluster(redis_url: str, namespace: str, database_url: str) -> Iterator[dict[
     base.update(
         sandbox.env,
         THESET_REDIS_URL=redis_url, THESET_REDIS_NAMESPACE=namespace, THESET_DATABASE_URL=database_url,
-        THESET_HTTP_HOST="127.0.0.1", THESET_API_TOKEN=f"dash-api-{RUN_ID}", THESET_ADMIN_TOKEN=f"dash-admin-{RUN_ID}",
-        THESET_SSE_SECRET=f"dash-sse-{RUN_ID}", THESET_ALLOW_PRIVATE_FETCH="true",
-        THESET_ACTOR_MODULES="actors,daemon_actors", PYTHONUNBUFFERED="1",
+        THESET_HTTP_HOST="127.0.0.1", THESET_API_TOKEN=f"dash-api-{RUN_ID}-{'a' * 24}", THESET_ADMIN_TOKEN=f"dash-admin-{RUN_ID}-{'a' * 24}",
+        THESET_SSE_SECRET=f"dash-sse-{RUN_ID}-{'s' * 24}", THESET_ALLOW_PRIVATE_FETCH="true",
+        THESET_ACTOR_MODULES="theset_daemon.actors,daemon_actors", PYTHONUNBUFFERED="1",
     )
     daemons = {
         name: DaemonProcess({**base, "THESET_HTTP_PORT": str(free_port()), "THESET_HOST_ID": f"dash-{name}", **extra})
@@ -429,3 +430,19 @@ def test_the_page_stops_polling_while_the_tab_is_hidden(tab):
             Object.defineProperty(document, 'hidden', {configurable: true, get: () => false});
             document.dispatchEvent(new Event('visibilitychange'));
         }""")
+
+
+def test_sign_out_everywhere_ends_this_and_every_other_session(browser, cluster):
+    other = Tab(browser, cluster["b"]).sign_in()
+    mine = Tab(browser, cluster["a"]).sign_in()
+    try:
+        mine.page.click("#sign-out-everywhere")
+        mine.page.locator("dialog#confirm button[value='ok']").click()
+        mine.page.wait_for_selector("form.login")
+        assert re.search(r"\d+ session\(s\) ended", mine.page.inner_text("form.login"))
+        # the other browser's next call is refused and it is sent back to the sign-in form
+        other.page.reload()
+        other.page.wait_for_selector("form.login")
+    finally:
+        mine.close()
+        other.close()

@@ -5,7 +5,7 @@ They talk to Redis directly through :class:`~theset_daemon.broker.admin.QueueAdm
 the same numbers. Tables for people; ``--json`` prints the API's JSON shapes.
 
 Exit statuses: 0 done, 1 unknown queue or job (or a job in the wrong state),
-2 bad usage (argparse names the flag).
+2 bad usage (argparse names the flag). ``dlq purge`` asks first (or takes ``--yes``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import orjson
 
 from . import config
 from .broker.admin import STATES, JobStateConflict, QueueAdmin, UnknownJob, UnknownQueue
+from .cli_errors import Failure
+from .masking import masker
 
 #: Most rows ``jobs list`` / ``dlq list`` print.
 MAX_LIMIT = 200
@@ -33,7 +35,7 @@ def _admin() -> QueueAdmin:
     settings = config.load()
     broker = TheSetBroker(redis_url=settings.redis_url, namespace=settings.redis_namespace, queues=QUEUES,
                           defaults=settings.jobs, host_id="theset-daemon-cli", lease_timeout_s=settings.lease_timeout)
-    return QueueAdmin(broker)
+    return QueueAdmin(broker, mask=masker(settings.secrets).value)
 
 
 def _run(work: Callable[[QueueAdmin], Awaitable[Any]], args: argparse.Namespace,
@@ -50,8 +52,7 @@ def _run(work: Callable[[QueueAdmin], Awaitable[Any]], args: argparse.Namespace,
     try:
         result = asyncio.run(go())
     except (UnknownQueue, UnknownJob, JobStateConflict) as exc:
-        print(f"theset-daemon: {exc}", file=sys.stderr)
-        return 1
+        raise Failure("not_found" if not isinstance(exc, JobStateConflict) else "conflict", str(exc)) from exc
     if args.json:
         print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
     else:
@@ -154,8 +155,7 @@ def _jobs_list(args: argparse.Namespace) -> int:
     try:
         return _run(work, args, show)
     except ValueError as exc:  # a bad cursor
-        print(f"theset-daemon: --cursor: {exc}", file=sys.stderr)
-        return 2
+        raise Failure("usage", f"--cursor: {exc}", "--cursor", status=2) from exc
 
 
 # -- dead letters ------------------------------------------------------------------------------
@@ -185,10 +185,27 @@ def _dlq(args: argparse.Namespace) -> int:
 
         return _run(retry, args, lambda r: print(f"retried {r['retried']} dead letter(s)"))
 
+    confirm(f"delete every dead letter {f'of queue {args.queue}' if args.queue else 'of every queue'} for good", args.yes)
+
     async def purge(admin: QueueAdmin) -> dict:
         return {"purged": await admin.purge_dead(args.queue)}
 
     return _run(purge, args, lambda r: print(f"purged {r['purged']} dead letter(s)"))
+
+
+def confirm(action: str, yes: bool) -> None:
+    """Go on only with ``--yes`` or a "y" typed at the terminal.
+
+    Raises:
+      Failure: declined, or no terminal to ask and no ``--yes`` (exit 2 naming ``--yes``).
+    """
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise Failure("not_confirmed", f"this would {action}; confirm with --yes", "--yes", status=2)
+    answer = input(f"{action}? [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise Failure("not_confirmed", "nothing done (not confirmed)")
 
 
 # -- the parsers -------------------------------------------------------------------------------
@@ -208,19 +225,32 @@ def _json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON (the admin API's shapes) instead of a table")
 
 
-def add_parsers(sub: Any) -> None:
-    """Add ``queues``, ``queue``, ``jobs`` and ``dlq`` to the ``theset-daemon`` command."""
-    queues = sub.add_parser("queues", help="every queue's counts, pause state and throughput; the daemons")
+#: The variables every operator verb reads (they talk to Redis directly).
+REDIS_VARIABLES = ("REDIS_URL", "REDIS_NAMESPACE")
+
+
+def add_parsers(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
+    """Add ``queues``, ``queue``, ``jobs`` and ``dlq`` to the ``theset-daemon`` command.
+
+    ``command(sub, name, summary, description, *variables)`` makes each subcommand.
+    """
+    queues = command(sub, "queues", "every queue's counts, pause state and throughput; the daemons",
+                     "Every queue's jobs by state, pause state, oldest waiting age and completions in the\n"
+                     "last 15 minutes, then every daemon's heartbeat; read from Redis (no daemon needed).",
+                     *REDIS_VARIABLES)
     _json_flag(queues)
     queues.set_defaults(func=_queues)
 
-    queue = sub.add_parser("queue", help="pause or resume a queue for the whole cluster")
+    queue = command(sub, "queue", "pause or resume a queue for the whole cluster",
+                    "Pause or resume a queue on every daemon at once; a pause survives restarts.", *REDIS_VARIABLES)
     queue.add_argument("action", choices=("pause", "resume"))
     queue.add_argument("queue", help="the queue name")
     _json_flag(queue)
     queue.set_defaults(func=_queue)
 
-    jobs = sub.add_parser("jobs", help="show one job, or list a queue's jobs by state")
+    jobs = command(sub, "jobs", "show one job, or list a queue's jobs by state",
+                   "`jobs show ID`: a job's arguments, history, progress, error and traceback.\n"
+                   "`jobs list --queue Q --state S`: a queue's jobs in one state, newest first.", *REDIS_VARIABLES)
     jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True, metavar="show|list")
     show = jobs_sub.add_parser("show", help="everything about one job")
     show.add_argument("job_id", metavar="ID")
@@ -234,9 +264,13 @@ def add_parsers(sub: Any) -> None:
     _json_flag(listing)
     listing.set_defaults(func=_jobs_list)
 
-    dlq = sub.add_parser("dlq", help="list, retry or purge dead letters")
+    dlq = command(sub, "dlq", "list, retry or purge dead letters",
+                  "Dead letters: jobs that used up their attempts or were refused. `retry` sends them back\n"
+                  "to their queue; `purge` deletes them for good (it asks first, or takes --yes).",
+                  *REDIS_VARIABLES)
     dlq.add_argument("action", choices=("list", "retry", "purge"))
     dlq.add_argument("--queue", help="only this queue")
+    dlq.add_argument("--yes", action="store_true", help="purge: do not ask for confirmation")
     dlq.add_argument("--job", action="append", metavar="ID", help="retry: this dead letter (repeatable)")
     dlq.add_argument("--limit", type=_limit, default=50, help=f"list: rows, 1-{MAX_LIMIT} (default 50)")
     _json_flag(dlq)

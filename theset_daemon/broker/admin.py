@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -128,11 +128,14 @@ class QueueAdmin:
 
     Parameters:
       broker: the broker (its namespace, queue table, retention and scripts).
+      mask: applied to every job view, summary and dead letter before it is
+        returned (the daemon passes its secret masker); identity by default.
     """
 
-    def __init__(self, broker: TheSetBroker) -> None:
+    def __init__(self, broker: TheSetBroker, *, mask: Callable[[Any], Any] | None = None) -> None:
         self.broker = broker
         self.keys = broker.keys
+        self.mask = mask or (lambda view: view)
 
     # -- queues ----------------------------------------------------------------------------
 
@@ -264,7 +267,7 @@ class QueueAdmin:
 
     async def job(self, job_id: str) -> dict[str, Any]:
         """Everything known about one job (the ``GET /api/jobs/{jobId}`` body)."""
-        return self.job_view(await self.record(job_id))
+        return self.mask(self.job_view(await self.record(job_id)))
 
     def job_view(self, record: dict[str, Any]) -> dict[str, Any]:
         message = record.get("message")
@@ -329,7 +332,7 @@ class QueueAdmin:
         summaries = []
         for i in range(n):
             row = reply[3 + i * width : 3 + (i + 1) * width]
-            summaries.append(_summary(row[0].decode(), dict(zip(_SUMMARY_FIELDS, row[1:]))))
+            summaries.append(self.mask(_summary(row[0].decode(), dict(zip(_SUMMARY_FIELDS, row[1:])))))
         next_cursor = encode_cursor(next_id.decode(), next_score.decode()) if next_id else None
         return summaries, next_cursor
 
@@ -338,7 +341,7 @@ class QueueAdmin:
         values = await self.broker.aredis.hmget(self.keys.job(job_id), list(_SUMMARY_FIELDS))
         if values[0] is None:
             raise UnknownJob(job_id)
-        return _summary(job_id, dict(zip(_SUMMARY_FIELDS, values)))
+        return self.mask(_summary(job_id, dict(zip(_SUMMARY_FIELDS, values))))
 
     async def _job_action(self, action: str, job_id: str, verb: str) -> dict[str, Any]:
         before = await self.summary(job_id)
@@ -377,7 +380,7 @@ class QueueAdmin:
         for name in queues:
             records += [r for r in await self.broker.dead_letters(name, limit=limit) if r.get("state") == "dead"]
         records.sort(key=lambda r: r.get("finished_at") or 0, reverse=True)
-        return [_dead_letter(r) for r in records[:limit]]
+        return [self.mask(_dead_letter(r)) for r in records[:limit]]
 
     async def retry_dead(self, job_ids: Iterable[str]) -> int:
         """Send these dead letters back to waiting (attempts reset); ids that are not dead are skipped."""

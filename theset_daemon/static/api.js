@@ -78,6 +78,15 @@ export async function signOut() {
   }
 }
 
+/** End every dashboard session, this one included ("sign out everywhere"); resolves with how many. */
+export async function signOutEverywhere() {
+  try {
+    return (await post("/api/admin/sessions/revoke")).revoked;
+  } finally {
+    Object.assign(session, { csrfToken: "", signedIn: false });
+  }
+}
+
 /**
  * The path (same origin) of a signed SSE URL: the page's Content-Security-Policy
  * allows connections to this origin only, and the daemon that served the page

@@ -16,12 +16,13 @@ from typing import Any
 from aiohttp import web
 
 from ..broker.admin import JobStateConflict, QueueAdmin, UnknownJob, UnknownQueue
+from ..masking import masker
 from ..sse import events_url as signed_events_url
 from .admin_auth import require_admin
 from .errors import InvalidRequest, json_response
 from ..import_view import public_error
 from .imports import read_json_object
-from .keys import SETTINGS, booted
+from .keys import SESSIONS, SETTINGS, booted
 
 logger = logging.getLogger(__name__)
 
@@ -93,13 +94,13 @@ def epoch_ms(value: datetime | str | None) -> int | None:
 
 async def queues(request: web.Request) -> web.Response:
     """GET /api/admin/queues — every queue's counts, pause state, throughput; every daemon's heartbeat."""
-    require_admin(request)
+    await require_admin(request)
     return json_response(await queue_admin(request).overview())
 
 
 async def queue_action(request: web.Request) -> web.Response:
     """POST /api/admin/queues/{queue}/{action} — pause, resume, clean, purge or retry-failed."""
-    who = require_admin(request, mutation=True)
+    who = await require_admin(request, mutation=True)
     admin = queue_admin(request)
     queue = known_queue(admin, request.match_info["queue"])
     action = request.match_info["action"]
@@ -121,7 +122,7 @@ async def queue_action(request: web.Request) -> web.Response:
 
 async def dead_letters(request: web.Request) -> web.Response:
     """GET /api/admin/dlq?queue=&limit= — the newest dead letters, with why they died."""
-    require_admin(request)
+    await require_admin(request)
     admin = queue_admin(request)
     queue = request.query.get("queue") or None
     if queue is not None:
@@ -132,7 +133,7 @@ async def dead_letters(request: web.Request) -> web.Response:
 
 async def retry_dead_letters(request: web.Request) -> web.Response:
     """POST /api/admin/dlq/retry — body ``{"jobId"}``, ``{"jobIds": [...]}`` or ``{"queue"}``."""
-    who = require_admin(request, mutation=True)
+    who = await require_admin(request, mutation=True)
     admin = queue_admin(request)
     body = await read_json_object(request)
     given = [name for name in ("jobId", "jobIds", "queue") if name in body]
@@ -161,7 +162,7 @@ async def retry_dead_letters(request: web.Request) -> web.Response:
 
 async def purge_dead_letters(request: web.Request) -> web.Response:
     """DELETE /api/admin/dlq?queue= — drop the dead letters of one queue, or of every queue."""
-    who = require_admin(request, mutation=True)
+    who = await require_admin(request, mutation=True)
     admin = queue_admin(request)
     queue = request.query.get("queue") or None
     if queue is not None:
@@ -176,7 +177,7 @@ async def purge_dead_letters(request: web.Request) -> web.Response:
 
 async def schedules(request: web.Request) -> web.Response:
     """GET /api/admin/schedules — each schedule's cron, last run and outcome, next run."""
-    require_admin(request)
+    await require_admin(request)
     from ..scheduler import schedule_status
 
     rows = await schedule_status(booted(request).pool, request.app[SCHEDULES])
@@ -194,7 +195,7 @@ async def schedules(request: web.Request) -> web.Response:
 
 async def run_schedule(request: web.Request) -> web.Response:
     """POST /api/admin/schedules/{name}/run — enqueue the schedule's job now (202 with its job id)."""
-    who = require_admin(request, mutation=True)
+    who = await require_admin(request, mutation=True)
     name = request.match_info["name"]
     schedule = next((s for s in request.app[SCHEDULES] if s.name == name), None)
     if schedule is None:
@@ -207,12 +208,23 @@ async def run_schedule(request: web.Request) -> web.Response:
     return json_response({"jobId": job_id}, status=202)
 
 
+# -- sessions --------------------------------------------------------------------------------
+
+
+async def revoke_sessions(request: web.Request) -> web.Response:
+    """POST /api/admin/sessions/revoke — sign out everywhere: every dashboard session ends (this one too)."""
+    who = await require_admin(request, mutation=True, readonly_ok=True)
+    revoked = await request.app[SESSIONS].revoke_all()
+    audit(request, who, "sessions.revoke", affected=revoked)
+    return json_response({"revoked": revoked})
+
+
 # -- imports ---------------------------------------------------------------------------------
 
 
 async def imports(request: web.Request) -> web.Response:
     """GET /api/admin/imports?limit= — running imports first, then the most recent, with signed SSE URLs."""
-    require_admin(request)
+    await require_admin(request)
     limit = query_int(request, "limit", 50, 1, 200)
     settings = request.app[SETTINGS]
     rows = await booted(request).pool.fetch(_IMPORTS, limit)
@@ -231,7 +243,7 @@ async def imports(request: web.Request) -> web.Response:
             "message": row["message"],
             "artistId": str(row["artist_id"]) if row["artist_id"] else None,
             "owner": row["owner"],
-            "error": public_error(row["error"]),
+            "error": masker(settings.secrets).value(public_error(row["error"])),
             "createdAt": epoch_ms(row["created_at"]),
             "updatedAt": epoch_ms(row["updated_at"]),
             "completedAt": epoch_ms(row["completed_at"]),
@@ -249,6 +261,7 @@ ROUTES = [
     web.get("/api/admin/schedules", schedules),
     web.post("/api/admin/schedules/{name}/run", run_schedule),
     web.get("/api/admin/imports", imports),
+    web.post("/api/admin/sessions/revoke", revoke_sessions),
 ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from ..config import Settings
@@ -9,8 +11,8 @@ from ..loop_monitor import LoopMonitor
 from ..readiness import ReadinessCheck
 from . import health, metrics
 from .connection_guard import ConnectionGuard
-from .errors import error_body, json_errors, json_response
-from .keys import LOOP_MONITOR, READINESS, SETTINGS
+from .errors import error_body, json_errors, json_response, quiet_client_errors
+from .keys import AUTH_THROTTLE, LOOP_MONITOR, READINESS, SESSIONS, SETTINGS
 
 #: The app's connection guard; attach it to the runner's server after ``setup()`` (see :func:`start_runner`).
 CONNECTION_GUARD = web.AppKey("connection_guard", ConnectionGuard)
@@ -22,6 +24,7 @@ async def not_found(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings, readiness: ReadinessCheck, loop_monitor: LoopMonitor) -> web.Application:
     """Build the side server; callers add their own state (broker, pools) before starting it."""
+    quiet_client_errors()
     guard = ConnectionGuard(settings.http_max_idle_connections, settings.http_max_connections_per_peer)
     app = web.Application(middlewares=[guard.middleware, json_errors], client_max_size=settings.max_body_bytes)
     app[CONNECTION_GUARD] = guard
@@ -36,6 +39,16 @@ def create_app(settings: Settings, readiness: ReadinessCheck, loop_monitor: Loop
         ]
     )
     return app
+
+
+def mount_auth(app: web.Application, redis: Any, settings: Settings) -> None:
+    """Dashboard sessions and the failed-authentication throttle, both in Redis (cluster-wide)."""
+    from .sessions import SessionStore
+    from .throttle import AuthThrottle
+
+    app[SESSIONS] = SessionStore(redis, settings.redis_namespace)
+    app[AUTH_THROTTLE] = AuthThrottle(redis, settings.redis_namespace, free_failures=settings.auth_max_failures,
+                                      trusted_proxies=settings.trusted_proxies)
 
 
 def add_fallback(app: web.Application) -> None:

@@ -67,7 +67,7 @@ def events_url(request: web.Request, import_id: str) -> str:
 
 async def create_import(request: web.Request) -> web.Response:
     """POST /api/imports — 202 with importId, status, eventsUrl (artistId and slug once known)."""
-    require_bearer(request, request.app[SETTINGS].api_token, realm="imports")
+    await require_bearer(request, request.app[SETTINGS].api_token, realm="imports")
     attraction, owner = parse_kickoff(await read_json_object(request))
     res = booted(request)
     record = await kickoff(res, attraction, owner or "api")
@@ -80,7 +80,7 @@ async def create_import(request: web.Request) -> web.Response:
 
 async def get_import(request: web.Request) -> web.Response:
     """GET /api/imports/{import_id} — the import's view: status, progress, phases, counts, error."""
-    require_bearer(request, request.app[SETTINGS].api_token, realm="imports")
+    await require_bearer(request, request.app[SETTINGS].api_token, realm="imports")
     import_id = parse_import_id(request.match_info["import_id"])
     view = await load_import_view(booted(request).pool, import_id)
     if view is None:

@@ -19,7 +19,7 @@ MAX_LIMIT = 200
 
 async def list_jobs(request: web.Request) -> web.Response:
     """GET /api/jobs?queue=&state=&limit=&cursor= — newest first, ``nextCursor`` null on the last page."""
-    require_admin(request)
+    await require_admin(request)
     admin = queue_admin(request)
     queue = request.query.get("queue", "")
     if not queue:
@@ -39,7 +39,7 @@ async def list_jobs(request: web.Request) -> web.Response:
 
 async def get_job(request: web.Request) -> web.Response:
     """GET /api/jobs/{job_id} — state, attempts, timings, progress, error and history of one job."""
-    require_admin(request)
+    await require_admin(request)
     try:
         return json_response(await queue_admin(request).job(request.match_info["job_id"]))
     except UnknownJob as exc:
@@ -47,7 +47,7 @@ async def get_job(request: web.Request) -> web.Response:
 
 
 async def _act(request: web.Request, verb: str) -> web.Response:
-    who = require_admin(request, mutation=True)
+    who = await require_admin(request, mutation=True)
     job_id = request.match_info["job_id"]
     admin = queue_admin(request)
     try:

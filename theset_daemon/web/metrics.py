@@ -11,7 +11,8 @@ import logging
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from .keys import QUEUE_DEPTHS
+from .auth import require_bearer
+from .keys import QUEUE_DEPTHS, SETTINGS
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,9 @@ async def refresh_queue_depths(app: web.Application) -> None:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    """Open when ``THESET_METRICS_TOKEN`` is unset (bind the side server privately); else Bearer that token."""
+    if request.app[SETTINGS].metrics_token:
+        await require_bearer(request, request.app[SETTINGS].metrics_token, realm="metrics")
     await refresh_queue_depths(request.app)
     body = generate_latest(REGISTRY)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

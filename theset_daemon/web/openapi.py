@@ -89,7 +89,8 @@ def _op(summary: str, ok: dict[str, Any], *, status: str = "200", security: list
 
 
 def _admin(summary: str, ok: dict[str, Any], **kw: Any) -> dict[str, Any]:
-    errors = {"401": "no admin token or session", **kw.pop("errors", {})}
+    errors = {"401": "no admin token or session", "429": "too many wrong tokens from this address (Retry-After)",
+              **kw.pop("errors", {})}
     return _op(summary, ok, security=ADMIN_SECURITY, errors=errors, **kw)
 
 
@@ -230,8 +231,9 @@ def build_document(queues: list[str], schedules: list[str]) -> dict[str, Any]:
         "/readyz": {"get": _op("route traffic here?", _json(
             _obj(["ready", "checks"], ready=BOOL, checks={"type": "object", "additionalProperties": STR}),
             "ready"), security=[], tag="operations", errors={"503": "not ready (booting, draining, Redis or PostgreSQL down)"})},
-        "/metrics": {"get": _op("Prometheus text format", {"description": "metrics", "content": {
-            "text/plain": {"schema": STR}}}, security=[], tag="operations")},
+        "/metrics": {"get": _op("Prometheus text format (Bearer THESET_METRICS_TOKEN when that is set)",
+                                {"description": "metrics", "content": {"text/plain": {"schema": STR}}},
+                                security=[], tag="operations", errors={"401": "THESET_METRICS_TOKEN is set"})},
         "/metrics/json": {"get": _admin("the /metrics numbers as JSON", _json(_ref("MetricsJson"), "every sample"),
                                         tag="operations")},
         "/api/openapi.json": {"get": _op("this document", _json({"type": "object"}, "OpenAPI 3.0"), security=[],
@@ -304,6 +306,8 @@ def build_document(queues: list[str], schedules: list[str]) -> dict[str, Any]:
             "enqueue a schedule's job now", _json(_all(jobId=STR), "enqueued"), status="202",
             params=[_path("name", {"type": "string", "enum": schedules} if schedules else STR, "the schedule")],
             errors={"404": "no such schedule"})},
+        "/api/admin/sessions/revoke": {"post": _mutation(
+            "sign out everywhere: every dashboard session ends", _json(_all(revoked=INT), "sessions ended"))},
         "/api/admin/imports": {"get": _admin(
             "imports, running ones first, then the most recent",
             _json(_all(imports={"type": "array", "items": _ref("AdminImport")}), "imports"),
