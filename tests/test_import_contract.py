@@ -90,3 +90,9 @@ def test_every_failure_has_a_stable_code(exc, code) -> None:
 def test_unknown_codes_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown import error code"):
         ImportFailure("oops", "x")
+
+
+def test_an_error_message_never_carries_a_url_credential() -> None:
+    view = import_view(row(status="failed", error="shows: ProviderUnavailable: GET https://u:pw@x.test/e?apikey=k1 503"))
+    assert view["error"]["code"] == "provider_unavailable"
+    assert "pw" not in view["error"]["message"] and "k1" not in view["error"]["message"]

@@ -25,6 +25,9 @@ import orjson
 
 from .import_errors import ImportFailure
 from .import_plan import PHASES
+from .masking import masker
+
+_MASK = masker()
 
 #: States a phase can be in, as clients see them (``pending``: not handed out yet).
 PHASE_STATES = ("pending", "enqueued", "running", "done", "failed")
@@ -65,8 +68,9 @@ def public_counts(raw: Any) -> dict[str, int | float]:
 
 
 def public_error(value: Any) -> dict[str, str] | None:
+    """A stored error as ``{code, message}`` (URL credentials and query values in the message masked)."""
     failure = ImportFailure.parse(value)
-    return failure.as_dict() if failure else None
+    return {"code": failure.code, "message": _MASK.text(failure.message)} if failure else None
 
 
 def _iso(value: Any) -> str | None:
