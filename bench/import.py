@@ -156,8 +156,7 @@ async def poisson_kickoffs(env: dict[str, str], rate: float, duration: float, la
             "jitter_ms": jitter_ms, "goal_p99_ms": 2 * latency_ms + 25, "provider_limits": limited,
             "p50_ms": round(percentile(ms, 0.5), 2), "p99_ms": round(percentile(ms, 0.99), 2),
             "max_ms": round(max(ms), 2),
-            "loop_lag_ms": {"samples": len(lags), "p50": percentile(lags, 0.5), "p99": percentile(lags, 0.99),
-                            "max": max(lags) if lags else 0.0},
+            "loop_lag_ms": lag_summary(lags),
             "load_avg_1m": round(os.getloadavg()[0], 2)}
 
 
@@ -167,7 +166,10 @@ async def big_import(env: dict[str, str], database_url: str) -> dict[str, Any]:
         rates = {"THESET_SPOTIFY_RATE": str(RATES["spotify"]), "THESET_TICKETMASTER_RATE": str(RATES["ticketmaster"]),
                  "THESET_SETLISTFM_RATE": str(RATES["setlistfm"])}
         daemon = await start_daemon({**env, **sb.settings_env(), **rates, "THESET_HTTP_PORT": str(free_port())})
-        results = {}
+        results: dict[str, Any] = {}
+        lags: list[float] = []
+        stop = asyncio.Event()
+        watcher = asyncio.ensure_future(watch_loop_lag(daemon, lags, stop))
         try:
             for label, attraction in (("big_catalogue", sb.truth.big_catalogue_attraction_id),
                                       ("big_events", sb.truth.big_events_attraction_id)):
@@ -187,9 +189,27 @@ async def big_import(env: dict[str, str], database_url: str) -> dict[str, Any]:
                     "phases_s": await phase_times(database_url, started["importId"]),
                     "counts": final.get("counts") or {},
                 }
+            stop.set()
+            await watcher
+            results["loop_lag_ms"] = lag_summary(lags)
         finally:
+            watcher.cancel()
             await asyncio.to_thread(daemon.stop)
     return results
+
+
+async def watch_loop_lag(daemon: DaemonProcess, lags: list[float], stop: asyncio.Event) -> None:
+    """Sample the daemon's loop lag from /healthz every 250 ms (its monitor's tick) until ``stop``."""
+    async with aiohttp.ClientSession() as session:
+        while not stop.is_set():
+            async with session.get(f"{daemon.url}/healthz") as resp:
+                lags.append((await resp.json())["loop_lag_ms"])
+            await asyncio.sleep(0.25)
+
+
+def lag_summary(lags: list[float]) -> dict[str, float]:
+    return {"samples": len(lags), "p50": percentile(lags, 0.5) if lags else 0.0,
+            "p99": percentile(lags, 0.99) if lags else 0.0, "max": max(lags, default=0.0)}
 
 
 async def phase_times(database_url: str, import_id: str) -> dict[str, float]:

@@ -3,11 +3,13 @@
 Requests are batched (album tracks by album batch, full tracks 50 at a time,
 audio features 100 at a time) and live albums are dropped before their tracks
 are fetched. When Spotify refuses audio features the liveness layer is
-skipped and the skip is reported, not retried.
+skipped and the skip is reported, not retried. The four layers run in a worker
+thread: the event loop is never held for the whole filter.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from uuid import UUID
 
@@ -41,7 +43,9 @@ async def sync_catalog(
         features = {f.track_id: f for f in await providers.spotify.audio_features([t.id for t in tracks])}
     except AudioFeaturesRefused:
         features = None
-    result = studio_tracks(albums, tracks, features)
+    # Pure CPU (40-65 ms for 1,730 tracks): in a thread, the loop gets the GIL back every
+    # switch interval (5 ms) instead of waiting for the whole filter.
+    result = await asyncio.to_thread(studio_tracks, albums, tracks, features)
     changed = await upsert_songs(pool, artist_id, result.tracks)
     await mark_artist_synced(pool, artist_id, "catalog")
     counts = {f"catalog_{k}": v for k, v in result.counts().items()}
