@@ -26,12 +26,13 @@ from typing import Any
 
 import asyncpg
 
-from . import import_tracker
+from . import import_tracker, job_log
 from .broker.errors import Postpone
 from .context import Resources
 from .import_errors import ImportFailure, failure_of
 from .import_plan import PHASES_BY_NAME
 from .kickoff import enqueue_phases
+from .metrics import IMPORT_VISIBLE, IMPORTS
 from .progress import DONE, STATUS_COMPLETED, STATUS_FAILED
 from .queues import Priority
 
@@ -89,8 +90,10 @@ class PhaseRun:
         self.counts: dict[str, Any] = {}
         self.answered = False
         self._started: asyncio.Future[None] | None = None
+        self._requests = job_log.counting_requests()
 
     async def __aenter__(self) -> "PhaseRun":
+        self.requests = self._requests.__enter__()
         if self.import_id is None:
             return self
         if self.phase.priority <= Priority.CRITICAL:
@@ -101,6 +104,7 @@ class PhaseRun:
         try:
             await self._start()
         except Exception as exc:
+            self._requests.__exit__(None, None, None)
             self._postpone_if_database_away(exc)
             raise
         return self
@@ -157,10 +161,14 @@ class PhaseRun:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._requests.__exit__(exc_type, exc, tb)
+        job_log.note(job_log.requests_line(self.requests))
         if exc_type is not None:
+            job_log.note(f"{self.phase.name} failed: {exc_type.__name__}: {exc}")
             await self._wait_started(quiet=True)
             self._postpone_if_database_away(exc)
             return
+        job_log.note(f"{self.phase.name} done: {self.counts}")
         if self.import_id is None or self.answered:
             return
         try:
@@ -179,14 +187,25 @@ class PhaseRun:
             self.import_id, stage=self.phase.name, progress=outcome.progress,
             message=f"{self.phase.name}: done", counts=self.counts or None, stage_done=True,
         )
+        if self.phase.name == "artist":
+            await self._observe_visible()
         await enqueue_phases(self.res.broker, self.import_id, outcome.ready, artist_id=self.artist_id)
         if outcome.complete:
             await complete_import(self.res, self.import_id)
+
+    async def _observe_visible(self) -> None:
+        """Kickoff → artist page visible (phase 1 done), once per import: ``theset_import_visible_seconds``."""
+        waited = await self.res.pool.fetchval(
+            "select extract(epoch from now() - created_at)::float8 from import_status where id = $1::text::uuid",
+            self.import_id)
+        if waited is not None:
+            IMPORT_VISIBLE.observe(max(0.0, waited))
 
 
 async def complete_import(res: Resources, import_id: str) -> None:
     """Report the final ``done`` event (progress 100, status completed)."""
     await res.progress.report(import_id, stage=DONE, progress=100, message="import complete", status=STATUS_COMPLETED)
+    IMPORTS.labels("completed").inc()
     logger.info("import completed", extra={"import_id": import_id})
     await _after_import(res, import_id, "import.completed")
 
@@ -200,6 +219,7 @@ async def fail_import(res: Resources, import_id: str, phase: str, error: ImportF
         import_id, stage=phase, progress=0, message=f"{phase} failed: {failure.message}"[:300],
         status=STATUS_FAILED, error=failure.to_text(),
     )
+    IMPORTS.labels("failed").inc()
     logger.warning("import failed", extra={"import_id": import_id, "phase": phase, "error": failure.as_dict()})
     await _after_import(res, import_id, "import.failed")
 

@@ -22,7 +22,8 @@ import aiohttp
 import orjson
 from multidict import CIMultiDictProxy
 
-from ..metrics import PROVIDER_LATENCY, PROVIDER_REQUESTS, PROVIDER_THROTTLED
+from ..job_log import count_request
+from ..metrics import PROVIDER_LATENCY, PROVIDER_REQUESTS
 from ..broker.job import current_job
 from ..priority_gate import PriorityGate
 from ..queues import Priority
@@ -233,7 +234,6 @@ class ProviderHttp:
 
     async def _throttled(self, reply: Reply, endpoint: str) -> None:
         """A 429: pause the provider for every daemon, or give up if the pause is too long."""
-        PROVIDER_THROTTLED.labels(self.name).inc()
         seconds = self.retry_after(reply)
         if seconds is None:
             seconds = self.policy.default_retry_after_s
@@ -269,6 +269,7 @@ class ProviderHttp:
             raise ProviderUnavailable(self.name, endpoint, None, type(exc).__name__) from None
         finally:
             PROVIDER_REQUESTS.labels(self.name, endpoint, status).inc()
+            count_request(self.name, endpoint)
             PROVIDER_LATENCY.labels(self.name, endpoint).observe(time.monotonic() - started)
         return Reply(reply.status, reply.headers, self._parse(reply, raw, endpoint))
 
