@@ -71,6 +71,12 @@ def _positive_int(value: str) -> int:
     return int(value)
 
 
+def _count(value: str) -> int:
+    if not value.strip().isdigit():
+        raise ValueError("a whole number, 0 or more")
+    return int(value)
+
+
 def _fraction(value: str) -> float:
     try:
         number = float(value)
@@ -166,6 +172,11 @@ VARIABLES: dict[str, Var] = {
     "admin_token": Var("THESET_ADMIN_TOKEN", _own_secret, "", secret=True),
     "sse_secret": Var("THESET_SSE_SECRET", _own_secret, "", secret=True),
     "sse_token_ttl": Var("THESET_SSE_TOKEN_TTL", _positive_int, "3600"),
+    "sse_max_streams": Var("THESET_SSE_MAX_STREAMS", _positive_int, "10000"),
+    "sse_readers": Var("THESET_SSE_READERS", _positive_int, "2"),
+    "http_idle_timeout": Var("THESET_HTTP_IDLE_TIMEOUT", _positive_float, "15"),
+    "http_max_idle_connections": Var("THESET_HTTP_MAX_IDLE_CONNECTIONS", _positive_int, "1024"),
+    "http_max_connections_per_peer": Var("THESET_HTTP_MAX_CONNECTIONS_PER_PEER", _count, "0"),
     "spotify_api_url": Var("THESET_SPOTIFY_API_URL", _url(("http", "https")), "https://api.spotify.com/v1"),
     "spotify_accounts_url": Var("THESET_SPOTIFY_ACCOUNTS_URL", _url(("http", "https")), "https://accounts.spotify.com"),
     "spotify_client_id": Var("THESET_SPOTIFY_CLIENT_ID", _text, "", secret=True),
@@ -220,6 +231,11 @@ class Settings:
     admin_token: str
     sse_secret: str
     sse_token_ttl: int
+    sse_max_streams: int
+    sse_readers: int
+    http_idle_timeout: float
+    http_max_idle_connections: int
+    http_max_connections_per_peer: int
     spotify_api_url: str
     spotify_accounts_url: str
     spotify_client_id: str

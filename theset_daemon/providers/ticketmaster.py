@@ -76,7 +76,9 @@ class TicketmasterClient:
             pages = await self._windows(dated, *span) if span else []
             for undated in ({"includeTBA": "only"}, {"includeTBD": "only"}):
                 pages += await self._all_pages({**query, **undated})
-        return _unique_events(pages)
+        # Shaping 1,000+ events is pure CPU (~100 ms for the big-events act): in a thread, the
+        # loop gets the GIL back every switch interval instead of waiting for all of it.
+        return await asyncio.to_thread(_unique_events, pages)
 
     # -- paging -------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from ..masking import masker
 from ..sse import events_url as signed_events_url
 from .admin_auth import require_admin
 from .errors import InvalidRequest, json_response
+from ..import_view import public_error
 from .imports import read_json_object
 from .keys import SESSIONS, SETTINGS, booted
 
@@ -256,7 +257,7 @@ async def imports(request: web.Request) -> web.Response:
             "message": row["message"],
             "artistId": str(row["artist_id"]) if row["artist_id"] else None,
             "owner": row["owner"],
-            "error": masker(settings.secrets).value(row["error"]),
+            "error": masker(settings.secrets).value(public_error(row["error"])),
             "createdAt": epoch_ms(row["created_at"]),
             "updatedAt": epoch_ms(row["updated_at"]),
             "completedAt": epoch_ms(row["completed_at"]),
