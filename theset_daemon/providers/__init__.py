@@ -5,8 +5,9 @@
     await providers.close()
 
 Each provider has one cluster-wide rate limiter in Redis
-(``{namespace}:rate:provider:{name}``) at its configured rate; base URLs and
-credentials come from :class:`~theset_daemon.config.Settings`.
+(``{namespace}:rate:provider:{name}``) at its configured rate, and one daily
+budget (``{namespace}:quota:{name}``, :mod:`theset_daemon.quota`); base URLs
+and credentials come from :class:`~theset_daemon.config.Settings`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import aiohttp
 import redis.asyncio as aioredis
 
 from ..config import Settings
+from ..quota import QuotaPolicy
+from ..quota_store import QuotaBudget
 from ..rate_limit import ClusterRateLimiter
 from .errors import (
     AudioFeaturesRefused,
@@ -27,6 +30,7 @@ from .errors import (
     ProviderThrottled,
     ProviderTimeout,
     ProviderUnavailable,
+    QuotaHeld,
 )
 from .http import HttpPolicy, ProviderHttp
 from .setlistfm import THROTTLE_PAUSE_S, SetlistFmClient
@@ -46,6 +50,8 @@ __all__ = [
     "ProviderTimeout",
     "ProviderUnavailable",
     "Providers",
+    "QuotaHeld",
+    "quota_policies",
     "SetlistFmClient",
     "SpotifyAccess",
     "SpotifyClient",
@@ -72,6 +78,19 @@ DEFAULT_POLICIES = {
 }
 
 
+def quota_policies(settings: Settings) -> dict[str, QuotaPolicy]:
+    """Each provider's daily budget as configured (``THESET_*_DAILY_QUOTA``, window, reserve)."""
+    limits = {
+        "spotify": settings.spotify_daily_quota,
+        "ticketmaster": settings.ticketmaster_daily_quota,
+        "setlistfm": settings.setlistfm_daily_quota,
+    }
+    return {
+        name: QuotaPolicy(name, limit, settings.quota_window_s, settings.quota_reserve)
+        for name, limit in limits.items()
+    }
+
+
 @dataclass
 class Providers:
     """The three clients and the session they share; build with :meth:`open`."""
@@ -81,6 +100,7 @@ class Providers:
     setlistfm: SetlistFmClient
     session: aiohttp.ClientSession
     limiters: dict[str, ClusterRateLimiter] = field(default_factory=dict)
+    budgets: dict[str, QuotaBudget] = field(default_factory=dict)
 
     @classmethod
     async def open(
@@ -118,8 +138,13 @@ class Providers:
             for name, rate in rates.items()
         }
 
+        budgets = {
+            name: QuotaBudget(redis, settings.redis_namespace, policy)
+            for name, policy in quota_policies(settings).items()
+        }
+
         def http(name: str, **kwargs: object) -> ProviderHttp:
-            return ProviderHttp(name, session, limiters[name], chosen[name], **kwargs)  # type: ignore[arg-type]
+            return ProviderHttp(name, session, limiters[name], chosen[name], budget=budgets[name], **kwargs)  # type: ignore[arg-type]
 
         accounts = ProviderHttp("spotify", session, None, chosen["spotify"])
         token = ClientCredentials(
@@ -135,6 +160,7 @@ class Providers:
             setlistfm=SetlistFmClient(http("setlistfm"), settings.setlistfm_api_url, settings.setlistfm_api_key),
             session=session,
             limiters=limiters,
+            budgets=budgets,
         )
 
     async def close(self) -> None:
