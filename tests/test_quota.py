@@ -89,11 +89,19 @@ async def test_the_providers_count_reconciles_ours(async_redis, namespace) -> No
     # a reply that left before our later calls says more is available: ours stands
     await b.settle(PERSON, report=ProviderReport(limit=5000, available=4995, reset_ms=reset))
     assert (await b.state(await redis_ms(async_redis))).used == 10
-    # a late reply from a window that closed an hour ago changes nothing
-    await b.settle(PERSON, report=ProviderReport(limit=5000, available=0, reset_ms=reset - 3_600_000))
+    # a late reply from a window that has closed changes nothing
+    await b.settle(PERSON, report=ProviderReport(limit=5000, available=0, reset_ms=await redis_ms(async_redis) - 1))
     assert (await b.state(await redis_ms(async_redis))).used == 10
+    # our counters lost mid-window (a flushed Redis): the provider's window and count are taken
+    await async_redis.delete(b.key)
+    await b.spend(PERSON)
+    await b.settle(PERSON, report=ProviderReport(limit=5000, available=4000, reset_ms=reset - 1_800_000))
+    state = await b.state(await redis_ms(async_redis))
+    assert (state.used, state.reset_ms) == (1000, reset - 1_800_000)
     # a smaller limit from the provider moves the reserve with it
-    await b.settle(PERSON, report=ProviderReport(limit=20, available=10, reset_ms=reset))
+    await async_redis.delete(b.key)
+    await b.spend(PERSON)
+    await b.settle(PERSON, report=ProviderReport(limit=20, available=10, reset_ms=reset - 1_800_000))
     state = await b.state(await redis_ms(async_redis))
     assert (state.limit, state.remaining, state.recurring_remaining) == (20, 10, 4)
 

@@ -2,13 +2,16 @@
 
 The job id, queue, actor and import id of the code running are carried in
 context variables, so every line logged while a job runs names them without
-the caller passing them around. Configured secrets are scrubbed from every line.
+the caller passing them around. Configured secrets are scrubbed from every line,
+and so is the API key a Ticketmaster quota fault embeds ("Identifier : <key>"),
+configured or not.
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import sys
 import time
 from typing import Any, Iterable
@@ -17,6 +20,9 @@ import orjson
 
 #: The context of the job running in this task, set by the worker.
 job_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("job_context", default={})
+
+#: Apigee's quota faultstring names the caller's key after "Identifier : ".
+_FAULT_IDENTIFIER = re.compile(r"(Identifier\s*:\s*)[^\s\\\"']+")
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 
@@ -44,7 +50,7 @@ class JsonFormatter(logging.Formatter):
         line = orjson.dumps(entry, default=str).decode()
         for secret in self.secrets:
             line = line.replace(secret, "********")
-        return line
+        return _FAULT_IDENTIFIER.sub(r"\g<1>********", line)
 
 
 def setup(level: str = "INFO", secrets: Iterable[str] = ()) -> None:

@@ -52,7 +52,7 @@ local function roll(window_ms, open, reset_at)
   end
   if not open then return nil end
   reset = reset_at or (NOW + window_ms)
-  redis.call('HSET', KEY, 'started', reset - window_ms, 'reset', reset, 'used', 0)
+  redis.call('HSET', KEY, 'started', NOW, 'reset', reset, 'used', 0)
   if hold > NOW then redis.call('HSET', KEY, 'hold_until', hold) end
   redis.call('PEXPIREAT', KEY, math.max(reset, hold) + window_ms)
   return reset
@@ -94,11 +94,11 @@ return {1, limit > 0 and (limit - used) or -1, reset, 0}
 """
 
 # KEYS: window, history, cost. ARGV: kind, actor, refund, limit, available, reset, exhausted_until,
-# window_ms, tolerance_ms, history. -1 = not reported.
+# window_ms, history. -1 = not reported.
 _SETTLE = _PRELUDE + """
 local kind, actor, refund = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local rep_limit, available, rep_reset = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local exhausted, window_ms, tolerance = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local exhausted, window_ms = tonumber(ARGV[7]), tonumber(ARGV[8])
 local reset = tonumber(redis.call('HGET', KEY, 'reset') or '')
 if refund == 1 and reset and NOW < reset and num('used') > 0 then
   redis.call('HINCRBY', KEY, 'used', -1)
@@ -107,16 +107,15 @@ if refund == 1 and reset and NOW < reset and num('used') > 0 then
     redis.call('HINCRBY', KEYS[3], actor, -1)
   end
 end
-if rep_reset > NOW then
-  if not reset or rep_reset > reset + tolerance then
-    -- the provider's window is newer than ours: close ours, open theirs
-    reset = roll(window_ms, true, rep_reset)
-  elseif rep_reset >= reset - tolerance then
-    reset = rep_reset
-    redis.call('HSET', KEY, 'reset', reset, 'started', reset - window_ms)
+if rep_reset > 0 then
+  -- a reset already past is a late reply from a closed window: it says nothing about this one
+  if rep_reset <= NOW then return 0 end
+  if not reset or NOW >= reset then
+    reset = roll(window_ms, true, rep_reset)  -- ours has closed and the provider's is open
+  elseif rep_reset ~= reset then
+    reset = rep_reset  -- the same window: the provider's reset is the true one
+    redis.call('HSET', KEY, 'reset', reset)
     redis.call('PEXPIREAT', KEY, reset + window_ms)
-  else
-    return 0  -- a late reply from a closed window says nothing about this one
   end
 end
 if not reset then return 0 end
@@ -182,11 +181,10 @@ class QuotaBudget:
         if not refund and report is None:
             return
         r = report or ProviderReport()
-        window_ms = int(self.policy.window_s * 1000)
         await self._settle(
             keys=[self.key, self.history_key, self.cost_key],
             args=[kind, actor, int(refund), _opt(r.limit), _opt(r.available), _opt(r.reset_ms),
-                  _opt(r.exhausted_until_ms), window_ms, min(60_000, window_ms // 10), HISTORY],
+                  _opt(r.exhausted_until_ms), int(self.policy.window_s * 1000), HISTORY],
         )
 
     async def state(self, now_ms: int) -> QuotaState:
