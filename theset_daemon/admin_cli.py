@@ -1,4 +1,4 @@
-"""The operator's verbs in the terminal: ``queues``, ``jobs``, ``dlq``, ``queue``.
+"""The operator's verbs in the terminal: ``queues``, ``jobs``, ``dlq``, ``queue``, ``quotas``.
 
 They talk to Redis directly through :class:`~theset_daemon.broker.admin.QueueAdmin`
 (the code behind the admin API), so they work with no daemon running and show
@@ -191,6 +191,45 @@ def _dlq(args: argparse.Namespace) -> int:
     return _run(purge, args, lambda r: print(f"purged {r['purged']} dead letter(s)"))
 
 
+# -- daily provider quotas ---------------------------------------------------------------------
+
+
+def _quotas_table(body: dict) -> None:
+    def n(value: Any) -> str:
+        return "-" if value is None else str(value)
+
+    rows = []
+    for q in body["providers"]:
+        spent, held, queued = q["byKind"], q["held"], q["forecast"]["expected"]
+        rows.append((q["provider"], q["limit"] or "none", q["used"], n(q["remaining"]),
+                     f"{int(q['reserve'] * 100)}%" if q["limit"] else "-", spent["person"], spent["recurring"],
+                     q["other"], f"{held['person']}/{held['recurring']}", f"{queued['person']}/{queued['recurring']}",
+                     _when(q["resetAt"]) if q["resetAt"] else "at next call"))
+    _print_table(("PROVIDER", "LIMIT", "USED", "LEFT", "RESERVE", "PERSON", "RECURRING", "OTHER", "HELD P/R",
+                  "QUEUED P/R", "RESET (UTC)"), rows)
+    for q in body["providers"]:
+        if q["holdUntil"]:
+            print(f"\n{q['provider']}: the provider refused for quota; every call waits until {_when(q['holdUntil'])}")
+        if q["forecast"]["warning"]:
+            print(f"\nwarning: {q['forecast']['warning']}")
+
+
+def _quotas(args: argparse.Namespace) -> int:
+    async def work(admin: QueueAdmin) -> dict:
+        from .quota import now_ms, quota_policies
+        from .quota_forecast import quota_overview
+        from .quota_store import QuotaBudget
+
+        settings = config.load()
+        client = admin.broker.aredis
+        budgets = {name: QuotaBudget(client, settings.redis_namespace, policy)
+                   for name, policy in quota_policies(settings).items()}
+        now = now_ms()
+        return {"now": now, "providers": await quota_overview(budgets, client, admin.broker.keys, now)}
+
+    return _run(work, args, _quotas_table)
+
+
 # -- the parsers -------------------------------------------------------------------------------
 
 
@@ -209,7 +248,7 @@ def _json_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def add_parsers(sub: Any) -> None:
-    """Add ``queues``, ``queue``, ``jobs`` and ``dlq`` to the ``theset-daemon`` command."""
+    """Add ``queues``, ``queue``, ``jobs``, ``quotas`` and ``dlq`` to the ``theset-daemon`` command."""
     queues = sub.add_parser("queues", help="every queue's counts, pause state and throughput; the daemons")
     _json_flag(queues)
     queues.set_defaults(func=_queues)
@@ -233,6 +272,10 @@ def add_parsers(sub: Any) -> None:
     listing.add_argument("--cursor", help="continue after the previous page")
     _json_flag(listing)
     listing.set_defaults(func=_jobs_list)
+
+    quotas = sub.add_parser("quotas", help="each provider's daily budget, the queued work's cost, warnings")
+    _json_flag(quotas)
+    quotas.set_defaults(func=_quotas)
 
     dlq = sub.add_parser("dlq", help="list, retry or purge dead letters")
     dlq.add_argument("action", choices=("list", "retry", "purge"))

@@ -133,6 +133,17 @@ class Daemon:
 
         admin.mount(app, QueueAdmin(self.broker), self.schedules)
         app.add_routes(dashboard.ROUTES)
+        from .web import quotas
+
+        app[quotas.QUOTAS] = self.quota_overview
+        app.add_routes(quotas.ROUTES)
+
+    async def quota_overview(self) -> list[dict[str, Any]]:
+        """Each provider's daily budget and the queued work's expected cost (see ``quota_forecast``)."""
+        from .quota import now_ms
+        from .quota_forecast import quota_overview
+
+        return await quota_overview(context.resources().providers.budgets, self.redis, self.broker.keys, now_ms())
 
     async def _booted(self) -> bool:
         return self.worker is not None and self.worker.running

@@ -40,3 +40,24 @@ IMPORT_PHASE_DURATION = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
 )
 SCHEDULE_RUNS = Counter("theset_schedule_runs", "Schedule fires, by schedule and outcome.", ["schedule", "outcome"])
+# Daily provider quotas (theset_daemon/quota.py), read from Redis at scrape time.
+PROVIDER_QUOTA_LIMIT = Gauge("theset_provider_quota_limit", "Calls per daily window of the provider (0: no published quota).", ["provider"])
+PROVIDER_QUOTA_USED = Gauge("theset_provider_quota_used", "Calls spent in the provider's open daily window, cluster-wide.", ["provider"])
+PROVIDER_QUOTA_REMAINING = Gauge(
+    "theset_provider_quota_remaining", "Calls left in the provider's open daily window (-1: no limit).", ["provider"]
+)
+PROVIDER_QUOTA_RESET = Gauge(
+    "theset_provider_quota_reset_timestamp_seconds", "When the provider's daily window closes (0: none open).", ["provider"]
+)
+PROVIDER_QUOTA_SPENT = Gauge(
+    "theset_provider_quota_spent", "Calls spent in the open window by kind of work (person, recurring, other).",
+    ["provider", "kind"],
+)
+PROVIDER_QUOTA_HELD = Gauge(
+    "theset_provider_quota_held", "Calls the budget refused in the open window (each postponed a job), by kind of work.",
+    ["provider", "kind"],
+)
+PROVIDER_QUOTA_QUEUED = Gauge(
+    "theset_provider_quota_queued_calls", "Expected calls of the queued work in the open window, by kind of work.",
+    ["provider", "kind"],
+)

@@ -26,7 +26,10 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 PERSON = "person"
 RECURRING = "recurring"
@@ -56,6 +59,19 @@ class QuotaPolicy:
         """Calls the ``kind`` of work must leave unspent in a window of ``limit`` calls."""
         limit = self.limit if limit is None else limit
         return 0 if kind == PERSON or limit <= 0 else math.ceil(limit * self.reserve)
+
+
+def quota_policies(settings: "Settings") -> dict[str, QuotaPolicy]:
+    """Each provider's daily budget as configured (``THESET_*_DAILY_QUOTA``, window, reserve)."""
+    limits = {
+        "spotify": settings.spotify_daily_quota,
+        "ticketmaster": settings.ticketmaster_daily_quota,
+        "setlistfm": settings.setlistfm_daily_quota,
+    }
+    return {
+        name: QuotaPolicy(name, limit, settings.quota_window_s, settings.quota_reserve)
+        for name, limit in limits.items()
+    }
 
 
 def work_kind(kwargs: Mapping[str, Any] | None, options: Mapping[str, Any] | None) -> str:

@@ -18,7 +18,7 @@ import aiohttp
 import redis.asyncio as aioredis
 
 from ..config import Settings
-from ..quota import QuotaPolicy
+from ..quota import quota_policies
 from ..quota_store import QuotaBudget
 from ..rate_limit import ClusterRateLimiter
 from .errors import (
@@ -51,7 +51,6 @@ __all__ = [
     "ProviderUnavailable",
     "Providers",
     "QuotaHeld",
-    "quota_policies",
     "SetlistFmClient",
     "SpotifyAccess",
     "SpotifyClient",
@@ -76,19 +75,6 @@ DEFAULT_POLICIES = {
     "ticketmaster": HttpPolicy(default_retry_after_s=1.0),
     "setlistfm": HttpPolicy(default_retry_after_s=THROTTLE_PAUSE_S),
 }
-
-
-def quota_policies(settings: Settings) -> dict[str, QuotaPolicy]:
-    """Each provider's daily budget as configured (``THESET_*_DAILY_QUOTA``, window, reserve)."""
-    limits = {
-        "spotify": settings.spotify_daily_quota,
-        "ticketmaster": settings.ticketmaster_daily_quota,
-        "setlistfm": settings.setlistfm_daily_quota,
-    }
-    return {
-        name: QuotaPolicy(name, limit, settings.quota_window_s, settings.quota_reserve)
-        for name, limit in limits.items()
-    }
 
 
 @dataclass

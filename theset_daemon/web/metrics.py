@@ -28,6 +28,9 @@ async def refresh_queue_depths(app: web.Application) -> None:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    from .quotas import refresh_quota_gauges
+
     await refresh_queue_depths(request.app)
+    await refresh_quota_gauges(request.app)
     body = generate_latest(REGISTRY)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,0 +1,69 @@
+"""The daily provider budgets: ``GET /api/admin/quotas`` and their ``/metrics`` gauges.
+
+Both read the same overview (:func:`~theset_daemon.quota_forecast.quota_overview`):
+per provider, its window (limit, used by kind of work, remaining, reset), what
+the queued work is expected to cost and a warning when the queued recurring
+work will not fit before the reset. The daemon sets :data:`QUOTAS`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from ..metrics import (
+    PROVIDER_QUOTA_HELD,
+    PROVIDER_QUOTA_LIMIT,
+    PROVIDER_QUOTA_QUEUED,
+    PROVIDER_QUOTA_REMAINING,
+    PROVIDER_QUOTA_RESET,
+    PROVIDER_QUOTA_SPENT,
+    PROVIDER_QUOTA_USED,
+)
+from ..quota import KINDS, now_ms
+from .admin_auth import require_admin
+from .errors import json_response
+
+logger = logging.getLogger(__name__)
+
+#: An async callable returning the overview rows (one per provider).
+QUOTAS = web.AppKey("quotas", Any)
+
+
+def set_gauges(rows: list[dict[str, Any]]) -> None:
+    """Put an overview on the ``theset_provider_quota_*`` gauges."""
+    for row in rows:
+        p = row["provider"]
+        PROVIDER_QUOTA_LIMIT.labels(p).set(row["limit"])
+        PROVIDER_QUOTA_USED.labels(p).set(row["used"])
+        PROVIDER_QUOTA_REMAINING.labels(p).set(-1 if row["remaining"] is None else row["remaining"])
+        PROVIDER_QUOTA_RESET.labels(p).set((row["resetAt"] or 0) / 1000)
+        for kind in KINDS:
+            PROVIDER_QUOTA_SPENT.labels(p, kind).set(row["byKind"][kind])
+            PROVIDER_QUOTA_HELD.labels(p, kind).set(row["held"][kind])
+            PROVIDER_QUOTA_QUEUED.labels(p, kind).set(row["forecast"]["expected"][kind])
+        PROVIDER_QUOTA_SPENT.labels(p, "other").set(row["other"])
+
+
+async def refresh_quota_gauges(app: web.Application) -> None:
+    """Read the budgets from Redis and set the gauges (a scrape during an outage skips them)."""
+    overview = app.get(QUOTAS)
+    if overview is None:
+        return
+    try:
+        set_gauges(await overview())
+    except Exception as exc:
+        logger.warning("quota budgets unavailable: %s", exc)
+
+
+async def quotas(request: web.Request) -> web.Response:
+    """GET /api/admin/quotas — ``{"now": ms, "providers": [...]}`` (admin token or session)."""
+    require_admin(request)
+    rows = await request.app[QUOTAS]()
+    set_gauges(rows)
+    return json_response({"now": now_ms(), "providers": rows})
+
+
+ROUTES = [web.get("/api/admin/quotas", quotas)]
