@@ -7,7 +7,8 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
-from theset_daemon.quota import PERSON, RECURRING, ProviderReport, QuotaPolicy, held_message, work_kind
+from theset_daemon.quota import PERSON, RECURRING, ProviderReport, QuotaPolicy, QuotaState, held_message, work_kind
+from theset_daemon.quota_forecast import QueuedJob, forecast
 from theset_daemon.quota_store import QuotaBudget
 
 
@@ -129,3 +130,20 @@ async def test_costs_per_job_are_learned_per_actor(async_redis, namespace) -> No
     assert await b.costs() == {"sync_shows": pytest.approx(2.0), "sync_venue_details": 1.0}
     state = await b.state(await redis_ms(async_redis))
     assert state.remaining is None and state.used == 7  # no limit: counted only
+
+
+def state(limit: int = 100, used: int = 0, reset_ms: int | None = 10_000, reserve: float = 0.3) -> QuotaState:
+    return QuotaState("ticketmaster", limit, reserve, used, reset_ms, 0)
+
+
+def test_the_forecast_prices_queued_jobs_and_warns_when_recurring_work_will_not_fit() -> None:
+    queued = [QueuedJob("sync_shows", RECURRING)] * 50 + [QueuedJob("sync_venue_details", PERSON)] \
+        + [QueuedJob("sync_shows", RECURRING, due_ms=20_000)] * 7 + [QueuedJob("sync_catalog", RECURRING)]
+    costs = {"sync_shows": 1.2}  # learned; venue details fall back to the first guess (15)
+    fits = forecast(state(used=10), queued, costs, now_ms=5_000)
+    assert fits["expected"] == {PERSON: 15, RECURRING: 60} and fits["nextWindow"] == {PERSON: 0, RECURRING: 8}
+    assert fits["jobs"] == {PERSON: 1, RECURRING: 50} and fits["recurringFits"] and fits["warning"] is None
+    short = forecast(state(used=30), queued, costs, now_ms=5_000)
+    assert short["recurringFits"] is False
+    assert short["warning"].startswith("queued recurring work needs ~60 ticketmaster calls; 40 are left for it")
+    assert forecast(state(limit=0, reset_ms=None), queued, costs, 5_000)["recurringFits"] is None

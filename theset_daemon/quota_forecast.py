@@ -83,7 +83,7 @@ def _fits(state: QuotaState, expected: dict[str, float], jobs: dict[str, int], n
     left = state.recurring_remaining
     if left is None:
         return None, None
-    need = expected[RECURRING]
+    need = round(expected[RECURRING], 6)
     if need <= left:
         if expected[PERSON] > (state.remaining or 0):
             return True, (f"queued imports need ~{round(expected[PERSON])} {state.provider} calls; "
