@@ -25,6 +25,7 @@ from ..metrics import (
 from ..quota import KINDS, now_ms
 from .admin_auth import require_admin
 from .errors import json_response
+from .keys import booted
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ async def refresh_quota_gauges(app: web.Application) -> None:
 async def quotas(request: web.Request) -> web.Response:
     """GET /api/admin/quotas — ``{"now": ms, "providers": [...]}`` (admin token or session)."""
     require_admin(request)
+    booted(request)  # 503 while the daemon is still connecting
     rows = await request.app[QUOTAS]()
     set_gauges(rows)
     return json_response({"now": now_ms(), "providers": rows})
