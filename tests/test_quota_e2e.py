@@ -10,7 +10,6 @@ dead-lettered, and the daemon's counts are the sandbox's own.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys

@@ -34,6 +34,8 @@ _PRELUDE = """
 local t = redis.call('TIME')
 local NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local KEY, HISTORY_KEY = KEYS[1], KEYS[2]
+-- a window left unused this many windows after its reset expires unarchived (a namespace abandoned)
+local KEEP = 7
 
 local function num(name) return tonumber(redis.call('HGET', KEY, name) or '0') or 0 end
 
@@ -54,7 +56,7 @@ local function roll(window_ms, open, reset_at)
   reset = reset_at or (NOW + window_ms)
   redis.call('HSET', KEY, 'started', NOW, 'reset', reset, 'used', 0)
   if hold > NOW then redis.call('HSET', KEY, 'hold_until', hold) end
-  redis.call('PEXPIREAT', KEY, math.max(reset, hold) + window_ms)
+  redis.call('PEXPIREAT', KEY, math.max(reset, hold) + KEEP * window_ms)
   return reset
 end
 
@@ -115,7 +117,7 @@ if rep_reset > 0 then
   elseif rep_reset ~= reset then
     reset = rep_reset  -- the same window: the provider's reset is the true one
     redis.call('HSET', KEY, 'reset', reset)
-    redis.call('PEXPIREAT', KEY, reset + window_ms)
+    redis.call('PEXPIREAT', KEY, reset + KEEP * window_ms)
   end
 end
 if not reset then return 0 end

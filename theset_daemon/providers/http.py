@@ -35,13 +35,13 @@ from ..quota_store import QuotaBudget
 from ..rate_limit import ClusterRateLimiter
 from .errors import (
     MalformedResponse,
-    QuotaHeld,
     ProviderError,
     ProviderNotFound,
     ProviderRejected,
     ProviderThrottled,
     ProviderTimeout,
     ProviderUnavailable,
+    QuotaHeld,
 )
 
 
