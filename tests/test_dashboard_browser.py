@@ -229,6 +229,10 @@ def test_sign_in_then_the_overview_shows_each_queue_with_the_right_counts(browse
     for host in ("dash-a", "dash-b", "dash-ro"):
         assert "alive" in page.locator(f"tr[data-host='{host}']").inner_text()
     assert page.locator("[data-warning='no-daemon']").count() == 0
+    for provider in ("spotify", "ticketmaster", "setlistfm"):  # the daily budgets (quotas.js)
+        page.wait_for_selector(f"article.quota[data-provider='{provider}'] [data-meta='reset']")
+    bar = page.locator("article.quota[data-provider='ticketmaster'] svg.quota-bar")
+    assert "kept for imports" in bar.get_attribute("aria-label")
     tab.shot("overview.png")
 
     phone = Tab(browser, cluster["a"], width=375, height=812).sign_in()
