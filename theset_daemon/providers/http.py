@@ -210,8 +210,11 @@ class ProviderHttp:
                     raise
                 error = failure
             else:
-                await self._settle(work, reply)
+                report = await self._settle(work, reply)
                 if reply.status == 429:
+                    if report is not None and report.exhausted_until_ms:
+                        PROVIDER_THROTTLED.labels(self.name).inc()
+                        raise QuotaHeld(self.name, endpoint, work[0], report.exhausted_until_ms, now_ms())
                     await self._throttled(reply, endpoint)
                     continue
                 if reply.status == 401 and self.auth is not None and not reauthorised:
@@ -239,15 +242,16 @@ class ProviderHttp:
         if not spent.allowed:
             raise QuotaHeld(self.name, endpoint, kind, spent.hold_until_ms, now_ms())
 
-    async def _settle(self, work: tuple[str, str, str], reply: Reply | None) -> None:
-        """Give the call back (no slot, or a 429: the provider did not count it) and apply the
-        reply's quota report."""
+    async def _settle(self, work: tuple[str, str, str], reply: Reply | None) -> ProviderReport | None:
+        """Give the call back (no slot, or a 429: the provider did not count it), apply the
+        reply's quota report and return it (a provider's quota refusal holds every call)."""
         if self.budget is None:
-            return
+            return None
         kind, actor, _ = work
         report = self.quota_report(reply) if reply is not None else None
         refund = reply is None or reply.status == 429
         await self.budget.settle(kind, actor=actor, refund=refund, report=report)
+        return report
 
     async def _wait_for_slot(self, endpoint: str, deadline: float | None) -> None:
         if self.limiter is None:
