@@ -10,20 +10,19 @@ The phase actors run with ``import_id=None`` (no import bookkeeping), marked
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Iterable
 
 import dramatiq
 
 from theset_daemon.context import resources
 from theset_daemon.import_plan import PHASES_BY_NAME
+from theset_daemon.package_data import query
 from theset_daemon.phases.spotify_profile import sync_spotify_profile as sync_profile
 from theset_daemon.queues import Priority
 from theset_daemon.quota import RECURRING, WORK_OPTION
 
-_QUERIES = Path(__file__).resolve().parents[1] / "sql" / "queries"
-ACTIVE_ARTISTS = (_QUERIES / "active_artists.sql").read_text()
-RECENTLY_VIEWED = (_QUERIES / "recently_viewed.sql").read_text()
+ACTIVE_ARTISTS = query("active_artists")
+RECENTLY_VIEWED = query("recently_viewed")
 #: How far back votes and views make an artist active.
 ACTIVITY_WINDOW = timedelta(days=7)
 

@@ -157,8 +157,8 @@ async def main() -> None:
     database_url = f"postgresql://root@127.0.0.1:5432/{database}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("THESET_")}
     env.update(THESET_REDIS_URL="redis://127.0.0.1:6379/0", THESET_REDIS_NAMESPACE=f"bench-{run_id}",
-               THESET_DATABASE_URL=database_url, THESET_API_TOKEN="bench-token", THESET_SSE_SECRET="bench-secret",
-               THESET_ALLOW_PRIVATE_FETCH="true", THESET_ACTOR_MODULES="actors", THESET_LOG_LEVEL="WARNING")
+               THESET_DATABASE_URL=database_url, THESET_API_TOKEN="bench-api-token-" + "b" * 24, THESET_SSE_SECRET="bench-sse-secret-" + "b" * 24,
+               THESET_ALLOW_PRIVATE_FETCH="true", THESET_ACTOR_MODULES="theset_daemon.actors", THESET_LOG_LEVEL="WARNING")
     out: dict[str, Any] = {}
     try:
         out["artist_visible_ms"] = await kickoff_latency(env, args.kickoffs)

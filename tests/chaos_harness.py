@@ -721,17 +721,17 @@ class Chaos:
         schedules = self.tmp / "schedules.toml"
         schedules.write_text(FAST_RECONCILE)
         self.secrets = {
-            "THESET_API_TOKEN": f"chaos-api-token-{self.run_id}",
-            "THESET_ADMIN_TOKEN": f"chaos-admin-token-{self.run_id}",
-            "THESET_SSE_SECRET": f"chaos-sse-secret-{self.run_id}",
-            "THESET_WEBHOOK_SECRET": f"chaos-webhook-secret-{self.run_id}",
+            "THESET_API_TOKEN": f"chaos-api-token-{self.run_id}-{uuid.uuid4().hex}",
+            "THESET_ADMIN_TOKEN": f"chaos-admin-token-{self.run_id}-{uuid.uuid4().hex}",
+            "THESET_SSE_SECRET": f"chaos-sse-secret-{self.run_id}-{uuid.uuid4().hex}",
+            "THESET_WEBHOOK_SECRET": f"chaos-webhook-secret-{self.run_id}-{uuid.uuid4().hex}",
         }
         env = {k: v for k, v in os.environ.items() if not k.startswith("THESET_")}
         env.update(self.sandbox.env)
         env.update(self.secrets)
         env.update(
             THESET_REDIS_URL=self.redis.url, THESET_REDIS_NAMESPACE="chaos", THESET_DATABASE_URL=self.database_url,
-            THESET_HTTP_HOST="127.0.0.1", THESET_ALLOW_PRIVATE_FETCH="true", THESET_ACTOR_MODULES="actors",
+            THESET_HTTP_HOST="127.0.0.1", THESET_ALLOW_PRIVATE_FETCH="true", THESET_ACTOR_MODULES="theset_daemon.actors",
             THESET_SCHEDULES_FILE=str(schedules), THESET_LEASE_TIMEOUT=str(p.lease_timeout),
             THESET_DRAIN_TIMEOUT=str(p.drain_timeout), THESET_SPOTIFY_RATE="50", THESET_TICKETMASTER_RATE="50",
             THESET_SETLISTFM_RATE="25", PYTHONUNBUFFERED="1",

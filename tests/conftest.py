@@ -126,8 +126,10 @@ async def pool(migrated_database_url: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-API_TOKEN = "test-api-token-" + RUN_ID
-ADMIN_TOKEN = "test-admin-token-" + RUN_ID
+#: Test tokens and secrets are 32+ characters, like every token the daemon accepts (THESET_*: MIN_SECRET_CHARS).
+API_TOKEN = f"test-api-token-{RUN_ID}-{uuid.uuid4().hex}"
+ADMIN_TOKEN = f"test-admin-token-{RUN_ID}-{uuid.uuid4().hex}"
+SSE_SECRET = f"test-sse-secret-{RUN_ID}-{uuid.uuid4().hex}"
 
 
 def daemon_environment(redis_url: str, namespace: str, database_url: str, **extra: str) -> dict[str, str]:
@@ -141,7 +143,7 @@ def daemon_environment(redis_url: str, namespace: str, database_url: str, **extr
         THESET_HTTP_PORT=str(free_port()),
         THESET_API_TOKEN=API_TOKEN,
         THESET_ADMIN_TOKEN=ADMIN_TOKEN,
-        THESET_SSE_SECRET="test-sse-secret-" + RUN_ID,
+        THESET_SSE_SECRET=SSE_SECRET,
         PYTHONUNBUFFERED="1",
         **extra,
     )

@@ -22,7 +22,7 @@ def module_env(redis_url: str, database_url: str, **extra: str) -> tuple[dict[st
     namespace = f"test-{RUN_ID}-{uuid.uuid4().hex[:8]}"
     env = daemon_environment(
         redis_url, namespace, database_url,
-        THESET_WEBHOOK_SECRET="test-webhook-secret", THESET_ALLOW_PRIVATE_FETCH="true", **extra,
+        THESET_WEBHOOK_SECRET="test-webhook-secret-" + "w" * 16, THESET_ALLOW_PRIVATE_FETCH="true", **extra,
     )
     return env, namespace
 
@@ -53,6 +53,15 @@ def call(daemon: DaemonProcess, method: str, path: str, *, body: Any = None, tok
         return status, json.loads(text)
     except ValueError:
         return status, text
+
+
+def sign_in(daemon: DaemonProcess, token: str = ADMIN_TOKEN) -> tuple[str, str]:
+    """Sign in to the dashboard: (the session cookie's value, its CSRF token)."""
+    request = urllib.request.Request(daemon.url + "/dashboard/login", data=json.dumps({"token": token}).encode(),
+                                     method="POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        cookie = resp.headers["Set-Cookie"].split(";", 1)[0].split("=", 1)[1]
+        return cookie, json.loads(resp.read())["csrfToken"]
 
 
 def poll(fetch, check, timeout: float = 15.0, interval: float = 0.05) -> Any:

@@ -48,16 +48,18 @@ def test_the_cli_exits_with_the_config_status(tmp_path):
 
 
 def test_secrets_come_from_env_file_or_systemd_credentials(tmp_path):
-    (tmp_path / "token").write_text("from-file-token\n")
+    pad = "-" + "p" * 26
+    (tmp_path / "token").write_text(f"from-file-token{pad}\n")
     creds = tmp_path / "creds"
     creds.mkdir()
-    (creds / "admin_token").write_text("from-credential")
+    (creds / "admin_token").write_text(f"from-credential{pad}")
     settings = config.load(
-        {"THESET_API_TOKEN_FILE": str(tmp_path / "token"), "CREDENTIALS_DIRECTORY": str(creds), "THESET_SSE_SECRET": "direct"}
+        {"THESET_API_TOKEN_FILE": str(tmp_path / "token"), "CREDENTIALS_DIRECTORY": str(creds),
+         "THESET_SSE_SECRET": f"direct{pad}"}
     )
-    assert settings.api_token == "from-file-token"
-    assert settings.admin_token == "from-credential"
-    assert settings.sse_secret == "direct"
+    assert settings.api_token == f"from-file-token{pad}"
+    assert settings.admin_token == f"from-credential{pad}"
+    assert settings.sse_secret == f"direct{pad}"
     with pytest.raises(config.ConfigError) as err:
         config.load({"THESET_API_TOKEN_FILE": str(tmp_path / "missing")})
     assert err.value.variable == "THESET_API_TOKEN_FILE"
@@ -66,7 +68,7 @@ def test_secrets_come_from_env_file_or_systemd_credentials(tmp_path):
 def test_config_command_masks_every_secret_and_database_password():
     env = {
         "PATH": "/usr/bin:/bin",
-        "THESET_API_TOKEN": "api-secret-value",
+        "THESET_API_TOKEN": "api-secret-value-" + "v" * 16,
         "THESET_SPOTIFY_CLIENT_SECRET": "spotify-secret-value",
         "THESET_DATABASE_URL": "postgresql://u:db-password-value@h:5432/d",
     }

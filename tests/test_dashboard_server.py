@@ -9,38 +9,50 @@ package's own files are served.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
+import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from theset_daemon.config import load
 from theset_daemon.loop_monitor import LoopMonitor
 from theset_daemon.readiness import ReadinessCheck
-from theset_daemon.web import dashboard
+from theset_daemon.web import admin, dashboard
 from theset_daemon.web.admin_auth import CSRF_HEADER, SESSION_COOKIE, require_admin
-from theset_daemon.web.app import add_fallback, create_app
+from theset_daemon.web.app import add_fallback, create_app, mount_auth
 from theset_daemon.web.errors import json_response
 
-TOKEN = "dashboard-test-admin-token"
+TOKEN = "dashboard-test-admin-token-" + "t" * 16
 
 
 async def guarded_action(request: web.Request) -> web.Response:
     """Stands in for an admin mutation (the admin API checks the same way)."""
-    return json_response({"who": require_admin(request, mutation=True)})
-
-
-def make_app(**env: str) -> web.Application:
-    settings = load({"THESET_ADMIN_TOKEN": TOKEN, **env})
-    app = create_app(settings, ReadinessCheck(), LoopMonitor())
-    app.add_routes([*dashboard.ROUTES, web.post("/test/action", guarded_action)])
-    add_fallback(app)
-    return app
+    return json_response({"who": await require_admin(request, mutation=True)})
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[TestClient]:
+async def make_app(redis_url, namespace) -> AsyncIterator[Callable[..., web.Application]]:
+    """Build the dashboard's app on this test's Redis namespace (sessions and throttle live there)."""
+    clients: list[aioredis.Redis] = []
+
+    def build(**env: str) -> web.Application:
+        settings = load({"THESET_ADMIN_TOKEN": TOKEN, "THESET_REDIS_NAMESPACE": namespace, **env})
+        app = create_app(settings, ReadinessCheck(), LoopMonitor())
+        clients.append(aioredis.Redis.from_url(redis_url))
+        mount_auth(app, clients[-1], settings)
+        app.add_routes([*dashboard.ROUTES, *admin.ROUTES, web.post("/test/action", guarded_action)])
+        add_fallback(app)
+        return app
+
+    yield build
+    for redis_client in clients:
+        await redis_client.aclose()
+
+
+@pytest.fixture
+async def client(make_app) -> AsyncIterator[TestClient]:
     async with TestClient(TestServer(make_app())) as c:
         yield c
 
@@ -132,14 +144,14 @@ async def test_cross_origin_sign_in_is_refused(client: TestClient) -> None:
     assert same.status == 200
 
 
-async def test_form_sign_in_redirects_to_the_page() -> None:
+async def test_form_sign_in_redirects_to_the_page(make_app) -> None:
     async with TestClient(TestServer(make_app())) as c:
         resp = await c.post("/dashboard/login", data={"token": TOKEN}, allow_redirects=False)
         assert resp.status == 303 and resp.headers["Location"] == "/dashboard"
         assert SESSION_COOKIE in resp.cookies
 
 
-async def test_https_public_url_marks_the_cookie_secure_and_read_only_mode_is_reported() -> None:
+async def test_https_public_url_marks_the_cookie_secure_and_read_only_mode_is_reported(make_app) -> None:
     app = make_app(THESET_PUBLIC_URL="https://ops.example", THESET_DASHBOARD_READONLY="true")
     async with TestClient(TestServer(app)) as c:
         resp = await c.post("/dashboard/login", json={"token": TOKEN})
@@ -151,7 +163,7 @@ async def test_https_public_url_marks_the_cookie_secure_and_read_only_mode_is_re
         assert action.status == 403
 
 
-async def test_no_admin_token_configured_means_no_sign_in() -> None:
+async def test_no_admin_token_configured_means_no_sign_in(make_app) -> None:
     settings_app = make_app(THESET_ADMIN_TOKEN="")
     async with TestClient(TestServer(settings_app)) as c:
         resp = await c.post("/dashboard/login", json={"token": "anything"})

@@ -67,6 +67,41 @@ def test_demo_import_lands_the_truth_with_live_progress(daemon, truth, database_
     assert linked == {k: v for k, v in expected.show_links.items() if k in {r["setlistfm_id"] for r in links}}
     assert linked, "no setlist was linked to a show"
 
+    # the catalogue job's log says why each missing track is missing
+    logs = catalog_log(daemon, started["importId"])
+    for album_id in expected.live_album_ids:
+        name = next(a.name for a in expected.albums if a.id == album_id)
+        assert f"live album dropped: {name!r}" in logs, name
+    for track_id in expected.liveness_only_track_ids:
+        title = expected.tracks[track_id].title
+        assert f"track dropped: {title!r}: audio features say live" in logs, title
+    scrape = metrics_text(daemon)
+    for sample in ('theset_imports_total{event="started"} 1.0', 'theset_imports_total{event="completed"} 1.0',
+                   "theset_import_visible_seconds_count 1.0"):
+        assert sample in scrape, sample
+    [requests] = [line for line in logs.splitlines() if line.startswith("provider requests (pages): ")]
+    assert "spotify /artists/{id}/albums ×" in requests and "spotify /tracks ×" in requests, requests
+
+
+def metrics_text(daemon) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{daemon.url}/metrics", timeout=10) as reply:
+        return reply.read().decode()
+
+
+def catalog_log(daemon, import_id: str) -> str:
+    """The text of the catalogue phase job's log lines (current_job().log, kept in the job record)."""
+    import orjson
+    import redis
+
+    client = redis.Redis.from_url(daemon.env["THESET_REDIS_URL"])
+    try:
+        raw = client.hget(f"{daemon.env['THESET_REDIS_NAMESPACE']}:job:import:{import_id}:catalog", "logs") or b""
+    finally:
+        client.close()
+    return "\n".join(orjson.loads(line)["text"] for line in raw.decode().splitlines())
+
 
 def test_reimport_changes_nothing(daemon, truth, database_url):
     attraction = truth.demo_attraction_id

@@ -158,7 +158,7 @@ async def test_stream_trimmed_to_about_maxlen(reporter: p.ProgressReporter, pg_p
 
 # --- signed SSE tokens -----------------------------------------------------------------------
 
-SECRET = "s3cret-for-tests"
+SECRET = "s3cret-for-tests-" + "x" * 16
 
 
 def reason(secret: str, token: str, import_id: str, **kw: float) -> str:

@@ -25,7 +25,7 @@ from theset_daemon.signing import sign_events_token
 from theset_daemon.web.errors import json_errors
 from theset_daemon.web.keys import SETTINGS
 
-SECRET = "sse-test-secret"
+SECRET = "sse-test-secret-" + "s" * 24
 TIMEOUT = 5.0
 
 

@@ -1,14 +1,19 @@
 """Configuration from ``THESET_*`` environment variables, validated at start-up.
 
-Every secret can also come from ``THESET_X_FILE`` (a path) or from systemd's
-``$CREDENTIALS_DIRECTORY/<name>`` where ``<name>`` is the variable's name without
-the ``THESET_`` prefix, lower-cased (``LoadCredential=api_token:/etc/...``).
+Every secret, and the Redis and PostgreSQL URLs (they carry passwords), can
+also come from ``THESET_X_FILE`` (a path) or from systemd's
+``$CREDENTIALS_DIRECTORY/<name>`` where ``<name>`` is the variable's name
+lower-cased, with or without its ``theset_`` prefix (``LoadCredential=api_token:/etc/...``
+gives ``api_token``; the unit's ``LoadCredential=theset:/etc/theset-daemon/credentials``
+loads every file of that directory as ``theset_<file>``). The variable itself wins
+over ``_FILE``, which wins over the credential; an empty credential file reads as unset.
 A wrong value raises :class:`ConfigError` naming the variable and what it
 expects; the CLI turns that into :data:`EXIT_CONFIG`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from dataclasses import dataclass, fields
@@ -16,12 +21,12 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlparse
 
+from .masking import MASK, masker
 from .queues import JobDefaults
 
 #: Exit status for a configuration error (sysexits.h EX_CONFIG).
 EXIT_CONFIG = 78
 
-MASK = "********"
 
 
 class ConfigError(ValueError):
@@ -30,7 +35,7 @@ class ConfigError(ValueError):
     def __init__(self, variable: str, expected: str, value: str | None = None) -> None:
         self.variable = variable
         self.expected = expected
-        shown = "" if value is None else f" (got {value!r})"
+        shown = "" if value is None else f" (got {masker().text(value)!r})"
         super().__init__(f"{variable}: expected {expected}{shown}")
 
 
@@ -107,6 +112,28 @@ def _url_list(value: str) -> tuple[str, ...]:
     return tuple(check(item.strip()) for item in value.split(",") if item.strip())
 
 
+#: Fewest characters a token or secret of our own may have (guessing one online is hopeless).
+MIN_SECRET_CHARS = 32
+
+
+def _own_secret(value: str) -> str:
+    """A token or secret the daemon checks or signs with: empty (the feature is off) or 32+ characters."""
+    if value and len(value) < MIN_SECRET_CHARS:
+        raise ValueError(
+            f"at least {MIN_SECRET_CHARS} characters (this one has {len(value)}); "
+            "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return value
+
+
+def _networks(value: str) -> tuple[str, ...]:
+    """Comma-separated IP networks (``10.0.0.0/8``, ``::1``), normalised."""
+    try:
+        return tuple(str(ipaddress.ip_network(item.strip(), strict=False)) for item in value.split(",") if item.strip())
+    except ValueError:
+        raise ValueError("comma-separated IP addresses or networks (10.0.0.5, 10.0.0.0/8, ::1)") from None
+
+
 def _module_list(value: str) -> tuple[str, ...]:
     modules = tuple(item.strip() for item in value.split(",") if item.strip())
     if not modules or not all(m.replace(".", "").replace("_", "").isalnum() for m in modules):
@@ -122,13 +149,16 @@ class Var:
     parse: Callable[[str], Any]
     default: str
     secret: bool = False
+    #: May come from ``THESET_X_FILE`` or a systemd credential (every secret may).
+    credential: bool = False
 
 
 #: Every setting, by attribute name. Defaults suit the local sandbox.
 VARIABLES: dict[str, Var] = {
-    "redis_url": Var("THESET_REDIS_URL", _url(("redis", "rediss", "unix")), "redis://127.0.0.1:6379/0"),
+    "redis_url": Var("THESET_REDIS_URL", _url(("redis", "rediss", "unix")), "redis://127.0.0.1:6379/0", credential=True),
     "redis_namespace": Var("THESET_REDIS_NAMESPACE", _text, "theset"),
-    "database_url": Var("THESET_DATABASE_URL", _url(("postgresql", "postgres")), "postgresql://root@127.0.0.1:5432/theset"),
+    "database_url": Var("THESET_DATABASE_URL", _url(("postgresql", "postgres")), "postgresql://root@127.0.0.1:5432/theset",
+                        credential=True),
     "http_host": Var("THESET_HTTP_HOST", _text, "127.0.0.1"),
     "http_port": Var("THESET_HTTP_PORT", _port, "8080"),
     "public_url": Var("THESET_PUBLIC_URL", _text, ""),
@@ -137,10 +167,10 @@ VARIABLES: dict[str, Var] = {
     "lease_timeout": Var("THESET_LEASE_TIMEOUT", _positive_float, "30"),
     "log_level": Var("THESET_LOG_LEVEL", _level, "INFO"),
     "host_id": Var("THESET_HOST_ID", _text, ""),
-    "actor_modules": Var("THESET_ACTOR_MODULES", _module_list, "actors"),
-    "api_token": Var("THESET_API_TOKEN", _text, "", secret=True),
-    "admin_token": Var("THESET_ADMIN_TOKEN", _text, "", secret=True),
-    "sse_secret": Var("THESET_SSE_SECRET", _text, "", secret=True),
+    "actor_modules": Var("THESET_ACTOR_MODULES", _module_list, "theset_daemon.actors"),
+    "api_token": Var("THESET_API_TOKEN", _own_secret, "", secret=True),
+    "admin_token": Var("THESET_ADMIN_TOKEN", _own_secret, "", secret=True),
+    "sse_secret": Var("THESET_SSE_SECRET", _own_secret, "", secret=True),
     "sse_token_ttl": Var("THESET_SSE_TOKEN_TTL", _positive_int, "3600"),
     "spotify_api_url": Var("THESET_SPOTIFY_API_URL", _url(("http", "https")), "https://api.spotify.com/v1"),
     "spotify_accounts_url": Var("THESET_SPOTIFY_ACCOUNTS_URL", _url(("http", "https")), "https://accounts.spotify.com"),
@@ -163,7 +193,7 @@ VARIABLES: dict[str, Var] = {
     "allow_private_fetch": Var("THESET_ALLOW_PRIVATE_FETCH", _bool, "false"),
     "dashboard_readonly": Var("THESET_DASHBOARD_READONLY", _bool, "false"),
     "webhook_urls": Var("THESET_WEBHOOK_URLS", _url_list, ""),
-    "webhook_secret": Var("THESET_WEBHOOK_SECRET", _text, "", secret=True),
+    "webhook_secret": Var("THESET_WEBHOOK_SECRET", _own_secret, "", secret=True),
     "schedules_file": Var("THESET_SCHEDULES_FILE", _text, ""),
     "job_max_attempts": Var("THESET_JOB_MAX_ATTEMPTS", _positive_int, str(JobDefaults.max_attempts)),
     "job_min_backoff_ms": Var("THESET_JOB_MIN_BACKOFF_MS", _positive_int, str(JobDefaults.min_backoff_ms)),
@@ -173,6 +203,12 @@ VARIABLES: dict[str, Var] = {
     "completed_max_per_queue": Var("THESET_COMPLETED_MAX", _positive_int, str(JobDefaults.completed_max_per_queue)),
     "failed_ttl_s": Var("THESET_FAILED_TTL", _positive_int, str(JobDefaults.failed_ttl_s)),
     "dead_ttl_s": Var("THESET_DEAD_TTL", _positive_int, str(JobDefaults.dead_ttl_s)),
+    # Rotation without downtime (SECURITY.md): the old key keeps working until it is removed.
+    "admin_token_previous": Var("THESET_ADMIN_TOKEN_PREVIOUS", _own_secret, "", secret=True),
+    "sse_secret_previous": Var("THESET_SSE_SECRET_PREVIOUS", _own_secret, "", secret=True),
+    "metrics_token": Var("THESET_METRICS_TOKEN", _own_secret, "", secret=True),
+    "auth_max_failures": Var("THESET_AUTH_MAX_FAILURES", _positive_int, "10"),
+    "trusted_proxies": Var("THESET_TRUSTED_PROXIES", _networks, ""),
 }
 
 
@@ -226,6 +262,21 @@ class Settings:
     completed_max_per_queue: int
     failed_ttl_s: int
     dead_ttl_s: int
+    admin_token_previous: str
+    sse_secret_previous: str
+    metrics_token: str
+    auth_max_failures: int
+    trusted_proxies: tuple[str, ...]
+
+    @property
+    def admin_tokens(self) -> tuple[str, ...]:
+        """The admin tokens accepted now: the current one, then the previous one during a rotation."""
+        return tuple(t for t in (self.admin_token, self.admin_token_previous) if t)
+
+    @property
+    def sse_secrets(self) -> tuple[str, ...]:
+        """The SSE secrets whose tokens are accepted: the current one (which signs), then the previous one."""
+        return tuple(s for s in (self.sse_secret, self.sse_secret_previous) if s)
 
     @property
     def jobs(self) -> JobDefaults:
@@ -261,28 +312,20 @@ class Settings:
     def masked(self) -> dict[str, Any]:
         """Every setting by variable name, secrets replaced by a mask."""
         shown: dict[str, Any] = {}
+        mask = masker(self.secrets)
         for name, var in VARIABLES.items():
             value = getattr(self, name)
             if var.secret:
                 value = MASK if value else ""
-            elif name in {"redis_url", "database_url"}:
-                value = _mask_url_password(value)
-            shown[var.env] = list(value) if isinstance(value, tuple) else value
+            shown[var.env] = mask.value(value)
         return shown
-
-
-def _mask_url_password(url: str) -> str:
-    parsed = urlparse(url)
-    if parsed.password:
-        return url.replace(f":{parsed.password}@", f":{MASK}@", 1)
-    return url
 
 
 def _raw_value(var: Var, environ: Mapping[str, str]) -> str:
     """The raw text of a variable: direct, ``_FILE``, or a systemd credential."""
     if var.env in environ:
         return environ[var.env]
-    if not var.secret:
+    if not (var.secret or var.credential):
         return var.default
     file_var = f"{var.env}_FILE"
     if file_var in environ:
@@ -292,9 +335,13 @@ def _raw_value(var: Var, environ: Mapping[str, str]) -> str:
             raise ConfigError(file_var, "a readable file", environ[file_var]) from exc
     credentials = environ.get("CREDENTIALS_DIRECTORY")
     if credentials:
-        path = Path(credentials) / var.env.removeprefix("THESET_").lower()
-        if path.is_file():
-            return path.read_text().strip()
+        for name in (var.env.removeprefix("THESET_").lower(), var.env.lower()):
+            path = Path(credentials) / name
+            if path.is_file():
+                try:
+                    return path.read_text().strip() or var.default
+                except OSError as exc:
+                    raise ConfigError(var.env, f"a readable credential file ({exc.strerror})", str(path)) from exc
     return var.default
 
 

@@ -129,9 +129,12 @@ class Daemon:
         app.add_routes(imports.ROUTES)
         sse.add_routes(app)
         from .broker.admin import QueueAdmin
+        from .masking import masker
         from .web import admin, dashboard
+        from .web.app import mount_auth
 
-        admin.mount(app, QueueAdmin(self.broker), self.schedules)
+        admin.mount(app, QueueAdmin(self.broker, mask=masker(self.settings.secrets).value), self.schedules)
+        mount_auth(app, self.redis, self.settings)
         app.add_routes(dashboard.ROUTES)
         from .web import quotas
 

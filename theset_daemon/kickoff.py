@@ -14,6 +14,7 @@ import dramatiq
 from .context import Resources
 from .import_plan import PHASES_BY_NAME, Phase
 from .import_tracker import mark_enqueued
+from .metrics import IMPORTS
 from .store import create_import, get_import
 
 
@@ -46,6 +47,7 @@ async def kickoff(res: Resources, tm_attraction_id: str, owner: str) -> dict[str
         if created:
             await mark_enqueued(conn, str(import_id), ["artist"])
     if created:
+        IMPORTS.labels("started").inc()
         await enqueue_phases(res.broker, str(import_id), [PHASES_BY_NAME["artist"]], tm_attraction_id=tm_attraction_id)
     async with res.pool.acquire() as conn:
         record = await get_import(conn, import_id)

@@ -27,11 +27,12 @@ from typing import Any
 
 import asyncpg
 
-from . import import_tracker
+from . import import_tracker, job_log
 from .broker.errors import Postpone
 from .context import Resources
 from .import_plan import PHASES_BY_NAME
 from .kickoff import enqueue_phases
+from .metrics import IMPORT_VISIBLE, IMPORTS
 from .progress import DONE, STATUS_COMPLETED, STATUS_FAILED
 
 logger = logging.getLogger(__name__)
@@ -86,14 +87,17 @@ class PhaseRun:
         self.phase = PHASES_BY_NAME[phase]
         self.artist_id = artist_id
         self.counts: dict[str, Any] = {}
+        self._requests = job_log.counting_requests()
 
     async def __aenter__(self) -> "PhaseRun":
+        self.requests = self._requests.__enter__()
         if self.import_id is not None:
             try:
                 async with self.res.pool.acquire() as conn:
                     await import_tracker.mark_started(conn, self.import_id, self.phase.name)
                 await self.report(0.0, f"{self.phase.name}: started")
             except Exception as exc:
+                self._requests.__exit__(None, None, None)
                 self._postpone_if_database_away(exc)
                 raise
         return self
@@ -119,10 +123,14 @@ class PhaseRun:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._requests.__exit__(exc_type, exc, tb)
+        job_log.note(job_log.requests_line(self.requests))
         if exc_type is not None:
+            job_log.note(f"{self.phase.name} failed: {exc_type.__name__}: {exc}")
             self._postpone_if_database_away(exc)
             await self._tell_if_held(exc)
             return
+        job_log.note(f"{self.phase.name} done: {self.counts}")
         if self.import_id is None:
             return
         try:
@@ -155,14 +163,25 @@ class PhaseRun:
             self.import_id, stage=self.phase.name, progress=outcome.progress,
             message=f"{self.phase.name}: done", counts=self.counts or None, stage_done=True,
         )
+        if self.phase.name == "artist":
+            await self._observe_visible()
         await enqueue_phases(self.res.broker, self.import_id, outcome.ready, artist_id=self.artist_id)
         if outcome.complete:
             await complete_import(self.res, self.import_id)
+
+    async def _observe_visible(self) -> None:
+        """Kickoff → artist page visible (phase 1 done), once per import: ``theset_import_visible_seconds``."""
+        waited = await self.res.pool.fetchval(
+            "select extract(epoch from now() - created_at)::float8 from import_status where id = $1::text::uuid",
+            self.import_id)
+        if waited is not None:
+            IMPORT_VISIBLE.observe(max(0.0, waited))
 
 
 async def complete_import(res: Resources, import_id: str) -> None:
     """Report the final ``done`` event (progress 100, status completed)."""
     await res.progress.report(import_id, stage=DONE, progress=100, message="import complete", status=STATUS_COMPLETED)
+    IMPORTS.labels("completed").inc()
     logger.info("import completed", extra={"import_id": import_id})
     await _after_import(res, import_id, "import.completed")
 
@@ -174,6 +193,7 @@ async def fail_import(res: Resources, import_id: str, phase: str, error: str) ->
     await res.progress.report(
         import_id, stage=phase, progress=0, message=f"{phase} failed", status=STATUS_FAILED, error=error
     )
+    IMPORTS.labels("failed").inc()
     logger.warning("import failed", extra={"import_id": import_id, "phase": phase, "error": error})
     await _after_import(res, import_id, "import.failed")
 

@@ -18,13 +18,42 @@ from yarl import URL
 
 
 class AddressRefused(aiohttp.ClientConnectionError):
-    """The URL resolves to a private, loopback, link-local or reserved address."""
+    """The URL resolves to an address that is not globally routable (see :func:`is_public`)."""
+
+
+#: Refused although Python's ``is_global`` may pass them (it differs between versions):
+#: carrier-grade NAT and IETF protocol assignments (cloud metadata addresses live in both), IPv6 site-local, IPv4-compatible
+#: and IPv4-translated IPv6, local-use NAT64, Teredo.
+_NOT_PUBLIC = tuple(ipaddress.ip_network(n) for n in (
+    "100.64.0.0/10", "192.0.0.0/24", "fec0::/10", "::/96", "::ffff:0:0:0/96", "64:ff9b:1::/48", "2001::/32",
+))
+#: The well-known NAT64 prefix: the last 32 bits are the IPv4 address reached.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries: mapped, 6to4, Teredo (server, client), NAT64."""
+    found = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+    if ip in _NAT64:
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return [v4 for v4 in found if v4 is not None]
 
 
 def is_public(address: str) -> bool:
+    """Whether ``address`` is globally routable (``is_global``, not multicast), and so is every
+    IPv4 address it embeds (an IPv4-mapped address is judged by its IPv4 address alone).
+
+    Raises:
+      ValueError: ``address`` is not an IP address.
+    """
     ip = ipaddress.ip_address(address)
-    return not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast
-                or ip.is_unspecified)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return is_public(str(ip.ipv4_mapped))
+    if not ip.is_global or ip.is_multicast or any(ip in net for net in _NOT_PUBLIC if net.version == ip.version):
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        return all(is_public(str(v4)) for v4 in embedded_ipv4(ip))
+    return True
 
 
 class PublicOnlyResolver(AbstractResolver):

@@ -5,6 +5,9 @@ A token is ``<payload>.<mac>``, both base64url without padding: the payload is
 HMAC-SHA256 of the encoded payload under the daemon's SSE secret. The expiry
 and the import id are inside what is signed, so neither can be changed; the MAC
 is checked (in constant time) before anything in the payload is trusted.
+Both parts are decoded strictly (canonical base64url only), so a token has
+exactly one spelling. During a rotation the verifier accepts the MAC of any of
+the secrets it is given (current first, then the previous one).
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import time
+from collections.abc import Sequence
 
 import orjson
 
@@ -37,8 +42,21 @@ def _b64encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
+
+
 def _b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Strict, canonical base64url without padding: other characters, or unused bits set, are refused.
+
+    Raises:
+      ValueError: not the one encoding of some bytes.
+    """
+    if not _B64URL.match(text) or len(text) % 4 == 1:
+        raise ValueError("not base64url")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64encode(data) != text:
+        raise ValueError("not canonical base64url")
+    return data
 
 
 def _mac(secret: str | bytes, payload: str) -> bytes:
@@ -59,14 +77,18 @@ def sign_events_token(secret: str | bytes, import_id: str, *, ttl_s: float, now:
     return f"{payload}.{_b64encode(_mac(secret, payload))}"
 
 
-def verify_events_token(secret: str | bytes, token: str, import_id: str, *, now: float | None = None) -> None:
+def verify_events_token(secret: str | bytes | Sequence[str], token: str, import_id: str, *,
+                        now: float | None = None) -> None:
     """Return if ``token`` grants the events of ``import_id`` at ``now`` (Unix seconds).
+
+    ``secret`` may be a sequence of secrets (a rotation): a MAC under any of them is accepted.
 
     Raises:
       InvalidToken: malformed, forged (bad MAC), expired, or signed for another import.
-      ValueError: when ``secret`` is empty.
+      ValueError: when no secret is given.
     """
-    if not secret:
+    secrets = [secret] if isinstance(secret, (str, bytes)) else [s for s in secret if s]
+    if not secrets or not all(secrets):
         raise ValueError("no SSE secret configured (THESET_SSE_SECRET)")
     payload, sep, mac_text = (token or "").partition(".")
     if not sep or not payload or not mac_text:
@@ -76,7 +98,7 @@ def verify_events_token(secret: str | bytes, token: str, import_id: str, *, now:
         payload.encode("ascii")
     except (binascii.Error, ValueError, UnicodeEncodeError):
         raise InvalidToken(MALFORMED, "token is not base64url") from None
-    if not hmac.compare_digest(mac, _mac(secret, payload)):
+    if not any([hmac.compare_digest(mac, _mac(key, payload)) for key in secrets]):
         raise InvalidToken(FORGED, "token signature does not match")
     try:
         claims = orjson.loads(_b64decode(payload))

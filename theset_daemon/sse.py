@@ -365,8 +365,9 @@ def _event(name: str, data: Any, *, event_id: str | None = None, retry_ms: int |
 
 def _requested_after(request: web.Request) -> str | None:
     """The client's Last-Event-ID (header first, then ``lastEventId``), if it is a stream id."""
-    value = request.headers.get("Last-Event-ID") or request.query.get("lastEventId") or ""
-    return value if _LAST_ID.match(value.strip()) else None
+    value = (request.headers.get("Last-Event-ID") or request.query.get("lastEventId") or "").strip()
+    valid = _LAST_ID.fullmatch(value) and all(int(part) < 2**64 for part in value.split("-"))
+    return value if valid else None  # the value used is exactly the one validated
 
 
 async def _follow(response: web.StreamResponse, sub: Subscription, snapshot: dict[str, Any], hub: ProgressHub) -> None:
@@ -399,9 +400,12 @@ async def import_events(request: web.Request) -> web.StreamResponse:
     """``GET /api/imports/{import_id}/events``: the import's progress as server-sent events."""
     import_id = request.match_info["import_id"]
     try:
-        verify_events_token(request.app[SETTINGS].sse_secret, request.query.get("token", ""), import_id)
+        verify_events_token(request.app[SETTINGS].sse_secrets, request.query.get("token", ""), import_id)
     except InvalidToken as exc:
         return json_response(error_body(401, exc.message, code="invalid_token", reason=exc.reason), status=401)
+    except ValueError:  # no THESET_SSE_SECRET: no token can be valid
+        return json_response(error_body(401, "import events are off (no THESET_SSE_SECRET)", code="invalid_token",
+                                        reason="forged"), status=401)
     hub, reporter = request.app.get(HUB), request.app.get(PROGRESS)
     if hub is None or reporter is None:
         body = error_body(503, "import events are not available until the daemon has booted")

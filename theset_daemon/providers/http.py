@@ -26,7 +26,8 @@ import aiohttp
 import orjson
 from multidict import CIMultiDictProxy
 
-from ..metrics import PROVIDER_LATENCY, PROVIDER_REQUESTS, PROVIDER_THROTTLED
+from ..job_log import count_request
+from ..metrics import PROVIDER_LATENCY, PROVIDER_REQUESTS
 from ..broker.job import current_job
 from ..priority_gate import PriorityGate
 from ..queues import Priority
@@ -213,7 +214,6 @@ class ProviderHttp:
                 report = await self._settle(work, reply)
                 if reply.status == 429:
                     if report is not None and report.exhausted_until_ms:
-                        PROVIDER_THROTTLED.labels(self.name).inc()
                         raise QuotaHeld(self.name, endpoint, work[0], report.exhausted_until_ms, now_ms())
                     await self._throttled(reply, endpoint)
                     continue
@@ -282,7 +282,6 @@ class ProviderHttp:
 
     async def _throttled(self, reply: Reply, endpoint: str) -> None:
         """A 429: pause the provider for every daemon, or give up if the pause is too long."""
-        PROVIDER_THROTTLED.labels(self.name).inc()
         seconds = self.retry_after(reply)
         if seconds is None:
             seconds = self.policy.default_retry_after_s
@@ -318,6 +317,7 @@ class ProviderHttp:
             raise ProviderUnavailable(self.name, endpoint, None, type(exc).__name__) from None
         finally:
             PROVIDER_REQUESTS.labels(self.name, endpoint, status).inc()
+            count_request(self.name, endpoint)
             PROVIDER_LATENCY.labels(self.name, endpoint).observe(time.monotonic() - started)
         return Reply(reply.status, reply.headers, self._parse(reply, raw, endpoint))
 

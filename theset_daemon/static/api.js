@@ -78,6 +78,15 @@ export async function signOut() {
   }
 }
 
+/** End every dashboard session, this one included ("sign out everywhere"); resolves with how many. */
+export async function signOutEverywhere() {
+  try {
+    return (await post("/api/admin/sessions/revoke")).revoked;
+  } finally {
+    Object.assign(session, { csrfToken: "", signedIn: false });
+  }
+}
+
 /**
  * The path (same origin) of a signed SSE URL: the page's Content-Security-Policy
  * allows connections to this origin only, and the daemon that served the page
@@ -86,4 +95,20 @@ export async function signOut() {
 export function samePath(url) {
   const parsed = new URL(url, window.location.href);
   return parsed.pathname + parsed.search;
+}
+
+/**
+ * The first ``want`` items of a paged list (``GET path?…&cursor=``), following nextCursor;
+ * resolves {items, more} where more says the list goes on.
+ */
+export async function firstItems(path, params, key, want) {
+  const items = [];
+  let cursor = null;
+  for (let i = 0; i < 50 && items.length < want; i += 1) {
+    const page = await get(`${path}${query({ ...params, limit: Math.min(200, want - items.length), cursor })}`);
+    items.push(...(page[key] || []));
+    cursor = page.nextCursor;
+    if (!cursor) break;
+  }
+  return { items, more: !!cursor };
 }

@@ -4,15 +4,16 @@
 // hidden (an idle dashboard costs Redis nothing), and at once when it comes back.
 // Running imports are followed over SSE instead of polled.
 
-import { ApiError, loadSession, session, signIn, signOut } from "./api.js";
+import { ApiError, loadSession, session, signIn, signOut, signOutEverywhere } from "./api.js";
 import { deadView } from "./dead.js";
 import { fill, h } from "./dom.js";
 import { importsView } from "./imports.js";
 import { jobView } from "./job.js";
+import { jobsView } from "./jobs.js";
 import { overview } from "./overview.js";
 import { queueView } from "./queue.js";
 import { schedulesView } from "./schedules.js";
-import { errorText, failure, toast } from "./ui.js";
+import { confirmAction, errorText, failure, toast } from "./ui.js";
 
 const main = document.getElementById("main");
 const live = document.getElementById("live");
@@ -20,10 +21,12 @@ let current = null; // the mounted view
 let timer = null;
 let lastLoad = 0;
 
-/** The view for a hash: #/, #/queue/<name>/<state>, #/job/<id>, #/dead[/<queue>], #/schedules, #/imports */
+/** The view for a hash: #/, #/queue/<name>/<state>, #/job/<id>, #/jobs?filters, #/dead[/<queue>], #/schedules, #/imports */
 function route(hash) {
-  const parts = hash.replace(/^#\/?/, "").split("/").map((p) => decodeURIComponent(p));
+  const [path, search = ""] = hash.replace(/^#\/?/, "").split("?");
+  const parts = path.split("/").map((p) => decodeURIComponent(p));
   switch (parts[0]) {
+    case "jobs": return jobsView(Object.fromEntries(new URLSearchParams(search)));
     case "queue": return queueView({ name: parts[1], state: parts[2] || "waiting" });
     case "job": return jobView({ id: parts.slice(1).join("/") });
     case "dead": return deadView({ queue: parts[1] || "" });
@@ -79,6 +82,7 @@ function mount() {
 function chrome(signedIn) {
   document.getElementById("nav").hidden = !signedIn;
   document.getElementById("sign-out").hidden = !signedIn;
+  document.getElementById("sign-out-everywhere").hidden = !signedIn;
   document.getElementById("readonly-badge").hidden = !(signedIn && session.readOnly);
   live.hidden = !signedIn;
 }
@@ -128,6 +132,13 @@ document.addEventListener("visibilitychange", () => {
 document.getElementById("sign-out").addEventListener("click", async () => {
   try { await signOut(); } catch (err) { toast(errorText(err), "error"); }
   showLogin("Signed out.");
+});
+document.getElementById("sign-out-everywhere").addEventListener("click", async () => {
+  if (!(await confirmAction("Sign out everywhere?", "Every dashboard session ends, on every daemon, this one too.",
+                            "Sign out everywhere"))) return;
+  let message = "Every session ended.";
+  try { message = `${await signOutEverywhere()} session(s) ended.`; } catch (err) { toast(errorText(err), "error"); }
+  showLogin(message);
 });
 
 loadSession()

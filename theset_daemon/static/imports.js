@@ -1,13 +1,15 @@
 // Imports: running and recent artist imports, each running one with a live progress
 // bar fed by its signed SSE stream (the same one the web app follows).
 
-import { get, query, samePath } from "./api.js";
+import { firstItems, samePath } from "./api.js";
 import { fill, h, labelCells } from "./dom.js";
 import { ago, toMs, when } from "./format.js";
 import { badge } from "./ui.js";
 
 const COLUMNS = ["attraction", "status", "progress", "started", "updated"];
 const FINAL = new Set(["completed", "failed"]);
+// Imports per page of the list ("Older imports" adds a page).
+const PAGE = 30;
 const STATUS_KIND = { completed: "ok", failed: "bad", running: "run", pending: "info", queued: "info" };
 
 /** One import's row, updated in place by list refreshes and by its event stream. */
@@ -85,16 +87,20 @@ export function importsView() {
   const rows = new Map();
   const body = h("tbody");
   const empty = h("p", { class: "muted" }, "No imports yet.");
+  let shown = PAGE;
+  const more = h("button", { type: "button", hidden: true, dataset: { action: "more" },
+                             onclick: () => { shown += PAGE; refresh(); } }, "Older imports");
   fill(el, h("h1", null, "Imports"),
     h("p", { class: "muted" }, "Running imports update live from their event streams."),
     h("div", { class: "table-wrap" }, h("table", { class: "imports" },
       h("thead", null, h("tr", null, COLUMNS.map((x) => h("th", null, x)))),
       body)),
-    empty);
+    empty, h("div", { class: "pager" }, more));
 
   async function refresh() {
-    const data = await get(`/api/admin/imports${query({ limit: 30 })}`);
-    const items = data.imports || [];
+    const data = await firstItems("/api/admin/imports", {}, "imports", shown);
+    const items = data.items;
+    more.hidden = !data.more;
     const order = [];
     for (const item of items) {
       let row = rows.get(item.importId);

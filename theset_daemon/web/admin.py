@@ -9,18 +9,22 @@ code the terminal's ``theset-daemon queues`` uses. Times are ms since the epoch.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
+import uuid
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
 from ..broker.admin import JobStateConflict, QueueAdmin, UnknownJob, UnknownQueue
+from ..masking import masker
 from ..sse import events_url as signed_events_url
 from .admin_auth import require_admin
 from .errors import InvalidRequest, json_response
 from .imports import read_json_object
-from .keys import SETTINGS, booted
+from .keys import SESSIONS, SETTINGS, booted
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +35,12 @@ SCHEDULES = web.AppKey("schedules", list)
 #: Most job ids one ``POST /api/admin/dlq/retry`` may name.
 MAX_RETRY_IDS = 1000
 
+#: Running imports first, then the most recent; keyset-paged on (running, created_at, id).
 _IMPORTS = """
-select * from import_status
-order by (status in ('queued', 'running')) desc, created_at desc
+select *, (status in ('queued', 'running'))::int as running from import_status
+where $2::int is null
+   or ((status in ('queued', 'running'))::int, created_at, id) < ($2::int, $3::timestamptz, $4::uuid)
+order by (status in ('queued', 'running'))::int desc, created_at desc, id desc
 limit $1
 """
 
@@ -92,13 +99,13 @@ def epoch_ms(value: datetime | str | None) -> int | None:
 
 async def queues(request: web.Request) -> web.Response:
     """GET /api/admin/queues — every queue's counts, pause state, throughput; every daemon's heartbeat."""
-    require_admin(request)
+    await require_admin(request)
     return json_response(await queue_admin(request).overview())
 
 
 async def queue_action(request: web.Request) -> web.Response:
     """POST /api/admin/queues/{queue}/{action} — pause, resume, clean, purge or retry-failed."""
-    who = require_admin(request, mutation=True)
+    who = await require_admin(request, mutation=True)
     admin = queue_admin(request)
     queue = known_queue(admin, request.match_info["queue"])
     action = request.match_info["action"]
@@ -119,19 +126,24 @@ async def queue_action(request: web.Request) -> web.Response:
 
 
 async def dead_letters(request: web.Request) -> web.Response:
-    """GET /api/admin/dlq?queue=&limit= — the newest dead letters, with why they died."""
-    require_admin(request)
+    """GET /api/admin/dlq?queue=&limit=&cursor= — dead letters newest first, with why they died; ``nextCursor``."""
+    await require_admin(request)
     admin = queue_admin(request)
     queue = request.query.get("queue") or None
     if queue is not None:
         known_queue(admin, queue)
     limit = query_int(request, "limit", 50, 1, 200)
-    return json_response({"deadLetters": await admin.dead_letters(queue, limit=limit)})
+    try:
+        cursor = request.query.get("cursor") or None
+        letters, next_cursor = await admin.dead_letter_page(queue, limit=limit, cursor=cursor)
+    except ValueError as exc:
+        raise InvalidRequest("cursor", str(exc)) from None
+    return json_response({"deadLetters": letters, "nextCursor": next_cursor})
 
 
 async def retry_dead_letters(request: web.Request) -> web.Response:
     """POST /api/admin/dlq/retry — body ``{"jobId"}``, ``{"jobIds": [...]}`` or ``{"queue"}``."""
-    who = require_admin(request, mutation=True)
+    who = await require_admin(request, mutation=True)
     admin = queue_admin(request)
     body = await read_json_object(request)
     given = [name for name in ("jobId", "jobIds", "queue") if name in body]
@@ -160,7 +172,7 @@ async def retry_dead_letters(request: web.Request) -> web.Response:
 
 async def purge_dead_letters(request: web.Request) -> web.Response:
     """DELETE /api/admin/dlq?queue= — drop the dead letters of one queue, or of every queue."""
-    who = require_admin(request, mutation=True)
+    who = await require_admin(request, mutation=True)
     admin = queue_admin(request)
     queue = request.query.get("queue") or None
     if queue is not None:
@@ -175,7 +187,7 @@ async def purge_dead_letters(request: web.Request) -> web.Response:
 
 async def schedules(request: web.Request) -> web.Response:
     """GET /api/admin/schedules — each schedule's cron, last run and outcome, next run."""
-    require_admin(request)
+    await require_admin(request)
     from ..scheduler import schedule_status
 
     rows = await schedule_status(booted(request).pool, request.app[SCHEDULES])
@@ -193,7 +205,7 @@ async def schedules(request: web.Request) -> web.Response:
 
 async def run_schedule(request: web.Request) -> web.Response:
     """POST /api/admin/schedules/{name}/run — enqueue the schedule's job now (202 with its job id)."""
-    who = require_admin(request, mutation=True)
+    who = await require_admin(request, mutation=True)
     name = request.match_info["name"]
     schedule = next((s for s in request.app[SCHEDULES] if s.name == name), None)
     if schedule is None:
@@ -206,15 +218,29 @@ async def run_schedule(request: web.Request) -> web.Response:
     return json_response({"jobId": job_id}, status=202)
 
 
+# -- sessions --------------------------------------------------------------------------------
+
+
+async def revoke_sessions(request: web.Request) -> web.Response:
+    """POST /api/admin/sessions/revoke — sign out everywhere: every dashboard session ends (this one too)."""
+    who = await require_admin(request, mutation=True, readonly_ok=True)
+    revoked = await request.app[SESSIONS].revoke_all()
+    audit(request, who, "sessions.revoke", affected=revoked)
+    return json_response({"revoked": revoked})
+
+
 # -- imports ---------------------------------------------------------------------------------
 
 
 async def imports(request: web.Request) -> web.Response:
-    """GET /api/admin/imports?limit= — running imports first, then the most recent, with signed SSE URLs."""
-    require_admin(request)
+    """GET /api/admin/imports?limit=&cursor= — running imports first, then the most recent, with signed SSE
+    URLs; ``nextCursor`` pages on."""
+    await require_admin(request)
     limit = query_int(request, "limit", 50, 1, 200)
+    after = _import_cursor(request.query.get("cursor") or None)
     settings = request.app[SETTINGS]
-    rows = await booted(request).pool.fetch(_IMPORTS, limit)
+    rows = await booted(request).pool.fetch(_IMPORTS, limit + 1, *after)
+    more, rows = len(rows) > limit, rows[:limit]
     out = []
     for row in rows:
         import_id = str(row["id"])
@@ -230,13 +256,34 @@ async def imports(request: web.Request) -> web.Response:
             "message": row["message"],
             "artistId": str(row["artist_id"]) if row["artist_id"] else None,
             "owner": row["owner"],
-            "error": row["error"],
+            "error": masker(settings.secrets).value(row["error"]),
             "createdAt": epoch_ms(row["created_at"]),
             "updatedAt": epoch_ms(row["updated_at"]),
             "completedAt": epoch_ms(row["completed_at"]),
             "eventsUrl": events,
         })
-    return json_response({"imports": out})
+    next_cursor = None
+    if more:
+        last = rows[-1]
+        next_cursor = _encode_import_cursor(last["running"], last["created_at"], str(last["id"]))
+    return json_response({"imports": out, "nextCursor": next_cursor})
+
+
+def _encode_import_cursor(running: int, created_at: datetime, import_id: str) -> str:
+    text = f"{running}\n{created_at.isoformat()}\n{import_id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _import_cursor(cursor: str | None) -> tuple[int | None, datetime | None, uuid.UUID | None]:
+    """(running, created_at, id) after which the next page starts, or Nones; 400 naming ``cursor``."""
+    if cursor is None:
+        return None, None, None
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        running, created_at, import_id = text.split("\n")
+        return int(running), datetime.fromisoformat(created_at), uuid.UUID(import_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidRequest("cursor", "not a cursor from this API") from None
 
 
 ROUTES = [
@@ -248,6 +295,7 @@ ROUTES = [
     web.get("/api/admin/schedules", schedules),
     web.post("/api/admin/schedules/{name}/run", run_schedule),
     web.get("/api/admin/imports", imports),
+    web.post("/api/admin/sessions/revoke", revoke_sessions),
 ]
 
 

@@ -1,78 +1,62 @@
 """Who may use the admin API: the admin token, or a dashboard session.
 
-Scripts send ``Authorization: Bearer $THESET_ADMIN_TOKEN``. The dashboard signs
+Scripts send ``Authorization: Bearer $THESET_ADMIN_TOKEN`` (or the previous
+token, ``THESET_ADMIN_TOKEN_PREVIOUS``, during a rotation). The dashboard signs
 in once with that token and gets a session cookie (``HttpOnly``,
-``SameSite=Strict``); its mutations must also carry the CSRF token bound to
-that session in :data:`CSRF_HEADER`. Sessions are stateless HMACs keyed by the
-admin token, so any daemon accepts any daemon's session and rotating the
-token ends every session. In read-only mode every mutation is refused.
+``SameSite=Strict``) naming a session kept in Redis (:mod:`.sessions`); its
+mutations must also carry that session's CSRF token in :data:`CSRF_HEADER`.
+Sign-out ends the session; ``POST /api/admin/sessions/revoke`` ends them all.
+In read-only mode every mutation is refused.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import time
-
 from aiohttp import web
 
-from ..config import Settings
-from .auth import bearer_token, token_matches
-from .keys import SETTINGS
+from .auth import bearer_token, require_bearer, same_text
+from .keys import SESSIONS, SETTINGS
+from .sessions import SESSION_TTL_S, Session
+
+__all__ = ["CSRF_HEADER", "SESSION_COOKIE", "SESSION_TTL_S", "current_session", "require_admin"]
 
 SESSION_COOKIE = "theset_session"
 CSRF_HEADER = "X-CSRF-Token"
-#: Seconds a dashboard session lasts.
-SESSION_TTL_S = 8 * 3600
 
 
-def _key(settings: Settings) -> bytes:
-    return hashlib.sha256(b"theset-dashboard-session:" + settings.admin_token.encode()).digest()
+async def current_session(request: web.Request) -> Session | None:
+    """The live dashboard session named by the request's cookie, if any."""
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    return await request.app[SESSIONS].get(cookie) if cookie else None
 
 
-def _mac(settings: Settings, text: str) -> str:
-    digest = hmac.new(_key(settings), text.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+def csrf_matches(request: web.Request, session: Session) -> bool:
+    return same_text(request.headers.get(CSRF_HEADER, ""), session.csrf_token)
 
 
-def new_session(settings: Settings, *, now: float | None = None) -> tuple[str, str]:
-    """A session cookie value and its CSRF token."""
-    expires = int((now or time.time()) + SESSION_TTL_S)
-    value = f"{expires}.{_mac(settings, f'session:{expires}')}"
-    return value, csrf_token(settings, value)
-
-
-def csrf_token(settings: Settings, session: str) -> str:
-    return _mac(settings, f"csrf:{session}")
-
-
-def session_valid(settings: Settings, value: str, *, now: float | None = None) -> bool:
-    expires, _, mac = value.partition(".")
-    if not expires.isdigit() or not settings.admin_token:
-        return False
-    good = hmac.compare_digest(mac, _mac(settings, f"session:{expires}"))
-    return good and int(expires) > (now or time.time())
-
-
-def require_admin(request: web.Request, *, mutation: bool = False) -> str:
-    """Admit the admin (``"token"`` or ``"session"``) or raise 401/403.
+async def require_admin(request: web.Request, *, mutation: bool = False, readonly_ok: bool = False) -> str:
+    """Admit the admin (``"token"`` or ``"session"``) or raise 401/403/429.
 
     Raises:
       HTTPUnauthorized: no valid admin token or session (or a session mutation without its CSRF token).
-      HTTPForbidden: a mutation while ``THESET_DASHBOARD_READONLY`` is on.
+      HTTPForbidden: a mutation while ``THESET_DASHBOARD_READONLY`` is on (unless ``readonly_ok``:
+        ending sessions is allowed in read-only mode, like signing out).
+      HTTPTooManyRequests: the address is blocked after too many wrong tokens.
     """
     settings = request.app[SETTINGS]
-    if token_matches(bearer_token(request), settings.admin_token):
-        who = "token"
-    else:
-        session = request.cookies.get(SESSION_COOKIE, "")
-        if not session_valid(settings, session):
-            raise web.HTTPUnauthorized(text="admin token or dashboard session required",
-                                       headers={"WWW-Authenticate": 'Bearer realm="admin"'})
-        if mutation and not hmac.compare_digest(request.headers.get(CSRF_HEADER, ""), csrf_token(settings, session)):
-            raise web.HTTPUnauthorized(text=f"missing or wrong {CSRF_HEADER}")
+    session = await current_session(request)
+    if session is not None and bearer_token(request) is None:
         who = "session"
-    if mutation and settings.dashboard_readonly:
+    else:
+        try:
+            await require_bearer(request, settings.admin_tokens, realm="admin")
+            who = "token"
+        except web.HTTPUnauthorized:
+            if session is None:
+                raise web.HTTPUnauthorized(text="admin token or dashboard session required",
+                                           headers={"WWW-Authenticate": 'Bearer realm="admin"'}) from None
+            who = "session"
+    if mutation and session is not None and who == "session" and not csrf_matches(request, session):
+        raise web.HTTPUnauthorized(text=f"missing or wrong {CSRF_HEADER}")
+    if mutation and settings.dashboard_readonly and not readonly_ok:
         raise web.HTTPForbidden(text="read-only mode (THESET_DASHBOARD_READONLY): actions are refused")
     return who

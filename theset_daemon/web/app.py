@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from ..config import Settings
 from ..loop_monitor import LoopMonitor
 from ..readiness import ReadinessCheck
 from . import health, metrics
-from .errors import error_body, json_errors, json_response
-from .keys import LOOP_MONITOR, READINESS, SETTINGS
+from .errors import error_body, json_errors, json_response, quiet_client_errors
+from .keys import AUTH_THROTTLE, LOOP_MONITOR, READINESS, SESSIONS, SETTINGS
 
 
 async def not_found(request: web.Request) -> web.Response:
@@ -18,6 +20,7 @@ async def not_found(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings, readiness: ReadinessCheck, loop_monitor: LoopMonitor) -> web.Application:
     """Build the side server; callers add their own state (broker, pools) before starting it."""
+    quiet_client_errors()
     app = web.Application(middlewares=[json_errors], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[READINESS] = readiness
@@ -30,6 +33,16 @@ def create_app(settings: Settings, readiness: ReadinessCheck, loop_monitor: Loop
         ]
     )
     return app
+
+
+def mount_auth(app: web.Application, redis: Any, settings: Settings) -> None:
+    """Dashboard sessions and the failed-authentication throttle, both in Redis (cluster-wide)."""
+    from .sessions import SessionStore
+    from .throttle import AuthThrottle
+
+    app[SESSIONS] = SessionStore(redis, settings.redis_namespace)
+    app[AUTH_THROTTLE] = AuthThrottle(redis, settings.redis_namespace, free_failures=settings.auth_max_failures,
+                                      trusted_proxies=settings.trusted_proxies)
 
 
 def add_fallback(app: web.Application) -> None:

@@ -7,13 +7,15 @@ folder only, no sub-paths). The page talks to the admin API (``/api/admin``,
 session's CSRF token (see :mod:`.admin_auth`).
 
 * ``POST /dashboard/login`` — the admin token as JSON ``{"token"}`` or a form
-  field ``token``: sets the ``theset_session`` cookie (``HttpOnly``,
+  field ``token``: starts a new session (a fresh random id, kept in Redis, see
+  :mod:`.sessions`), sets the ``theset_session`` cookie (``HttpOnly``,
   ``SameSite=Strict``, ``Path=/``, ``Secure`` when the public URL is https)
-  and answers the session (JSON) or a 303 back to the page (form).
+  and answers the session (JSON) or a 303 back to the page (form). Wrong tokens
+  are throttled per address (:mod:`.throttle`).
 * ``GET /dashboard/session`` — ``{"csrfToken", "readOnly", "expiresAt"}`` for a
   valid session, else 401.
-* ``POST /dashboard/logout`` — clears the cookie (a session must send its CSRF
-  header; read-only mode does not stop a sign-out).
+* ``POST /dashboard/logout`` — ends the session in Redis and clears the cookie
+  (a session must send its CSRF header; read-only mode does not stop a sign-out).
 
 Every response here carries a Content-Security-Policy that allows scripts,
 styles and connections from this origin only (no inline scripts), and refuses
@@ -23,26 +25,20 @@ refused.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
-from pathlib import Path
 from urllib.parse import urlsplit
 
+import orjson
 from aiohttp import web
 
-from .admin_auth import (
-    CSRF_HEADER,
-    SESSION_COOKIE,
-    SESSION_TTL_S,
-    csrf_token,
-    new_session,
-    session_valid,
-)
+from ..package_data import static_dir
+from .admin_auth import CSRF_HEADER, SESSION_COOKIE, SESSION_TTL_S, csrf_matches, current_session
+from .auth import token_matches
 from .errors import InvalidRequest, error_body, json_response
-from .keys import SETTINGS
+from .keys import AUTH_THROTTLE, SESSIONS, SETTINGS
+from .sessions import Session
 
-STATIC = Path(__file__).resolve().parent.parent / "static"
+STATIC = static_dir()
 #: File names the static route serves (flat: no folders, no dot files).
 STATIC_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*\.(js|css|svg|png|ico)$")
 _TYPES = {
@@ -103,47 +99,51 @@ def _same_origin(request: web.Request) -> None:
         raise web.HTTPForbidden(text="cross-origin request refused")
 
 
-def _token_matches(expected: str, given: str) -> bool:
-    # Digests of equal length: the time taken says nothing about the token.
-    same = hmac.compare_digest(hashlib.sha256(given.encode()).digest(), hashlib.sha256(expected.encode()).digest())
-    return bool(expected) and same
+def _session_body(request: web.Request, session: Session) -> dict[str, object]:
+    readonly = request.app[SETTINGS].dashboard_readonly
+    return {"csrfToken": session.csrf_token, "readOnly": readonly, "expiresAt": session.expires_at}
 
 
-def _session_body(request: web.Request, cookie: str) -> dict[str, object]:
-    settings = request.app[SETTINGS]
-    expires = int(cookie.partition(".")[0])
-    return {"csrfToken": csrf_token(settings, cookie), "readOnly": settings.dashboard_readonly, "expiresAt": expires}
+async def _given_token(request: web.Request) -> object:
+    """The ``token`` of a form or JSON sign-in body (anything else: 400 naming the body)."""
+    if request.content_type != "application/json":
+        try:
+            return (await request.post()).get("token")
+        except (ValueError, LookupError) as exc:  # no multipart boundary, an unknown charset
+            raise InvalidRequest("body", f"unreadable form: {exc}") from None
+    try:
+        body = orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        raise InvalidRequest("body", "expected a JSON object with a token") from None
+    return body.get("token") if isinstance(body, dict) else None
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    """``POST /dashboard/login``: trade the admin token for a session cookie.
+    """``POST /dashboard/login``: trade the admin token for a new session.
 
     Raises:
       InvalidRequest: no ``token`` field (400).
-      HTTPUnauthorized: a wrong token, or no admin token configured.
+      HTTPTooManyRequests: this address is blocked after too many wrong tokens (429).
     """
     _same_origin(request)
     settings = request.app[SETTINGS]
     form = request.content_type != "application/json"
-    if form:
-        token = (await request.post()).get("token")
-    else:
-        try:
-            token = (await request.json()).get("token")
-        except (ValueError, AttributeError):
-            raise InvalidRequest("body", "expected a JSON object with a token") from None
+    token = await _given_token(request)
     if not isinstance(token, str) or not token:
         raise InvalidRequest("token", "required: the admin token")
-    if not _token_matches(settings.admin_token, token):
+    throttle = request.app[AUTH_THROTTLE]
+    await throttle.check(request)
+    if not token_matches(token, settings.admin_tokens):
+        await throttle.failed(request, "dashboard")
         message = "wrong admin token" if settings.admin_token else "no admin token is configured (THESET_ADMIN_TOKEN)"
         return _json(error_body(401, message), status=401)
-    cookie, _ = new_session(settings)
+    session = await request.app[SESSIONS].create()
     if form:
         response = _secured(web.Response(status=303, headers={"Location": "/dashboard"}), cache="no-store")
     else:
-        response = _json(_session_body(request, cookie))
+        response = _json(_session_body(request, session))
     response.set_cookie(
-        SESSION_COOKIE, cookie, max_age=SESSION_TTL_S, path="/", httponly=True, samesite="Strict",
+        SESSION_COOKIE, session.id, max_age=SESSION_TTL_S, path="/", httponly=True, samesite="Strict",
         secure=settings.public_url.startswith("https://"),
     )
     return response
@@ -151,21 +151,20 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 async def session(request: web.Request) -> web.StreamResponse:
     """``GET /dashboard/session``: the page's CSRF token and mode, or 401 without a valid session."""
-    cookie = request.cookies.get(SESSION_COOKIE, "")
-    if not session_valid(request.app[SETTINGS], cookie):
+    current = await current_session(request)
+    if current is None:
         return _json(error_body(401, "sign in with the admin token"), status=401)
-    return _json(_session_body(request, cookie))
+    return _json(_session_body(request, current))
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    """``POST /dashboard/logout``: end this browser's session (the cookie is cleared)."""
+    """``POST /dashboard/logout``: end this browser's session (deleted in Redis; the cookie is cleared)."""
     _same_origin(request)
-    settings = request.app[SETTINGS]
-    cookie = request.cookies.get(SESSION_COOKIE, "")
-    if session_valid(settings, cookie) and not hmac.compare_digest(
-        request.headers.get(CSRF_HEADER, ""), csrf_token(settings, cookie)
-    ):
-        return _json(error_body(401, f"missing or wrong {CSRF_HEADER}"), status=401)
+    current = await current_session(request)
+    if current is not None:
+        if not csrf_matches(request, current):
+            return _json(error_body(401, f"missing or wrong {CSRF_HEADER}"), status=401)
+        await request.app[SESSIONS].end(current.id)
     response = _json({"signedOut": True})
     response.del_cookie(SESSION_COOKIE, path="/")
     return response

@@ -1,7 +1,10 @@
 """JSON errors for every failure the side server returns.
 
 Clients get ``{"error": <stable code>, "message": <text>}`` (plus ``field`` for
-validation errors); tracebacks go to the log, never to the client.
+validation errors); tracebacks go to the log, never to the client. A body the
+server cannot decode (bad ``Content-Encoding``, a broken chunk, nesting too
+deep) is the client's fault: 400, one WARNING line without a traceback. Redis
+not answering is 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -10,7 +13,10 @@ import logging
 from typing import Any, Awaitable, Callable
 
 import orjson
+import redis.exceptions
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from .keys import SETTINGS
 
@@ -52,6 +58,49 @@ def error_body(status: int, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": extra.pop("code", None) or _CODES.get(status, "error"), "message": message, **extra}
 
 
+#: What a client can break: aiohttp's own 400s (bad framing, an undecodable body) are its fault, not ours.
+CLIENT_ERRORS = (HttpProcessingError, RequestPayloadError, RecursionError, UnicodeError)
+
+
+class ClientErrorsAsWarnings(logging.Filter):
+    """Turn aiohttp's ERROR-with-traceback about a malformed request into one WARNING line.
+
+    aiohttp logs those itself when the HTTP framing is broken (before any
+    handler runs) or when it drains an undecodable body the handler did not
+    read; the client gets aiohttp's 400 either way.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, CLIENT_ERRORS):
+            record.msg = f"{record.getMessage()}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+            record.args = ()
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def quiet_client_errors() -> None:
+    """Install :class:`ClientErrorsAsWarnings` on aiohttp's server logger (idempotent)."""
+    server_logger = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, ClientErrorsAsWarnings) for f in server_logger.filters):
+        server_logger.addFilter(ClientErrorsAsWarnings())
+
+
+def _malformed(request: web.Request, exc: Exception) -> web.Response:
+    """400 for a request the server could not decode; the connection closes after it."""
+    logger.warning("malformed request %s %s from %s: %s", request.method, request.path, request.remote,
+                   type(exc).__name__)
+    if isinstance(exc, RequestPayloadError):
+        # The body stream holds the error: mark it ended, or aiohttp reads it again after the
+        # response to drain the connection and logs the error with a traceback (aiohttp 3.14).
+        request.content.feed_eof()
+    response = json_response(error_body(400, f"malformed request: {type(exc).__name__}", code="malformed_request"),
+                             status=400)
+    response.force_close()
+    return response
+
+
 @web.middleware
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn every HTTP error and unexpected exception into a JSON error body."""
@@ -68,6 +117,12 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
         headers = {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after", "www-authenticate"}}
         return json_response(error_body(exc.status, message or exc.reason), status=exc.status, headers=headers)
+    except CLIENT_ERRORS as exc:
+        return _malformed(request, exc)
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        logger.warning("Redis unavailable for %s %s: %s", request.method, request.path, exc)
+        return json_response(error_body(503, "Redis is not answering; retry shortly"), status=503,
+                             headers={"Retry-After": "1"})
     except Exception:
         logger.exception("unhandled error in %s %s", request.method, request.path)
         return json_response(error_body(500, "internal error", code="internal"), status=500)

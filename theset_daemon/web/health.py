@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .auth import bearer_token, require_bearer
 from .errors import json_response
-from .keys import LOOP_MONITOR, READINESS
+from .keys import LOOP_MONITOR, READINESS, SETTINGS
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -16,9 +17,26 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
+async def _admin(request: web.Request) -> bool:
+    if bearer_token(request) is None:
+        return False
+    try:
+        await require_bearer(request, request.app[SETTINGS].admin_tokens, realm="admin")
+    except web.HTTPUnauthorized:
+        return False
+    return True
+
+
 async def readyz(request: web.Request) -> web.Response:
-    """200 when Redis and PostgreSQL answer, workers run and we are not draining; else 503 naming the check."""
+    """200 when Redis and PostgreSQL answer, workers run and we are not draining; else 503 naming the check.
+
+    Why a check fails (which may name internal hosts and ports) is shown only to
+    a caller with the admin token (a wrong one counts as a failed authentication);
+    anyone else sees ``"failed"``.
+    """
     ready, checks = await request.app[READINESS].run()
+    if not await _admin(request):
+        checks = {name: result if result in {"ok", "yes"} else "failed" for name, result in checks.items()}
     failed = [name for name, result in checks.items() if result != "ok"]
     body = {"ready": ready, "checks": checks}
     if not ready:

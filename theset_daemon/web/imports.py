@@ -86,7 +86,7 @@ def events_url(request: web.Request, import_id: str) -> str:
 
 async def create_import(request: web.Request) -> web.Response:
     """POST /api/imports — 202 with importId, status, eventsUrl (artistId and slug once known)."""
-    require_bearer(request, request.app[SETTINGS].api_token, realm="imports")
+    await require_bearer(request, request.app[SETTINGS].api_token, realm="imports")
     attraction, owner = parse_kickoff(await read_json_object(request))
     record = await kickoff(booted(request), attraction, owner or "api")
     body = public_status(record)
@@ -97,7 +97,7 @@ async def create_import(request: web.Request) -> web.Response:
 
 async def get_import(request: web.Request) -> web.Response:
     """GET /api/imports/{import_id} — the import's status, stage, progress, counts and error."""
-    require_bearer(request, request.app[SETTINGS].api_token, realm="imports")
+    await require_bearer(request, request.app[SETTINGS].api_token, realm="imports")
     import_id = parse_import_id(request.match_info["import_id"])
     async with booted(request).pool.acquire() as conn:
         record = await load_import(conn, import_id)

@@ -12,12 +12,18 @@ from ..readiness import ReadinessCheck
 
 if TYPE_CHECKING:
     from ..context import Resources
+    from .sessions import SessionStore
+    from .throttle import AuthThrottle
 
 SETTINGS = web.AppKey("settings", Settings)
 READINESS = web.AppKey("readiness", ReadinessCheck)
 LOOP_MONITOR = web.AppKey("loop_monitor", LoopMonitor)
 #: An async callable that sets the QUEUE_DEPTH gauge from Redis (``broker.export_depths``), run at scrape time.
 QUEUE_DEPTHS = web.AppKey("queue_depths", Any)
+#: Dashboard sessions in Redis (:class:`.sessions.SessionStore`).
+SESSIONS: web.AppKey["SessionStore"] = web.AppKey("sessions")
+#: Failed-authentication throttle (:class:`.throttle.AuthThrottle`).
+AUTH_THROTTLE: web.AppKey["AuthThrottle"] = web.AppKey("auth_throttle")
 
 
 def booted(request: web.Request) -> "Resources":

@@ -40,7 +40,7 @@ def collect() -> dict[str, Any]:
 
 async def metrics_json(request: web.Request) -> web.Response:
     """GET /metrics/json — admin token or dashboard session."""
-    require_admin(request)
+    await require_admin(request)
     await refresh_queue_depths(request.app)
     return json_response(collect())
 

@@ -77,7 +77,8 @@ def _op(summary: str, ok: dict[str, Any], *, status: str = "200", security: list
 
 
 def _admin(summary: str, ok: dict[str, Any], **kw: Any) -> dict[str, Any]:
-    errors = {"401": "no admin token or session", **kw.pop("errors", {})}
+    errors = {"401": "no admin token or session", "429": "too many wrong tokens from this address (Retry-After)",
+              **kw.pop("errors", {})}
     return _op(summary, ok, security=ADMIN_SECURITY, errors=errors, **kw)
 
 
@@ -129,6 +130,10 @@ def _schemas(queues: list[str]) -> dict[str, Any]:
             error=NSTR, excType=NSTR, traceback=NSTR, owner=NSTR, requestedBy=ANY, failures=INT,
             firstFailedAt=MS, lastFailedAt=MS, reason=NSTR, runs=INT, handbacks=INT, reclaims=INT,
             postpones=INT, history={"type": "array", "items": _all(state=STR, at=INT)},
+            logs={"type": "array", "description": "the job's log lines (current_job().log), oldest first",
+                  "items": _all(at={"type": "integer", "nullable": True}, attempt={"type": "integer", "nullable": True},
+                                text=STR)},
+            logsDropped={"type": "integer", "description": "older log lines let go (the record keeps 32 KiB)"},
         ),
         "DeadLetter": _all(
             jobId=STR, queue=NSTR, actor=NSTR, reason=NSTR, error=NSTR, excType=NSTR, attempts=INT,
@@ -184,6 +189,7 @@ def build_document(queues: list[str], schedules: list[str]) -> dict[str, Any]:
     queue_query = _query("queue", {"type": "string", "enum": queues}, "only this queue")
     job_param = _path("jobId", {"type": "string", "minLength": 1}, "the job id")
     limit = _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "page size, 1-200")
+    cursor = _query("cursor", STR, "nextCursor of the previous page")
     not_found = {"404": "no such job"}
     paths: dict[str, Any] = {
         "/healthz": {"get": _op("the process and its event loop answer", _json(
@@ -191,8 +197,9 @@ def build_document(queues: list[str], schedules: list[str]) -> dict[str, Any]:
         "/readyz": {"get": _op("route traffic here?", _json(
             _obj(["ready", "checks"], ready=BOOL, checks={"type": "object", "additionalProperties": STR}),
             "ready"), security=[], tag="operations", errors={"503": "not ready (booting, draining, Redis or PostgreSQL down)"})},
-        "/metrics": {"get": _op("Prometheus text format", {"description": "metrics", "content": {
-            "text/plain": {"schema": STR}}}, security=[], tag="operations")},
+        "/metrics": {"get": _op("Prometheus text format (Bearer THESET_METRICS_TOKEN when that is set)",
+                                {"description": "metrics", "content": {"text/plain": {"schema": STR}}},
+                                security=[], tag="operations", errors={"401": "THESET_METRICS_TOKEN is set"})},
         "/metrics/json": {"get": _admin("the /metrics numbers as JSON", _json(_ref("MetricsJson"), "every sample"),
                                         tag="operations")},
         "/api/openapi.json": {"get": _op("this document", _json({"type": "object"}, "OpenAPI 3.0"), security=[],
@@ -227,12 +234,21 @@ def build_document(queues: list[str], schedules: list[str]) -> dict[str, Any]:
                            "clean only: age in seconds")],
             errors={"400": "bad olderThanS", "404": "no such queue"})},
         "/api/jobs": {"get": _admin(
-            "a page of one queue's jobs in one state, newest first",
+            "a job search, every filter optional: newest first within each queue (table order) and state; a page "
+            "may hold fewer jobs than limit and still have a nextCursor (scan budget); pass the same filters",
             _json(_ref("JobsPage"), "a page"),
-            params=[_query("queue", {"type": "string", "enum": queues}, "the queue", required=True),
-                    _query("state", _ref("JobState"), "the state", required=True), limit,
-                    _query("cursor", STR, "nextCursor of the previous page")],
-            errors={"400": "bad queue, state, limit or cursor (named in field)", "404": "no such queue"})},
+            params=[_query("queue", {"type": "string", "enum": queues}, "only this queue"),
+                    _query("state", _ref("JobState"), "only this state"),
+                    _query("actor", {"type": "string", "maxLength": 200}, "only this actor"),
+                    _query("q", {"type": "string", "maxLength": 200},
+                           "case-insensitive substring of the arguments (the encoded message) or the error"),
+                    _query("since", {"type": "integer", "format": "int64", "minimum": 0, "maximum": 9999999999999999},
+                           "enqueued at or after (ms since the epoch)"),
+                    _query("until", {"type": "integer", "format": "int64", "minimum": 0, "maximum": 9999999999999999},
+                           "enqueued at or before (ms since the epoch)"),
+                    limit, cursor],
+            errors={"400": "bad state, actor, q, since, until, limit or cursor (named in field)",
+                    "404": "no such queue"})},
         "/api/jobs/{jobId}": {
             "get": _admin("everything about one job", _json(_ref("Job"), "the job"), params=[job_param],
                           errors=not_found),
@@ -246,9 +262,9 @@ def build_document(queues: list[str], schedules: list[str]) -> dict[str, Any]:
             "a delayed job runs now", _json(_ref("JobSummary"), "the job"), params=[job_param],
             errors={**not_found, "409": "the job is not delayed"})},
         "/api/admin/dlq": {
-            "get": _admin("the newest dead letters", _json(
-                _all(deadLetters={"type": "array", "items": _ref("DeadLetter")}), "dead letters"),
-                params=[queue_query, limit], errors={"400": "bad limit", "404": "no such queue"}),
+            "get": _admin("dead letters, newest first (across queues, merged by time)", _json(
+                _all(deadLetters={"type": "array", "items": _ref("DeadLetter")}, nextCursor=NSTR), "dead letters"),
+                params=[queue_query, limit, cursor], errors={"400": "bad limit or cursor", "404": "no such queue"}),
             "delete": _mutation("drop the dead letters of a queue, or of every queue", _json(
                 _all(purged=INT), "purged"), params=[queue_query], errors={"404": "no such queue"}),
         },
@@ -267,10 +283,12 @@ def build_document(queues: list[str], schedules: list[str]) -> dict[str, Any]:
             "each provider's daily budget: limit, used by kind of work, remaining, reset, the queued work's "
             "expected cost and a warning when queued recurring work will not fit before the reset",
             _json(_all(now=INT, providers={"type": "array", "items": {"type": "object"}}), "budgets"))},
+        "/api/admin/sessions/revoke": {"post": _mutation(
+            "sign out everywhere: every dashboard session ends", _json(_all(revoked=INT), "sessions ended"))},
         "/api/admin/imports": {"get": _admin(
             "imports, running ones first, then the most recent",
-            _json(_all(imports={"type": "array", "items": _ref("AdminImport")}), "imports"),
-            params=[limit], errors={"400": "bad limit"})},
+            _json(_all(imports={"type": "array", "items": _ref("AdminImport")}, nextCursor=NSTR), "imports"),
+            params=[limit, cursor], errors={"400": "bad limit or cursor"})},
     }
     return {
         "openapi": "3.0.3",

@@ -3,7 +3,9 @@
 Both read the same overview (:func:`~theset_daemon.quota_forecast.quota_overview`):
 per provider, its window (limit, used by kind of work, remaining, reset), what
 the queued work is expected to cost and a warning when the queued recurring
-work will not fit before the reset. The daemon sets :data:`QUOTAS`.
+work will not fit before the reset. The daemon sets :data:`QUOTAS`. The gauges
+are cluster-wide: only the daemon holding the metrics lead (see
+``broker/cluster_metrics.py``) exports them, the others clear them.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import REGISTRY
 
 from ..metrics import (
+    QUOTA_GAUGES,
     PROVIDER_QUOTA_HELD,
     PROVIDER_QUOTA_LIMIT,
     PROVIDER_QUOTA_QUEUED,
@@ -49,9 +53,14 @@ def set_gauges(rows: list[dict[str, Any]]) -> None:
 
 
 async def refresh_quota_gauges(app: web.Application) -> None:
-    """Read the budgets from Redis and set the gauges (a scrape during an outage skips them)."""
+    """On the metrics leader (after the cluster gauges claimed the lead), read the budgets from
+    Redis and set the gauges; elsewhere clear them. A scrape during an outage skips them."""
     overview = app.get(QUOTAS)
     if overview is None:
+        return
+    if not REGISTRY.get_sample_value("theset_cluster_metrics_leader"):
+        for gauge in QUOTA_GAUGES:
+            gauge.clear()
         return
     try:
         set_gauges(await overview())
@@ -64,7 +73,6 @@ async def quotas(request: web.Request) -> web.Response:
     require_admin(request)
     booted(request)  # 503 while the daemon is still connecting
     rows = await request.app[QUOTAS]()
-    set_gauges(rows)
     return json_response({"now": now_ms(), "providers": rows})
 
 
