@@ -115,11 +115,12 @@ PROVIDER_QUOTA_USED = Gauge(
     ["provider"],
 )
 PROVIDER_QUOTA_REMAINING = Gauge(
-    "theset_provider_quota_remaining", "Calls left in the provider's open daily window (-1: no limit); leader only.",
+    "theset_provider_quota_remaining", "Calls left in the provider's open daily window (absent: no limit); "
+    "leader only.",
     ["provider"],
 )
 PROVIDER_QUOTA_RESET = Gauge(
-    "theset_provider_quota_reset_timestamp_seconds", "When the provider's daily window closes (0: none open); "
+    "theset_provider_quota_reset_timestamp_seconds", "When the provider's daily window closes (absent: none open); "
     "leader only.", ["provider"],
 )
 PROVIDER_QUOTA_SPENT = Gauge(

@@ -43,13 +43,24 @@ def set_gauges(rows: list[dict[str, Any]]) -> None:
         p = row["provider"]
         PROVIDER_QUOTA_LIMIT.labels(p).set(row["limit"])
         PROVIDER_QUOTA_USED.labels(p).set(row["used"])
-        PROVIDER_QUOTA_REMAINING.labels(p).set(-1 if row["remaining"] is None else row["remaining"])
-        PROVIDER_QUOTA_RESET.labels(p).set((row["resetAt"] or 0) / 1000)
+        _set_or_drop(PROVIDER_QUOTA_REMAINING, p, row["remaining"])
+        _set_or_drop(PROVIDER_QUOTA_RESET, p, row["resetAt"] / 1000 if row["resetAt"] else None)
         for kind in KINDS:
             PROVIDER_QUOTA_SPENT.labels(p, kind).set(row["byKind"][kind])
             PROVIDER_QUOTA_HELD.labels(p, kind).set(row["held"][kind])
             PROVIDER_QUOTA_QUEUED.labels(p, kind).set(row["forecast"]["expected"][kind])
         PROVIDER_QUOTA_SPENT.labels(p, "other").set(row["other"])
+
+
+def _set_or_drop(gauge: Any, provider: str, value: float | None) -> None:
+    """Set the provider's series, or drop it when there is nothing to say (no limit, no window open)."""
+    if value is not None:
+        gauge.labels(provider).set(value)
+        return
+    try:
+        gauge.remove(provider)
+    except KeyError:
+        pass
 
 
 async def refresh_quota_gauges(app: web.Application) -> None:
