@@ -19,6 +19,10 @@ daily quota does).
   followed on its SSE stream: completed or not, how long, and whether its
   status ever said ``waiting for <provider> quota``.
 
+``--overhead N`` instead times what the budget adds to every provider call: N
+spends (one Lua call each) and N Ticketmaster-style settles (the reply's
+``Rate-Limit-*`` headers applied), against the local Redis.
+
 Run it twice to see the point: ``--reserve 0.3`` (the default) and
 ``--reserve 0`` (recurring work may spend the day, as before the budget).
 Printed: per window (day 1, then the first two hours of day 2, where the held
@@ -195,6 +199,31 @@ async def collect(sb: Any, ns: str, imports: list[dict[str, Any]], queues: list[
     }
 
 
+async def overhead(n: int) -> dict[str, Any]:
+    from theset_daemon.quota import PERSON, ProviderReport, QuotaPolicy
+    from theset_daemon.quota_store import QuotaBudget
+
+    client = aioredis.Redis.from_url("redis://127.0.0.1:6379/0")
+    ns = f"bench-{uuid.uuid4().hex[:8]}"
+    budget = QuotaBudget(client, ns, QuotaPolicy("ticketmaster", 10 * n))
+    spends, settles = [], []
+    try:
+        first = await budget.spend(PERSON, actor="sync_shows", job_id="j")
+        for i in range(n):
+            began = time.perf_counter()
+            await budget.spend(PERSON, actor="sync_shows", job_id=f"j{i % 50}")
+            spends.append((time.perf_counter() - began) * 1e6)
+            began = time.perf_counter()
+            await budget.settle(PERSON, report=ProviderReport(10 * n, 10 * n - i - 2, first.reset_ms))
+            settles.append((time.perf_counter() - began) * 1e6)
+    finally:
+        for key in [k async for k in client.scan_iter(match=f"{ns}:*")]:
+            await client.delete(key)
+        await client.aclose()
+    return {"calls": n, "spend_us_p50": round(percentile(spends, 0.5)), "spend_us_p99": round(percentile(spends, 0.99)),
+            "settle_us_p50": round(percentile(settles, 0.5)), "settle_us_p99": round(percentile(settles, 0.99))}
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="hourly")
@@ -202,7 +231,11 @@ async def main() -> None:
     parser.add_argument("--day-s", type=float, default=400.0,
                         help="seconds one compressed day lasts (the ticketmaster_sync queue runs ~20 jobs/s)")
     parser.add_argument("--imports", type=int, default=96, help="fans' imports over the day")
+    parser.add_argument("--overhead", type=int, metavar="N", help="only time N budget spends and settles")
     args = parser.parse_args()
+    if args.overhead:
+        print(orjson.dumps(await overhead(args.overhead)).decode())
+        return
     run_id = uuid.uuid4().hex[:8]
     database = f"theset_bench_{run_id}"
     database_url = f"postgresql://root@127.0.0.1:5432/{database}"
