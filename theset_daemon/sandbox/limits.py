@@ -68,10 +68,14 @@ class DailyQuota:
         if self.reset_ms is None:
             self.reset_ms = now_ms + self.window_ms
 
+    def spent(self, now_ms: int) -> bool:
+        """True when the open window (opened now if none is) has no call left (a limit of 0: never)."""
+        self._roll(now_ms)
+        return self.limit > 0 and self.calls >= self.limit
+
     def admit(self, now_ms: int) -> bool:
         """Count a call if the window has one left."""
-        self._roll(now_ms)
-        if self.limit > 0 and self.calls >= self.limit:
+        if self.spent(now_ms):
             return False
         self.calls += 1
         return True
@@ -131,8 +135,7 @@ class Limits:
 
     def _ticketmaster(self, now: float) -> web.Response | None:
         quota = self.quotas["ticketmaster"]
-        quota._roll(_now_ms())
-        if quota.calls >= quota.limit:
+        if quota.spent(_now_ms()):
             key = self.options.tm_api_key
             fault = {"faultstring": f"Rate limit quota violation. Quota limit  exceeded. Identifier : {key}",
                      "detail": {"errorcode": "policies.ratelimit.QuotaViolation"}}
