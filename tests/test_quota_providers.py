@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import logging
+import time
 from typing import Iterator
 
 import aiohttp
@@ -17,6 +19,7 @@ from theset_daemon.logs import JsonFormatter
 from theset_daemon.providers import ProviderThrottled, QuotaHeld
 from theset_daemon.providers.http import redact_fault
 from theset_daemon.quota import PERSON, RECURRING, now_ms
+from theset_daemon.sandbox import run_sandbox
 
 #: Quotas the sandbox enforces in these tests; the daemon is told the same.
 TM_QUOTA = 10
@@ -150,3 +153,39 @@ async def test_spotify_quota_exceeded_holds_every_spotify_call_until_its_retry_a
             await providers.spotify.artist(artist)
         assert 100_000 < held.value.until_ms - now_ms() <= 121_000
         assert len([r for r in sb.requests("spotify") if r.route != "/spotify-accounts/api/token"]) == 3
+
+
+async def test_the_sandbox_answers_each_providers_spent_quota_with_its_real_body_and_reopens_the_window() -> None:
+    async with run_sandbox(tm_daily_quota=2, setlistfm_daily_quota=1, spotify_daily_quota=1,
+                           quota_window_s=3) as sb, aiohttp.ClientSession() as session:
+        env = sb.settings_env()
+        sf = f"{env['THESET_SETLISTFM_API_URL']}/search/artists"
+        sf_headers = {"x-api-key": env["THESET_SETLISTFM_API_KEY"], "Accept": "application/json"}
+        answers = []
+        for _ in range(2):
+            async with session.get(sf, params={"artistName": "x"}, headers=sf_headers) as reply:
+                answers.append((reply.status, reply.headers.get("x-amzn-errortype"), reply.headers.get("Retry-After")))
+                body = await reply.json()
+        assert answers == [(404, None, None), (429, "TooManyRequestsException", None)]  # the 404 counted
+        assert body == {"message": "Too Many Requests"}
+
+        form = {"grant_type": "client_credentials", "client_id": env["THESET_SPOTIFY_CLIENT_ID"],
+                "client_secret": env["THESET_SPOTIFY_CLIENT_SECRET"]}
+        async with session.post(f"{env['THESET_SPOTIFY_ACCOUNTS_URL']}/api/token", data=form) as reply:
+            token = (await reply.json())["access_token"]
+        url = f"{env['THESET_SPOTIFY_API_URL']}/artists/{sb.world.artists[0].spotify_id}"
+        statuses = []
+        for _ in range(2):
+            async with session.get(url, headers={"Authorization": f"Bearer {token}"}) as reply:
+                statuses.append(reply.status)
+                body, retry_after = await reply.json(), reply.headers.get("Retry-After")
+        assert statuses == [200, 429] and retry_after in {"1", "2", "3"}
+        assert body == {"error": {"status": 429, "message": "Too many requests", "reason": "QUOTA_EXCEEDED"}}
+
+        quota = sb.state.limits.quotas["setlistfm"]
+        await asyncio.sleep(max(0, quota.reset_ms / 1000 - time.time()) + 0.01)  # the window's end
+        async with session.get(sf, params={"artistName": "x"}, headers=sf_headers) as reply:
+            assert reply.status == 404  # a new window
+        async with session.get(f"{sb.base_url}/sandbox/quotas") as reply:
+            counted = (await reply.json())["setlistfm"]
+        assert (counted["calls"], counted["total"], [w["calls"] for w in counted["closed"]]) == (1, 2, [1])
