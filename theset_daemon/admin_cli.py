@@ -1,4 +1,4 @@
-"""The operator's verbs in the terminal: ``queues``, ``jobs``, ``dlq``, ``queue``.
+"""The operator's verbs in the terminal: ``queues``, ``jobs``, ``dlq``, ``queue``, ``quotas``.
 
 They talk to Redis directly through :class:`~theset_daemon.broker.admin.QueueAdmin`
 (the code behind the admin API), so they work with no daemon running and show
@@ -247,6 +247,45 @@ def confirm(action: str, yes: bool) -> None:
         raise Failure("not_confirmed", "nothing done (not confirmed)")
 
 
+# -- daily provider quotas ---------------------------------------------------------------------
+
+
+def _quotas_table(body: dict) -> None:
+    def n(value: Any) -> str:
+        return "-" if value is None else str(value)
+
+    rows = []
+    for q in body["providers"]:
+        spent, held, queued = q["byKind"], q["held"], q["forecast"]["expected"]
+        rows.append((q["provider"], q["limit"] or "none", q["used"], n(q["remaining"]),
+                     f"{int(q['reserve'] * 100)}%" if q["limit"] else "-", spent["person"], spent["recurring"],
+                     q["other"], f"{held['person']}/{held['recurring']}", f"{queued['person']}/{queued['recurring']}",
+                     _when(q["resetAt"]) if q["resetAt"] else "at next call"))
+    _print_table(("PROVIDER", "LIMIT", "USED", "LEFT", "RESERVE", "PERSON", "RECURRING", "OTHER", "HELD P/R",
+                  "QUEUED P/R", "RESET (UTC)"), rows)
+    for q in body["providers"]:
+        if q["holdUntil"]:
+            print(f"\n{q['provider']}: the provider refused for quota; every call waits until {_when(q['holdUntil'])}")
+        if q["forecast"]["warning"]:
+            print(f"\nwarning: {q['forecast']['warning']}")
+
+
+def _quotas(args: argparse.Namespace) -> int:
+    async def work(admin: QueueAdmin) -> dict:
+        from .quota import now_ms, quota_policies
+        from .quota_forecast import quota_overview
+        from .quota_store import QuotaBudget
+
+        settings = config.load()
+        client = admin.broker.aredis
+        budgets = {name: QuotaBudget(client, settings.redis_namespace, policy)
+                   for name, policy in quota_policies(settings).items()}
+        now = now_ms()
+        return {"now": now, "providers": await quota_overview(budgets, client, admin.broker.keys, now)}
+
+    return _run(work, args, _quotas_table)
+
+
 # -- the parsers -------------------------------------------------------------------------------
 
 
@@ -269,7 +308,7 @@ REDIS_VARIABLES = ("REDIS_URL", "REDIS_NAMESPACE")
 
 
 def add_parsers(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
-    """Add ``queues``, ``queue``, ``jobs`` and ``dlq`` to the ``theset-daemon`` command.
+    """Add ``queues``, ``queue``, ``jobs``, ``quotas`` and ``dlq`` to the ``theset-daemon`` command.
 
     ``command(sub, name, summary, description, *variables)`` makes each subcommand.
     """
@@ -313,6 +352,16 @@ def add_parsers(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> No
         parser.add_argument("--cursor", help="continue after the previous page (same filters)")
         _json_flag(parser)
         parser.set_defaults(func=_jobs_list)
+
+    quotas = command(sub, "quotas", "each provider's daily budget, the queued work's cost, warnings",
+                     "Each provider's daily quota window: limit, calls used by kind of work (person: imports;\n"
+                     "recurring: scheduled syncs), left, the reserve kept for imports, calls held, the reset,\n"
+                     "what the queued jobs are expected to cost, and a warning when queued recurring work will\n"
+                     "not fit before the reset; read from Redis (no daemon needed).",
+                     *REDIS_VARIABLES, "TICKETMASTER_DAILY_QUOTA", "SETLISTFM_DAILY_QUOTA", "SPOTIFY_DAILY_QUOTA",
+                     "QUOTA_WINDOW", "QUOTA_RESERVE")
+    _json_flag(quotas)
+    quotas.set_defaults(func=_quotas)
 
     dlq = command(sub, "dlq", "list, retry or purge dead letters",
                   "Dead letters: jobs that used up their attempts or were refused. `retry` sends them back\n"

@@ -189,6 +189,12 @@ VARIABLES: dict[str, Var] = {
     "setlistfm_api_url": Var("THESET_SETLISTFM_API_URL", _url(("http", "https")), "https://api.setlist.fm/rest/1.0"),
     "setlistfm_api_key": Var("THESET_SETLISTFM_API_KEY", _text, "", secret=True),
     "setlistfm_rate": Var("THESET_SETLISTFM_RATE", _positive_float, "2"),
+    # daily quotas (README "Daily provider quotas"): 0 = no published quota, counted only
+    "ticketmaster_daily_quota": Var("THESET_TICKETMASTER_DAILY_QUOTA", _count, "5000"),
+    "setlistfm_daily_quota": Var("THESET_SETLISTFM_DAILY_QUOTA", _count, "1440"),
+    "spotify_daily_quota": Var("THESET_SPOTIFY_DAILY_QUOTA", _count, "0"),
+    "quota_window_s": Var("THESET_QUOTA_WINDOW", _positive_float, "86400"),
+    "quota_reserve": Var("THESET_QUOTA_RESERVE", _fraction, "0.3"),
     "allow_private_fetch": Var("THESET_ALLOW_PRIVATE_FETCH", _bool, "false"),
     "dashboard_readonly": Var("THESET_DASHBOARD_READONLY", _bool, "false"),
     "webhook_urls": Var("THESET_WEBHOOK_URLS", _url_list, ""),
@@ -248,6 +254,11 @@ class Settings:
     setlistfm_api_url: str
     setlistfm_api_key: str
     setlistfm_rate: float
+    ticketmaster_daily_quota: int
+    setlistfm_daily_quota: int
+    spotify_daily_quota: int
+    quota_window_s: float
+    quota_reserve: float
     allow_private_fetch: bool
     dashboard_readonly: bool
     webhook_urls: tuple[str, ...]

@@ -45,6 +45,8 @@ EXIT_FORCED = 1
 CONNECT_RETRY_S = 1.0
 #: What :meth:`Daemon._until_stopped` returns when a stop came first.
 STOPPED = object()
+#: Seconds one read of the quota budgets and the queued work's cost serves (it reads every queued job).
+QUOTA_OVERVIEW_TTL_S = 2.0
 #: PostgreSQL connections per daemon (actors hold one only for a statement or a batch).
 POOL_SIZE = 20
 #: Connections the kernel queues for the side server before it accepts them.
@@ -81,6 +83,7 @@ class Daemon:
         self.schedules: list[Any] = []
         self.scheduler: Any = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._quota_overview: tuple[float, list[dict[str, Any]] | None] = (0.0, None)
         self._closers: list[Callable[[], Awaitable[Any]]] = []
         self._signals = 0
 
@@ -149,6 +152,23 @@ class Daemon:
         admin.mount(app, QueueAdmin(self.broker, mask=masker(self.settings.secrets).value), self.schedules)
         mount_auth(app, self.redis, self.settings)
         app.add_routes(dashboard.ROUTES)
+        from .web import quotas
+
+        app[quotas.QUOTAS] = self.quota_overview
+        app.add_routes(quotas.ROUTES)
+
+    async def quota_overview(self) -> list[dict[str, Any]]:
+        """Each provider's daily budget and the queued work's expected cost (see ``quota_forecast``);
+        read at most once per :data:`QUOTA_OVERVIEW_TTL_S` (the dashboard, the API and scrapes share it)."""
+        from .quota import now_ms
+        from .quota_forecast import quota_overview
+
+        cached_at, rows = self._quota_overview
+        if rows is None or time.monotonic() - cached_at > QUOTA_OVERVIEW_TTL_S:
+            budgets = context.resources().providers.budgets
+            rows = await quota_overview(budgets, self.redis, self.broker.keys, now_ms())
+            self._quota_overview = (time.monotonic(), rows)
+        return rows
 
     async def _booted(self) -> bool:
         return self.worker is not None and self.worker.running

@@ -10,7 +10,10 @@ dead-letters the message, :func:`fail_import` marks the import failed.
 PostgreSQL being unreachable (stopped, restarting, connections cut) is not
 the phase's failure: it is raised as :class:`DatabaseAway`, a
 :class:`~theset_daemon.broker.Postpone`, so the job waits and runs again
-without spending an attempt, however long the outage lasts.
+without spending an attempt, however long the outage lasts. A phase the
+daily provider budget holds (:class:`~theset_daemon.providers.QuotaHeld`,
+also a postponement) tells the web app
+``waiting for <provider> quota until <time>`` in its status message.
 
 Recurring syncs run the same actors with ``import_id=None``: then every
 call here is a no-op and the phase just does its work.
@@ -167,6 +170,7 @@ class PhaseRun:
             job_log.note(f"{self.phase.name} failed: {exc_type.__name__}: {exc}")
             await self._wait_started(quiet=True)
             self._postpone_if_database_away(exc)
+            await self._tell_if_held(exc)
             return
         job_log.note(f"{self.phase.name} done: {self.counts}")
         if self.import_id is None or self.answered:
@@ -176,6 +180,21 @@ class PhaseRun:
         except Exception as error:
             self._postpone_if_database_away(error)
             raise
+
+    async def _tell_if_held(self, exc: BaseException | None) -> None:
+        """An import phase held by the daily budget says so, and until when (best effort)."""
+        from .providers.errors import QuotaHeld
+        from .quota import held_message
+
+        if self.import_id is None or not isinstance(exc, QuotaHeld):
+            return
+        logger.info("%s held by the %s budget", self.phase.name, exc.provider, extra={"import_id": self.import_id})
+        try:
+            await self.res.progress.report(
+                self.import_id, stage=self.phase.name, progress=0, message=held_message(exc.provider, exc.until_ms)
+            )
+        except Exception as error:  # the job is postponed either way
+            logger.warning("could not report the quota hold: %s", error, extra={"import_id": self.import_id})
 
     async def _finish(self) -> None:
         """Record the phase done, hand out what it unlocked, complete the import after its last phase."""

@@ -320,6 +320,10 @@ def build_document(queues: list[str], schedules: list[str]) -> dict[str, Any]:
             "enqueue a schedule's job now", _json(_all(jobId=STR), "enqueued"), status="202",
             params=[_path("name", {"type": "string", "enum": schedules} if schedules else STR, "the schedule")],
             errors={"404": "no such schedule"})},
+        "/api/admin/quotas": {"get": _admin(
+            "each provider's daily budget: limit, used by kind of work, remaining, reset, the queued work's "
+            "expected cost and a warning when queued recurring work will not fit before the reset",
+            _json(_all(now=INT, providers={"type": "array", "items": {"type": "object"}}), "budgets"))},
         "/api/admin/sessions/revoke": {"post": _mutation(
             "sign out everywhere: every dashboard session ends", _json(_all(revoked=INT), "sessions ended"))},
         "/api/admin/imports": {"get": _admin(
