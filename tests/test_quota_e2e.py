@@ -10,6 +10,8 @@ dead-lettered, and the daemon's counts are the sandbox's own.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import json
 import subprocess
 import sys
@@ -86,7 +88,8 @@ def test_a_deep_sync_stops_at_the_reserve_and_a_fans_import_completes(daemon, sa
 
     started, events = run_import(daemon, world.artists[FAN_ACT].tm_id, timeout=60)
     assert events[-1][1]["status"] == "completed", events[-3:]
-    assert events[-1][1]["ts"] * 1000 < first_reset, "the import did not complete in the deep sync's window"
+    completed_ms = dt.datetime.fromisoformat(events[-1][1]["completedAt"]).timestamp() * 1000
+    assert completed_ms < first_reset, "the import did not complete in the deep sync's window"
     assert not [d for _, d in events if "waiting for" in str(d.get("message"))], "the import waited for quota"
 
     ids = [a["id"] for a in query(database_url, "select id::text from artists where is_trending")]
