@@ -107,7 +107,7 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("THESET_")}
     env.update(THESET_REDIS_URL="redis://127.0.0.1:6379/0", THESET_REDIS_NAMESPACE=namespace,
                THESET_DATABASE_URL=f"postgresql://root@127.0.0.1:5432/{database}", THESET_API_TOKEN="bench-api-token-" + "b" * 24,
-               THESET_SSE_SECRET="bench-sse-secret-" + "b" * 24, THESET_ACTOR_MODULES="actors,daemon_actors")
+               THESET_SSE_SECRET="bench-sse-secret-" + "b" * 24, THESET_ACTOR_MODULES="theset_daemon.actors,daemon_actors")
     try:
         idle = [one_run(env, namespace, with_job=False) for _ in range(args.runs)]
         busy = [one_run(env, namespace, with_job=True) for _ in range(args.runs)]

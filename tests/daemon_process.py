@@ -25,15 +25,19 @@ DAEMON = [sys.executable, "-m", "theset_daemon.cli"]
 class DaemonProcess:
     """One daemon subprocess with its own notify socket and log file."""
 
-    def __init__(self, env: dict[str, str], *, args: tuple[str, ...] = ("run",)) -> None:
+    def __init__(self, env: dict[str, str], *, args: tuple[str, ...] = ("run",),
+                 command: tuple[str, ...] = tuple(DAEMON), cwd: Path = REPO) -> None:
+        """``command`` and ``cwd`` default to this checkout's daemon (an installed one: its own script, any dir)."""
         self.env = dict(env)
+        self.command, self.cwd = command, cwd
         self.dir = Path(tempfile.mkdtemp(prefix="theset-daemon-"))
         self.notify_path = str(self.dir / "notify.sock")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(self.notify_path)
         self.env["NOTIFY_SOCKET"] = self.notify_path
-        self.env.setdefault("THESET_ACTOR_MODULES", "actors,daemon_actors")
-        self.env["PYTHONPATH"] = os.pathsep.join([str(REPO / "tests"), str(REPO)])
+        if cwd == REPO:
+            self.env.setdefault("THESET_ACTOR_MODULES", "theset_daemon.actors,daemon_actors")
+            self.env["PYTHONPATH"] = os.pathsep.join([str(REPO / "tests"), str(REPO)])
         self.log_path = self.dir / "daemon.log"
         self.args = args
         self.proc: subprocess.Popen[bytes] | None = None
@@ -45,7 +49,8 @@ class DaemonProcess:
 
     def start(self) -> "DaemonProcess":
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([*DAEMON, *self.args], env=self.env, stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO)
+        self.proc = subprocess.Popen([*self.command, *self.args], env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     cwd=self.cwd)
         return self
 
     def wait_notify(self, wanted: str, timeout: float = 30.0) -> list[str]:

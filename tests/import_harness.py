@@ -44,7 +44,7 @@ class SandboxProcess:
 
 
 def start_daemon(env: dict[str, str], sandbox: SandboxProcess, **overrides: str) -> DaemonProcess:
-    full = {**env, **sandbox.env, "THESET_ALLOW_PRIVATE_FETCH": "true", "THESET_ACTOR_MODULES": "actors", **overrides}
+    full = {**env, **sandbox.env, "THESET_ALLOW_PRIVATE_FETCH": "true", "THESET_ACTOR_MODULES": "theset_daemon.actors", **overrides}
     return DaemonProcess(full).start().wait_ready()
 
 

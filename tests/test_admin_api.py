@@ -82,8 +82,11 @@ def test_bad_input_names_the_parameter(served):
     daemon, _, _ = served
     cases = [
         ("/api/jobs?queue=webhook&state=sleeping", 400, "state"),
-        ("/api/jobs?queue=webhook", 400, "state"),
-        ("/api/jobs?state=failed", 400, "queue"),
+        ("/api/jobs?since=yesterday", 400, "since"),
+        ("/api/jobs?since=5&until=4", 400, "until"),
+        ("/api/jobs?q=" + "x" * 201, 400, "q"),
+        ("/api/admin/dlq?cursor=%%%", 400, "cursor"),
+        ("/api/admin/imports?cursor=bm90LWEtY3Vyc29y", 400, "cursor"),
         ("/api/jobs?queue=webhook&state=failed&limit=0", 400, "limit"),
         ("/api/jobs?queue=webhook&state=failed&limit=201", 400, "limit"),
         ("/api/jobs?queue=webhook&state=failed&limit=ten", 400, "limit"),
@@ -144,6 +147,10 @@ def test_job_lifecycle_actions_and_dead_letter_retry(served, hook):
     status, page = call(daemon, "GET", "/api/jobs?queue=webhook&state=dead&limit=2")
     assert status == 200 and len(page["jobs"]) == 2 and page["nextCursor"]
     status, rest = call(daemon, "GET", f"/api/jobs?queue=webhook&state=dead&limit=2&cursor={page['nextCursor']}")
+    status, first = call(daemon, "GET", "/api/admin/dlq?limit=2")  # every queue, merged by time
+    status, second = call(daemon, "GET", f"/api/admin/dlq?limit=2&cursor={first['nextCursor']}")
+    assert [d["jobId"] for d in first["deadLetters"] + second["deadLetters"]] == [d["jobId"] for d in body["deadLetters"]]
+    assert len(first["deadLetters"]) == 2 and second["nextCursor"] is None
     listed = [j["jobId"] for j in page["jobs"] + rest["jobs"]]  # newest death first; they ran concurrently
     assert sorted(listed) == sorted(dead_ids) and rest["nextCursor"] is None
     assert [j["finishedAt"] for j in page["jobs"] + rest["jobs"]] == sorted((j["finishedAt"] for j in page["jobs"] + rest["jobs"]), reverse=True)
@@ -193,7 +200,7 @@ def test_job_lifecycle_actions_and_dead_letter_retry(served, hook):
     hook.next()
     poll(lambda: job(daemon, doomed)["state"], lambda s: s == "dead")
     assert call(daemon, "DELETE", "/api/admin/dlq?queue=webhook") == (200, {"purged": 1})
-    assert call(daemon, "GET", "/api/admin/dlq")[1] == {"deadLetters": []}
+    assert call(daemon, "GET", "/api/admin/dlq")[1] == {"deadLetters": [], "nextCursor": None}
     hook.status = 200
 
 
@@ -243,3 +250,73 @@ def test_schedules_imports_metrics_and_openapi(served):
                  "/api/admin/dlq", "/api/admin/dlq/retry", "/api/admin/schedules", "/api/admin/imports"):
         assert path in spec["paths"], path
     assert set(spec["components"]["securitySchemes"]) >= {"adminToken", "apiToken", "dashboardSession"}
+
+
+def _pages(daemon: DaemonProcess, query: str) -> list[list[str]]:
+    """Every page of GET /api/jobs?{query}, as job ids, following nextCursor to the end."""
+    pages, cursor = [], None
+    for _ in range(50):
+        status, body = call(daemon, "GET", f"/api/jobs?{query}" + (f"&cursor={cursor}" if cursor else ""))
+        assert status == 200, body
+        pages.append([j["jobId"] for j in body["jobs"]])
+        cursor = body["nextCursor"]
+        if cursor is None:
+            return pages
+    raise AssertionError("the cursor never ended")
+
+
+def test_job_search_by_any_subset_of_filters_pages_with_cursors(served):
+    daemon, producer, _ = served
+    ids = {tag: send(producer, "hold", queue="cleanup", delay=600_000, tag=tag, release="never")
+           for tag in ("Srch-Alpha-1", "srch-alpha-2", "srch-beta-1")}
+    other = send(producer, "process_images", queue="image_processing", delay=600_000, artist_id="srch-alpha-9")
+    try:
+        everything = [j for p in _pages(daemon, "limit=200") for j in p]
+        assert set(ids.values()) | {other} <= set(everything) and len(everything) == len(set(everything))
+        alpha = _pages(daemon, "q=SRCH-alpha&limit=1")  # case-insensitive, one per page, no repeats
+        found = [j for p in alpha for j in p]
+        assert sorted(found) == sorted([ids["Srch-Alpha-1"], ids["srch-alpha-2"], other])
+        assert all(len(p) <= 1 for p in alpha) and len(found) == len(set(found))
+        assert set(_pages(daemon, "q=srch-alpha&queue=cleanup")[0]) == {ids["Srch-Alpha-1"], ids["srch-alpha-2"]}
+        assert sorted(_pages(daemon, "q=srch&actor=hold&state=delayed")[0]) == sorted(ids.values())
+        assert _pages(daemon, "q=srch&actor=deliver_webhook") == [[]]
+        assert _pages(daemon, "q=srch&state=waiting") == [[]]
+        enqueued = [job(daemon, i)["enqueuedAt"] for i in ids.values()]
+        window = f"q=srch&actor=hold&since={min(enqueued)}&until={max(enqueued)}"
+        assert sorted(j for p in _pages(daemon, window) for j in p) == sorted(ids.values())
+        assert _pages(daemon, f"q=srch&since={max(enqueued) + 3_600_000}") == [[]]
+    finally:
+        for job_id in [*ids.values(), other]:
+            call(daemon, "DELETE", f"/api/jobs/{job_id}")
+
+
+def test_admin_imports_page_with_a_cursor(served, database_url):
+    import asyncio
+
+    import asyncpg
+
+    daemon, _, _ = served
+
+    async def seed() -> list[str]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            rows = await conn.fetch(
+                "insert into import_status (tm_attraction_id, status, created_at) "
+                "select 'K' || n, case when n % 3 = 0 then 'running' else 'completed' end, "
+                "now() - n * interval '1 minute' from generate_series(1, 7) n returning id::text")
+            return [r["id"] for r in rows]
+        finally:
+            await conn.close()
+
+    seeded = asyncio.run(seed())
+    listed, cursor = [], None
+    for _ in range(20):
+        status, body = call(daemon, "GET", "/api/admin/imports?limit=3" + (f"&cursor={cursor}" if cursor else ""))
+        assert status == 200, body
+        listed += body["imports"]
+        cursor = body["nextCursor"]
+        if cursor is None:
+            break
+    mine = [i for i in listed if i["importId"] in seeded]
+    assert len(mine) == 7 and len({i["importId"] for i in listed}) == len(listed)
+    assert [i["tmAttractionId"] for i in mine] == ["K3", "K6", "K1", "K2", "K4", "K5", "K7"]  # running first, newest first

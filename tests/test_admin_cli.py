@@ -13,7 +13,7 @@ import pytest
 from daemon_process import REPO
 from test_broker_support import FAST_DEFAULTS, make_broker, running
 
-from theset_daemon.broker import Permanent
+from theset_daemon.broker import Permanent, current_job
 from theset_daemon.queues import QUEUES, QUEUES_BY_NAME
 
 
@@ -38,6 +38,7 @@ async def test_queues_jobs_dlq_and_pause_from_the_terminal(redis_url, namespace)
 
     @dramatiq.actor(queue_name="webhook", broker=broker)
     async def refused(url: str) -> None:
+        current_job().log(f"refusing {url}")
         raise Permanent(f"410 from {url}")
 
     @dramatiq.actor(queue_name="cleanup", broker=broker)
@@ -69,13 +70,26 @@ async def test_queues_jobs_dlq_and_pause_from_the_terminal(redis_url, namespace)
     assert job["state"] == "dead" and job["reason"] == "permanent" and job["args"] == ["https://example.test/0"]
     shown = await acli(namespace, redis_url, "jobs", "show", dead[0].message_id)
     assert "Permanent: 410 from https://example.test/0" in shown.stdout
+    assert "log\n" in shown.stdout and "#1  refusing https://example.test/0" in shown.stdout
+
+    # search: any subset of filters, by a substring of the arguments or of the error
+    found = parsed(await acli(namespace, redis_url, "jobs", "search", "EXAMPLE.test/1", "--json"))
+    assert [j["jobId"] for j in found["jobs"]] == [dead[1].message_id] and found["nextCursor"] is None
+    by_error = parsed(await acli(namespace, redis_url, "jobs", "list", "--search", "410 from", "--state", "dead",
+                                 "--actor", "refused", "--since", "1h", "--json"))
+    assert sorted(j["jobId"] for j in by_error["jobs"]) == sorted(m.message_id for m in dead)
+    assert parsed(await acli(namespace, redis_url, "jobs", "list", "--actor", "tidy", "--until", "1h",
+                             "--json"))["jobs"] == []
+    table = await acli(namespace, redis_url, "jobs", "search", "example.test", "--queue", "webhook")
+    assert table.returncode == 0 and "refused" in table.stdout and "webhook" in table.stdout
 
     letters = parsed(await acli(namespace, redis_url, "dlq", "list", "--queue", "webhook", "--json"))
     assert {d["jobId"] for d in letters["deadLetters"]} == {m.message_id for m in dead}
     assert parsed(await acli(namespace, redis_url, "dlq", "retry", "--job", dead[0].message_id, "--json")) == {
         "retried": 1}
     assert (await broker.job(dead[0].message_id))["state"] == "waiting"
-    assert parsed(await acli(namespace, redis_url, "dlq", "purge", "--queue", "webhook", "--json")) == {"purged": 1}
+    assert parsed(await acli(namespace, redis_url, "dlq", "purge", "--queue", "webhook", "--yes", "--json")) == {
+        "purged": 1}
 
     assert parsed(await acli(namespace, redis_url, "queue", "pause", "cleanup", "--json"))["affected"] == 1
     assert await broker.is_paused("cleanup")
@@ -91,7 +105,8 @@ async def test_queues_jobs_dlq_and_pause_from_the_terminal(redis_url, namespace)
         (("jobs", "list", "--queue", "webhook", "--state", "sleeping"), 2, "--state"),
         (("jobs", "list", "--queue", "webhook", "--state", "failed", "--limit", "0"), 2, "--limit"),
         (("jobs", "list", "--queue", "webhook", "--state", "failed", "--limit", "x"), 2, "--limit"),
-        (("jobs", "list", "--state", "failed"), 2, "--queue"),
+        (("jobs", "list", "--since", "yesterday"), 2, "--since"),
+        (("jobs", "search", "x", "--since", "2h", "--until", "3h"), 2, "--until"),
         (("jobs", "list", "--queue", "webhook", "--state", "failed", "--cursor", "%%"), 2, "--cursor"),
         (("dlq", "purge", "--job", "x"), 2, "--job"),
         (("queues", "--bogus"), 2, "--bogus"),

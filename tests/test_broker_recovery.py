@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import dramatiq
+from prometheus_client import REGISTRY
 
 from test_broker_support import make_broker, running, spec, wait_for, wait_for_state
 from theset_daemon.broker import Worker, current_job
@@ -119,6 +120,7 @@ async def test_jobs_of_a_killed_daemon_come_back_within_the_bound(redis_url, nam
         rescued.set()
 
     message = await broker.enqueue_async(fragile.message(1))
+    reclaims_before = REGISTRY.get_sample_value("theset_lease_reclaims_total", {"queue": "crashy"}) or 0.0
     code = CHILD.format(tests=str(ROOT / "tests"), url=redis_url, ns=namespace)
     child = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
@@ -139,6 +141,8 @@ async def test_jobs_of_a_killed_daemon_come_back_within_the_bound(redis_url, nam
     await wait_for_state(broker, message.message_id, "completed")
     record = await broker.job(message.message_id)
     assert record["reclaims"] == 1
+    reclaims = REGISTRY.get_sample_value("theset_lease_reclaims_total", {"queue": "crashy"})
+    assert reclaims - reclaims_before == 1, "the rescuer counts the reclaim in theset_lease_reclaims_total"
     await broker.close()
 
 

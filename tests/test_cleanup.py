@@ -57,7 +57,7 @@ async def test_cleanup_removes_what_is_past_retention_and_reports_it(res, pool, 
 
 
 async def test_active_artists_fan_out_is_one_bulk_enqueue_least_recently_synced_first(res, pool, monkeypatch):  # noqa: F811
-    from actors import scheduled_sync
+    from theset_daemon.actors import scheduled_sync
     from theset_daemon import context
 
     async with pool.acquire() as conn:

@@ -14,6 +14,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,7 @@ import pytest
 import redis
 from conftest import RUN_ID, _delete_namespace, free_port
 from daemon_process import DaemonProcess
-from import_harness import SandboxProcess
+from import_harness import SandboxProcess, query
 
 from theset_daemon.broker import TheSetBroker
 from theset_daemon.queues import QUEUES
@@ -73,7 +74,7 @@ def cluster(redis_url: str, namespace: str, database_url: str) -> Iterator[dict[
         THESET_REDIS_URL=redis_url, THESET_REDIS_NAMESPACE=namespace, THESET_DATABASE_URL=database_url,
         THESET_HTTP_HOST="127.0.0.1", THESET_API_TOKEN=f"dash-api-{RUN_ID}-{'a' * 24}", THESET_ADMIN_TOKEN=f"dash-admin-{RUN_ID}-{'a' * 24}",
         THESET_SSE_SECRET=f"dash-sse-{RUN_ID}-{'s' * 24}", THESET_ALLOW_PRIVATE_FETCH="true",
-        THESET_ACTOR_MODULES="actors,daemon_actors", PYTHONUNBUFFERED="1",
+        THESET_ACTOR_MODULES="theset_daemon.actors,daemon_actors", PYTHONUNBUFFERED="1",
     )
     daemons = {
         name: DaemonProcess({**base, "THESET_HTTP_PORT": str(free_port()), "THESET_HOST_ID": f"dash-{name}", **extra})
@@ -170,6 +171,13 @@ def admin_post(daemon: DaemonProcess, path: str) -> dict:
         return orjson.loads(resp.read())
 
 
+def admin_delete(daemon: DaemonProcess, path: str) -> dict:
+    request = urllib.request.Request(daemon.url + path, method="DELETE",
+                                     headers={"Authorization": f"Bearer {daemon.env['THESET_ADMIN_TOKEN']}"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return orjson.loads(resp.read())
+
+
 def records(client: redis.Redis, namespace: str, name: str) -> list[dict]:
     return [orjson.loads(x) for x in client.lrange(f"{namespace}:test:{name}", 0, -1)]
 
@@ -230,6 +238,10 @@ def test_sign_in_then_the_overview_shows_each_queue_with_the_right_counts(browse
     for host in ("dash-a", "dash-b", "dash-ro"):
         assert "alive" in page.locator(f"tr[data-host='{host}']").inner_text()
     assert page.locator("[data-warning='no-daemon']").count() == 0
+    for provider in ("spotify", "ticketmaster", "setlistfm"):  # the daily budgets (quotas.js)
+        page.wait_for_selector(f"article.quota[data-provider='{provider}'] [data-meta='reset']")
+    bar = page.locator("article.quota[data-provider='ticketmaster'] svg.quota-bar")
+    assert "kept for imports" in bar.get_attribute("aria-label")
     tab.shot("overview.png")
 
     phone = Tab(browser, cluster["a"], width=375, height=812).sign_in()
@@ -262,6 +274,52 @@ def test_the_overview_warns_when_work_waits_and_no_daemon_is_alive(tab):
     assert "No daemon is alive" in warning.inner_text() and name in warning.inner_text()
     assert page.locator(f"[data-queue='{name}'] .badge:text-is('no daemon')").count() == 1
     page.unroute("**/api/admin/queues")
+
+
+def test_the_overview_warns_when_queued_recurring_work_will_not_fit_the_ticketmaster_budget(tab, producer, redis_url,
+                                                                                            namespace):
+    """Recurring work has spent the 70% it may; five more recurring syncs wait: the quota card says they will not fit."""
+    import asyncio
+
+    import redis.asyncio as aioredis
+
+    from theset_daemon.quota import RECURRING, QuotaPolicy
+    from theset_daemon.quota_store import QuotaBudget
+
+    async def spend_to_the_reserve() -> None:
+        client = aioredis.Redis.from_url(redis_url)
+        budget = QuotaBudget(client, namespace, QuotaPolicy("ticketmaster", 5000, reserve=0.3))
+        n = 0
+        while (await budget.spend(RECURRING, actor="sync_shows", job_id=f"dash-sync-{n}")).allowed:
+            n += 1  # one call per sync job, as a shows sync of a small act costs
+        await client.aclose()
+
+    with ThreadPoolExecutor(1) as pool:  # playwright's loop runs in this thread
+        pool.submit(asyncio.run, spend_to_the_reserve()).result()
+    daemon = tab.daemon
+    admin_post(daemon, "/api/admin/queues/ticketmaster_sync/pause")
+    try:
+        producer.enqueue_many([
+            dramatiq.Message(queue_name="ticketmaster_sync", actor_name="sync_shows", args=(),
+                             kwargs={"artist_id": f"dash-artist-{i}"},
+                             options={"job_id": f"sync:dash-artist-{i}:shows", "work": RECURRING})
+            for i in range(5)
+        ])
+        page = tab.page
+        tab.go("#/")
+        warning = page.locator("[data-warning='quota']")
+        warning.wait_for()
+        assert "queued recurring work needs ~5 ticketmaster calls; 0 are left for it" in warning.inner_text()
+        card = page.locator("article.quota[data-provider='ticketmaster']")
+        assert "recurring won't fit" in card.locator("header").inner_text()
+        assert "3,500 / 5,000" in card.locator("[data-meta='used']").inner_text()
+        tab.shot("overview-quotas.png")
+    finally:
+        admin_post(daemon, "/api/admin/queues/ticketmaster_sync/purge")
+        admin_post(daemon, "/api/admin/queues/ticketmaster_sync/resume")
+        client = redis.Redis.from_url(redis_url)
+        client.delete(*client.keys(f"{namespace}:quota:ticketmaster*"))
+        client.close()
 
 
 def test_pausing_a_queue_from_the_page_stops_the_second_daemon_taking_its_jobs(tab, producer, sync_redis, namespace):
@@ -430,6 +488,97 @@ def test_the_page_stops_polling_while_the_tab_is_hidden(tab):
             Object.defineProperty(document, 'hidden', {configurable: true, get: () => false});
             document.dispatchEvent(new Event('visibilitychange'));
         }""")
+
+
+def test_searching_jobs_by_argument_text_state_and_queue_pages_with_more(tab, producer):
+    needle = f"Needle-{uuid.uuid4().hex[:6]}"
+    ids = [send(producer, "cleanup", tag=f"{needle}-{n}", delay=3_600_000) for n in range(3)]
+    send(producer, "cleanup", tag="haystack", delay=3_600_000)
+    page = tab.page
+    tab.go("#/jobs")
+    form = page.locator("form.search")
+    form.wait_for()
+    form.locator("input[name=q]").fill(needle.lower())  # case-insensitive
+    form.locator("select[name=state]").select_option("delayed")
+    form.locator("select[name=queue]").select_option("cleanup")
+    form.locator("[data-action='search']").click()
+    page.wait_for_function("() => location.hash.includes('state=delayed')")
+    for job_id in ids:
+        page.wait_for_selector(f"table.search-results tr[data-job='{job_id}']")
+    assert page.locator("table.search-results tbody tr").count() == 3
+    assert "searched to the end" in page.locator("[data-role='search-status']").inner_text()
+    tab.shot("jobs-search.png")
+
+    tab.go(f"#/jobs?q={needle}&limit=2")  # a page of two, then More follows the cursor
+    page.wait_for_selector("[data-action='more']")
+    assert page.locator("table.search-results tbody tr").count() == 2
+    page.click("[data-action='more']")
+    page.wait_for_function("() => document.querySelectorAll('table.search-results tbody tr[data-job]').length === 3")
+    shown = page.eval_on_selector_all("table.search-results tr[data-job]", "rows => rows.map(r => r.dataset.job)")
+    assert sorted(shown) == sorted(ids)
+    page.click(f"table.search-results tr[data-job='{ids[0]}'] a.mono")
+    page.wait_for_selector("h1 .badge:text-is('delayed')")
+    assert needle in page.locator("pre.kwargs").inner_text()
+
+
+def test_an_import_phase_job_page_shows_what_the_phase_decided(tab, cluster):
+    daemon = cluster["a"]
+    attraction = Sandbox(SEED).truth.demo_attraction_id
+    headers = {"Authorization": f"Bearer {daemon.env['THESET_API_TOKEN']}", "Content-Type": "application/json"}
+    request = urllib.request.Request(f"{daemon.url}/api/imports", method="POST", headers=headers,
+                                     data=orjson.dumps({"tmAttractionId": attraction}))
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        import_id = orjson.loads(resp.read())["importId"]
+
+    def status() -> str:
+        with urllib.request.urlopen(urllib.request.Request(f"{daemon.url}/api/imports/{import_id}",
+                                                           headers=headers), timeout=10) as resp:
+            return orjson.loads(resp.read())["status"]
+
+    wait_for(lambda: status() in ("completed", "failed"), timeout=90, what="the import to finish")
+    page = tab.page
+    tab.go(f"#/job/import:{import_id}:catalog")
+    log = page.locator("table.job-log")
+    log.wait_for()
+    text = log.inner_text()
+    assert "releases" in text and "studio songs kept" in text, text
+    assert "provider requests (pages): spotify" in text and "catalog done:" in text
+    kept = page.locator("table.job-log tbody tr").count()
+    assert kept >= 4
+    tab.go(f"#/job/import:{import_id}:setlists")
+    page.wait_for_selector("table.job-log >> text=setlist.fm artist")
+    assert "matched a catalogue song" in page.locator("table.job-log").inner_text()
+    tab.shot("job-log.png")
+
+
+def test_dead_letters_and_imports_page_on_with_more(tab, cluster, producer, sync_redis, namespace, database_url):
+    # 103 dead letters in cleanup (an unknown actor dies at once) and 33 finished imports: more than a page of each.
+    ids = [f"dash-ghost-{uuid.uuid4().hex[:8]}" for _ in range(103)]
+    producer.enqueue_many([dramatiq.Message(queue_name="cleanup", actor_name="no_such_actor", args=(), kwargs={},
+                                            options={"job_id": job_id}) for job_id in ids])
+    wait_for(lambda: sync_redis.zcard(f"{namespace}:q:cleanup:dead") >= 103, timeout=30, what="103 dead letters")
+    with ThreadPoolExecutor(1) as pool:  # (Playwright's sync API owns this thread's event loop)
+        pool.submit(query, database_url, "insert into import_status (tm_attraction_id, status, created_at) "
+                    "select 'Kpage' || n, 'completed', now() - interval '1 day' - n * interval '1 minute' "
+                    "from generate_series(1, 33) n").result()
+    page = tab.page
+    tab.go("#/dead/cleanup")
+    page.wait_for_selector("[data-action='more']")
+    assert page.locator("table.jobs tbody tr[data-job]").count() == 100
+    page.click("[data-action='more']")
+    page.wait_for_function("() => document.querySelectorAll('table.jobs tbody tr[data-job]').length === 103")
+    assert page.locator("[data-action='more']").count() == 0
+    shown = set(page.eval_on_selector_all("table.jobs tr[data-job]", "rows => rows.map(r => r.dataset.job)"))
+    assert shown == set(ids)
+
+    tab.go("#/imports")
+    more = page.locator("button[data-action='more']")
+    more.wait_for()
+    before = page.locator("table.imports tbody tr").count()
+    assert before == 30
+    more.click()
+    page.wait_for_function(f"() => document.querySelectorAll('table.imports tbody tr').length > {before}")
+    admin_delete(cluster["a"], "/api/admin/dlq?queue=cleanup")
 
 
 def test_sign_out_everywhere_ends_this_and_every_other_session(browser, cluster):

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from theset_daemon.db import MigrationError, create_pool, migrate
-from theset_daemon.db.migrate import SQL_DIR, migration_files
+from theset_daemon.db.migrate import SQL_DIR, migration_files, migration_name
 
 from conftest import PG_ADMIN_URL
 
@@ -49,7 +49,7 @@ async def _tables(url: str) -> set[str]:
 
 
 async def test_creates_every_table_then_applies_nothing(database_url: str) -> None:
-    names = [p.stem for p in migration_files()]
+    names = [migration_name(p) for p in migration_files()]
     first = await migrate(database_url)
     # The session database may already be migrated by the store tests.
     assert first in (names, [])
@@ -59,7 +59,7 @@ async def test_creates_every_table_then_applies_nothing(database_url: str) -> No
 
 async def test_creates_a_missing_database(fresh_url: str) -> None:
     applied = await migrate(fresh_url)
-    assert applied == [p.stem for p in migration_files()]
+    assert applied == [migration_name(p) for p in migration_files()]
     assert TABLES <= await _tables(fresh_url)
 
 
@@ -76,7 +76,7 @@ def test_five_processes_apply_each_migration_once(fresh_url: str) -> None:
     results = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0] * 5, [err for _, err in results]
     applied = [name for out, _ in results for name in orjson.loads(out)]
-    names = [p.stem for p in migration_files()]
+    names = [migration_name(p) for p in migration_files()]
     assert sorted(applied) == sorted(names)
 
     async def recorded() -> list[str]:
@@ -114,7 +114,7 @@ def test_duplicate_numbers_are_refused(tmp_path: Path) -> None:
 
 
 def test_sql_dir_is_the_repository_sql() -> None:
-    assert SQL_DIR == Path(__file__).resolve().parents[1] / "sql"
+    assert Path(str(SQL_DIR)).resolve() == Path(__file__).resolve().parents[1] / "sql"
 
 
 async def test_pool_decodes_jsonb_and_sets_statement_timeout(database_url: str) -> None:

@@ -39,7 +39,7 @@ def sandbox() -> Iterator[SandboxProcess]:
 def daemon(daemon_env, sandbox, private_redis, receiver, tmp_path) -> Iterator[DaemonProcess]:  # noqa: F811
     schedules = tmp_path / "schedules.toml"
     schedules.write_text(FAST_RECONCILE)
-    env = {**daemon_env, **sandbox.env, "THESET_ALLOW_PRIVATE_FETCH": "true", "THESET_ACTOR_MODULES": "actors",
+    env = {**daemon_env, **sandbox.env, "THESET_ALLOW_PRIVATE_FETCH": "true", "THESET_ACTOR_MODULES": "theset_daemon.actors",
            "THESET_REDIS_URL": private_redis.url, "THESET_SCHEDULES_FILE": str(schedules),
            "THESET_WEBHOOK_URLS": receiver.url, "THESET_WEBHOOK_SECRET": SECRET}
     proc = DaemonProcess(env).start().wait_ready()

@@ -33,7 +33,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_the_shipped_schedules_load_with_the_real_actors():
-    import actors  # noqa: F401  (declares them)
+    import theset_daemon.actors  # noqa: F401  (declares them)
     import dramatiq
 
     known = {name: a.queue_name for name, a in dramatiq.get_broker().actors.items()}
@@ -117,7 +117,7 @@ def cluster(daemon_env, namespace, tmp_path) -> Iterator[list[DaemonProcess]]:
     started = []
     for i in range(3):
         env = {**daemon_env, "THESET_HTTP_PORT": str(free_port()), "THESET_HOST_ID": f"sched-{namespace[-8:]}-{i}",
-               "THESET_SCHEDULES_FILE": str(path), "THESET_ACTOR_MODULES": "actors"}
+               "THESET_SCHEDULES_FILE": str(path), "THESET_ACTOR_MODULES": "theset_daemon.actors"}
         started.append(DaemonProcess(env).start())
     yield started
     for daemon in started:

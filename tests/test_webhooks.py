@@ -98,7 +98,7 @@ async def test_loopback_is_refused_unless_private_fetch_is_allowed(receiver, hos
 @pytest.fixture
 def daemon(daemon_env) -> Iterator[DaemonProcess]:
     env = {**daemon_env, "THESET_WEBHOOK_SECRET": SECRET, "THESET_ALLOW_PRIVATE_FETCH": "true",
-           "THESET_JOB_MIN_BACKOFF_MS": "100", "THESET_JOB_MAX_ATTEMPTS": "3", "THESET_ACTOR_MODULES": "actors"}
+           "THESET_JOB_MIN_BACKOFF_MS": "100", "THESET_JOB_MAX_ATTEMPTS": "3", "THESET_ACTOR_MODULES": "theset_daemon.actors"}
     proc = DaemonProcess(env).start().wait_ready()
     yield proc
     proc.stop()

@@ -1,11 +1,11 @@
-"""The operator's verbs in the terminal: ``queues``, ``jobs``, ``dlq``, ``queue``.
+"""The operator's verbs in the terminal: ``queues``, ``jobs``, ``dlq``, ``queue``, ``quotas``.
 
 They talk to Redis directly through :class:`~theset_daemon.broker.admin.QueueAdmin`
 (the code behind the admin API), so they work with no daemon running and show
 the same numbers. Tables for people; ``--json`` prints the API's JSON shapes.
 
 Exit statuses: 0 done, 1 unknown queue or job (or a job in the wrong state),
-2 bad usage (argparse names the flag).
+2 bad usage (argparse names the flag). ``dlq purge`` asks first (or takes ``--yes``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Any
 import orjson
 
 from . import config
-from .broker.admin import STATES, JobStateConflict, QueueAdmin, UnknownJob, UnknownQueue
+from .broker.admin import STATES, JobFilter, JobStateConflict, QueueAdmin, UnknownJob, UnknownQueue
+from .cli_errors import Failure
 from .masking import masker
 
 #: Most rows ``jobs list`` / ``dlq list`` print.
@@ -51,8 +52,7 @@ def _run(work: Callable[[QueueAdmin], Awaitable[Any]], args: argparse.Namespace,
     try:
         result = asyncio.run(go())
     except (UnknownQueue, UnknownJob, JobStateConflict) as exc:
-        print(f"theset-daemon: {exc}", file=sys.stderr)
-        return 1
+        raise Failure("not_found" if not isinstance(exc, JobStateConflict) else "conflict", str(exc)) from exc
     if args.json:
         print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
     else:
@@ -149,7 +149,7 @@ def _job_show(args: argparse.Namespace) -> int:
     def show(job: dict) -> None:
         width = max(map(len, job))
         for name, value in job.items():
-            if name in ("traceback", "history"):
+            if name in ("traceback", "history", "logs", "logsDropped"):
                 continue
             if name.endswith("At"):
                 value = _when(value)
@@ -160,30 +160,62 @@ def _job_show(args: argparse.Namespace) -> int:
             print("history" + " " * (width - 5) + "  ".join(f"{h['state']} {_when(h['at'])}" for h in job["history"]))
         if job["traceback"]:
             print("\n" + job["traceback"].rstrip())
+        _print_logs(job)
 
     return _run(lambda admin: admin.job(args.job_id), args, show)
 
 
+def _print_logs(job: dict) -> None:
+    """The job's log lines: time, attempt, text (continuation lines indented)."""
+    if not job["logs"]:
+        return
+    dropped = f" ({job['logsDropped']} older lines dropped)" if job["logsDropped"] else ""
+    print(f"\nlog{dropped}")
+    for line in job["logs"]:
+        text = str(line.get("text", "")).replace("\n", "\n" + " " * 25)
+        print(f"{_when(line.get('at'))}  #{line.get('attempt') or '-'}  {text}")
+
+
 def _jobs_list(args: argparse.Namespace) -> int:
+    where = JobFilter(queue=args.queue, state=args.state, actor=args.actor, text=args.search,
+                      since=args.since, until=args.until)
+
     async def work(admin: QueueAdmin) -> dict:
-        jobs, cursor = await admin.jobs(args.queue, args.state, limit=args.limit, cursor=args.cursor)
+        jobs, cursor = await admin.search(where, limit=args.limit, cursor=args.cursor)
         return {"jobs": jobs, "nextCursor": cursor}
 
     def show(page: dict) -> None:
         if not page["jobs"]:
-            print(f"no {args.state} jobs in {args.queue}")
-            return
-        _print_table(("JOB", "ACTOR", "STATE", "PRIORITY", "ATTEMPTS", "ENQUEUED", "FINISHED", "ERROR"),
-                     [(j["jobId"], j["actor"], j["state"], j["priority"], j["attempts"], _when(j["enqueuedAt"]),
-                       _when(j["finishedAt"]), _short(j["error"])) for j in page["jobs"]])
+            print("no jobs match" if page["nextCursor"] else "no jobs match (searched to the end)")
+        else:
+            _print_table(("JOB", "QUEUE", "ACTOR", "STATE", "PRIORITY", "ATTEMPTS", "ENQUEUED", "FINISHED", "ERROR"),
+                         [(j["jobId"], j["queue"], j["actor"], j["state"], j["priority"], j["attempts"],
+                           _when(j["enqueuedAt"]), _when(j["finishedAt"]), _short(j["error"])) for j in page["jobs"]])
         if page["nextCursor"]:
             print(f"\nmore: --cursor {page['nextCursor']}")
 
     try:
         return _run(work, args, show)
     except ValueError as exc:  # a bad cursor
-        print(f"theset-daemon: --cursor: {exc}", file=sys.stderr)
-        return 2
+        raise Failure("usage", f"--cursor: {exc}", "--cursor", status=2) from exc
+
+
+def _moment(text: str) -> int:
+    """A time flag: ms since the epoch, an ISO 8601 time (UTC unless it says), or an age like 90s, 15m, 2h, 1d."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if len(text) > 1 and text[-1] in units and text[:-1].isdigit():
+        return int((datetime.now(UTC).timestamp() - int(text[:-1]) * units[text[-1]]) * 1000)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected ms since the epoch, an ISO time or an age like 15m/2h/1d, got {text!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
 
 
 # -- dead letters ------------------------------------------------------------------------------
@@ -198,11 +230,17 @@ def _dlq(args: argparse.Namespace) -> int:
             _print_table(("JOB", "QUEUE", "ACTOR", "REASON", "ATTEMPTS", "LAST FAILED", "ERROR"),
                          [(d["jobId"], d["queue"], d["actor"], d["reason"], d["attempts"], _when(d["lastFailedAt"]),
                            _short(d["error"])) for d in body["deadLetters"]])
+            if body["nextCursor"]:
+                print(f"\nmore: --cursor {body['nextCursor']}")
 
         async def dead(admin: QueueAdmin) -> dict:
-            return {"deadLetters": await admin.dead_letters(args.queue, limit=args.limit)}
+            letters, cursor = await admin.dead_letter_page(args.queue, limit=args.limit, cursor=args.cursor)
+            return {"deadLetters": letters, "nextCursor": cursor}
 
-        return _run(dead, args, show)
+        try:
+            return _run(dead, args, show)
+        except ValueError as exc:  # a bad cursor
+            raise Failure("usage", f"--cursor: {exc}", "--cursor", status=2) from exc
     if args.action == "retry":
         async def retry(admin: QueueAdmin) -> dict:
             if args.job:
@@ -213,10 +251,66 @@ def _dlq(args: argparse.Namespace) -> int:
 
         return _run(retry, args, lambda r: print(f"retried {r['retried']} dead letter(s)"))
 
+    confirm(f"delete every dead letter {f'of queue {args.queue}' if args.queue else 'of every queue'} for good", args.yes)
+
     async def purge(admin: QueueAdmin) -> dict:
         return {"purged": await admin.purge_dead(args.queue)}
 
     return _run(purge, args, lambda r: print(f"purged {r['purged']} dead letter(s)"))
+
+
+def confirm(action: str, yes: bool) -> None:
+    """Go on only with ``--yes`` or a "y" typed at the terminal.
+
+    Raises:
+      Failure: declined, or no terminal to ask and no ``--yes`` (exit 2 naming ``--yes``).
+    """
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise Failure("not_confirmed", f"this would {action}; confirm with --yes", "--yes", status=2)
+    answer = input(f"{action}? [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise Failure("not_confirmed", "nothing done (not confirmed)")
+
+
+# -- daily provider quotas ---------------------------------------------------------------------
+
+
+def _quotas_table(body: dict) -> None:
+    def n(value: Any) -> str:
+        return "-" if value is None else str(value)
+
+    rows = []
+    for q in body["providers"]:
+        spent, held, queued = q["byKind"], q["held"], q["forecast"]["expected"]
+        rows.append((q["provider"], q["limit"] or "none", q["used"], n(q["remaining"]),
+                     f"{int(q['reserve'] * 100)}%" if q["limit"] else "-", spent["person"], spent["recurring"],
+                     q["other"], f"{held['person']}/{held['recurring']}", f"{queued['person']}/{queued['recurring']}",
+                     _when(q["resetAt"]) if q["resetAt"] else "at next call"))
+    _print_table(("PROVIDER", "LIMIT", "USED", "LEFT", "RESERVE", "PERSON", "RECURRING", "OTHER", "HELD P/R",
+                  "QUEUED P/R", "RESET (UTC)"), rows)
+    for q in body["providers"]:
+        if q["holdUntil"]:
+            print(f"\n{q['provider']}: the provider refused for quota; every call waits until {_when(q['holdUntil'])}")
+        if q["forecast"]["warning"]:
+            print(f"\nwarning: {q['forecast']['warning']}")
+
+
+def _quotas(args: argparse.Namespace) -> int:
+    async def work(admin: QueueAdmin) -> dict:
+        from .quota import now_ms, quota_policies
+        from .quota_forecast import quota_overview
+        from .quota_store import QuotaBudget
+
+        settings = config.load()
+        client = admin.broker.aredis
+        budgets = {name: QuotaBudget(client, settings.redis_namespace, policy)
+                   for name, policy in quota_policies(settings).items()}
+        now = now_ms()
+        return {"now": now, "providers": await quota_overview(budgets, client, admin.broker.keys, now)}
+
+    return _run(work, args, _quotas_table)
 
 
 # -- the parsers -------------------------------------------------------------------------------
@@ -236,37 +330,76 @@ def _json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON (the admin API's shapes) instead of a table")
 
 
-def add_parsers(sub: Any) -> None:
-    """Add ``queues``, ``queue``, ``jobs`` and ``dlq`` to the ``theset-daemon`` command."""
-    queues = sub.add_parser("queues", help="every queue's counts, pause state and throughput; the daemons")
+#: The variables every operator verb reads (they talk to Redis directly).
+REDIS_VARIABLES = ("REDIS_URL", "REDIS_NAMESPACE")
+
+
+def add_parsers(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
+    """Add ``queues``, ``queue``, ``jobs``, ``quotas`` and ``dlq`` to the ``theset-daemon`` command.
+
+    ``command(sub, name, summary, description, *variables)`` makes each subcommand.
+    """
+    queues = command(sub, "queues", "every queue's counts, pause state and throughput; the daemons",
+                     "Every queue's jobs by state, pause state, oldest waiting age and completions in the\n"
+                     "last 15 minutes, then every daemon's heartbeat; read from Redis (no daemon needed).",
+                     *REDIS_VARIABLES)
     _json_flag(queues)
     queues.set_defaults(func=_queues)
 
-    queue = sub.add_parser("queue", help="pause or resume a queue for the whole cluster")
+    queue = command(sub, "queue", "pause or resume a queue for the whole cluster",
+                    "Pause or resume a queue on every daemon at once; a pause survives restarts.", *REDIS_VARIABLES)
     queue.add_argument("action", choices=("pause", "resume"))
     queue.add_argument("queue", help="the queue name")
     _json_flag(queue)
     queue.set_defaults(func=_queue)
 
-    jobs = sub.add_parser("jobs", help="show one job, or list a queue's jobs by state")
-    jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True, metavar="show|list")
-    show = jobs_sub.add_parser("show", help="everything about one job")
+    jobs = command(sub, "jobs", "show one job (with its log), or find jobs",
+                   "`jobs show ID`: a job's arguments, history, progress, error, traceback and log.\n"
+                   "`jobs list [--queue Q --state S --actor A --search TEXT --since 2h --until T]`: jobs matching\n"
+                   "every filter given, newest first within each queue and state.\n"
+                   "`jobs search TEXT`: jobs whose arguments or error contain TEXT (list's filters apply too).",
+                   *REDIS_VARIABLES)
+    jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True, metavar="show|list|search")
+    show = jobs_sub.add_parser("show", help="everything about one job, its log included")
     show.add_argument("job_id", metavar="ID")
     _json_flag(show)
     show.set_defaults(func=_job_show)
-    listing = jobs_sub.add_parser("list", help="a queue's jobs in one state, newest first")
-    listing.add_argument("--queue", required=True, help="the queue name")
-    listing.add_argument("--state", required=True, choices=STATES)
-    listing.add_argument("--limit", type=_limit, default=50, help=f"rows, 1-{MAX_LIMIT} (default 50)")
-    listing.add_argument("--cursor", help="continue after the previous page")
-    _json_flag(listing)
-    listing.set_defaults(func=_jobs_list)
+    listing = jobs_sub.add_parser("list", help="jobs by queue, state, actor, text and time; every filter optional")
+    search = jobs_sub.add_parser("search", help="jobs whose arguments or error contain TEXT (plus list's filters)")
+    search.add_argument("search", metavar="TEXT", help="case-insensitive substring of the arguments or the error")
+    listing.add_argument("--search", metavar="TEXT", help="case-insensitive substring of the arguments or the error")
+    for parser in (listing, search):
+        parser.add_argument("--queue", help="only this queue")
+        parser.add_argument("--state", choices=STATES, help="only this state")
+        parser.add_argument("--actor", help="only this actor")
+        parser.add_argument("--since", type=_moment, metavar="TIME",
+                            help="enqueued at or after: ms, ISO time, or an age (15m, 2h, 1d)")
+        parser.add_argument("--until", type=_moment, metavar="TIME", help="enqueued at or before (as --since)")
+        parser.add_argument("--limit", type=_limit, default=50, help=f"rows, 1-{MAX_LIMIT} (default 50)")
+        parser.add_argument("--cursor", help="continue after the previous page (same filters)")
+        _json_flag(parser)
+        parser.set_defaults(func=_jobs_list)
 
-    dlq = sub.add_parser("dlq", help="list, retry or purge dead letters")
+    quotas = command(sub, "quotas", "each provider's daily budget, the queued work's cost, warnings",
+                     "Each provider's daily quota window: limit, calls used by kind of work (person: imports;\n"
+                     "recurring: scheduled syncs), left, the reserve kept for imports, calls held, the reset,\n"
+                     "what the queued jobs are expected to cost, and a warning when queued recurring work will\n"
+                     "not fit before the reset; read from Redis (no daemon needed).",
+                     *REDIS_VARIABLES, "TICKETMASTER_DAILY_QUOTA", "SETLISTFM_DAILY_QUOTA", "SPOTIFY_DAILY_QUOTA",
+                     "QUOTA_WINDOW", "QUOTA_RESERVE")
+    _json_flag(quotas)
+    quotas.set_defaults(func=_quotas)
+
+    dlq = command(sub, "dlq", "list, retry or purge dead letters",
+                  "Dead letters: jobs that used up their attempts or were refused. `retry` sends them back\n"
+                  "to their queue; `purge` deletes them for good (it asks first, or takes --yes).",
+                  *REDIS_VARIABLES)
     dlq.add_argument("action", choices=("list", "retry", "purge"))
     dlq.add_argument("--queue", help="only this queue")
+    dlq.add_argument("--yes", action="store_true", help="purge: do not ask for confirmation")
     dlq.add_argument("--job", action="append", metavar="ID", help="retry: this dead letter (repeatable)")
     dlq.add_argument("--limit", type=_limit, default=50, help=f"list: rows, 1-{MAX_LIMIT} (default 50)")
+    dlq.add_argument("--cursor", help="list: continue after the previous page")
     _json_flag(dlq)
     dlq.set_defaults(func=_dlq)
 
@@ -275,5 +408,8 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     """Usage errors argparse cannot see (exit 2 naming the flag)."""
     if getattr(args, "func", None) is _dlq and args.job and args.action != "retry":
         parser.error("argument --job: only with 'dlq retry'")
+    if getattr(args, "func", None) is _jobs_list and args.since is not None and args.until is not None \
+            and args.since > args.until:
+        parser.error("argument --until: must not be before --since")
     if getattr(args, "func", None) is _dlq and args.job and args.queue:
         parser.error("argument --job: not allowed with argument --queue")

@@ -22,7 +22,6 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable
 
 import asyncpg
@@ -30,6 +29,7 @@ import dramatiq
 import orjson
 import redis.asyncio as aioredis
 
+from .package_data import query
 from .queues import Priority
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ REDIS_TIMEOUT_S = 0.25
 #: Seconds Redis is left alone after it failed (the LRU serves meanwhile).
 REDIS_RETRY_S = 1.0
 #: The artist page document (``$1`` artist id).
-ARTIST_PAGE_QUERY = (Path(__file__).resolve().parents[1] / "sql" / "queries" / "artist_page.sql").read_text()
+ARTIST_PAGE_QUERY = query("artist_page")
 
 
 class LocalLRU:

@@ -1,8 +1,12 @@
 """Configuration from ``THESET_*`` environment variables, validated at start-up.
 
-Every secret can also come from ``THESET_X_FILE`` (a path) or from systemd's
-``$CREDENTIALS_DIRECTORY/<name>`` where ``<name>`` is the variable's name without
-the ``THESET_`` prefix, lower-cased (``LoadCredential=api_token:/etc/...``).
+Every secret, and the Redis and PostgreSQL URLs (they carry passwords), can
+also come from ``THESET_X_FILE`` (a path) or from systemd's
+``$CREDENTIALS_DIRECTORY/<name>`` where ``<name>`` is the variable's name
+lower-cased, with or without its ``theset_`` prefix (``LoadCredential=api_token:/etc/...``
+gives ``api_token``; the unit's ``LoadCredential=theset:/etc/theset-daemon/credentials``
+loads every file of that directory as ``theset_<file>``). The variable itself wins
+over ``_FILE``, which wins over the credential; an empty credential file reads as unset.
 A wrong value raises :class:`ConfigError` naming the variable and what it
 expects; the CLI turns that into :data:`EXIT_CONFIG`.
 """
@@ -65,6 +69,12 @@ def _positive_float(value: str) -> float:
 def _positive_int(value: str) -> int:
     if not value.isdigit() or int(value) <= 0:
         raise ValueError("a positive integer")
+    return int(value)
+
+
+def _count(value: str) -> int:
+    if not value.strip().isdigit():
+        raise ValueError("a whole number, 0 or more")
     return int(value)
 
 
@@ -145,11 +155,13 @@ class Var:
     parse: Callable[[str], Any]
     default: str
     secret: bool = False
+    #: May come from ``THESET_X_FILE`` or a systemd credential (every secret may).
+    credential: bool = False
 
 
 #: Every setting, by attribute name. Defaults suit the local sandbox.
 VARIABLES: dict[str, Var] = {
-    "redis_url": Var("THESET_REDIS_URL", _redis_url, "redis://127.0.0.1:6379/0"),
+    "redis_url": Var("THESET_REDIS_URL", _redis_url, "redis://127.0.0.1:6379/0", credential=True),
     "redis_password": Var("THESET_REDIS_PASSWORD", _text, "", secret=True),
     "redis_tls_ca_cert": Var("THESET_REDIS_TLS_CA_CERT", _text, ""),
     "redis_tls_cert": Var("THESET_REDIS_TLS_CERT", _text, ""),
@@ -158,7 +170,8 @@ VARIABLES: dict[str, Var] = {
     "redis_timeout": Var("THESET_REDIS_TIMEOUT", _positive_float, "2"),
     "redis_allow_eviction": Var("THESET_REDIS_ALLOW_EVICTION", _bool, "false"),
     "redis_namespace": Var("THESET_REDIS_NAMESPACE", _text, "theset"),
-    "database_url": Var("THESET_DATABASE_URL", _url(("postgresql", "postgres")), "postgresql://root@127.0.0.1:5432/theset"),
+    "database_url": Var("THESET_DATABASE_URL", _url(("postgresql", "postgres")), "postgresql://root@127.0.0.1:5432/theset",
+                        credential=True),
     "http_host": Var("THESET_HTTP_HOST", _text, "127.0.0.1"),
     "http_port": Var("THESET_HTTP_PORT", _port, "8080"),
     "public_url": Var("THESET_PUBLIC_URL", _text, ""),
@@ -167,11 +180,16 @@ VARIABLES: dict[str, Var] = {
     "lease_timeout": Var("THESET_LEASE_TIMEOUT", _positive_float, "30"),
     "log_level": Var("THESET_LOG_LEVEL", _level, "INFO"),
     "host_id": Var("THESET_HOST_ID", _text, ""),
-    "actor_modules": Var("THESET_ACTOR_MODULES", _module_list, "actors"),
+    "actor_modules": Var("THESET_ACTOR_MODULES", _module_list, "theset_daemon.actors"),
     "api_token": Var("THESET_API_TOKEN", _own_secret, "", secret=True),
     "admin_token": Var("THESET_ADMIN_TOKEN", _own_secret, "", secret=True),
     "sse_secret": Var("THESET_SSE_SECRET", _own_secret, "", secret=True),
     "sse_token_ttl": Var("THESET_SSE_TOKEN_TTL", _positive_int, "3600"),
+    "sse_max_streams": Var("THESET_SSE_MAX_STREAMS", _positive_int, "10000"),
+    "sse_readers": Var("THESET_SSE_READERS", _positive_int, "2"),
+    "http_idle_timeout": Var("THESET_HTTP_IDLE_TIMEOUT", _positive_float, "15"),
+    "http_max_idle_connections": Var("THESET_HTTP_MAX_IDLE_CONNECTIONS", _positive_int, "1024"),
+    "http_max_connections_per_peer": Var("THESET_HTTP_MAX_CONNECTIONS_PER_PEER", _count, "0"),
     "spotify_api_url": Var("THESET_SPOTIFY_API_URL", _url(("http", "https")), "https://api.spotify.com/v1"),
     "spotify_accounts_url": Var("THESET_SPOTIFY_ACCOUNTS_URL", _url(("http", "https")), "https://accounts.spotify.com"),
     "spotify_client_id": Var("THESET_SPOTIFY_CLIENT_ID", _text, "", secret=True),
@@ -184,6 +202,12 @@ VARIABLES: dict[str, Var] = {
     "setlistfm_api_url": Var("THESET_SETLISTFM_API_URL", _url(("http", "https")), "https://api.setlist.fm/rest/1.0"),
     "setlistfm_api_key": Var("THESET_SETLISTFM_API_KEY", _text, "", secret=True),
     "setlistfm_rate": Var("THESET_SETLISTFM_RATE", _positive_float, "2"),
+    # daily quotas (README "Daily provider quotas"): 0 = no published quota, counted only
+    "ticketmaster_daily_quota": Var("THESET_TICKETMASTER_DAILY_QUOTA", _count, "5000"),
+    "setlistfm_daily_quota": Var("THESET_SETLISTFM_DAILY_QUOTA", _count, "1440"),
+    "spotify_daily_quota": Var("THESET_SPOTIFY_DAILY_QUOTA", _count, "0"),
+    "quota_window_s": Var("THESET_QUOTA_WINDOW", _positive_float, "86400"),
+    "quota_reserve": Var("THESET_QUOTA_RESERVE", _fraction, "0.3"),
     "allow_private_fetch": Var("THESET_ALLOW_PRIVATE_FETCH", _bool, "false"),
     "dashboard_readonly": Var("THESET_DASHBOARD_READONLY", _bool, "false"),
     "webhook_urls": Var("THESET_WEBHOOK_URLS", _url_list, ""),
@@ -233,6 +257,11 @@ class Settings:
     admin_token: str
     sse_secret: str
     sse_token_ttl: int
+    sse_max_streams: int
+    sse_readers: int
+    http_idle_timeout: float
+    http_max_idle_connections: int
+    http_max_connections_per_peer: int
     spotify_api_url: str
     spotify_accounts_url: str
     spotify_client_id: str
@@ -245,6 +274,11 @@ class Settings:
     setlistfm_api_url: str
     setlistfm_api_key: str
     setlistfm_rate: float
+    ticketmaster_daily_quota: int
+    setlistfm_daily_quota: int
+    spotify_daily_quota: int
+    quota_window_s: float
+    quota_reserve: float
     allow_private_fetch: bool
     dashboard_readonly: bool
     webhook_urls: tuple[str, ...]
@@ -333,7 +367,7 @@ def _raw_value(var: Var, environ: Mapping[str, str]) -> str:
     """The raw text of a variable: direct, ``_FILE``, or a systemd credential."""
     if var.env in environ:
         return environ[var.env]
-    if not var.secret:
+    if not (var.secret or var.credential):
         return var.default
     file_var = f"{var.env}_FILE"
     if file_var in environ:
@@ -343,9 +377,13 @@ def _raw_value(var: Var, environ: Mapping[str, str]) -> str:
             raise ConfigError(file_var, "a readable file", environ[file_var]) from exc
     credentials = environ.get("CREDENTIALS_DIRECTORY")
     if credentials:
-        path = Path(credentials) / var.env.removeprefix("THESET_").lower()
-        if path.is_file():
-            return path.read_text().strip()
+        for name in (var.env.removeprefix("THESET_").lower(), var.env.lower()):
+            path = Path(credentials) / name
+            if path.is_file():
+                try:
+                    return path.read_text().strip() or var.default
+                except OSError as exc:
+                    raise ConfigError(var.env, f"a readable credential file ({exc.strerror})", str(path)) from exc
     return var.default
 
 

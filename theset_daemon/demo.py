@@ -2,8 +2,13 @@
 
 Starts the sandbox providers and a daemon (as child processes, the daemon's
 JSON logs going to ``.demo/daemon.log``), imports the sandbox's demo artist
-through the same HTTP API and SSE stream the web app uses, shows live progress
-bars, prints what landed, and leaves the daemon serving until Ctrl-C.
+through the same HTTP API and SSE stream the web app uses, shows a live
+progress bar per phase, prints what landed and a hand-over banner (dashboard
+and admin token, the exports that point the CLI at the demo, the other
+artists the sandbox serves), and leaves the daemon serving until Ctrl-C.
+
+The children run in sessions of their own, so the terminal's Ctrl-C reaches
+only the demo, which then sends the daemon one SIGTERM and waits for its drain.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import secrets
 import signal
 import socket
@@ -23,9 +29,12 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from .follow import ProgressBars, follow_events, start_import
+from . import config
+from .follow import ProgressBars, error_text, follow_events, overall, start_import
 
 DEMO_DIR = Path(".demo")
+#: The sandbox's announced attractions, by the names the banner uses.
+ATTRACTION_NAMES = {"demo attraction": "demo", "big catalogue": "big catalogue", "big events": "big events"}
 DEMO_DATABASE = "postgresql://root@127.0.0.1:5432/theset_demo"
 #: Sandbox latency per provider call, milliseconds (realistic but quick).
 SANDBOX_LATENCY_MS = "15"
@@ -43,16 +52,16 @@ def port_or_free(port: int) -> int:
 
 
 def start_sandbox(port: int) -> tuple[subprocess.Popen[str], dict[str, str], dict[str, str]]:
-    """The sandbox child, its THESET_* variables and the attraction ids it announces."""
-    cmd = [sys.executable, "-m", "theset_daemon.cli", "sandbox", "--port", str(port), "--seed", "7",
+    """The sandbox child, its THESET_* variables and the attraction ids it announces (demo, big catalogue, big events)."""
+    cmd = [sys.executable, "-m", "theset_daemon", "sandbox", "--port", str(port), "--seed", "7",
            "--latency-ms", SANDBOX_LATENCY_MS, "--jitter-ms", "10"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     env: dict[str, str] = {}
     ids: dict[str, str] = {}
     assert proc.stdout is not None
     for line in proc.stdout:
         if line.startswith("demo attraction"):
-            ids["demo"] = line.split()[2].rstrip(";")
+            ids.update(re.findall(r"(demo attraction|big catalogue|big events) (\S+?)[;\s]", line + " "))
         if line.startswith("THESET_"):
             name, _, value = line.strip().partition("=")
             env[name] = value
@@ -60,12 +69,13 @@ def start_sandbox(port: int) -> tuple[subprocess.Popen[str], dict[str, str], dic
                 break
     if not env:
         raise RuntimeError("the sandbox did not start")
-    return proc, env, ids
+    return proc, env, {ATTRACTION_NAMES[name]: value for name, value in ids.items()}
 
 
 def daemon_env(port: int, sandbox_env: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()}
     env.setdefault("THESET_DATABASE_URL", DEMO_DATABASE)
+    env.setdefault("THESET_REDIS_URL", config.VARIABLES["redis_url"].default)
     env.setdefault("THESET_REDIS_NAMESPACE", "theset-demo")
     env.setdefault("THESET_API_TOKEN", secrets.token_urlsafe(32))
     env.setdefault("THESET_ADMIN_TOKEN", secrets.token_urlsafe(32))
@@ -120,13 +130,14 @@ async def run_import(base_url: str, token: str, attraction: str, database_url: s
     began = time.monotonic()
     async with aiohttp.ClientSession() as session:
         started = await start_import(session, base_url, token, attraction)
-        print(f"\nimporting attraction {attraction} as import {started['importId']}")
+        say(f"importing attraction {attraction} (import {started['importId']}): a bar per phase")
         bars, final = ProgressBars(), {}
         async for name, data in follow_events(session, started["eventsUrl"]):
             bars.show(name, data)
             final = data
-    if final.get("status") != "completed":
-        print(f"import {final.get('status')}: {final.get('error')}")
+    _, status = overall(final)
+    if status != "completed":
+        print(f"import {status}: {error_text(final)}")
         return False
     landed = {**await summary(database_url, started["importId"]), "import_seconds": round(time.monotonic() - began, 1)}
     print("\nwhat landed:")
@@ -135,38 +146,91 @@ async def run_import(base_url: str, token: str, attraction: str, database_url: s
     return True
 
 
-def stop(proc: subprocess.Popen[Any], timeout: float = 40.0) -> None:
+def say(text: str) -> None:
+    """One progress line of the demo itself, flushed at once."""
+    print(f"demo: {text}", flush=True)
+
+
+def stop(proc: subprocess.Popen[Any], timeout: float = 40.0) -> int | None:
+    """One SIGTERM, then wait (a Ctrl-C while waiting forwards one SIGINT: the daemon's "exit now"); its status."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout)
+        except KeyboardInterrupt:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+def cli_command() -> str:
+    """How to call this installation's ``theset-daemon`` from the current directory."""
+    script = Path(sys.executable).with_name("theset-daemon")
+    if not script.exists():
+        return "theset-daemon"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
+def banner(env: dict[str, str], ids: dict[str, str], imported: str, serving: bool) -> str:
+    """What a newcomer needs to go on: dashboard and token, the CLI's exports, the other artists."""
+    base, cmd = env["THESET_PUBLIC_URL"], cli_command()
+    exports = {name: env[name] for name in ("THESET_DATABASE_URL", "THESET_REDIS_URL", "THESET_REDIS_NAMESPACE",
+                                              "THESET_HTTP_PORT", "THESET_API_TOKEN") if name in env}
+    others = [(name, value) for name, value in ids.items() if value != imported]
+    lines = ["", "=" * 72]
+    if serving:
+        lines += [f"the demo daemon serves on {base}  (Ctrl-C stops it; it drains first)",
+                  f"  dashboard    {base}/dashboard",
+                  f"  admin token  {env['THESET_ADMIN_TOKEN']}   (sign in with it; also the admin API's bearer)",
+                  f"  metrics      {base}/metrics      readiness {base}/readyz"]
+    lines += ["point the CLI at the demo (another terminal, in this directory):"]
+    lines += [f"  export {name}={value}" for name, value in exports.items()]
+    lines += [f"  {cmd} queues        {cmd} schedules        {cmd} dlq list"]
+    if others:
+        lines += ["other artists the sandbox serves:"]
+        lines += [f"  {name:<14} {value}   " + (f"{cmd} import {value} --follow" if serving else f"scripts/demo --artist {value}")
+                  for name, value in others]
+    lines += ["=" * 72]
+    return "\n".join(lines)
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    """Run the demo; the exit status is 0 when the import completed."""
+    """Run the demo; the exit status is 0 when the import completed (and the daemon stopped cleanly)."""
     DEMO_DIR.mkdir(exist_ok=True)
     sandbox_port, port = port_or_free(args.sandbox_port), port_or_free(args.port)
+    say(f"starting the sandbox providers (Spotify, Ticketmaster, setlist.fm stand-ins) on 127.0.0.1:{sandbox_port}")
     sandbox, sandbox_env, ids = start_sandbox(sandbox_port)
     env = daemon_env(port, sandbox_env)
     base_url = env["THESET_PUBLIC_URL"]
     log = open(DEMO_DIR / "daemon.log", "ab")
-    daemon = subprocess.Popen([sys.executable, "-m", "theset_daemon.cli", "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    say(f"starting the daemon on {base_url} (migrations, workers, scheduler; logs: {DEMO_DIR / 'daemon.log'})")
+    began = time.monotonic()
+    daemon = subprocess.Popen([sys.executable, "-m", "theset_daemon", "run"], env=env, stdout=log,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    ok, interrupted = False, False
     try:
-        print(f"sandbox providers on http://127.0.0.1:{sandbox_port}; daemon on {base_url} (logs: {DEMO_DIR / 'daemon.log'})")
         asyncio.run(wait_ready(base_url, daemon))
-        ok = asyncio.run(run_import(base_url, env["THESET_API_TOKEN"], args.artist or ids["demo"], env["THESET_DATABASE_URL"]))
-        if args.exit:
-            return 0 if ok else 1
-        print(f"\nthe daemon keeps serving on {base_url}: /readyz, /metrics, /api/imports "
-              f"(THESET_API_TOKEN={env['THESET_API_TOKEN']}). Ctrl-C stops it.")
-        try:
+        say(f"the daemon is ready ({time.monotonic() - began:.1f} s)")
+        attraction = args.artist or ids["demo"]
+        ok = asyncio.run(run_import(base_url, env["THESET_API_TOKEN"], attraction, env["THESET_DATABASE_URL"]))
+        print(banner(env, ids, attraction, serving=not args.exit), flush=True)
+        if not args.exit:
             daemon.wait()
-        except KeyboardInterrupt:
-            print("\nstopping (the daemon drains)...")
-        return 0 if ok else 1
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
-        stop(daemon)
+        if daemon.poll() is None:
+            say("stopping: the daemon drains (in-flight jobs finish or go back to their queue)...")
+        status = stop(daemon)
         stop(sandbox)
         log.close()
+    say(f"the daemon stopped (exit status {status})")
+    if interrupted:
+        return 130
+    return 0 if ok and status == 0 else 1

@@ -1,4 +1,4 @@
-"""Following an import from the terminal: kickoff over HTTP, progress bars from SSE.
+"""Following an import from the terminal: kickoff over HTTP, a progress bar per phase from SSE.
 
 The same API the web app uses: ``POST /api/imports`` with the service token,
 then the signed ``eventsUrl`` read as a server-sent-event stream. A dropped
@@ -8,12 +8,16 @@ connection is resumed with ``Last-Event-ID``, so no event is missed.
 from __future__ import annotations
 
 import asyncio
+import re
+import shutil
 import sys
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, TextIO
 
 import aiohttp
 import orjson
+
+from .import_plan import PHASES, PHASES_BY_NAME
 
 #: Seconds to wait before resuming a dropped stream.
 RECONNECT_S = 1.0
@@ -90,27 +94,125 @@ async def follow_events(session: aiohttp.ClientSession, events_url: str) -> Asyn
         await asyncio.sleep(RECONNECT_S)
 
 
+# -- reading events: the one place that knows the event's field names ----------------------
+
+
+def phase_updates(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What an event says about each phase: ``{phase: {"state", "progress" (0-100 or None), "message"}}``.
+
+    Reads the ``phases`` map when the event carries one; otherwise derives the
+    one phase the event is about from its ``stage`` and ``message``
+    (``"catalog: started"``, ``"25/52 venues detailed"``, ``"catalog: done"``).
+    """
+    if isinstance(data.get("phases"), dict):
+        return {name: {"state": p.get("state"), "progress": _percent(p.get("progress")),
+                       "message": (p.get("error") or {}).get("message", "") if isinstance(p.get("error"), dict)
+                       else str(p.get("error") or "")}
+                for name, p in data["phases"].items() if isinstance(p, dict)}
+    stage, message = data.get("stage", ""), data.get("message", "")
+    if stage not in PHASES_BY_NAME:
+        return {}
+    if data.get("status") == "failed":
+        return {stage: {"state": "failed", "progress": None, "message": str(data.get("error") or message)}}
+    if message == f"{stage}: done":
+        return {stage: {"state": "done", "progress": 100, "message": ""}}
+    fraction = re.search(r"(\d+)/(\d+)", message)
+    progress = 100 * int(fraction.group(1)) // int(fraction.group(2)) if fraction and int(fraction.group(2)) else None
+    return {stage: {"state": "running", "progress": progress, "message": message.removeprefix(f"{stage}: ")}}
+
+
+def overall(data: dict[str, Any]) -> tuple[int, str]:
+    """The import's overall progress (0-100) and status from an event."""
+    return int(data.get("progress", 0) or 0), str(data.get("status", ""))
+
+
+def error_text(data: dict[str, Any]) -> str | None:
+    """The import's error as one line (``code: message``), None when there is none."""
+    error = data.get("error")
+    if isinstance(error, dict):
+        return f"{error.get('code')}: {error.get('message')}"
+    return str(error) if error else None
+
+
+def _percent(value: Any) -> int | None:
+    if not isinstance(value, (int, float)):
+        return None
+    return round(value * 100) if isinstance(value, float) and value <= 1 else int(value)
+
+
+# -- drawing -----------------------------------------------------------------------------------
+
+
+@dataclass
+class PhaseBar:
+    """One phase's bar: its state, percent and latest message."""
+
+    state: str = "waiting"
+    percent: int = 0
+    message: str = ""
+
+    def update(self, state: str | None, progress: int | None, message: str) -> None:
+        """Apply an update; a finished phase stays finished, a percent never goes back."""
+        if self.state in ("done", "failed"):
+            return
+        self.state = state or self.state
+        self.percent = 100 if self.state == "done" else max(self.percent, progress or 0)
+        self.message = "" if self.state == "done" else (message or self.message)
+
+
 @dataclass
 class ProgressBars:
-    """Render progress events as one bar per stage on a terminal (plain lines otherwise)."""
+    """One bar per import phase plus the overall one: redrawn in place on a terminal,
+    a line per phase change (and per quarter) otherwise."""
 
     out: TextIO = field(default_factory=lambda: sys.stdout)
-    last_stage: str | None = None
+    bars: dict[str, PhaseBar] = field(default_factory=lambda: {p.name: PhaseBar() for p in PHASES})
+    progress: int = 0
+    status: str = "queued"
+    _drawn: int = 0
+    _printed: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def show(self, name: str, data: dict[str, Any]) -> None:
         if name == "reconnect":
-            self.out.write("\n(daemon restarting; resuming...)\n")
+            self.out.write("(the daemon is restarting; resuming...)\n")
+            self._drawn = 0
             return
-        stage, progress = data.get("stage", "?"), int(data.get("progress", 0))
-        filled = BAR_WIDTH * progress // 100
-        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-        line = f"[{bar}] {progress:3d}%  {stage:<16} {data.get('message', '')}"[:110]
-        tty = self.out.isatty()
-        if tty and stage == self.last_stage:
-            self.out.write("\r\033[K" + line)
+        for phase, update in phase_updates(data).items():
+            if phase in self.bars:
+                self.bars[phase].update(update["state"], update["progress"], update["message"])
+        self.progress, self.status = overall(data)
+        if self.status == "completed":
+            for bar in self.bars.values():
+                bar.update("done", 100, "")
+        if self.out.isatty():
+            self._redraw()
         else:
-            self.out.write(("\n" if tty and self.last_stage else "") + line + ("" if tty else "\n"))
-        self.last_stage = stage
-        if name == "done":
-            self.out.write("\n")
+            self._print_changes()
         self.out.flush()
+
+    def lines(self) -> list[str]:
+        width = max(40, shutil.get_terminal_size((100, 20)).columns - 1)
+        rows = [_line(name, bar.percent, bar.state if not bar.message else f"{bar.state}: {bar.message}", width)
+                for name, bar in self.bars.items()]
+        return rows + [_line("overall", self.progress, self.status, width)]
+
+    def _redraw(self) -> None:
+        lines = self.lines()
+        if self._drawn:
+            self.out.write(f"\033[{self._drawn}F")
+        self.out.write("".join(f"\033[2K{line}\n" for line in lines))
+        self._drawn = len(lines)
+
+    def _print_changes(self) -> None:
+        for (name, bar), line in zip(self.bars.items(), self.lines()):
+            mark = (bar.state, bar.percent // 25)
+            if bar.state != "waiting" and self._printed.get(name) != mark:
+                self._printed[name] = mark
+                self.out.write(line + "\n")
+        if self.status in ("completed", "failed"):
+            self.out.write(self.lines()[-1] + "\n")
+
+
+def _line(label: str, percent: int, note: str, width: int) -> str:
+    filled = BAR_WIDTH * percent // 100
+    return f"{label:<16}[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {percent:3d}%  {note}"[:width]

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from .context import Resources
 from .import_plan import PHASES_BY_NAME, Phase
 from .import_tracker import mark_enqueued
+from .metrics import IMPORTS
 from .store import create_import, get_import
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ async def kickoff(res: Resources, tm_attraction_id: str, owner: str) -> dict[str
         if created:
             await mark_enqueued(conn, str(import_id), ["artist"])
     if created:
+        IMPORTS.labels("started").inc()
         try:
             async with asyncio.timeout(KICKOFF_ENQUEUE_TIMEOUT_S):
                 await enqueue_phases(res.broker, str(import_id), [PHASES_BY_NAME["artist"]],

@@ -5,15 +5,21 @@ context variables, so every line logged while a job runs names them without
 the caller passing them around. Every value is masked (:mod:`.masking`: configured
 secrets, URL credentials and query values, secret-named fields) before it is
 JSON-encoded, so escaping cannot hide a secret from the scrubber.
+
+When the stream is systemd's journal (``JOURNAL_STREAM`` names its device and
+inode), each line starts with the syslog priority prefix ``<N>``, which journald
+strips and records as the entry's priority (``journalctl -p warning`` works);
+anywhere else the lines are plain JSON.
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import sys
 import time
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, TextIO
 
 import orjson
 
@@ -22,15 +28,19 @@ from .masking import Masker
 #: The context of the job running in this task, set by the worker.
 job_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("job_context", default={})
 
+#: syslog(3) priorities journald reads from a ``<N>`` line prefix.
+SYSLOG_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
+
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 
 
 class JsonFormatter(logging.Formatter):
     """Render a record as one JSON line: ts, level, logger, message, context, extras."""
 
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
+    def __init__(self, secrets: Iterable[str] = (), *, journal: bool = False) -> None:
         super().__init__()
         self.masker = Masker(secrets)
+        self.journal = journal
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -45,16 +55,30 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(self.masker.value(entry), default=self._text).decode()
+        line = orjson.dumps(self.masker.value(entry), default=self._text).decode()
+        if self.journal:
+            return f"<{SYSLOG_PRIORITY.get(record.levelno, 6)}>{line}"
+        return line
 
     def _text(self, value: Any) -> str:
         return self.masker.text(str(value))
 
 
-def setup(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
-    """Send every log record to stdout as JSON lines; idempotent."""
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter(secrets))
+def is_journal(stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether ``stream`` is connected to the journal: ``JOURNAL_STREAM`` is its ``device:inode``."""
+    wanted = (os.environ if environ is None else environ).get("JOURNAL_STREAM", "")
+    try:
+        stat = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):  # closed, or no file descriptor (pytest capture)
+        return False
+    return wanted == f"{stat.st_dev}:{stat.st_ino}"
+
+
+def setup(level: str = "INFO", secrets: Iterable[str] = (), stream: TextIO | None = None) -> None:
+    """Send every log record to ``stream`` (stdout) as JSON lines, ``<N>``-prefixed for the journal; idempotent."""
+    stream = sys.stdout if stream is None else stream
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter(secrets, journal=is_journal(stream)))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -1,4 +1,4 @@
-"""Recurring work: schedules read from ``schedules/``, fired once per cluster.
+"""Recurring work: schedules read from ``schedules/`` (``theset_daemon.schedules``), fired once per cluster.
 
 Every daemon runs an APScheduler 3.11 ``AsyncIOScheduler`` on its own loop
 with the same schedules. A fire only *enqueues*: the daemon inserts
@@ -26,6 +26,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -38,12 +39,13 @@ from apscheduler.triggers.cron import CronTrigger
 
 from .config import ConfigError
 from .metrics import SCHEDULE_RUNS
+from .package_data import default_schedules_file
 from .queues import QUEUES_BY_NAME, Priority
 
 logger = logging.getLogger(__name__)
 
 #: The schedules shipped with the daemon (THESET_SCHEDULES_FILE overrides it).
-DEFAULT_SCHEDULES_FILE = Path(__file__).resolve().parents[1] / "schedules" / "schedules.toml"
+DEFAULT_SCHEDULES_FILE = default_schedules_file()
 #: Seconds a late fire is still run when a schedule names no grace.
 DEFAULT_MISFIRE_GRACE_S = 300
 #: Seconds :meth:`ClusterScheduler.stop` waits for fires being enqueued.
@@ -64,7 +66,7 @@ class ScheduleFileError(ConfigError):
     :data:`~theset_daemon.config.EXIT_CONFIG` and the message.
     """
 
-    def __init__(self, path: Path | str, line: int, problem: str) -> None:
+    def __init__(self, path: Path | str | Traversable, line: int, problem: str) -> None:
         ValueError.__init__(self, f"{path}:{line}: {problem}")
         self.variable, self.expected = "THESET_SCHEDULES_FILE", problem
         self.path, self.line, self.problem = str(path), line, problem
@@ -108,7 +110,7 @@ class Schedule:
         return self.trigger.get_next_fire_time(None, now)
 
 
-def schedules_path(configured: str) -> Path:
+def schedules_path(configured: str) -> Path | Traversable:
     """THESET_SCHEDULES_FILE, or the shipped :data:`DEFAULT_SCHEDULES_FILE` when empty."""
     return Path(configured) if configured else DEFAULT_SCHEDULES_FILE
 
@@ -185,7 +187,7 @@ def previous_fire_time(trigger: CronTrigger, now: datetime, window_s: float) -> 
 # -- the schedule file -------------------------------------------------------------------------
 
 
-def load_schedules(path: Path | str, actors: Mapping[str, str] | None = None) -> list[Schedule]:
+def load_schedules(path: Path | str | Traversable, actors: Mapping[str, str] | None = None) -> list[Schedule]:
     """Read and check a schedule file (TOML, a ``[[schedule]]`` table per job).
 
     Parameters:
@@ -196,7 +198,7 @@ def load_schedules(path: Path | str, actors: Mapping[str, str] | None = None) ->
     Raises:
       ScheduleFileError: naming the file and line of the first problem.
     """
-    path = Path(path)
+    path = Path(path) if isinstance(path, str) else path
     try:
         text = path.read_text()
     except OSError as exc:
@@ -275,7 +277,7 @@ def _parse_entry(entry: Any, index: int, lines: "_Lines", actors: Mapping[str, s
 class _Lines:
     """Line numbers of ``[[schedule]]`` tables and their keys (tomllib reports none for values)."""
 
-    def __init__(self, path: Path, text: str) -> None:
+    def __init__(self, path: Path | Traversable, text: str) -> None:
         self.path = path
         self.text = text.splitlines()
         self.headers = [i for i, line in enumerate(self.text) if re.match(r"^\s*\[\[\s*schedule\s*\]\]", line)]

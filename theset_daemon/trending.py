@@ -20,12 +20,13 @@ from __future__ import annotations
 import contextlib
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, AsyncIterator
 
 import asyncpg
 import orjson
 import redis.asyncio as aioredis
+
+from .package_data import query
 
 #: Artists kept per timeframe.
 TOP_N = 50
@@ -34,7 +35,7 @@ WORK_MEM = "64MB"
 #: The timeframe whose ranking sets the artist flags.
 FLAG_TIMEFRAME = "daily"
 #: The named query (``$1``-``$3`` the windows of :data:`TIMEFRAMES` in order, ``$4`` as_of, ``$5`` limit).
-QUERY = (Path(__file__).resolve().parents[1] / "sql" / "queries" / "trending.sql").read_text()
+QUERY = query("trending")
 
 
 @dataclass(frozen=True)

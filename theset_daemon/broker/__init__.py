@@ -44,6 +44,7 @@ key                            type    content
 ``ns:daemon:<host_id>``        HASH    heartbeat of a daemon: ``heartbeat`` (ms), ``active``, ``jobs``
                                        (held job ids, one per line), ``stopped_at`` after a clean stop
 ``ns:daemons``                 ZSET    host ids by last heartbeat (kept a day)
+``ns:metrics:leader``          STRING  host id of the daemon exporting the cluster-wide gauges (PX)
 =============================  ======  =====================================================
 
 Job record fields (times in ms since the epoch, Redis clock): ``job_id``, ``queue``,
@@ -52,7 +53,8 @@ Job record fields (times in ms since the epoch, Redis clock): ``job_id``, ``queu
 ``completed`` | ``failed`` = an attempt failed and a retry is due at ``due_at`` |
 ``dead``), ``attempts`` (counted attempts: interrupted ones are not), ``runs``
 (lease token), ``owner`` (host id while active), ``enqueued_at``, ``started_at``,
-``finished_at``, ``due_at``, ``progress``, ``error``, ``exc_type``, ``traceback``,
+``finished_at``, ``due_at``, ``ready_at`` (last became waiting again), ``progress``, ``logs`` (the job's
+log lines, see :meth:`Job.log`), ``logs_dropped``, ``error``, ``exc_type``, ``traceback``,
 ``failures``, ``first_failed_at``, ``last_failed_at``, ``reason`` (dead letters),
 ``handbacks``, ``reclaims``, ``postpones`` (a :class:`Postpone` re-queues without counting an attempt). Completed records expire after ``completed_ttl_s``,
 dead ones after ``dead_ttl_s``; both are also trimmed by the periodic check.

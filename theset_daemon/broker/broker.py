@@ -19,7 +19,6 @@ from dramatiq import Message
 from dramatiq.errors import DecodeError, QueueNotFound
 from dramatiq.middleware import CurrentMessage, Middleware, MiddlewareError
 
-from ..metrics import QUEUE_DEPTH
 from ..queues import QUEUES, JobDefaults, Priority, QueueSpec
 from . import connection
 from . import priority as priorities
@@ -267,28 +266,31 @@ class TheSetBroker(dramatiq.Broker):
     # -- queue state -----------------------------------------------------------------------
 
     async def depths(self, queues: Iterable[str] | None = None) -> dict[str, dict[str, int]]:
-        """Per queue: waiting, delayed, active, dead, paused (0/1) and waiting per priority name.
+        """Per queue: waiting, delayed, active, dead, paused (0/1), waiting per priority name,
+        ``oldest_waiting_ms`` and ``oldest_active_ms`` (-1 = none). One Redis round trip."""
+        return (await self.read_depths(queues))[1]
 
-        One Redis round trip (used by /metrics at scrape time).
-        """
+    async def read_depths(
+        self, queues: Iterable[str] | None = None, *, lead_ms: int = 0
+    ) -> tuple[bool, dict[str, dict[str, int]]]:
+        """(holds the metrics lead, :meth:`depths`); ``lead_ms`` > 0 claims or keeps the lead that long."""
         names = list(queues) if queues is not None else list(self.specs)
-        flat = await self.run_script("depths", names)
+        flat = await self.run_script("depths", [lead_ms, *names])
         out: dict[str, dict[str, int]] = {}
-        width = 10
+        width = 12
         for i, name in enumerate(names):
-            row = flat[i * width : (i + 1) * width]
+            row = flat[1 + i * width : 1 + (i + 1) * width]
             entry = dict(zip(("waiting", "delayed", "active", "dead", "paused"), row[:5]))
             entry.update({p.name: row[5 + p.value] for p in Priority})
+            entry.update(oldest_waiting_ms=row[10], oldest_active_ms=row[11])
             out[name] = entry
-        return out
+        return bool(flat[0]), out
 
     async def export_depths(self) -> dict[str, dict[str, int]]:
-        """:meth:`depths` of every queue, also set on the ``theset_queue_depth`` gauge."""
-        depths = await self.depths()
-        for queue, row in depths.items():
-            for state in ("waiting", "delayed", "active", "dead"):
-                QUEUE_DEPTH.labels(queue, state).set(row[state])
-        return depths
+        """Claim the metrics lead and, when held, set the cluster-wide gauges (``cluster_metrics.py``)."""
+        from .cluster_metrics import export
+
+        return await export(self)
 
     async def pause(self, queue: str) -> None:
         """Stop every daemon fetching from ``queue`` (persists in Redis until :meth:`resume`)."""
@@ -347,8 +349,8 @@ class TheSetBroker(dramatiq.Broker):
         self.redis.close()
 
 
-_INT_FIELDS = {"priority", "attempts", "runs", "seq", "failures", "handbacks", "reclaims", "postpones"}
-_TIME_FIELDS = {"enqueued_at", "started_at", "finished_at", "due_at", "first_failed_at", "last_failed_at"}
+_INT_FIELDS = {"priority", "attempts", "runs", "seq", "failures", "handbacks", "reclaims", "postpones", "logs_dropped"}
+_TIME_FIELDS = {"enqueued_at", "started_at", "finished_at", "due_at", "first_failed_at", "last_failed_at", "ready_at"}
 
 
 def decode_record(raw: dict[bytes, bytes]) -> dict[str, Any]:

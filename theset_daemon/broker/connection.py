@@ -316,22 +316,40 @@ def _keepalive_options() -> dict[int, int]:
 
 
 def async_client(
-    target: RedisTarget, *, max_connections: int | None = None, socket_timeout: float | None = None
+    target: RedisTarget,
+    *,
+    max_connections: int | None = None,
+    socket_timeout: float | None = None,
+    client_name: str | None = None,
+    pool_wait_s: float | None = None,
 ) -> aioredis.Redis:
     """A redis-py asyncio client for ``target`` that follows a Sentinel failover.
 
     ``socket_timeout`` overrides the per-call timeout (a blocking reader passes
-    its block plus a margin). A call that lost its connection is retried once
+    its block plus a margin); ``pool_wait_s`` makes the pool a blocking one (at
+    most ``max_connections``, a caller waits that long for one; with Sentinel the
+    pool does not wait but refuses past ``max_connections``). A call that lost its connection is retried once
     (a connection gone stale in a failover), a timed-out one never, instead of
     redis-py's ten retries: a frozen Redis fails a call within its timeout.
     """
     kwargs = client_kwargs(target, socket_timeout=socket_timeout)
     kwargs["retry"] = AsyncRetry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), RETRIES, (ConnectionError,))
+    if client_name:
+        kwargs["client_name"] = client_name
     if max_connections is not None:
         kwargs["max_connections"] = max_connections
     if target.service:
         manager = asentinel.Sentinel(target.sentinels, sentinel_kwargs=_sentinel_kwargs(target))
         return manager.master_for(target.service, **kwargs)
+    if pool_wait_s is not None:  # a burst waits up to pool_wait_s for a connection instead of opening more
+        if target.path:
+            kwargs["connection_class"] = aioredis.UnixDomainSocketConnection
+            kwargs["path"] = kwargs.pop("unix_socket_path")
+        elif target.tls:
+            kwargs["connection_class"] = aioredis.SSLConnection
+            kwargs.pop("ssl")
+        pool = aioredis.BlockingConnectionPool(timeout=pool_wait_s, **kwargs)
+        return aioredis.Redis(connection_pool=pool)
     return aioredis.Redis(**kwargs)
 
 

@@ -169,8 +169,8 @@ class Fetcher:
             lane.maybe_waiting = remaining > 0 and not paused
             lane.free += count - n
             for _ in range(n):
-                self.dispatch(lane, reply[i : i + 5])
-                i += 5
+                self.dispatch(lane, reply[i : i + 6])
+                i += 6
             fetched += n
         if len(reply) > i:
             self._lost(reply[i:])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,9 @@ from dramatiq import Message
 
 if TYPE_CHECKING:
     from .records import Recorder
+
+#: Longest log line kept, in characters.
+LOG_LINE_MAX = 2000
 
 
 @dataclass(eq=False, slots=True)
@@ -43,6 +47,22 @@ class Job:
         text = value if isinstance(value, str) else orjson.dumps(value).decode()
         if self.recorder is not None:
             self.recorder.add("progress", self.job_id, self.token, text)
+
+    def log(self, text: str) -> None:
+        """Add a line to the job's log (BullMQ's ``job.log``), kept in its record with the same retention.
+
+        Each line carries the time (ms, this host's clock) and the attempt; lines
+        longer than :data:`LOG_LINE_MAX` characters are cut. The record keeps the
+        newest 32 KiB of lines (``logsDropped`` counts the ones let go). Written
+        in the next batch to Redis; never blocks the loop; safe from an actor's thread.
+        """
+        if self.recorder is None:
+            return
+        text = str(text)
+        if len(text) > LOG_LINE_MAX:
+            text = text[: LOG_LINE_MAX - 1] + "…"
+        line = orjson.dumps({"at": int(time.time() * 1000), "attempt": self.attempt, "text": text}).decode()
+        self.recorder.add("log", self.job_id, self.token, line)
 
 
 _current: contextvars.ContextVar[Job | None] = contextvars.ContextVar("theset_current_job", default=None)

@@ -23,6 +23,7 @@ class Keys:
         self.namespace = namespace
         self.seq = f"{namespace}:seq"
         self.daemons = f"{namespace}:daemons"
+        self.metrics_leader = f"{namespace}:metrics:leader"
 
     def job(self, job_id: str) -> str:
         """The job record HASH."""

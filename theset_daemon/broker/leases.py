@@ -17,6 +17,8 @@ import logging
 import time
 from typing import TYPE_CHECKING, Callable, Iterable
 
+from ..metrics import LEASE_RECLAIMS
+
 if TYPE_CHECKING:
     from .broker import TheSetBroker
     from .job import Job
@@ -67,6 +69,9 @@ class LeaseKeeper:
         args += [len(self.queues), *self.queues]
         args.append(int(self.interval_s * 1000))
         counts = await self.broker.run_script("maintain", args)
+        for queue, count in zip(self.queues, counts):
+            if int(count):
+                LEASE_RECLAIMS.labels(queue).inc(int(count))
         reclaimed = sum(int(c) for c in counts)
         if reclaimed:
             logger.warning("reclaimed %d jobs whose daemon stopped renewing its leases", reclaimed)

@@ -32,7 +32,7 @@ from dramatiq.errors import ActorNotFound, DecodeError
 from dramatiq.middleware import SkipMessage
 
 from ..logs import job_context
-from ..metrics import JOB_DURATION, JOBS, JOBS_IN_PROGRESS
+from ..metrics import JOB_DURATION, JOB_QUEUE_WAIT, JOBS, JOBS_IN_PROGRESS, QUEUE_SERVED
 from ..queues import QueueSpec
 from ..rate_limit import ClusterRateLimiter
 from . import retries
@@ -119,6 +119,7 @@ class Worker:
         for lane in self.lanes.values():
             lane.runners = [asyncio.create_task(self._runner(lane)) for _ in range(lane.spec.concurrency)]
             JOBS_IN_PROGRESS.labels(lane.name).set_function(functools.partial(self._running_in, lane))
+            QUEUE_SERVED.labels(lane.name).set(1)
         self._idle.set()
         self.leases.start()
         self.fetcher.start()
@@ -157,6 +158,8 @@ class Worker:
         """
         started, finished_before, handed_before = time.monotonic(), self._finished, self._handed_back
         self.stop_fetching()
+        for name in self.lanes:
+            QUEUE_SERVED.labels(name).set(0)
         await self.fetcher.wait_stopped()
         self._hand_back_unstarted()
         if self._running:
@@ -204,7 +207,8 @@ class Worker:
 
     def _dispatch(self, lane: Lane, fields: list) -> None:
         """Turn one fetched job into a :class:`Job` and queue it for a runner."""
-        raw_id, raw_msg, attempt, token, priority = fields
+        raw_id, raw_msg, attempt, token, priority, waited_ms = fields
+        JOB_QUEUE_WAIT.labels(lane.name).observe(waited_ms / 1000)
         job_id = raw_id.decode()
         token = token.decode()
         try:

@@ -35,6 +35,8 @@ class CatalogResult:
     liveness_dropped: int = 0
     duplicates_merged: int = 0
     audio_features_skipped: bool = False
+    #: (track name, why it was dropped), in layer order: what the job log tells the operator.
+    dropped: tuple[tuple[str, str], ...] = ()
 
     @property
     def kept(self) -> int:
@@ -43,7 +45,7 @@ class CatalogResult:
     def counts(self) -> dict[str, int | bool]:
         """The per-layer counts, for the import status and its progress events."""
         counts = asdict(self)
-        del counts["tracks"]
+        del counts["tracks"], counts["dropped"]
         return {**counts, "kept": self.kept}
 
 
@@ -88,6 +90,14 @@ def studio_tracks(
     else:
         quiet = [t for t in titled if not _too_live(t, audio_features)]
     kept = dedupe(quiet)
+    kept_ids = {t.id for t in kept}
+    album_names = {a.id: a.name for a in albums}
+    dropped = [(t.name, f"on live album {album_names.get(t.album_id, t.album_name)!r}")
+               for t in tracks if _on_live_album(t, live_ids, known_ids)]
+    dropped += [(t.name, "live title") for t in studio if is_live_title(t.name)]
+    dropped += [(t.name, f"audio features say live (liveness > {LIVENESS_THRESHOLD})")
+                for t in titled if audio_features is not None and _too_live(t, audio_features)]
+    dropped += [(t.name, "another version of a kept song") for t in quiet if t.id not in kept_ids]
     return CatalogResult(
         tracks=tuple(kept),
         live_albums_dropped=len(live),
@@ -96,4 +106,5 @@ def studio_tracks(
         liveness_dropped=len(titled) - len(quiet),
         duplicates_merged=len(quiet) - len(kept),
         audio_features_skipped=audio_features is None,
+        dropped=tuple(dropped),
     )

@@ -1,4 +1,4 @@
-"""Apply the numbered SQL migrations in ``sql/``, each exactly once.
+"""Apply the numbered SQL migrations in ``sql/`` (``theset_daemon.sql``), each exactly once.
 
 Every host runs :func:`migrate` at start-up. A PostgreSQL advisory lock makes
 the hosts take turns, so ten daemons starting together apply each migration
@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from urllib.parse import unquote, urlparse, urlunparse
 
 import asyncpg
 
-#: Where the migrations live: the top-level ``sql/`` of the (editable) checkout.
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+from ..package_data import sql_dir
+
+#: Where the migrations live: the package's ``sql`` data (the checkout's top-level ``sql/``).
+SQL_DIR = sql_dir()
 
 #: Advisory lock key held while migrating (any fixed bigint; "theset" in ASCII).
 MIGRATION_LOCK_ID = 0x746865736574
@@ -34,11 +36,16 @@ create table if not exists schema_migrations (
 """
 
 
+def migration_name(path: Traversable) -> str:
+    """The name a migration is recorded under: its file name without ``.sql``."""
+    return path.name.removesuffix(".sql")
+
+
 class MigrationError(RuntimeError):
     """A migration file failed to apply, or the ``sql/`` directory is unusable."""
 
 
-def migration_files(sql_dir: Path = SQL_DIR) -> list[Path]:
+def migration_files(sql_dir: Traversable = SQL_DIR) -> list[Traversable]:
     """The migration files of ``sql_dir`` in numeric order.
 
     Raises:
@@ -56,7 +63,7 @@ def migration_files(sql_dir: Path = SQL_DIR) -> list[Path]:
     return files
 
 
-async def migrate(database_url: str, *, sql_dir: Path = SQL_DIR) -> list[str]:
+async def migrate(database_url: str, *, sql_dir: Traversable = SQL_DIR) -> list[str]:
     """Create the database if needed and apply the pending migrations in order.
 
     Returns the names (file stems, e.g. ``001_schema``) applied by this call;
@@ -79,12 +86,12 @@ async def migrate(database_url: str, *, sql_dir: Path = SQL_DIR) -> list[str]:
         await conn.close()
 
 
-async def _apply_pending(conn: asyncpg.Connection, files: list[Path]) -> list[str]:
+async def _apply_pending(conn: asyncpg.Connection, files: list[Traversable]) -> list[str]:
     await conn.execute(_CREATE_TABLE)
     applied = {r["name"] for r in await conn.fetch("select name from schema_migrations")}
     done: list[str] = []
     for path in files:
-        if path.stem in applied:
+        if migration_name(path) in applied:
             continue
         text = path.read_text()
         try:
@@ -92,12 +99,12 @@ async def _apply_pending(conn: asyncpg.Connection, files: list[Path]) -> list[st
                 await conn.execute(text)
                 await conn.execute(
                     "insert into schema_migrations (name, checksum) values ($1, $2)",
-                    path.stem,
+                    migration_name(path),
                     hashlib.sha256(text.encode()).hexdigest(),
                 )
         except asyncpg.PostgresError as exc:
             raise MigrationError(f"migration {path.name} failed: {exc}") from exc
-        done.append(path.stem)
+        done.append(migration_name(path))
     return done
 
 

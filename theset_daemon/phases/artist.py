@@ -14,6 +14,7 @@ from uuid import UUID
 
 import asyncpg
 
+from ..job_log import note
 from ..matching import best_artist_match
 from ..providers import ProviderError, Providers
 from ..store import SpotifyArtistTaken, update_artist_spotify, upsert_artist_from_tm
@@ -52,6 +53,11 @@ async def import_artist(providers: Providers, pool: asyncpg.Pool, tm_attraction_
         error = f"{type(exc).__name__}: {exc}"
         logger.info("spotify search deferred to the profile phase: %s", error)
     artist_id, slug = await upsert_artist_from_tm(pool, attraction)
+    note(f"Ticketmaster attraction {tm_attraction_id} is {attraction.name!r}: artist page /{slug}")
+    if spotify is not None:
+        note(f"Spotify artist matched: {spotify.name!r} ({spotify.id})")
+    else:
+        note(f"no Spotify match yet ({error or 'no candidate close enough'}); the profile phase tries again")
     if spotify is not None:
         try:
             await update_artist_spotify(pool, artist_id, spotify)

@@ -8,7 +8,8 @@ from uuid import UUID
 
 import asyncpg
 
-from ..matching import best_artist_match, link_setlist_to_show
+from ..job_log import note, note_each
+from ..matching import best_artist_match, link_setlist_to_show, match_setlist_songs
 from ..providers import Providers
 from ..store import mark_artist_synced, set_setlistfm_mbid, shows_for_linking, song_ids_by_title, upsert_setlists
 from . import Report, no_report
@@ -24,9 +25,12 @@ async def sync_setlists(
     row = await pool.fetchrow("select name, setlistfm_mbid from artists where id = $1", artist_id)
     mbid = row["setlistfm_mbid"]
     if not mbid:
-        found = best_artist_match(row["name"], await providers.setlistfm.search_artists(row["name"]))
+        candidates = await providers.setlistfm.search_artists(row["name"])
+        found = best_artist_match(row["name"], candidates)
         if found is None:
+            note(f"no setlist.fm artist matches {row['name']!r} ({len(candidates)} candidates): no setlists")
             return {"setlists": 0, "setlistfm_matched": False}
+        note(f"setlist.fm artist matched: {found.name!r} ({found.mbid}) among {len(candidates)} candidates")
         mbid = found.mbid
         await set_setlistfm_mbid(pool, artist_id, mbid)
     today = dt.date.today()
@@ -35,6 +39,20 @@ async def sync_setlists(
     shows = await shows_for_linking(pool, artist_id, [s.event_date for s in setlists])
     links = {s.id: show for s in setlists if (show := link_setlist_to_show(s, shows)) is not None}
     catalogue = await song_ids_by_title(pool, artist_id)
+    _note_matches(setlists, links, catalogue)
     changed = await upsert_setlists(pool, artist_id, setlists, catalogue, links)
     await mark_artist_synced(pool, artist_id, "setlists")
     return {"setlists": len(setlists), "setlists_changed": changed, "setlists_linked": len(links)}
+
+
+def _note_matches(setlists: list, links: dict, catalogue: dict) -> None:
+    """Log setlists linked to shows and songs matched to the catalogue (the unmatched titles by name)."""
+    note(f"{len(setlists)} past setlists with songs; {len(links)} linked to a stored show")
+    played = [song for s in setlists for song in s.songs]
+    matched = [song_id for s in setlists for song_id in match_setlist_songs(s.songs, catalogue)]
+    pairs = list(zip(played, matched))
+    tapes = sum(1 for song, _ in pairs if song.tape)
+    unmatched = sorted({song.name.strip() for song, song_id in pairs if song_id is None and not song.tape})
+    note(f"{sum(1 for m in matched if m is not None)} of {len(played) - tapes} songs played matched a catalogue "
+         f"song ({tapes} tapes not counted); {len(unmatched)} titles matched none")
+    note_each([f"no catalogue song for {title!r}" for title in unmatched], "unmatched titles")

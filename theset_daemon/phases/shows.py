@@ -9,6 +9,7 @@ import asyncpg
 
 from ..providers import Providers
 from ..store import mark_artist_synced, upsert_shows, upsert_venues
+from ..job_log import note
 from . import Report, no_report
 
 
@@ -20,6 +21,8 @@ async def sync_shows(
     if attraction_id is None:
         return {"shows": 0}
     events = await providers.ticketmaster.events(attraction_id)
+    note(f"Ticketmaster attraction {attraction_id}: {len(events)} events listed, "
+         f"{sum(1 for e in events if e.venue is None)} without a venue")
     await report(0.6, f"{len(events)} events listed", {"events_seen": len(events)})
     venue_ids = await upsert_venues(pool, [e.venue for e in events if e.venue is not None])
     changed = await upsert_shows(pool, artist_id, events, venue_ids)

@@ -96,3 +96,19 @@ export function samePath(url) {
   const parsed = new URL(url, window.location.href);
   return parsed.pathname + parsed.search;
 }
+
+/**
+ * The first ``want`` items of a paged list (``GET path?…&cursor=``), following nextCursor;
+ * resolves {items, more} where more says the list goes on.
+ */
+export async function firstItems(path, params, key, want) {
+  const items = [];
+  let cursor = null;
+  for (let i = 0; i < 50 && items.length < want; i += 1) {
+    const page = await get(`${path}${query({ ...params, limit: Math.min(200, want - items.length), cursor })}`);
+    items.push(...(page[key] || []));
+    cursor = page.nextCursor;
+    if (!cursor) break;
+  }
+  return { items, more: !!cursor };
+}

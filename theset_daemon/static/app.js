@@ -9,6 +9,7 @@ import { deadView } from "./dead.js";
 import { fill, h } from "./dom.js";
 import { importsView } from "./imports.js";
 import { jobView } from "./job.js";
+import { jobsView } from "./jobs.js";
 import { overview } from "./overview.js";
 import { queueView } from "./queue.js";
 import { schedulesView } from "./schedules.js";
@@ -20,10 +21,12 @@ let current = null; // the mounted view
 let timer = null;
 let lastLoad = 0;
 
-/** The view for a hash: #/, #/queue/<name>/<state>, #/job/<id>, #/dead[/<queue>], #/schedules, #/imports */
+/** The view for a hash: #/, #/queue/<name>/<state>, #/job/<id>, #/jobs?filters, #/dead[/<queue>], #/schedules, #/imports */
 function route(hash) {
-  const parts = hash.replace(/^#\/?/, "").split("/").map((p) => decodeURIComponent(p));
+  const [path, search = ""] = hash.replace(/^#\/?/, "").split("?");
+  const parts = path.split("/").map((p) => decodeURIComponent(p));
   switch (parts[0]) {
+    case "jobs": return jobsView(Object.fromEntries(new URLSearchParams(search)));
     case "queue": return queueView({ name: parts[1], state: parts[2] || "waiting" });
     case "job": return jobView({ id: parts.slice(1).join("/") });
     case "dead": return deadView({ queue: parts[1] || "" });

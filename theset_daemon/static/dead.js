@@ -1,7 +1,7 @@
 // Dead letters: jobs that will not run again by themselves, with reason and time;
 // retried one by one, by selection or by queue; purged.
 
-import { api, enc, get, post, query } from "./api.js";
+import { api, enc, firstItems, get, post, query } from "./api.js";
 import { fill, h, table } from "./dom.js";
 import { ago, count, when } from "./format.js";
 import { actionButton, link } from "./ui.js";
@@ -12,14 +12,15 @@ export function deadView({ queue = "" }) {
   const el = h("section", { class: "view dead-view" });
   const selected = new Set();
   let names = [];
+  let shown = LIMIT;
 
   async function refresh() {
     const [letters, overview] = await Promise.all([
-      get(`/api/admin/dlq${query({ queue, limit: LIMIT })}`),
+      firstItems("/api/admin/dlq", { queue }, "deadLetters", shown),
       names.length ? null : get("/api/admin/queues"),
     ]);
     if (overview) names = (overview.queues || []).map((q) => q.name);
-    const items = letters.deadLetters || [];
+    const items = letters.items;
     const ids = new Set(items.map((x) => x.jobId));
     for (const id of [...selected]) if (!ids.has(id)) selected.delete(id);
     const scope = queue || "every queue";
@@ -70,7 +71,10 @@ export function deadView({ queue = "" }) {
       h("h1", null, "Dead letters"),
       h("div", { class: "toolbar" }, picker, buttons),
       table(headers, rows, { empty: `No dead letters in ${scope}.`, cls: "jobs" }),
-      items.length >= LIMIT ? h("p", { class: "muted" }, `Showing the newest ${LIMIT}.`) : null);
+      letters.more
+        ? h("div", { class: "pager" }, h("span", { class: "muted" }, `Showing the newest ${count(items.length)}.`),
+            h("button", { type: "button", dataset: { action: "more" }, onclick: () => { shown += LIMIT; refresh(); } }, "More"))
+        : null);
   }
   return { name: "dead", el, refresh, interval: () => 10000 };
 }

@@ -1,14 +1,30 @@
 // Imports: running and recent artist imports, each running one with a live progress
 // bar fed by its signed SSE stream (the same one the web app follows).
 
-import { get, query, samePath } from "./api.js";
+import { firstItems, samePath } from "./api.js";
 import { fill, h, labelCells } from "./dom.js";
 import { ago, toMs, when } from "./format.js";
 import { badge } from "./ui.js";
 
 const COLUMNS = ["attraction", "status", "progress", "started", "updated"];
 const FINAL = new Set(["completed", "failed"]);
+// Imports per page of the list ("Older imports" adds a page).
+const PAGE = 30;
 const STATUS_KIND = { completed: "ok", failed: "bad", running: "run", pending: "info", queued: "info" };
+
+const PHASE_MARK = { done: "\u2713", failed: "\u2717", pending: "\u2026", enqueued: "\u2026" };
+
+/** "artist ✓ · catalog 40% · shows …": each phase's state ({state, progress} per phase name). */
+function phaseLine(phases) {
+  return Object.entries(phases)
+    .map(([name, p]) => `${name} ${PHASE_MARK[p.state] || `${Number(p.progress) || 0}%`}`)
+    .join(" \u00b7 ");
+}
+
+/** An import error ({code, message}) as one line of text. */
+function errorLine(error) {
+  return error ? `${error.code}: ${error.message}` : "";
+}
 
 /** One import's row, updated in place by list refreshes and by its event stream. */
 class ImportRow {
@@ -18,7 +34,7 @@ class ImportRow {
     this.bar = h("progress", { max: 100, value: 0 });
     this.pct = h("span", { class: "pct" });
     this.status = h("span");
-    this.stage = h("span");
+    this.stage = h("div", { class: "muted small phases" });
     this.message = h("div", { class: "muted small msg" });
     this.created = h("td", { title: when(item.createdAt) });
     this.updated = h("td");
@@ -44,9 +60,9 @@ class ImportRow {
       this.statusValue = data.status;
       fill(this.status, badge(data.status, STATUS_KIND[data.status] || ""));
     }
-    if (data.stage !== undefined) this.stage.textContent = data.stage || "";
-    if (data.message !== undefined || data.error) this.message.textContent = data.error || data.message || "";
-    const at = toMs(data.updatedAt ?? data.updated_at) ?? (data.ts ? data.ts * 1000 : null);
+    if (data.phases) this.stage.textContent = phaseLine(data.phases);
+    if (data.message !== undefined || data.error) this.message.textContent = errorLine(data.error) || data.message || "";
+    const at = toMs(data.updatedAt);
     if (at) this.updatedAt = Math.max(this.updatedAt || 0, at);
     this.tick();
   }
@@ -85,16 +101,20 @@ export function importsView() {
   const rows = new Map();
   const body = h("tbody");
   const empty = h("p", { class: "muted" }, "No imports yet.");
+  let shown = PAGE;
+  const more = h("button", { type: "button", hidden: true, dataset: { action: "more" },
+                             onclick: () => { shown += PAGE; refresh(); } }, "Older imports");
   fill(el, h("h1", null, "Imports"),
     h("p", { class: "muted" }, "Running imports update live from their event streams."),
     h("div", { class: "table-wrap" }, h("table", { class: "imports" },
       h("thead", null, h("tr", null, COLUMNS.map((x) => h("th", null, x)))),
       body)),
-    empty);
+    empty, h("div", { class: "pager" }, more));
 
   async function refresh() {
-    const data = await get(`/api/admin/imports${query({ limit: 30 })}`);
-    const items = data.imports || [];
+    const data = await firstItems("/api/admin/imports", {}, "imports", shown);
+    const items = data.items;
+    more.hidden = !data.more;
     const order = [];
     for (const item of items) {
       let row = rows.get(item.importId);

@@ -37,6 +37,20 @@ function history(items) {
   return [h("h2", null, "State history"), table(["state", "at", "details"], rows)];
 }
 
+/** The job's log (current_job().log): time, attempt, text; lines are text, never markup. */
+function logBlock(lines, dropped) {
+  const items = Array.isArray(lines) ? lines : [];
+  const rows = items.map((line) => h("tr", null,
+    h("td", { class: "mono" }, when(line.at)),
+    h("td", { class: "num" }, line.attempt ?? "–"),
+    h("td", null, h("span", { class: "log-text" }, String(line.text ?? "")))));
+  return [
+    h("h2", null, "Log"),
+    dropped ? h("p", { class: "muted" }, `${count(dropped)} older lines were let go (the record keeps the newest 32 KiB).`) : null,
+    table(["at", ["attempt", "num"], "line"], rows, { empty: "The job logged nothing.", cls: "job-log" }),
+  ];
+}
+
 function fact(name, value) {
   return [h("dt", null, name), h("dd", null, value === null || value === undefined || value === "" ? "–" : value)];
 }
@@ -104,7 +118,8 @@ export function jobView({ id }) {
            h("p", { class: "error-line" }, h("strong", null, job.excType || "error"), job.error ? [": ", job.error] : null),
            job.traceback ? h("pre", { class: "code traceback" }, job.traceback) : null]
         : null,
-      history(job.history));
+      history(job.history),
+      logBlock(job.logs, job.logsDropped));
   }
   return { name: "job", el, refresh, interval: () => (LIVE.has(state) ? 2000 : 15000) };
 }

@@ -9,7 +9,10 @@ code the terminal's ``theset-daemon queues`` uses. Times are ms since the epoch.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +24,7 @@ from ..masking import masker
 from ..sse import events_url as signed_events_url
 from .admin_auth import require_admin
 from .errors import InvalidRequest, json_response
+from ..import_view import public_error
 from .imports import read_json_object
 from .keys import SESSIONS, SETTINGS, booted
 
@@ -33,9 +37,12 @@ SCHEDULES = web.AppKey("schedules", list)
 #: Most job ids one ``POST /api/admin/dlq/retry`` may name.
 MAX_RETRY_IDS = 1000
 
+#: Running imports first, then the most recent; keyset-paged on (running, created_at, id).
 _IMPORTS = """
-select * from import_status
-order by (status in ('queued', 'running')) desc, created_at desc
+select *, (status in ('queued', 'running'))::int as running from import_status
+where $2::int is null
+   or ((status in ('queued', 'running'))::int, created_at, id) < ($2::int, $3::timestamptz, $4::uuid)
+order by (status in ('queued', 'running'))::int desc, created_at desc, id desc
 limit $1
 """
 
@@ -123,14 +130,19 @@ async def queue_action(request: web.Request) -> web.Response:
 
 
 async def dead_letters(request: web.Request) -> web.Response:
-    """GET /api/admin/dlq?queue=&limit= — the newest dead letters, with why they died."""
+    """GET /api/admin/dlq?queue=&limit=&cursor= — dead letters newest first, with why they died; ``nextCursor``."""
     await require_admin(request)
     admin = queue_admin(request)
     queue = request.query.get("queue") or None
     if queue is not None:
         known_queue(admin, queue)
     limit = query_int(request, "limit", 50, 1, 200)
-    return json_response({"deadLetters": await admin.dead_letters(queue, limit=limit)})
+    try:
+        cursor = request.query.get("cursor") or None
+        letters, next_cursor = await admin.dead_letter_page(queue, limit=limit, cursor=cursor)
+    except ValueError as exc:
+        raise InvalidRequest("cursor", str(exc)) from None
+    return json_response({"deadLetters": letters, "nextCursor": next_cursor})
 
 
 async def retry_dead_letters(request: web.Request) -> web.Response:
@@ -225,11 +237,14 @@ async def revoke_sessions(request: web.Request) -> web.Response:
 
 
 async def imports(request: web.Request) -> web.Response:
-    """GET /api/admin/imports?limit= — running imports first, then the most recent, with signed SSE URLs."""
+    """GET /api/admin/imports?limit=&cursor= — running imports first, then the most recent, with signed SSE
+    URLs; ``nextCursor`` pages on."""
     await require_admin(request)
     limit = query_int(request, "limit", 50, 1, 200)
+    after = _import_cursor(request.query.get("cursor") or None)
     settings = request.app[SETTINGS]
-    rows = await booted(request).pool.fetch(_IMPORTS, limit)
+    rows = await booted(request).pool.fetch(_IMPORTS, limit + 1, *after)
+    more, rows = len(rows) > limit, rows[:limit]
     out = []
     for row in rows:
         import_id = str(row["id"])
@@ -245,13 +260,34 @@ async def imports(request: web.Request) -> web.Response:
             "message": row["message"],
             "artistId": str(row["artist_id"]) if row["artist_id"] else None,
             "owner": row["owner"],
-            "error": masker(settings.secrets).value(row["error"]),
+            "error": masker(settings.secrets).value(public_error(row["error"])),
             "createdAt": epoch_ms(row["created_at"]),
             "updatedAt": epoch_ms(row["updated_at"]),
             "completedAt": epoch_ms(row["completed_at"]),
             "eventsUrl": events,
         })
-    return json_response({"imports": out})
+    next_cursor = None
+    if more:
+        last = rows[-1]
+        next_cursor = _encode_import_cursor(last["running"], last["created_at"], str(last["id"]))
+    return json_response({"imports": out, "nextCursor": next_cursor})
+
+
+def _encode_import_cursor(running: int, created_at: datetime, import_id: str) -> str:
+    text = f"{running}\n{created_at.isoformat()}\n{import_id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _import_cursor(cursor: str | None) -> tuple[int | None, datetime | None, uuid.UUID | None]:
+    """(running, created_at, id) after which the next page starts, or Nones; 400 naming ``cursor``."""
+    if cursor is None:
+        return None, None, None
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        running, created_at, import_id = text.split("\n")
+        return int(running), datetime.fromisoformat(created_at), uuid.UUID(import_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidRequest("cursor", "not a cursor from this API") from None
 
 
 ROUTES = [

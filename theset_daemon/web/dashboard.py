@@ -26,19 +26,19 @@ refused.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import web
 
+from ..package_data import static_dir
 from .admin_auth import CSRF_HEADER, SESSION_COOKIE, SESSION_TTL_S, csrf_matches, current_session
 from .auth import token_matches
 from .errors import InvalidRequest, error_body, json_response
 from .keys import AUTH_THROTTLE, SESSIONS, SETTINGS
 from .sessions import Session
 
-STATIC = Path(__file__).resolve().parent.parent / "static"
+STATIC = static_dir()
 #: File names the static route serves (flat: no folders, no dot files).
 STATIC_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*\.(js|css|svg|png|ico)$")
 _TYPES = {

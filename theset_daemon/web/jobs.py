@@ -1,4 +1,4 @@
-"""The jobs API: one job's record, pages of a queue's jobs by state, and per-job actions.
+"""The jobs API: one job's record (with its log), job search in pages, and per-job actions.
 
 Admin token or dashboard session (:func:`require_admin`); actions are logged
 with who asked. Times are ms since the epoch (Redis clock) or null.
@@ -8,33 +8,62 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..broker.admin import STATES, JobStateConflict, UnknownJob
+from ..broker.admin import STATES, JobFilter, JobStateConflict, UnknownJob
 from .admin import audit, conflict, known_queue, not_found, query_int, queue_admin
 from .admin_auth import require_admin
 from .errors import InvalidRequest, json_response
 
 #: Longest page of ``GET /api/jobs``.
 MAX_LIMIT = 200
+#: Longest ``actor`` or ``q`` filter.
+MAX_TEXT = 200
 
 
 async def list_jobs(request: web.Request) -> web.Response:
-    """GET /api/jobs?queue=&state=&limit=&cursor= — newest first, ``nextCursor`` null on the last page."""
+    """GET /api/jobs?queue=&state=&actor=&q=&since=&until=&limit=&cursor= — a job search, every filter optional.
+
+    ``q`` is a case-insensitive substring of the arguments (the encoded message) or
+    the error; ``since``/``until`` bound the enqueue time (ms). Newest first within
+    each queue and state; ``nextCursor`` null on the last page (a page may be short
+    and still have one when the scan budget ran out).
+    """
     await require_admin(request)
     admin = queue_admin(request)
-    queue = request.query.get("queue", "")
-    if not queue:
-        raise InvalidRequest("queue", "required: a queue name")
-    queue = known_queue(admin, queue)
-    state = request.query.get("state", "")
-    if state not in STATES:
-        raise InvalidRequest("state", f"required: one of {', '.join(STATES)}")
+    queue = request.query.get("queue") or None
+    if queue is not None:
+        queue = known_queue(admin, queue)
+    state = request.query.get("state") or None
+    if state is not None and state not in STATES:
+        raise InvalidRequest("state", f"one of {', '.join(STATES)}")
+    where = JobFilter(
+        queue=queue, state=state, actor=_text(request, "actor"), text=_text(request, "q"),
+        since=_ms(request, "since"), until=_ms(request, "until"),
+    )
+    if where.since is not None and where.until is not None and where.since > where.until:
+        raise InvalidRequest("until", "must not be before since")
     limit = query_int(request, "limit", 50, 1, MAX_LIMIT)
     cursor = request.query.get("cursor") or None
     try:
-        jobs, next_cursor = await admin.jobs(queue, state, limit=limit, cursor=cursor)
+        jobs, next_cursor = await admin.search(where, limit=limit, cursor=cursor)
     except ValueError as exc:
         raise InvalidRequest("cursor", str(exc)) from None
     return json_response({"jobs": jobs, "nextCursor": next_cursor})
+
+
+def _text(request: web.Request, name: str) -> str | None:
+    value = request.query.get(name) or None
+    if value is not None and len(value) > MAX_TEXT:
+        raise InvalidRequest(name, f"at most {MAX_TEXT} characters")
+    return value
+
+
+def _ms(request: web.Request, name: str) -> int | None:
+    raw = request.query.get(name) or None
+    if raw is None:
+        return None
+    if not raw.isdigit() or len(raw) > 16:
+        raise InvalidRequest(name, "expected ms since the epoch (a non-negative integer)")
+    return int(raw)
 
 
 async def get_job(request: web.Request) -> web.Response:

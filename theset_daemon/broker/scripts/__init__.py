@@ -15,7 +15,7 @@ from importlib.resources import files
 #: The scripts by name (``enqueue.lua`` -> ``"enqueue"``).
 NAMES = (
     "enqueue", "fetch", "finish", "maintain", "depths", "probe",
-    "admin_overview", "admin_list", "admin_job", "admin_queue",  # the operator's surface (broker/admin.py)
+    "admin_overview", "admin_search", "admin_job", "admin_queue",  # the operator's surface (broker/admin.py)
 )
 
 

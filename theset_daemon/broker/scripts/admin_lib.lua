@@ -1,6 +1,6 @@
 -- Shared by the admin_*.lua scripts (prepended after lib.lua): operator actions on job records.
 
--- The record fields of a job summary, in this order (admin_list and admin_job reply with them).
+-- The record fields of a job summary, in this order (admin_search and admin_job reply with them).
 local SUMMARY = {'state', 'queue', 'actor', 'priority', 'attempts', 'enqueued_at', 'started_at',
   'finished_at', 'due_at', 'error'}
 

@@ -1,8 +1,9 @@
 -- Apply finish records, then fetch jobs. ARGV[8] = r, then 4 per record: kind, job_id, token, extra;
 -- then the number of queues, then 2 per queue: name, count.
 -- Returns {next_due_ms (-1 = none), then per queue: remaining, paused (0/1), n, then n x
---          (job_id, message, attempt, token, priority); then, after the last queue, "queue:job_id" of
---          each waiting id whose record was gone (evicted or deleted): never dropped silently}.
+--          (job_id, message, attempt, token, priority, ms in queue since ready); then, after the last
+--          queue, "queue:job_id" of each waiting id whose record was gone (evicted or deleted): never
+--          dropped silently}.
 local r = tonumber(ARGV[8])
 for i = 0, r - 1 do
   local b = 9 + i * 4
@@ -24,7 +25,7 @@ for i = 0, nq - 1 do
     for j = 1, #popped, 2 do
       local id = popped[j]
       local key = job_key(id)
-      local f = redis.call('HMGET', key, 'msg', 'priority')
+      local f = redis.call('HMGET', key, 'msg', 'priority', 'ready_at', 'enqueued_at')
       if f[1] then
         local runs = redis.call('HINCRBY', key, 'runs', 1)
         local attempt = redis.call('HINCRBY', key, 'attempts', 1)
@@ -35,6 +36,7 @@ for i = 0, nq - 1 do
         jobs[#jobs + 1] = attempt
         jobs[#jobs + 1] = tostring(runs)
         jobs[#jobs + 1] = tonumber(f[2])
+        jobs[#jobs + 1] = math.max(0, NOW - (tonumber(f[3] or f[4]) or NOW))
       else
         lost[#lost + 1] = q .. ':' .. id
         lost_here = lost_here + 1
@@ -53,7 +55,7 @@ for i = 0, nq - 1 do
   if due >= 0 and (soonest < 0 or due < soonest) then soonest = due end
   out[#out + 1] = remaining
   out[#out + 1] = paused
-  out[#out + 1] = #jobs / 5
+  out[#out + 1] = #jobs / 6
   for _, v in ipairs(jobs) do out[#out + 1] = v end
 end
 out[1] = soonest

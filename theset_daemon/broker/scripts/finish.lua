@@ -1,5 +1,5 @@
 -- Apply finish records only (when no fetch is due to carry them).
--- ARGV[8] = r, then 4 per record: kind (ack|retry|dead|handback|postpone|progress), job_id, token, extra.
+-- ARGV[8] = r, then 4 per record: kind (ack|retry|dead|handback|postpone|progress|log), job_id, token, extra.
 local r = tonumber(ARGV[8])
 local applied = 0
 for i = 0, r - 1 do

@@ -38,7 +38,7 @@ local function make_waiting(q, id, key, keep_seq)
     seq = redis.call('INCR', NS .. ':seq')
   end
   redis.call('ZADD', qkey(q, 'waiting'), tonumber(f[1]) * SPAN + seq, id)
-  redis.call('HSET', key, 'state', 'waiting', 'seq', seq)
+  redis.call('HSET', key, 'state', 'waiting', 'seq', seq, 'ready_at', NOW)
   redis.call('HDEL', key, 'owner', 'due_at')
 end
 
@@ -63,6 +63,21 @@ local function trim_completed(q)
   end
 end
 
+-- A job's log (Job.log): JSON lines in the record's 'logs' field, at most LOG_MAX_BYTES; the oldest
+-- lines go first, counted in 'logs_dropped'. Same key, so same retention as the record.
+local LOG_MAX_BYTES = 32768
+local function append_log(key, line)
+  local logs = (redis.call('HGET', key, 'logs') or '') .. line .. '\n'
+  local dropped = 0
+  while #logs > LOG_MAX_BYTES do
+    local cut = string.find(logs, '\n', 1, true)
+    logs = string.sub(logs, cut + 1)
+    dropped = dropped + 1
+  end
+  redis.call('HSET', key, 'logs', logs)
+  if dropped > 0 then redis.call('HINCRBY', key, 'logs_dropped', dropped) end
+end
+
 local function set_failure(key, info)
   redis.call('HSET', key, 'error', info.error or '', 'exc_type', info.exc_type or '',
     'traceback', info.traceback or '', 'last_failed_at', NOW)
@@ -78,6 +93,10 @@ local function finish(kind, id, token, extra)
   local q = f[3]
   if kind == 'progress' then
     redis.call('HSET', key, 'progress', extra)
+    return 1
+  end
+  if kind == 'log' then
+    append_log(key, extra)
     return 1
   end
   if kind == 'handback' then

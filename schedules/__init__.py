@@ -1,0 +1,1 @@
+"""The recurring jobs, declared as data (shipped as ``theset_daemon.schedules``)."""

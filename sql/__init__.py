@@ -1,0 +1,1 @@
+"""Numbered migrations and named queries (shipped as ``theset_daemon.sql``)."""
