@@ -55,7 +55,7 @@ def test_a_wrong_redis_password_exits_78_naming_the_variable_and_host(locked_red
 
 
 def test_the_right_password_from_a_credential_file_is_used(locked_redis, daemon_env, migrated_database_url, tmp_path):
-    (tmp_path / "redis_password").write_text("the-right-one\n")
+    (tmp_path / "theset_redis_password").write_text("the-right-one\n")  # as the unit names it
     env = {**daemon_env, "THESET_DATABASE_URL": migrated_database_url, "CREDENTIALS_DIRECTORY": str(tmp_path),
            "THESET_REDIS_URL": f"redis://127.0.0.1:{locked_redis.port}/0"}
     daemon = DaemonProcess(env).start()

@@ -123,7 +123,7 @@ def test_an_import_completes_over_tls_and_the_cli_reads_it(tls_redis, pki, sandb
     logged = len(tls_redis.log())
     credentials = tmp_path / "credentials"  # the client key and certificate as systemd credentials
     credentials.mkdir()
-    (credentials / "redis_tls_cert").write_bytes((ca.dir / "client.crt").read_bytes())
+    (credentials / "theset_redis_tls_cert").write_bytes((ca.dir / "client.crt").read_bytes())
     (credentials / "redis_tls_key").write_bytes((ca.dir / "client.key").read_bytes())
     env = {
         **daemon_env,

@@ -387,7 +387,7 @@ def _raw_value(var: Var, environ: Mapping[str, str]) -> str:
     return var.default
 
 
-#: TLS file settings, each also found as ``$CREDENTIALS_DIRECTORY/<name>`` (``LoadCredential=redis_tls_ca_cert:…``).
+#: TLS file settings, each also found as ``$CREDENTIALS_DIRECTORY/[theset_]<name>`` (its path, not its text).
 _REDIS_TLS_FILES = ("redis_tls_ca_cert", "redis_tls_cert", "redis_tls_key")
 
 
@@ -395,8 +395,9 @@ def _redis_files(values: dict[str, Any], environ: Mapping[str, str]) -> None:
     """Fill the TLS file settings from systemd credentials and check every TLS file is readable."""
     credentials = environ.get("CREDENTIALS_DIRECTORY")
     for name in _REDIS_TLS_FILES:
-        if not values[name] and credentials and (Path(credentials) / name).is_file():
-            values[name] = str(Path(credentials) / name)
+        for file in (name, f"theset_{name}"):
+            if not values[name] and credentials and (Path(credentials) / file).is_file():
+                values[name] = str(Path(credentials) / file)
         if values[name] and not os.access(values[name], os.R_OK):
             raise ConfigError(VARIABLES[name].env, "a readable file", values[name])
     tls = connection.parse(values["redis_url"]).tls
