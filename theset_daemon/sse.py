@@ -114,6 +114,8 @@ def reader_client(settings: Any, *, readers: int = READERS, socket_timeout: floa
     factory (:func:`~theset_daemon.broker.connection.async_client`), so TLS, the ACL
     user, Sentinel and the timeouts hold here as on every other client.
     """
+    if socket_timeout is None:  # room for a whole XREAD block (BLOCK_MS), plus the usual call timeout
+        socket_timeout = BLOCK_MS / 1000 + settings.redis_target.timeout_s
     return connection.async_client(
         settings.redis_target, max_connections=readers + CONTROL_CONNECTIONS, pool_wait_s=POOL_WAIT_S,
         client_name=f"{settings.redis_namespace}:sse",  # CLIENT LIST shows the SSE path's connections
