@@ -33,7 +33,7 @@ def _admin() -> QueueAdmin:
     from .queues import QUEUES
 
     settings = config.load()
-    broker = TheSetBroker(redis_url=settings.redis_url, namespace=settings.redis_namespace, queues=QUEUES,
+    broker = TheSetBroker(target=settings.redis_target, namespace=settings.redis_namespace, queues=QUEUES,
                           defaults=settings.jobs, host_id="theset-daemon-cli", lease_timeout_s=settings.lease_timeout)
     return QueueAdmin(broker, mask=masker(settings.secrets).value)
 
@@ -105,6 +105,7 @@ def _queues(args: argparse.Namespace) -> int:
 
 def _queue(args: argparse.Namespace) -> int:
     async def work(admin: QueueAdmin) -> dict:
+        await _record_pause(args.queue, args.action == "pause")
         affected = await admin.queue_action(args.queue, args.action)
         return {"queue": args.queue, "action": args.action, "affected": affected}
 
@@ -113,6 +114,32 @@ def _queue(args: argparse.Namespace) -> int:
         print(f"{args.queue}: {done}" if result["affected"] else f"{args.queue}: already {done}")
 
     return _run(work, args, show)
+
+
+async def _record_pause(queue: str, paused: bool) -> None:
+    """Keep the pause in PostgreSQL too, so daemons re-assert a flag Redis loses (see pauses.py).
+
+    Done where the database is configured (``THESET_DATABASE_URL``, as on a daemon
+    host); a database that does not answer is reported and the Redis flag still set.
+    """
+    import os
+
+    from . import pauses
+    from .db.pool import create_pool
+    from .queues import QUEUES
+
+    if queue not in {q.name for q in QUEUES} or not ({"THESET_DATABASE_URL", "THESET_DATABASE_URL_FILE"} & set(os.environ)):
+        return
+    try:
+        pool = await create_pool(config.load().database_url, min_size=0, max_size=1)
+        try:
+            await pauses.record(pool, queue, paused, "theset-daemon-cli")
+        finally:
+            await pool.close()
+    except Exception as exc:  # noqa: BLE001 - the Redis flag is still set; say what is missing
+        print(f"theset-daemon: warning: the {'pause' if paused else 'resume'} of {queue} is not recorded in "
+              f"PostgreSQL ({type(exc).__name__}: {exc}); a pause then holds only while Redis keeps its flag",
+              file=sys.stderr)
 
 
 # -- jobs --------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlparse
 
+from .broker import connection
 from .masking import MASK, masker
 from .queues import JobDefaults
 
@@ -107,6 +108,11 @@ def _text(value: str) -> str:
     return value
 
 
+def _redis_url(value: str) -> str:
+    connection.parse(value)  # raises ValueError saying what is wrong
+    return value
+
+
 def _url_list(value: str) -> tuple[str, ...]:
     check = _url(("http", "https"))
     return tuple(check(item.strip()) for item in value.split(",") if item.strip())
@@ -155,7 +161,14 @@ class Var:
 
 #: Every setting, by attribute name. Defaults suit the local sandbox.
 VARIABLES: dict[str, Var] = {
-    "redis_url": Var("THESET_REDIS_URL", _url(("redis", "rediss", "unix")), "redis://127.0.0.1:6379/0", credential=True),
+    "redis_url": Var("THESET_REDIS_URL", _redis_url, "redis://127.0.0.1:6379/0", credential=True),
+    "redis_password": Var("THESET_REDIS_PASSWORD", _text, "", secret=True),
+    "redis_tls_ca_cert": Var("THESET_REDIS_TLS_CA_CERT", _text, ""),
+    "redis_tls_cert": Var("THESET_REDIS_TLS_CERT", _text, ""),
+    "redis_tls_key": Var("THESET_REDIS_TLS_KEY", _text, ""),
+    "redis_connect_timeout": Var("THESET_REDIS_CONNECT_TIMEOUT", _positive_float, "2"),
+    "redis_timeout": Var("THESET_REDIS_TIMEOUT", _positive_float, "2"),
+    "redis_allow_eviction": Var("THESET_REDIS_ALLOW_EVICTION", _bool, "false"),
     "redis_namespace": Var("THESET_REDIS_NAMESPACE", _text, "theset"),
     "database_url": Var("THESET_DATABASE_URL", _url(("postgresql", "postgres")), "postgresql://root@127.0.0.1:5432/theset",
                         credential=True),
@@ -222,6 +235,13 @@ class Settings:
     """The daemon's effective configuration; build it with :func:`load`."""
 
     redis_url: str
+    redis_password: str
+    redis_tls_ca_cert: str
+    redis_tls_cert: str
+    redis_tls_key: str
+    redis_connect_timeout: float
+    redis_timeout: float
+    redis_allow_eviction: bool
     redis_namespace: str
     database_url: str
     http_host: str
@@ -303,6 +323,18 @@ class Settings:
         )
 
     @property
+    def redis_target(self) -> connection.RedisTarget:
+        """The Redis every client connects to: the URL plus password, TLS files and timeouts."""
+        files = (self.redis_tls_ca_cert, self.redis_tls_cert, self.redis_tls_key)
+        return connection.parse(
+            self.redis_url,
+            password=self.redis_password or None,
+            tls=connection.Tls(*(f or None for f in files)) if any(files) else None,
+            connect_timeout_s=self.redis_connect_timeout,
+            timeout_s=self.redis_timeout,
+        )
+
+    @property
     def secrets(self) -> tuple[str, ...]:
         """The configured secret values (non-empty), for log scrubbing and tests."""
         return tuple(
@@ -355,6 +387,26 @@ def _raw_value(var: Var, environ: Mapping[str, str]) -> str:
     return var.default
 
 
+#: TLS file settings, each also found as ``$CREDENTIALS_DIRECTORY/[theset_]<name>`` (its path, not its text).
+_REDIS_TLS_FILES = ("redis_tls_ca_cert", "redis_tls_cert", "redis_tls_key")
+
+
+def _redis_files(values: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """Fill the TLS file settings from systemd credentials and check every TLS file is readable."""
+    credentials = environ.get("CREDENTIALS_DIRECTORY")
+    for name in _REDIS_TLS_FILES:
+        for file in (name, f"theset_{name}"):
+            if not values[name] and credentials and (Path(credentials) / file).is_file():
+                values[name] = str(Path(credentials) / file)
+        if values[name] and not os.access(values[name], os.R_OK):
+            raise ConfigError(VARIABLES[name].env, "a readable file", values[name])
+    tls = connection.parse(values["redis_url"]).tls
+    for option in ("ca_certs", "certfile", "keyfile"):
+        path = getattr(tls, option, None)
+        if path and not os.access(path, os.R_OK):
+            raise ConfigError("THESET_REDIS_URL", f"a readable file in ssl_{option}", path)
+
+
 def load(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every setting.
 
@@ -370,6 +422,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         except ValueError as exc:
             shown = None if var.secret else raw
             raise ConfigError(var.env, str(exc), shown) from None
+    _redis_files(values, environ)
     if not values["host_id"]:
         values["host_id"] = f"{socket.gethostname()}-{os.getpid()}"
     if not values["public_url"]:

@@ -32,6 +32,8 @@ from .config import Settings
 from .loop_monitor import LoopMonitor
 from .queues import QUEUES
 from .readiness import ReadinessCheck
+from .redis_health import RedisHealth
+from .refusals import dependency_refusal, postgres_where
 from .systemd import Notifier
 from .web.app import add_fallback, create_app, start_runner
 from .web.connection_guard import raise_open_files_limit
@@ -187,7 +189,7 @@ class Daemon:
         settings = self.settings
         encoder.install()
         self.broker = TheSetBroker(
-            redis_url=settings.redis_url,
+            target=settings.redis_target,
             namespace=settings.redis_namespace,
             queues=QUEUES,
             defaults=settings.jobs,
@@ -232,14 +234,23 @@ class Daemon:
 
     async def boot(self) -> bool:
         """Wait for PostgreSQL (migrating it) and Redis, start the workers; False if stopped first."""
+        # The checks are in place while booting: /readyz says why the boot waits (TLS, auth, ...).
+        health = RedisHealth(self.broker, allow_eviction=self.settings.redis_allow_eviction)
+        self.readiness.checks.update(
+            postgres=lambda: self.pool.fetchval("SELECT 1"),
+            redis=health.clients, redis_scripts=health.scripts, redis_eviction=health.eviction,
+        )
         if self.migrate and await self._until_stopped(self._migrate, "migrating PostgreSQL") is STOPPED:
             return False
         if await self._until_stopped(lambda: self.pool.fetchval("SELECT 1"), "connecting to PostgreSQL") is STOPPED:
             return False
-        self.readiness.checks["postgres"] = lambda: self.pool.fetchval("SELECT 1")
-        if await self._until_stopped(self.broker.ping, "connecting to Redis") is STOPPED:
+        if await self._until_stopped(health.connect, "connecting to Redis") is STOPPED:
             return False
-        self.readiness.checks["redis"] = self.broker.ping
+        self._tasks.append(asyncio.create_task(health.watch()))
+        self.broker.failover_listeners.append(self._after_failover)
+        from . import pauses
+
+        self._tasks.append(asyncio.create_task(pauses.watch(self.pool, self.broker)))
         await self.start_workers()
         if not self.stop_requested.is_set():
             await self.start_scheduler()
@@ -260,18 +271,47 @@ class Daemon:
         return applied
 
     async def _until_stopped(self, attempt: Callable[[], Awaitable[Any]], what: str) -> Any:
-        """Retry ``attempt`` until it succeeds (its result) or a stop is requested (:data:`STOPPED`)."""
+        """Retry ``attempt`` until it succeeds (its result) or a stop is requested (:data:`STOPPED`).
+
+        Raises:
+          DependencyRefused: a refusal retrying cannot cure (wrong password, unknown
+            role or database, db index out of range): the start stops, exit 78.
+        """
+        where = self._where(what)
         while not self.stop_requested.is_set():
             try:
                 return await attempt()
             except Exception as exc:
+                refused = dependency_refusal(exc, self.settings, where)
+                if refused is not None:
+                    raise refused from None
                 self.notifier.status(f"{what}: {type(exc).__name__}")
-                logger.warning("%s failed, retrying: %s", what, exc)
+                logger.warning("%s at %s failed, retrying: %s", what, where, exc)
                 try:
                     await asyncio.wait_for(self.stop_requested.wait(), CONNECT_RETRY_S)
                 except asyncio.TimeoutError:
                     pass
         return STOPPED
+
+    def _after_failover(self, old: str, new: str) -> None:
+        """Redis's primary moved: its last writes may be lost, so reconcile imports now, not at the next minute."""
+        task = asyncio.get_running_loop().create_task(self._reconcile_after_failover(new))
+        self._tasks.append(task)
+
+    async def _reconcile_after_failover(self, new: str) -> None:
+        from .reconcile import reconcile_imports
+
+        for _ in range(30):  # bounded: the new primary may still be settling
+            try:
+                report = await reconcile_imports(context.resources())
+                logger.info("reconciled imports after the failover to %s", new, extra=report.as_dict())
+                return
+            except Exception as exc:
+                logger.warning("reconciliation after the failover failed, retrying: %s", exc)
+                await asyncio.sleep(1)
+
+    def _where(self, what: str) -> str:
+        return self.broker.target.where if "Redis" in what else postgres_where(self.settings.database_url)
 
     async def start_workers(self) -> None:
         from .broker import Worker

@@ -104,6 +104,13 @@ IMPORT_VISIBLE = Histogram(
     buckets=(0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300),
 )
 SCHEDULE_RUNS = Counter("theset_schedule_runs", "Schedule fires, by schedule and outcome.", ["schedule", "outcome"])
+REDIS_MAXMEMORY_POLICY = Gauge(
+    "theset_redis_maxmemory_policy",
+    "1 for Redis's maxmemory-policy as last read (policy 'unknown' where CONFIG GET is refused).", ["policy"],
+)
+JOBS_LOST = Counter(
+    "theset_jobs_lost", "Waiting job ids whose record was gone when fetched (evicted or deleted), by queue.", ["queue"],
+)
 # Daily provider quotas (theset_daemon/quota.py): cluster-wide, read from Redis at scrape time by the
 # metrics leader only (web/quotas.py), like CLUSTER_GAUGES.
 PROVIDER_QUOTA_LIMIT = Gauge(

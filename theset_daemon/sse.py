@@ -63,6 +63,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from .broker import connection
 from .log_throttle import ThrottledLog
 from .metrics import SSE_CLIENTS
 from .progress import FINAL_STATUSES, ProgressReporter, is_uuid, stream_key
@@ -105,19 +106,21 @@ _LAST_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
 BACKEND_ERRORS = (RedisError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
-def reader_client(settings: Any, *, readers: int = READERS, **options: Any) -> aioredis.Redis:
+def reader_client(settings: Any, *, readers: int = READERS, socket_timeout: float | None = None) -> aioredis.Redis:
     """The SSE path's own Redis client: ``readers`` + :data:`CONTROL_CONNECTIONS` connections at most.
 
     A blocking pool: a burst of new streams waits for a connection (then fails as
-    ``unavailable``, a reconnect hint) instead of opening more. The one place the
-    SSE path's connections are made (point it at a shared factory to add TLS or Sentinel).
+    ``unavailable``, a reconnect hint) instead of opening more. Built by the shared
+    factory (:func:`~theset_daemon.broker.connection.async_client`), so TLS, the ACL
+    user, Sentinel and the timeouts hold here as on every other client.
     """
-    pool = aioredis.BlockingConnectionPool.from_url(
-        settings.redis_url, max_connections=readers + CONTROL_CONNECTIONS, timeout=POOL_WAIT_S,
+    if socket_timeout is None:  # room for a whole XREAD block (BLOCK_MS), plus the usual call timeout
+        socket_timeout = BLOCK_MS / 1000 + settings.redis_target.timeout_s
+    return connection.async_client(
+        settings.redis_target, max_connections=readers + CONTROL_CONNECTIONS, pool_wait_s=POOL_WAIT_S,
         client_name=f"{settings.redis_namespace}:sse",  # CLIENT LIST shows the SSE path's connections
-        **options,
+        socket_timeout=socket_timeout,
     )
-    return aioredis.Redis(connection_pool=pool)
 
 
 def jittered_ms(base_ms: int, jitter: float = RETRY_JITTER) -> int:

@@ -12,17 +12,18 @@ from __future__ import annotations
 import logging
 import socket
 import os
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import dramatiq
-import redis
-import redis.asyncio as aioredis
 from dramatiq import Message
-from dramatiq.errors import DecodeError
+from dramatiq.errors import DecodeError, QueueNotFound
 from dramatiq.middleware import CurrentMessage, Middleware, MiddlewareError
 
 from ..queues import QUEUES, JobDefaults, Priority, QueueSpec
+from . import connection
 from . import priority as priorities
+from .connection import RedisTarget
+from .errors import WrongQueue
 from .keys import Keys
 from .middleware import JobOptions
 from .resp import AsyncResp, Script, SyncResp
@@ -56,7 +57,10 @@ class TheSetBroker(dramatiq.Broker):
     """A Dramatiq broker on Redis with per-message priority, delays in Redis and leases.
 
     Parameters:
-      redis_url: the Redis to use (``redis://host:port/db``).
+      redis_url: the Redis to use (``redis://host:port/db``, ``rediss://``,
+        ``redis+sentinel://``: see :mod:`.connection`), unless ``target`` is given.
+      target: the Redis as parsed by :func:`.connection.parse` (with the password
+        and TLS files configured apart from the URL); every client is built from it.
       namespace: the prefix of every key.
       queues: the queue table (defaults, concurrency, rate limits).
       defaults: attempts, backoff and retention of every job.
@@ -71,7 +75,8 @@ class TheSetBroker(dramatiq.Broker):
     def __init__(
         self,
         *,
-        redis_url: str,
+        redis_url: str = "",
+        target: RedisTarget | None = None,
         namespace: str = "theset",
         queues: Sequence[QueueSpec] = QUEUES,
         defaults: JobDefaults = JobDefaults(),
@@ -84,20 +89,25 @@ class TheSetBroker(dramatiq.Broker):
         super().__init__(middleware=default_middleware() if middleware is None else middleware)
         if not any(isinstance(m, JobOptions) for m in self.middleware):
             self.add_middleware(JobOptions())
+        self.target = target or connection.parse(redis_url)
         self.redis_url = redis_url
         self.namespace = namespace
         self.keys = Keys(namespace)
         self.specs: dict[str, QueueSpec] = {q.name: q for q in queues}
+        self.served = frozenset(self.specs)  # the queues daemons are configured to serve: enqueue refuses others
         self.queues: dict[str, QueueSpec] = {}
         self.defaults = defaults
         self.host_id = host_id or f"{socket.gethostname()}-{os.getpid()}"
         self.lease_timeout_s = lease_timeout_s
         self.max_connections = max_connections
-        self.redis = redis.Redis.from_url(redis_url, max_connections=max_connections)
-        self.aredis = aioredis.Redis.from_url(redis_url, max_connections=max_connections)
+        self.redis = connection.sync_client(self.target, max_connections=max_connections)
+        self.aredis = connection.async_client(self.target, max_connections=max_connections)
         self.client_name = f"theset:{self.host_id}".replace(" ", "_")
-        self._resp = AsyncResp(redis_url, name=self.client_name)  # the hot path: scripts (see resp.py)
-        self._sync_resp = SyncResp(redis_url, name=self.client_name)
+        self._resp = AsyncResp(self.target, name=self.client_name)  # the hot path: scripts (see resp.py)
+        self._sync_resp = SyncResp(self.target, name=self.client_name)
+        #: Called with (old, new) ``host:port`` when the hot path finds Redis's primary moved (Sentinel failover).
+        self.failover_listeners: list[Callable[[str, str], None]] = []
+        self._resp.on_moved = self._primary_moved
         self._header: list[Any] = [
             namespace,
             self.host_id,
@@ -215,6 +225,7 @@ class TheSetBroker(dramatiq.Broker):
             for message in chunk:
                 options = message.options
                 actor = self.actors.get(message.actor_name)
+                self._check_queue(message, actor)
                 actor_options = actor.options if actor is not None else _EMPTY
                 wait = options.get("delay", delay)
                 if emit is not None:
@@ -230,6 +241,14 @@ class TheSetBroker(dramatiq.Broker):
                 )
             calls.append(args)
         return calls
+
+    def _check_queue(self, message: Message, actor: Any) -> None:
+        """Refuse a message no daemon would ever fetch, or one sent to another actor's queue."""
+        if message.queue_name not in self.served:
+            raise QueueNotFound(f"queue {message.queue_name!r} is not served (known: {', '.join(sorted(self.served))})")
+        if actor is not None and actor.queue_name != message.queue_name:
+            raise WrongQueue(f"actor {message.actor_name!r} runs on queue {actor.queue_name!r}, "
+                             f"not {message.queue_name!r}")
 
     def _unpack(self, messages: list[Message], replies: list[Any], delay: int | None) -> list[Message]:
         results: list[Message] = []
@@ -307,9 +326,20 @@ class TheSetBroker(dramatiq.Broker):
         """Run broker script ``name`` with the common header and ``args``."""
         return await self._resp.evalsha(self._scripts[name], args)
 
+    def _primary_moved(self, old: tuple[str, int], new: tuple[str, int]) -> None:
+        before, after = "%s:%d" % old, "%s:%d" % new
+        logger.warning("Redis primary moved from %s to %s (failover)", before, after)
+        for listener in self.failover_listeners:
+            listener(before, after)
+
     async def ping(self) -> None:
         """Raise if Redis does not answer."""
         await self.aredis.ping()
+
+    async def probe(self) -> None:
+        """One script call through the hot-path client, reading a queue key and writing one:
+        raise as the jobs' calls would (TLS, ACL, READONLY, OOM, a cluster node)."""
+        await self.run_script("probe", [next(iter(self.specs), "default")])
 
     async def close(self) -> None:  # type: ignore[override]
         """Close every Redis connection of the broker (those of this thread, for the sync one)."""

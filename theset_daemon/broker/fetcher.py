@@ -19,6 +19,7 @@ import logging
 import time
 from typing import Callable
 
+from ..metrics import JOBS_LOST
 from .broker import TheSetBroker
 from .lanes import Lane
 from .records import Recorder
@@ -67,7 +68,8 @@ class Fetcher:
         self.blocked_on: frozenset[str] | None = None
         self._next_due_at: float | None = None
         self._by_marker = {lane.marker.encode(): lane for lane in lanes.values()}
-        self._blocker = AsyncResp(broker.redis_url, name=broker.client_name)  # its own connection: it blocks
+        # its own connection, unbounded by the watchdog: it blocks, and _bzpopmin bounds each block
+        self._blocker = AsyncResp(broker.target, name=broker.client_name, timeout_s=None)
         self._block_task: asyncio.Task | None = None
         self._wakes: set[asyncio.Task] = set()
         self._task: asyncio.Task | None = None
@@ -170,7 +172,18 @@ class Fetcher:
                 self.dispatch(lane, reply[i : i + 6])
                 i += 6
             fetched += n
+        if len(reply) > i:
+            self._lost(reply[i:])
         return fetched
+
+    @staticmethod
+    def _lost(entries: list) -> None:
+        """Waiting ids whose job record was gone (evicted, deleted): logged and counted, never silent."""
+        for entry in entries:
+            queue, _, job_id = entry.decode().partition(":")
+            JOBS_LOST.labels(queue).inc()
+            logger.error("waiting job %s of queue %s had no record (evicted or deleted); dropped", job_id, queue,
+                         extra={"job_id": job_id, "queue": queue})
 
     async def _wait_capacity(self) -> None:
         self.capacity.clear()

@@ -36,7 +36,7 @@ from ..metrics import JOB_DURATION, JOB_QUEUE_WAIT, JOBS, JOBS_IN_PROGRESS, QUEU
 from ..queues import QueueSpec
 from ..rate_limit import ClusterRateLimiter
 from . import retries
-from .errors import Postpone
+from .errors import Postpone, redis_away
 from .broker import TheSetBroker
 from .fetcher import Fetcher
 from .job import Job, _current
@@ -51,6 +51,9 @@ IDLE_TIMEOUT_S = 5.0
 
 #: Seconds a drain waits at most for Redis to take the last job results.
 RECORDS_TIMEOUT_S = 5.0
+
+#: Milliseconds a job waits before running again after Redis failed its own calls.
+REDIS_RETRY_MS = 2000
 
 
 @dataclass(frozen=True)
@@ -369,6 +372,8 @@ class Worker:
     def _finish_failed(self, lane: Lane, job: Job, plan: _ActorPlan, exc: BaseException, elapsed: float) -> None:
         if isinstance(exc, Postpone):
             return self._postpone(lane, job, exc, elapsed)
+        if redis_away(exc):  # Redis down or refusing writes: not the job's fault, no attempt spent
+            return self._postpone(lane, job, Postpone(f"Redis unavailable: {exc}", delay_ms=REDIS_RETRY_MS), elapsed)
         decision = retries.decide(exc, job.attempt, job.message.options, plan.options, self.broker.defaults)
         if not decision.retry:
             return self._finish_dead(lane, job, decision.reason, exc, elapsed)
