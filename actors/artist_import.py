@@ -5,8 +5,10 @@ from __future__ import annotations
 import dramatiq
 
 from theset_daemon.context import resources
+from theset_daemon.import_errors import NOT_FOUND, ImportFailure
 from theset_daemon.phase_run import PhaseRun
 from theset_daemon.phases.artist import import_artist as create_artist
+from theset_daemon.providers import ProviderNotFound
 from theset_daemon.store import update_import
 
 
@@ -14,9 +16,14 @@ from theset_daemon.store import update_import
 async def import_artist(tm_attraction_id: str, import_id: str | None = None) -> None:
     res = resources()
     async with PhaseRun(res, import_id, "artist") as run:
-        artist = await create_artist(res.providers, res.pool, tm_attraction_id)
+        try:
+            artist = await create_artist(res.providers, res.pool, tm_attraction_id)
+        except ProviderNotFound:
+            if import_id is None:
+                raise  # a recurring sync of a vanished attraction: the broker's business
+            await run.fail(ImportFailure(NOT_FOUND, f"Ticketmaster has no attraction {tm_attraction_id}"))
+            return  # an answer, not a broken job: no retry, no dead letter
         run.artist_id = str(artist.artist_id)
         if import_id is not None:
             await update_import(res.pool, import_id, artist_id=artist.artist_id)
-        counts = {"artistId": str(artist.artist_id), "slug": artist.slug, "spotify_matched": artist.spotify_id is not None}
-        await run.report(1.0, f"artist {artist.name} ready at /{artist.slug}", counts)
+        await run.report(1.0, f"artist {artist.name} ready at /{artist.slug}", {"spotify_matched": artist.spotify_id is not None})

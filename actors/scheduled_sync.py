@@ -3,7 +3,8 @@
 Each fan-out selects artists with a named query from ``sql/queries/`` and
 enqueues their syncs in ONE bulk enqueue, each with a deterministic job id
 (``sync:<artist_id>:<phase>``) so an artist already waiting is not queued twice.
-The phase actors run with ``import_id=None`` (no import bookkeeping).
+The phase actors run with ``import_id=None`` (no import bookkeeping), marked
+``work="recurring"``: they stop at the daily quota's reserve (:mod:`theset_daemon.quota`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from theset_daemon.import_plan import PHASES_BY_NAME
 from theset_daemon.package_data import query
 from theset_daemon.phases.spotify_profile import sync_spotify_profile as sync_profile
 from theset_daemon.queues import Priority
+from theset_daemon.quota import RECURRING, WORK_OPTION
 
 ACTIVE_ARTISTS = query("active_artists")
 RECENTLY_VIEWED = query("recently_viewed")
@@ -33,7 +35,8 @@ def sync_messages(artist_ids: Iterable[str], phases: Iterable[str], *, priority:
             phase = PHASES_BY_NAME[name]
             messages.append(dramatiq.Message(
                 queue_name=phase.queue, actor_name=phase.actor, args=(), kwargs={"artist_id": artist_id},
-                options={"priority": (priority or phase.priority).name, "job_id": f"sync:{artist_id}:{name}"},
+                options={"priority": (priority or phase.priority).name, "job_id": f"sync:{artist_id}:{name}",
+                         WORK_OPTION: RECURRING},
             ))
     return messages
 
@@ -70,7 +73,8 @@ async def quick_sync_viewed_artists(viewed_within_s: int = 3600, stale_after_s: 
     messages = [
         dramatiq.Message(queue_name="artist_quick_sync", actor_name="quick_sync_artist", args=(),
                          kwargs={"artist_id": r["id"]},
-                         options={"priority": Priority.HIGH.name, "job_id": f"quick-sync:{r['id']}"})
+                         options={"priority": Priority.HIGH.name, "job_id": f"quick-sync:{r['id']}",
+                                  WORK_OPTION: RECURRING})
         for r in rows
     ]
     if messages:

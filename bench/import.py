@@ -28,6 +28,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirna
 
 import argparse
 import asyncio
+import random
 import time
 import uuid
 from pathlib import Path
@@ -82,7 +83,7 @@ async def artist_visible(session: aiohttp.ClientSession, daemon: DaemonProcess, 
     began = time.perf_counter()
     started = await start_import(session, daemon.url, daemon.env["THESET_API_TOKEN"], attraction)
     async for _, data in follow_events(session, started["eventsUrl"]):
-        if (data.get("counts") or {}).get("artistId") or data.get("status") in {"completed", "failed"}:
+        if data.get("artistId") or data.get("status") in {"completed", "failed"}:
             return time.perf_counter() - began
     raise AssertionError("stream ended before the artist appeared")
 
@@ -104,13 +105,71 @@ async def kickoff_latency(env: dict[str, str], count: int) -> dict[str, Any]:
             "max_ms": round(max(ms), 2)}
 
 
+async def poisson_kickoffs(env: dict[str, str], rate: float, duration: float, latency_ms: int,
+                           jitter_ms: int, limited: bool = True) -> dict[str, Any]:
+    """Kickoffs of distinct artists arriving as a Poisson stream (``rate`` per second for ``duration`` s)
+    while the earlier imports' background phases run, the sandbox in its own process at
+    ``latency_ms`` ± ``jitter_ms`` and the providers' rate limits enforced by it and configured in the
+    daemon. Kickoff to artist visible (the SSE event carrying ``artistId``), and the daemon's loop lag
+    sampled from /healthz every 250 ms over the same window."""
+    from import_harness import SandboxProcess
+
+    limits = [arg for p, r in RATES.items() for arg in ("--rate-limit", f"{p}={r:g}")] if limited else []
+    sandbox = await asyncio.to_thread(SandboxProcess, "--latency-ms", str(latency_ms), "--jitter-ms", str(jitter_ms),
+                                      *limits, seed=11)
+    rates = {f"THESET_{p.upper()}_RATE": str(r if limited else 1000) for p, r in RATES.items()}
+    daemon = await start_daemon({**env, **sandbox.env, **rates, "THESET_HTTP_PORT": str(free_port())})
+    from theset_daemon.sandbox import Sandbox
+
+    attractions = [a.tm_id for a in Sandbox(11).truth.artists]
+    random.Random(5).shuffle(attractions)
+    samples: list[float] = []
+    lags: list[float] = []
+    stop = asyncio.Event()
+
+    async def watch_lag(session: aiohttp.ClientSession) -> None:
+        while not stop.is_set():
+            async with session.get(f"{daemon.url}/healthz") as resp:
+                lags.append((await resp.json())["loop_lag_ms"])
+            await asyncio.sleep(0.25)
+
+    async def one(session: aiohttp.ClientSession, attraction: str) -> None:
+        samples.append(await artist_visible(session, daemon, attraction))
+
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+            watcher = asyncio.ensure_future(watch_lag(session))
+            arrivals, began, rng = [], time.monotonic(), random.Random(7)
+            at = rng.expovariate(rate)
+            while at < duration and len(arrivals) < len(attractions):
+                await asyncio.sleep(max(0.0, began + at - time.monotonic()))
+                arrivals.append(asyncio.ensure_future(one(session, attractions[len(arrivals)])))
+                at += rng.expovariate(rate)
+            await asyncio.gather(*arrivals)
+            stop.set()
+            await watcher
+    finally:
+        await asyncio.to_thread(daemon.stop)
+        await asyncio.to_thread(sandbox.stop)
+    ms = [x * 1000 for x in samples]
+    return {"rate_per_s": rate, "duration_s": duration, "imports": len(ms), "latency_ms": latency_ms,
+            "jitter_ms": jitter_ms, "goal_p99_ms": 2 * latency_ms + 25, "provider_limits": limited,
+            "p50_ms": round(percentile(ms, 0.5), 2), "p99_ms": round(percentile(ms, 0.99), 2),
+            "max_ms": round(max(ms), 2),
+            "loop_lag_ms": lag_summary(lags),
+            "load_avg_1m": round(os.getloadavg()[0], 2)}
+
+
 async def big_import(env: dict[str, str], database_url: str) -> dict[str, Any]:
     limits = dict(RATES)
     async with run_sandbox(seed=11, latency_ms=50, jitter_ms=30, rate_limits=limits) as sb:
         rates = {"THESET_SPOTIFY_RATE": str(RATES["spotify"]), "THESET_TICKETMASTER_RATE": str(RATES["ticketmaster"]),
                  "THESET_SETLISTFM_RATE": str(RATES["setlistfm"])}
         daemon = await start_daemon({**env, **sb.settings_env(), **rates, "THESET_HTTP_PORT": str(free_port())})
-        results = {}
+        results: dict[str, Any] = {}
+        lags: list[float] = []
+        stop = asyncio.Event()
+        watcher = asyncio.ensure_future(watch_loop_lag(daemon, lags, stop))
         try:
             for label, attraction in (("big_catalogue", sb.truth.big_catalogue_attraction_id),
                                       ("big_events", sb.truth.big_events_attraction_id)):
@@ -128,11 +187,29 @@ async def big_import(env: dict[str, str], database_url: str) -> dict[str, Any]:
                     "status": final.get("status"), "wall_s": round(wall, 2), "requests": requests,
                     "rate_floor_s": round(floor, 2), "wall_over_floor": round(wall / floor, 2) if floor else None,
                     "phases_s": await phase_times(database_url, started["importId"]),
-                    "counts": {k: v for k, v in (final.get("counts") or {}).items() if isinstance(v, (int, float))},
+                    "counts": final.get("counts") or {},
                 }
+            stop.set()
+            await watcher
+            results["loop_lag_ms"] = lag_summary(lags)
         finally:
+            watcher.cancel()
             await asyncio.to_thread(daemon.stop)
     return results
+
+
+async def watch_loop_lag(daemon: DaemonProcess, lags: list[float], stop: asyncio.Event) -> None:
+    """Sample the daemon's loop lag from /healthz every 250 ms (its monitor's tick) until ``stop``."""
+    async with aiohttp.ClientSession() as session:
+        while not stop.is_set():
+            async with session.get(f"{daemon.url}/healthz") as resp:
+                lags.append((await resp.json())["loop_lag_ms"])
+            await asyncio.sleep(0.25)
+
+
+def lag_summary(lags: list[float]) -> dict[str, float]:
+    return {"samples": len(lags), "p50": percentile(lags, 0.5) if lags else 0.0,
+            "p99": percentile(lags, 0.99) if lags else 0.0, "max": max(lags, default=0.0)}
 
 
 async def phase_times(database_url: str, import_id: str) -> dict[str, float]:
@@ -151,6 +228,12 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kickoffs", type=int, default=200)
     parser.add_argument("--skip-big", action="store_true")
+    parser.add_argument("--poisson", type=float, default=0.0, metavar="RATE",
+                        help="only the Poisson kickoff run: RATE imports per second (e.g. 2)")
+    parser.add_argument("--poisson-duration", type=float, default=60.0)
+    parser.add_argument("--no-provider-limits", action="store_true", help="Poisson run without rate limits")
+    parser.add_argument("--latency-ms", type=int, default=80)
+    parser.add_argument("--jitter-ms", type=int, default=40)
     args = parser.parse_args()
     run_id = uuid.uuid4().hex[:8]
     database = f"theset_bench_{run_id}"
@@ -161,8 +244,12 @@ async def main() -> None:
                THESET_ALLOW_PRIVATE_FETCH="true", THESET_ACTOR_MODULES="theset_daemon.actors", THESET_LOG_LEVEL="WARNING")
     out: dict[str, Any] = {}
     try:
-        out["artist_visible_ms"] = await kickoff_latency(env, args.kickoffs)
-        if not args.skip_big:
+        if args.poisson:
+            out["poisson"] = await poisson_kickoffs(env, args.poisson, args.poisson_duration, args.latency_ms,
+                                                    args.jitter_ms, limited=not args.no_provider_limits)
+        else:
+            out["artist_visible_ms"] = await kickoff_latency(env, args.kickoffs)
+        if not args.skip_big and not args.poisson:
             await admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
             out["big"] = await big_import({**env, "THESET_REDIS_NAMESPACE": f"bench-{run_id}-big"}, database_url)
     finally:

@@ -714,8 +714,10 @@ class Chaos:
         self.redis = PrivateRedis().start()
         self.pg = PrivatePostgres().init().start()
         self.database_url = self.pg.create_database("theset_chaos")
+        # faults, not daily quotas, are under test here: the soak's thousand imports would spend a real day's
         self.sandbox = SandboxProcess("--fault-rate", str(p.fault_rate), "--faults", p.faults,
-                                      "--latency-ms", str(p.latency_ms), "--jitter-ms", str(p.jitter_ms), seed=p.seed)
+                                      "--latency-ms", str(p.latency_ms), "--jitter-ms", str(p.jitter_ms),
+                                      "--tm-daily-quota", "10000000", "--setlistfm-daily-quota", "10000000", seed=p.seed)
         schedules = self.tmp / "schedules.toml"
         schedules.write_text(FAST_RECONCILE)
         self.secrets = {
@@ -733,6 +735,7 @@ class Chaos:
             THESET_SCHEDULES_FILE=str(schedules), THESET_LEASE_TIMEOUT=str(p.lease_timeout),
             THESET_DRAIN_TIMEOUT=str(p.drain_timeout), THESET_SPOTIFY_RATE="50", THESET_TICKETMASTER_RATE="50",
             THESET_SETLISTFM_RATE="25", PYTHONUNBUFFERED="1",
+            THESET_TICKETMASTER_DAILY_QUOTA="10000000", THESET_SETLISTFM_DAILY_QUOTA="10000000",
         )
         for name in ("THESET_SPOTIFY_CLIENT_SECRET", "THESET_TICKETMASTER_API_KEY", "THESET_SETLISTFM_API_KEY"):
             if name in self.sandbox.env:

@@ -132,6 +132,15 @@ ADMIN_TOKEN = f"test-admin-token-{RUN_ID}-{uuid.uuid4().hex}"
 SSE_SECRET = f"test-sse-secret-{RUN_ID}-{uuid.uuid4().hex}"
 
 
+#: Provider URLs on a closed loopback port: a daemon a test starts without a sandbox
+#: (whose variables override these) never looks up a provider's public host.
+NO_PROVIDERS = {
+    name: f"http://127.0.0.1:{free_port()}/no-provider"
+    for name in ("THESET_SPOTIFY_API_URL", "THESET_SPOTIFY_ACCOUNTS_URL",
+                 "THESET_TICKETMASTER_API_URL", "THESET_SETLISTFM_API_URL")
+}
+
+
 def daemon_environment(redis_url: str, namespace: str, database_url: str, **extra: str) -> dict[str, str]:
     """Environment for a daemon subprocess on this Redis namespace and database, with test tokens."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("THESET_")}
@@ -145,8 +154,8 @@ def daemon_environment(redis_url: str, namespace: str, database_url: str, **extr
         THESET_ADMIN_TOKEN=ADMIN_TOKEN,
         THESET_SSE_SECRET=SSE_SECRET,
         PYTHONUNBUFFERED="1",
-        **extra,
     )
+    env.update({**NO_PROVIDERS, **extra})
     return env
 
 

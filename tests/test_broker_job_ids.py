@@ -66,3 +66,27 @@ async def test_debounce_ignores_repeats_inside_the_window(redis_url, namespace):
         assert later.message_id != first.message_id
         await wait_for(lambda: runs == [1, 3])
     await broker.close()
+
+
+async def test_enqueue_refuses_an_unserved_queue_and_another_actors_queue(redis_url, namespace):
+    import pytest
+    from dramatiq.errors import QueueNotFound
+
+    from theset_daemon.broker.errors import WrongQueue
+
+    broker = make_broker(redis_url, namespace, [spec("served"), spec("other")])
+
+    @dramatiq.actor(queue_name="served", broker=broker)
+    async def mine() -> None:
+        pass
+
+    message = mine.message()
+    with pytest.raises(QueueNotFound, match="nowhere"):
+        await broker.enqueue_async(message.copy(queue_name="nowhere"))
+    with pytest.raises(WrongQueue, match="'other'"):
+        await broker.enqueue_async(message.copy(queue_name="other"))
+    with pytest.raises(WrongQueue):
+        broker.enqueue(message.copy(queue_name="other"))
+    assert (await broker.depths(["served", "other"]))["other"]["waiting"] == 0
+    await broker.enqueue_async(message)
+    await broker.close()

@@ -59,3 +59,30 @@ async def test_middleware_hears_of_every_dead_letter(redis_url, namespace):
         await wait_for(lambda: heard)
     assert heard == [("reject", "Permanent")]
     await broker.close()
+
+
+async def test_redis_failing_a_jobs_own_calls_postpones_it_without_spending_an_attempt(redis_url, namespace, monkeypatch):
+    from redis.exceptions import ConnectionError, OutOfMemoryError, ResponseError
+
+    from theset_daemon.broker import worker
+
+    monkeypatch.setattr(worker, "REDIS_RETRY_MS", 50)
+    queue = spec("progressive")
+    broker = make_broker(redis_url, namespace, [queue])
+    faults = [OutOfMemoryError("command not allowed when used memory > 'maxmemory'."),
+              ResponseError("OOM command not allowed when used memory > 'maxmemory'."),  # the hot path's reply
+              ConnectionError("Redis connection lost")]
+    runs: list[int] = []
+
+    @dramatiq.actor(queue_name="progressive", broker=broker, max_attempts=1)
+    async def report_progress() -> None:
+        runs.append(current_job().attempt)
+        if faults:
+            raise RuntimeError("the progress XADD failed") from faults.pop(0)
+
+    async with running(broker, [queue]):
+        message = await broker.enqueue_async(report_progress.message())
+        await wait_for_state(broker, message.message_id, "completed")
+    record = await broker.job(message.message_id)
+    assert runs == [1, 1, 1, 1] and record["attempts"] == 1 and record["postpones"] == 3, (runs, record)
+    await broker.close()

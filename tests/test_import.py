@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from import_harness import SandboxProcess, kickoff, query, run_import, start_daemon
+from openapi_contract import check_event
 from theset_daemon.sandbox import Sandbox
 
 SEED = 7
@@ -43,6 +44,14 @@ def test_demo_import_lands_the_truth_with_live_progress(daemon, truth, database_
     assert started["status"] in {"queued", "running"} and started["eventsUrl"].startswith("http")
     names = [name for name, _ in events]
     assert names[-1] == "done" and events[-1][1]["status"] == "completed", events[-3:]
+    for name, data in events:  # every event of a real import keeps the documented contract
+        check_event(name, data)
+    final = events[-1][1]
+    assert {p["state"] for p in final["phases"].values()} == {"done"}
+    assert final["phases"]["catalog"]["counts"]["songs"] > 0 and final["counts"]["catalogKept"] > 0
+    assert final["artistId"] and final["slug"] and final["error"] is None
+    running = [data["phases"] for name, data in events if name == "progress"]
+    assert any(p["catalog"]["state"] == "running" and 0 < p["catalog"]["progress"] < 100 for p in running)
     progress = [data["progress"] for _, data in events if "progress" in data]
     assert progress == sorted(progress) and progress[-1] == 100
     stages = {data.get("stage") for _, data in events}
@@ -185,10 +194,23 @@ def test_unknown_import_and_bad_tokens(daemon, truth):
     assert results == {"unknown": 404, "malformed": (400, "import_id"), "not_json": 415, "forged": (401, "invalid_token")}
 
 
-def test_an_unknown_attraction_fails_the_import_with_its_reason(daemon, database_url):
+def test_an_unknown_attraction_fails_the_import_not_found_without_a_dead_letter(daemon, database_url):
     started, events = run_import(daemon, "K0000000000")
+    for name, data in events:
+        check_event(name, data)
     name, final = events[-1]
     assert name == "done" and final["status"] == "failed"
-    assert "artist" in final["error"] and "404" in final["error"]
-    rows = query(database_url, "select status, error from import_status where id = $1::text::uuid", started["importId"])
-    assert rows[0]["status"] == "failed" and rows[0]["error"] == final["error"]
+    assert final["error"] == {"code": "not_found", "message": "Ticketmaster has no attraction K0000000000"}
+    assert final["phases"]["artist"]["state"] == "failed"
+    assert final["phases"]["artist"]["error"]["code"] == "not_found"
+    assert {p["state"] for n, p in final["phases"].items() if n != "artist"} == {"pending"}
+    status, body = asyncio.run(get_json(daemon, f"/api/imports/{started['importId']}", daemon.env["THESET_API_TOKEN"]))
+    assert status == 200 and body["error"] == final["error"] and body["status"] == "failed"
+    status, dead = asyncio.run(get_json(daemon, "/api/admin/dlq", daemon.env["THESET_ADMIN_TOKEN"]))
+    assert status == 200 and dead["deadLetters"] == [], "an unknown attraction is an answer, not a broken job"
+
+
+async def get_json(daemon, path: str, token: str) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{daemon.url}{path}", headers={"Authorization": f"Bearer {token}"}) as resp:
+            return resp.status, await resp.json()

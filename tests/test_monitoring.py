@@ -29,10 +29,6 @@ RULE_TESTS = MONITORING / "prometheus" / "theset-daemon.rules.test.yml"
 
 #: Series Prometheus makes itself, not the daemon.
 PROMETHEUS_SERIES = {"up"}
-#: Provider quota gauges the dashboard's quota panel reads; exported once provider quotas land (issue #17).
-AWAITING_QUOTA_METRICS = {
-    "theset_provider_quota_remaining", "theset_provider_quota_used", "theset_provider_quota_reset_timestamp_seconds",
-}
 
 _KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless",
              "offset", "inf", "nan", "le"}
@@ -184,7 +180,7 @@ def test_the_cluster_gauges_come_from_one_daemon_only(scrapes):
     assert re.search(r"^theset_cluster_metrics_leader 1\.0$", leader, re.M)
     assert re.search(r"^theset_cluster_metrics_leader 0\.0$", other, re.M)
     for family in ("theset_queue_depth", "theset_queue_waiting", "theset_queue_oldest_active_seconds",
-                   "theset_redis_memory_bytes"):
+                   "theset_redis_memory_bytes", "theset_provider_quota_used", "theset_provider_quota_limit"):
         assert re.search(rf"^{family}\{{", leader, re.M), family
         assert not re.search(rf"^{family}\{{", other, re.M), f"{family} exported twice"
     for family in ("theset_queue_served", "theset_jobs_in_progress"):  # per daemon: both export it
@@ -195,5 +191,5 @@ def test_every_metric_the_dashboard_and_rules_query_is_exported(scrape):
     board = json.loads(DASHBOARD.read_text())
     queried = set().union(*(metric_names(e) for e in dashboard_exprs(board) + rule_exprs()))
     assert {"theset_queue_depth", "theset_job_queue_wait_seconds_bucket", "up"} <= queried
-    missing = queried - exported(scrape) - PROMETHEUS_SERIES - AWAITING_QUOTA_METRICS
+    missing = queried - exported(scrape) - PROMETHEUS_SERIES
     assert not missing, f"queried but not exported by the daemon: {sorted(missing)}"

@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from theset_daemon import progress as p
+from theset_daemon.import_errors import NOT_FOUND, ImportFailure
 from theset_daemon.db.pool import init_connection  # the daemon's jsonb codec: reports must work with it
 from theset_daemon.metrics import IMPORT_PHASE_DURATION
 from theset_daemon.signing import InvalidToken, sign_events_token, verify_events_token
@@ -36,6 +37,24 @@ CREATE TABLE IF NOT EXISTS import_status (
 """
 
 
+#: What the import's view reads besides import_status (sql/001, sql/010), trimmed to those columns.
+IMPORT_VIEW_DDL = """
+CREATE TABLE IF NOT EXISTS artists (id uuid PRIMARY KEY, slug text NOT NULL);
+CREATE TABLE IF NOT EXISTS import_phases (
+    import_id uuid NOT NULL REFERENCES import_status ON DELETE CASCADE,
+    phase text NOT NULL,
+    state text NOT NULL CHECK (state IN ('enqueued', 'running', 'done', 'failed')),
+    fraction real NOT NULL DEFAULT 0,
+    counts jsonb NOT NULL DEFAULT '{}',
+    error text,
+    started_at timestamptz,
+    finished_at timestamptz,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (import_id, phase)
+)
+"""
+
+
 @pytest.fixture
 async def pg_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     """A pool like the daemon's whose search_path is a fresh schema holding only import_status."""
@@ -46,6 +65,7 @@ async def pg_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
         database_url, min_size=1, max_size=4, server_settings={"search_path": schema}, init=init_connection
     )
     await pool.execute(IMPORT_STATUS_DDL)
+    await pool.execute(IMPORT_VIEW_DDL)
     yield pool
     await pool.close()
     await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
@@ -63,9 +83,9 @@ def reporter(pg_pool: asyncpg.Pool, async_redis: aioredis.Redis, namespace: str)
     return p.ProgressReporter(pg_pool, async_redis, namespace, stream_ttl_s=600)
 
 
-async def stream(redis: aioredis.Redis, namespace: str, import_id: str) -> list[tuple[str, p.ProgressEvent]]:
+async def stream(redis: aioredis.Redis, namespace: str, import_id: str) -> list[tuple[str, dict]]:
     entries = await redis.xrange(p.stream_key(namespace, import_id))
-    return [(i.decode(), p.ProgressEvent.from_json(f[b"data"])) for i, f in entries]
+    return [(i.decode(), orjson.loads(f[b"data"])) for i, f in entries]
 
 
 async def test_report_writes_row_then_stream(reporter: p.ProgressReporter, pg_pool, async_redis, namespace) -> None:
@@ -74,10 +94,10 @@ async def test_report_writes_row_then_stream(reporter: p.ProgressReporter, pg_po
     snap = await reporter.snapshot(import_id)
     assert snap is not None
     assert (snap["status"], snap["stage"], snap["progress"], snap["message"]) == ("running", "artist", 10, "artist found")
-    assert snap["counts"] == {"artists": 1} and snap["tm_attraction_id"] == "K8vZ9171"
+    assert snap["counts"] == {"artists": 1} and snap["tmAttractionId"] == "K8vZ9171"
     [(entry_id, event)] = await stream(async_redis, namespace, import_id)
     assert entry_id == entry
-    assert (event.stage, event.progress, event.status, event.counts) == ("artist", 10, "running", {"artists": 1})
+    assert event == snap  # every event is the import's whole view, as the snapshot shows it
     ttl = await async_redis.ttl(p.stream_key(namespace, import_id))
     assert 0 < ttl <= 600
 
@@ -100,17 +120,18 @@ async def test_final_event_and_frozen_afterwards(reporter: p.ProgressReporter, p
     snap = await reporter.snapshot(import_id)
     assert snap is not None
     assert (snap["status"], snap["stage"], snap["progress"]) == ("completed", "done", 100)
-    assert snap["completed_at"] is not None
+    assert snap["completedAt"] is not None
     events = [e for _, e in await stream(async_redis, namespace, import_id)]
-    assert [e.final for e in events] == [False, True]
-    assert events[-1].progress == 100 and events[-1].counts == {"setlists": 3}
+    assert [e["status"] for e in events] == ["running", "completed"]
+    assert events[-1]["progress"] == 100 and events[-1]["counts"] == {"setlists": 3}
 
 
 async def test_failed_carries_error(reporter: p.ProgressReporter, pg_pool, async_redis, namespace) -> None:
     import_id = await new_import(pg_pool)
-    await reporter.report(import_id, stage=p.ARTIST, progress=5, status=p.STATUS_FAILED, error="attraction not found")
+    error = ImportFailure(NOT_FOUND, "no attraction K8vZ9171").to_text()
+    await reporter.report(import_id, stage=p.ARTIST, progress=5, status=p.STATUS_FAILED, error=error)
     [(_, event)] = await stream(async_redis, namespace, import_id)
-    assert (event.status, event.error, event.final) == ("failed", "attraction not found", True)
+    assert (event["status"], event["error"]) == ("failed", {"code": "not_found", "message": "no attraction K8vZ9171"})
 
 
 async def test_unknown_import_and_bad_arguments(reporter: p.ProgressReporter, async_redis, namespace) -> None:
@@ -229,7 +250,7 @@ async def test_concurrent_reports_reach_the_stream_in_progress_order(pg_pool, as
     first = asyncio.create_task(slow.report(import_id, stage=p.CATALOG, progress=40))
     await asyncio.sleep(0.1)  # the slow report has updated the row and is appending
     await asyncio.gather(first, fast.report(import_id, stage=p.SHOWS, progress=50))
-    progress = [event.progress for _, event in await stream(async_redis, namespace, import_id)]
+    progress = [event["progress"] for _, event in await stream(async_redis, namespace, import_id)]
     assert progress == sorted(progress) == [40, 50]
 
 

@@ -16,9 +16,11 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from conftest import free_port
+from openapi_contract import check_event
 from test_progress import new_import, pg_pool  # noqa: F401  (the import_status fixture)
 from theset_daemon import config
 from theset_daemon import progress as p
+from theset_daemon.import_errors import PROVIDER_UNAVAILABLE, ImportFailure
 from theset_daemon.metrics import SSE_CLIENTS
 from theset_daemon.sse import HUB, PROGRESS, ProgressHub, Reconnect, StreamEntry, Subscription, add_routes, events_url
 from theset_daemon.signing import sign_events_token
@@ -45,13 +47,17 @@ async def start_daemon(
 ) -> AsyncIterator[Callable[..., Awaitable[Daemon]]]:
     daemons: list[Daemon] = []
 
-    async def start(*, heartbeat_s: float = 30.0, decode_responses: bool = False, url: str | None = None) -> Daemon:
+    async def start(
+        *, heartbeat_s: float = 30.0, decode_responses: bool = False, url: str | None = None,
+        redis: aioredis.Redis | None = None, **hub_options: Any,
+    ) -> Daemon:
         settings = config.load({"THESET_SSE_SECRET": SECRET, "THESET_REDIS_NAMESPACE": namespace})
-        redis = aioredis.Redis.from_url(url or redis_url, decode_responses=decode_responses)
+        redis = redis or aioredis.Redis.from_url(url or redis_url, decode_responses=decode_responses)
         app = web.Application(middlewares=[json_errors])
         app[SETTINGS] = settings
         app[PROGRESS] = p.ProgressReporter(pg_pool, redis, namespace)
-        app[HUB] = ProgressHub(redis, namespace, heartbeat_s=heartbeat_s, retry_ms=1500, block_ms=1000)
+        hub_options = {"retry_ms": 1500, "block_ms": 1000, **hub_options}
+        app[HUB] = ProgressHub(redis, namespace, heartbeat_s=heartbeat_s, **hub_options)
         add_routes(app)
         runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=5)
         await runner.setup()
@@ -106,9 +112,14 @@ class SseReader:
                 block[name] = value
 
     async def event(self) -> dict[str, Any] | None:
-        """The next event, skipping keepalive comments; None at the end of the stream."""
+        """The next event, skipping keepalive comments; None at the end of the stream.
+
+        Every event's data is checked against the OpenAPI document's schema for that event.
+        """
         while (block := await self.block()) is not None and "event" not in block:
             pass
+        if block is not None:
+            check_event(block["event"], block.get("data"))
         return block
 
 
@@ -146,7 +157,7 @@ async def test_snapshot_then_live_events_then_done_closes(start_daemon, http, re
     import_id = await new_import(pg_pool)
     first = await reporter.report(import_id, stage=p.ARTIST, progress=10, message="artist found")
     reader, snapshot = await open_stream(http, daemon, import_id)
-    assert snapshot["retry"] == "1500"
+    assert 1500 <= int(snapshot["retry"]) <= 1500 * 1.5  # the hint plus its jitter
     assert snapshot["id"] == first  # replay starts after what the snapshot shows
     assert (snapshot["data"]["stage"], snapshot["data"]["progress"]) == ("artist", 10)
 
@@ -233,12 +244,14 @@ async def test_finished_import_sends_snapshot_and_done(start_daemon, http, repor
     daemon = await start_daemon()
     import_id = await new_import(pg_pool)
     progress_id = await reporter.report(import_id, stage=p.CATALOG, progress=50)
-    done_id = await reporter.report(import_id, stage=p.DONE, progress=100, status=p.STATUS_FAILED, error="boom")
+    boom = ImportFailure(PROVIDER_UNAVAILABLE, "catalog: spotify kept failing").to_text()
+    done_id = await reporter.report(import_id, stage=p.DONE, progress=100, status=p.STATUS_FAILED, error=boom)
 
     reader, snapshot = await open_stream(http, daemon, import_id)  # fresh client: state, then done
     assert snapshot["data"]["status"] == "failed"
     done = await reader.event()
-    assert done["event"] == "done" and done["data"]["error"] == "boom"
+    assert done["event"] == "done"
+    assert done["data"]["error"] == {"code": "provider_unavailable", "message": "catalog: spotify kept failing"}
     assert await reader.event() is None
 
     reader, _ = await open_stream(http, daemon, import_id, last_id="0-0")  # reconnecting client: replay
@@ -303,7 +316,7 @@ async def test_shutdown_sends_reconnect_and_closes(start_daemon, http, reporter,
     await daemon.runner.cleanup()  # on_shutdown: hub.close(reconnect_hint=True)
     for reader in readers:
         event = await reader.event()
-        assert event is not None and event["event"] == "reconnect" and event["retry"] == "1500"
+        assert event is not None and event["event"] == "reconnect" and 1500 <= int(event["retry"]) <= 2250
         assert event["data"] == {"reason": "shutdown"}
         assert await reader.event() is None
     assert time.monotonic() - started < 5  # promptly, not at the next heartbeat or timeout
@@ -329,7 +342,7 @@ async def test_redis_away_answers_reconnect_not_a_500(start_daemon, http, pg_poo
     reader = SseReader(response)
     event = await reader.event()
     assert event is not None and event["event"] == "reconnect" and event["data"] == {"reason": "unavailable"}
-    assert event["retry"] == "1500"
+    assert 1500 <= int(event["retry"]) <= 2250
     assert await reader.event() is None
 
 
@@ -337,7 +350,7 @@ async def test_redis_away_answers_reconnect_not_a_500(start_daemon, http, pg_poo
 
 
 def entry(entry_id: str) -> StreamEntry:
-    return StreamEntry(entry_id, p.ProgressEvent("x", p.CATALOG, 1, "", {}, "running", 0.0))
+    return StreamEntry.of(entry_id, {"importId": "x", "status": "running", "progress": 1})
 
 
 async def test_slow_subscriber_is_told_to_reconnect() -> None:
@@ -390,6 +403,11 @@ class _StalePipelineRedis:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._redis, name)
+
+    async def xrange(self, *args: Any, **kw: Any) -> Any:  # the gap read of a subscriber joining a live feed
+        result = await self._redis.xrange(*args, **kw)
+        await self._hook()
+        return result
 
     def pipeline(self, **kw: Any) -> Any:
         pipe, hook = self._redis.pipeline(**kw), self._hook

@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 
+from theset_daemon.import_errors import ImportFailure
 from theset_daemon.store import create_import, fail_stale_imports, get_import, update_import
 
 
@@ -71,5 +72,5 @@ async def test_stale_imports_are_failed_and_free_the_attraction(pool) -> None:
     await pool.execute("update import_status set updated_at = now() - interval '1 hour' where id = $1", import_id)
     assert import_id in await fail_stale_imports(pool, 600)
     row = await get_import(pool, import_id)
-    assert row["status"] == "failed" and row["error"].startswith("abandoned")
+    assert row["status"] == "failed" and ImportFailure.parse(row["error"]).code == "abandoned"
     assert (await create_import(pool, tm_id, "host-b"))[1]

@@ -1,4 +1,4 @@
-"""The operator's verbs in the terminal: ``queues``, ``jobs``, ``dlq``, ``queue``.
+"""The operator's verbs in the terminal: ``queues``, ``jobs``, ``dlq``, ``queue``, ``quotas``.
 
 They talk to Redis directly through :class:`~theset_daemon.broker.admin.QueueAdmin`
 (the code behind the admin API), so they work with no daemon running and show
@@ -33,7 +33,7 @@ def _admin() -> QueueAdmin:
     from .queues import QUEUES
 
     settings = config.load()
-    broker = TheSetBroker(redis_url=settings.redis_url, namespace=settings.redis_namespace, queues=QUEUES,
+    broker = TheSetBroker(target=settings.redis_target, namespace=settings.redis_namespace, queues=QUEUES,
                           defaults=settings.jobs, host_id="theset-daemon-cli", lease_timeout_s=settings.lease_timeout)
     return QueueAdmin(broker, mask=masker(settings.secrets).value)
 
@@ -111,6 +111,7 @@ def _queues(args: argparse.Namespace) -> int:
 
 def _queue(args: argparse.Namespace) -> int:
     async def work(admin: QueueAdmin) -> dict:
+        await _record_pause(args.queue, args.action == "pause")
         affected = await admin.queue_action(args.queue, args.action)
         return {"queue": args.queue, "action": args.action, "affected": affected}
 
@@ -119,6 +120,32 @@ def _queue(args: argparse.Namespace) -> int:
         print(f"{args.queue}: {done}" if result["affected"] else f"{args.queue}: already {done}")
 
     return _run(work, args, show)
+
+
+async def _record_pause(queue: str, paused: bool) -> None:
+    """Keep the pause in PostgreSQL too, so daemons re-assert a flag Redis loses (see pauses.py).
+
+    Done where the database is configured (``THESET_DATABASE_URL``, as on a daemon
+    host); a database that does not answer is reported and the Redis flag still set.
+    """
+    import os
+
+    from . import pauses
+    from .db.pool import create_pool
+    from .queues import QUEUES
+
+    if queue not in {q.name for q in QUEUES} or not ({"THESET_DATABASE_URL", "THESET_DATABASE_URL_FILE"} & set(os.environ)):
+        return
+    try:
+        pool = await create_pool(config.load().database_url, min_size=0, max_size=1)
+        try:
+            await pauses.record(pool, queue, paused, "theset-daemon-cli")
+        finally:
+            await pool.close()
+    except Exception as exc:  # noqa: BLE001 - the Redis flag is still set; say what is missing
+        print(f"theset-daemon: warning: the {'pause' if paused else 'resume'} of {queue} is not recorded in "
+              f"PostgreSQL ({type(exc).__name__}: {exc}); a pause then holds only while Redis keeps its flag",
+              file=sys.stderr)
 
 
 # -- jobs --------------------------------------------------------------------------------------
@@ -253,6 +280,45 @@ def confirm(action: str, yes: bool) -> None:
         raise Failure("not_confirmed", "nothing done (not confirmed)")
 
 
+# -- daily provider quotas ---------------------------------------------------------------------
+
+
+def _quotas_table(body: dict) -> None:
+    def n(value: Any) -> str:
+        return "-" if value is None else str(value)
+
+    rows = []
+    for q in body["providers"]:
+        spent, held, queued = q["byKind"], q["held"], q["forecast"]["expected"]
+        rows.append((q["provider"], q["limit"] or "none", q["used"], n(q["remaining"]),
+                     f"{int(q['reserve'] * 100)}%" if q["limit"] else "-", spent["person"], spent["recurring"],
+                     q["other"], f"{held['person']}/{held['recurring']}", f"{queued['person']}/{queued['recurring']}",
+                     _when(q["resetAt"]) if q["resetAt"] else "at next call"))
+    _print_table(("PROVIDER", "LIMIT", "USED", "LEFT", "RESERVE", "PERSON", "RECURRING", "OTHER", "HELD P/R",
+                  "QUEUED P/R", "RESET (UTC)"), rows)
+    for q in body["providers"]:
+        if q["holdUntil"]:
+            print(f"\n{q['provider']}: the provider refused for quota; every call waits until {_when(q['holdUntil'])}")
+        if q["forecast"]["warning"]:
+            print(f"\nwarning: {q['forecast']['warning']}")
+
+
+def _quotas(args: argparse.Namespace) -> int:
+    async def work(admin: QueueAdmin) -> dict:
+        from .quota import now_ms, quota_policies
+        from .quota_forecast import quota_overview
+        from .quota_store import QuotaBudget
+
+        settings = config.load()
+        client = admin.broker.aredis
+        budgets = {name: QuotaBudget(client, settings.redis_namespace, policy)
+                   for name, policy in quota_policies(settings).items()}
+        now = now_ms()
+        return {"now": now, "providers": await quota_overview(budgets, client, admin.broker.keys, now)}
+
+    return _run(work, args, _quotas_table)
+
+
 # -- the parsers -------------------------------------------------------------------------------
 
 
@@ -275,7 +341,7 @@ REDIS_VARIABLES = ("REDIS_URL", "REDIS_NAMESPACE")
 
 
 def add_parsers(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
-    """Add ``queues``, ``queue``, ``jobs`` and ``dlq`` to the ``theset-daemon`` command.
+    """Add ``queues``, ``queue``, ``jobs``, ``quotas`` and ``dlq`` to the ``theset-daemon`` command.
 
     ``command(sub, name, summary, description, *variables)`` makes each subcommand.
     """
@@ -319,6 +385,16 @@ def add_parsers(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> No
         parser.add_argument("--cursor", help="continue after the previous page (same filters)")
         _json_flag(parser)
         parser.set_defaults(func=_jobs_list)
+
+    quotas = command(sub, "quotas", "each provider's daily budget, the queued work's cost, warnings",
+                     "Each provider's daily quota window: limit, calls used by kind of work (person: imports;\n"
+                     "recurring: scheduled syncs), left, the reserve kept for imports, calls held, the reset,\n"
+                     "what the queued jobs are expected to cost, and a warning when queued recurring work will\n"
+                     "not fit before the reset; read from Redis (no daemon needed).",
+                     *REDIS_VARIABLES, "TICKETMASTER_DAILY_QUOTA", "SETLISTFM_DAILY_QUOTA", "SPOTIFY_DAILY_QUOTA",
+                     "QUOTA_WINDOW", "QUOTA_RESERVE")
+    _json_flag(quotas)
+    quotas.set_defaults(func=_quotas)
 
     dlq = command(sub, "dlq", "list, retry or purge dead letters",
                   "Dead letters: jobs that used up their attempts or were refused. `retry` sends them back\n"

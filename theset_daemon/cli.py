@@ -123,7 +123,7 @@ def _schedules(args: argparse.Namespace) -> int:
     from .broker import TheSetBroker
 
     settings = config.load()
-    broker = TheSetBroker(redis_url=settings.redis_url, namespace=settings.redis_namespace)  # never connects here
+    broker = TheSetBroker(target=settings.redis_target, namespace=settings.redis_namespace)  # never connects here
     dramatiq.set_broker(broker)
     for module in settings.actor_modules:
         importlib.import_module(module)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlparse
 
+from .broker import connection
 from .masking import MASK, masker
 from .queues import QUEUES_BY_NAME, JobDefaults
 
@@ -71,6 +72,12 @@ def _positive_int(value: str) -> int:
     return int(value)
 
 
+def _count(value: str) -> int:
+    if not value.strip().isdigit():
+        raise ValueError("a whole number, 0 or more")
+    return int(value)
+
+
 def _fraction(value: str) -> float:
     try:
         number = float(value)
@@ -98,6 +105,11 @@ def _level(value: str) -> str:
 
 
 def _text(value: str) -> str:
+    return value
+
+
+def _redis_url(value: str) -> str:
+    connection.parse(value)  # raises ValueError saying what is wrong
     return value
 
 
@@ -170,7 +182,14 @@ class Var:
 
 #: Every setting, by attribute name. Defaults suit the local sandbox.
 VARIABLES: dict[str, Var] = {
-    "redis_url": Var("THESET_REDIS_URL", _url(("redis", "rediss", "unix")), "redis://127.0.0.1:6379/0", credential=True),
+    "redis_url": Var("THESET_REDIS_URL", _redis_url, "redis://127.0.0.1:6379/0", credential=True),
+    "redis_password": Var("THESET_REDIS_PASSWORD", _text, "", secret=True),
+    "redis_tls_ca_cert": Var("THESET_REDIS_TLS_CA_CERT", _text, ""),
+    "redis_tls_cert": Var("THESET_REDIS_TLS_CERT", _text, ""),
+    "redis_tls_key": Var("THESET_REDIS_TLS_KEY", _text, ""),
+    "redis_connect_timeout": Var("THESET_REDIS_CONNECT_TIMEOUT", _positive_float, "2"),
+    "redis_timeout": Var("THESET_REDIS_TIMEOUT", _positive_float, "2"),
+    "redis_allow_eviction": Var("THESET_REDIS_ALLOW_EVICTION", _bool, "false"),
     "redis_namespace": Var("THESET_REDIS_NAMESPACE", _text, "theset"),
     "database_url": Var("THESET_DATABASE_URL", _url(("postgresql", "postgres")), "postgresql://root@127.0.0.1:5432/theset",
                         credential=True),
@@ -187,6 +206,11 @@ VARIABLES: dict[str, Var] = {
     "admin_token": Var("THESET_ADMIN_TOKEN", _own_secret, "", secret=True),
     "sse_secret": Var("THESET_SSE_SECRET", _own_secret, "", secret=True),
     "sse_token_ttl": Var("THESET_SSE_TOKEN_TTL", _positive_int, "3600"),
+    "sse_max_streams": Var("THESET_SSE_MAX_STREAMS", _positive_int, "10000"),
+    "sse_readers": Var("THESET_SSE_READERS", _positive_int, "2"),
+    "http_idle_timeout": Var("THESET_HTTP_IDLE_TIMEOUT", _positive_float, "15"),
+    "http_max_idle_connections": Var("THESET_HTTP_MAX_IDLE_CONNECTIONS", _positive_int, "1024"),
+    "http_max_connections_per_peer": Var("THESET_HTTP_MAX_CONNECTIONS_PER_PEER", _count, "0"),
     "spotify_api_url": Var("THESET_SPOTIFY_API_URL", _url(("http", "https")), "https://api.spotify.com/v1"),
     "spotify_accounts_url": Var("THESET_SPOTIFY_ACCOUNTS_URL", _url(("http", "https")), "https://accounts.spotify.com"),
     "spotify_client_id": Var("THESET_SPOTIFY_CLIENT_ID", _text, "", secret=True),
@@ -199,6 +223,12 @@ VARIABLES: dict[str, Var] = {
     "setlistfm_api_url": Var("THESET_SETLISTFM_API_URL", _url(("http", "https")), "https://api.setlist.fm/rest/1.0"),
     "setlistfm_api_key": Var("THESET_SETLISTFM_API_KEY", _text, "", secret=True),
     "setlistfm_rate": Var("THESET_SETLISTFM_RATE", _positive_float, "2"),
+    # daily quotas (README "Daily provider quotas"): 0 = no published quota, counted only
+    "ticketmaster_daily_quota": Var("THESET_TICKETMASTER_DAILY_QUOTA", _count, "5000"),
+    "setlistfm_daily_quota": Var("THESET_SETLISTFM_DAILY_QUOTA", _count, "1440"),
+    "spotify_daily_quota": Var("THESET_SPOTIFY_DAILY_QUOTA", _count, "0"),
+    "quota_window_s": Var("THESET_QUOTA_WINDOW", _positive_float, "86400"),
+    "quota_reserve": Var("THESET_QUOTA_RESERVE", _fraction, "0.3"),
     "allow_private_fetch": Var("THESET_ALLOW_PRIVATE_FETCH", _bool, "false"),
     "dashboard_readonly": Var("THESET_DASHBOARD_READONLY", _bool, "false"),
     "webhook_urls": Var("THESET_WEBHOOK_URLS", _url_list, ""),
@@ -228,6 +258,13 @@ class Settings:
     """The daemon's effective configuration; build it with :func:`load`."""
 
     redis_url: str
+    redis_password: str
+    redis_tls_ca_cert: str
+    redis_tls_cert: str
+    redis_tls_key: str
+    redis_connect_timeout: float
+    redis_timeout: float
+    redis_allow_eviction: bool
     redis_namespace: str
     database_url: str
     http_host: str
@@ -243,6 +280,11 @@ class Settings:
     admin_token: str
     sse_secret: str
     sse_token_ttl: int
+    sse_max_streams: int
+    sse_readers: int
+    http_idle_timeout: float
+    http_max_idle_connections: int
+    http_max_connections_per_peer: int
     spotify_api_url: str
     spotify_accounts_url: str
     spotify_client_id: str
@@ -255,6 +297,11 @@ class Settings:
     setlistfm_api_url: str
     setlistfm_api_key: str
     setlistfm_rate: float
+    ticketmaster_daily_quota: int
+    setlistfm_daily_quota: int
+    spotify_daily_quota: int
+    quota_window_s: float
+    quota_reserve: float
     allow_private_fetch: bool
     dashboard_readonly: bool
     webhook_urls: tuple[str, ...]
@@ -300,6 +347,18 @@ class Settings:
             completed_max_per_queue=self.completed_max_per_queue,
             failed_ttl_s=self.failed_ttl_s,
             dead_ttl_s=self.dead_ttl_s,
+        )
+
+    @property
+    def redis_target(self) -> connection.RedisTarget:
+        """The Redis every client connects to: the URL plus password, TLS files and timeouts."""
+        files = (self.redis_tls_ca_cert, self.redis_tls_cert, self.redis_tls_key)
+        return connection.parse(
+            self.redis_url,
+            password=self.redis_password or None,
+            tls=connection.Tls(*(f or None for f in files)) if any(files) else None,
+            connect_timeout_s=self.redis_connect_timeout,
+            timeout_s=self.redis_timeout,
         )
 
     @property
@@ -357,6 +416,26 @@ def _raw_value(var: Var, environ: Mapping[str, str]) -> str:
     return var.default
 
 
+#: TLS file settings, each also found as ``$CREDENTIALS_DIRECTORY/[theset_]<name>`` (its path, not its text).
+_REDIS_TLS_FILES = ("redis_tls_ca_cert", "redis_tls_cert", "redis_tls_key")
+
+
+def _redis_files(values: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """Fill the TLS file settings from systemd credentials and check every TLS file is readable."""
+    credentials = environ.get("CREDENTIALS_DIRECTORY")
+    for name in _REDIS_TLS_FILES:
+        for file in (name, f"theset_{name}"):
+            if not values[name] and credentials and (Path(credentials) / file).is_file():
+                values[name] = str(Path(credentials) / file)
+        if values[name] and not os.access(values[name], os.R_OK):
+            raise ConfigError(VARIABLES[name].env, "a readable file", values[name])
+    tls = connection.parse(values["redis_url"]).tls
+    for option in ("ca_certs", "certfile", "keyfile"):
+        path = getattr(tls, option, None)
+        if path and not os.access(path, os.R_OK):
+            raise ConfigError("THESET_REDIS_URL", f"a readable file in ssl_{option}", path)
+
+
 def load(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every setting.
 
@@ -372,6 +451,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         except ValueError as exc:
             shown = None if var.secret else raw
             raise ConfigError(var.env, str(exc), shown) from None
+    _redis_files(values, environ)
     if not values["host_id"]:
         values["host_id"] = f"{socket.gethostname()}-{os.getpid()}"
     if not values["public_url"]:

@@ -30,7 +30,7 @@ import aiohttp
 import asyncpg
 
 from . import config
-from .follow import ProgressBars, follow_events, start_import
+from .follow import ProgressBars, error_text, follow_events, overall, start_import
 
 DEMO_DIR = Path(".demo")
 #: The sandbox's announced attractions, by the names the banner uses.
@@ -135,8 +135,9 @@ async def run_import(base_url: str, token: str, attraction: str, database_url: s
         async for name, data in follow_events(session, started["eventsUrl"]):
             bars.show(name, data)
             final = data
-    if final.get("status") != "completed":
-        print(f"import {final.get('status')}: {final.get('error')}")
+    _, status = overall(final)
+    if status != "completed":
+        print(f"import {status}: {error_text(final)}")
         return False
     landed = {**await summary(database_url, started["importId"]), "import_seconds": round(time.monotonic() - began, 1)}
     print("\nwhat landed:")

@@ -126,6 +126,14 @@ def overall(data: dict[str, Any]) -> tuple[int, str]:
     return int(data.get("progress", 0) or 0), str(data.get("status", ""))
 
 
+def error_text(data: dict[str, Any]) -> str | None:
+    """The import's error as one line (``code: message``), None when there is none."""
+    error = data.get("error")
+    if isinstance(error, dict):
+        return f"{error.get('code')}: {error.get('message')}"
+    return str(error) if error else None
+
+
 def _percent(value: Any) -> int | None:
     if not isinstance(value, (int, float)):
         return None

@@ -2,7 +2,10 @@
 
 Retries are the broker's business; only when a phase's message goes to the
 dead letters (attempts exhausted, or a permanent error such as an unknown
-attraction id) is the import over. Dramatiq's ``after_nack`` hook says so.
+attraction id) is the import over. Dramatiq's ``after_nack`` hook says so, with
+the failure's stable code (:func:`~theset_daemon.import_errors.failure_of`).
+An unknown attraction never gets here: phase 1 answers it ``not_found``
+itself (:meth:`~theset_daemon.phase_run.PhaseRun.fail`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import dramatiq
 from dramatiq.broker import MessageProxy
 
 from .context import resources
+from .import_errors import ImportFailure, failure_of
 from .import_plan import PHASES
 
 logger = logging.getLogger(__name__)
@@ -32,13 +36,12 @@ class ImportFailures(dramatiq.Middleware):
         phase = _PHASE_OF_ACTOR.get(message.actor_name)
         if not import_id or phase is None:
             return
-        exc = message._exception
-        error = f"{phase}: {type(exc).__name__}: {exc}" if exc is not None else f"{phase}: dead-lettered"
-        task = asyncio.get_running_loop().create_task(self._fail(import_id, phase, error[:500]))
+        failure = failure_of(message._exception, phase)
+        task = asyncio.get_running_loop().create_task(self._fail(import_id, phase, failure))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _fail(self, import_id: str, phase: str, error: str) -> None:
+    async def _fail(self, import_id: str, phase: str, error: ImportFailure) -> None:
         from .phase_run import fail_import
 
         try:

@@ -51,12 +51,14 @@ async def mark_started(conn: asyncpg.Connection, import_id: str, phase: str) -> 
     )
 
 
-async def record_fraction(conn: asyncpg.Connection, import_id: str, phase: str, fraction: float) -> int:
-    """Store how far a phase has got (never backwards); return the import's progress."""
+async def record_fraction(
+    conn: asyncpg.Connection, import_id: str, phase: str, fraction: float, counts: dict[str, Any] | None = None
+) -> int:
+    """Store how far a phase has got (never backwards) and merge its counts; return the import's progress."""
     await conn.execute(
-        """update import_phases set fraction = greatest(fraction, $3), updated_at = now()
+        """update import_phases set fraction = greatest(fraction, $3), counts = counts || $4::text::jsonb, updated_at = now()
            where import_id = $1 and phase = $2""",
-        import_id, phase, min(1.0, max(0.0, fraction)),
+        import_id, phase, min(1.0, max(0.0, fraction)), orjson.dumps(counts or {}).decode(),
     )
     return overall_progress(await _fractions(conn, import_id))
 
@@ -67,7 +69,7 @@ async def mark_done(conn: asyncpg.Connection, import_id: str, phase: str, counts
         await conn.execute("select 1 from import_status where id = $1 for update", import_id)
         await conn.execute(
             """insert into import_phases (import_id, phase, state, fraction, counts, started_at, finished_at)
-               values ($1, $2, 'done', 1, $3::jsonb, now(), now())
+               values ($1, $2, 'done', 1, $3::text::jsonb, now(), now())
                on conflict (import_id, phase) do update
                set state = 'done', fraction = 1, counts = excluded.counts,
                    finished_at = now(), updated_at = now()""",

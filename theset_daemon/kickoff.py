@@ -3,19 +3,33 @@
 The import row is written (deduplicated on the Ticketmaster attraction id)
 before anything is enqueued, so an import the web app was told about always
 exists in PostgreSQL, and reconciliation can find it if Redis loses its data.
+The row is the promise: when Redis refuses the enqueue (down, frozen, out of
+memory) the kickoff still answers, and :class:`DeferredEnqueues` enqueues the
+first phase as soon as Redis takes writes again (the per-minute reconciliation
+stays the backstop should this daemon die first).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any, Sequence
 
 import dramatiq
+from redis.exceptions import RedisError
 
 from .context import Resources
 from .import_plan import PHASES_BY_NAME, Phase
 from .import_tracker import mark_enqueued
 from .metrics import IMPORTS
 from .store import create_import, get_import
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between attempts to enqueue the imports Redis refused.
+DEFERRED_RETRY_S = 0.5
+#: Seconds a kickoff waits for its enqueue before answering and leaving it to :data:`DEFERRED`.
+KICKOFF_ENQUEUE_TIMEOUT_S = 1.0
 
 
 def phase_job_id(import_id: str, phase: str) -> str:
@@ -48,8 +62,47 @@ async def kickoff(res: Resources, tm_attraction_id: str, owner: str) -> dict[str
             await mark_enqueued(conn, str(import_id), ["artist"])
     if created:
         IMPORTS.labels("started").inc()
-        await enqueue_phases(res.broker, str(import_id), [PHASES_BY_NAME["artist"]], tm_attraction_id=tm_attraction_id)
+        try:
+            async with asyncio.timeout(KICKOFF_ENQUEUE_TIMEOUT_S):
+                await enqueue_phases(res.broker, str(import_id), [PHASES_BY_NAME["artist"]],
+                                     tm_attraction_id=tm_attraction_id)
+        except (RedisError, TimeoutError) as exc:  # a late enqueue that lands anyway is deduplicated on its job id
+            logger.warning("import %s is saved but Redis refused its enqueue (%s); enqueueing it when Redis takes "
+                           "writes again", import_id, exc or type(exc).__name__)
+            DEFERRED.add(res.broker, str(import_id), tm_attraction_id)
     async with res.pool.acquire() as conn:
         record = await get_import(conn, import_id)
     assert record is not None
     return record
+
+
+class DeferredEnqueues:
+    """Imports whose first phase Redis refused, enqueued together as soon as it takes writes."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, str] = {}  # import id -> attraction id
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, broker: Any, import_id: str, tm_attraction_id: str) -> None:
+        self.pending[import_id] = tm_attraction_id
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._retry(broker), name="theset-deferred-enqueues")
+
+    async def _retry(self, broker: Any) -> None:
+        artist = PHASES_BY_NAME["artist"]
+        while self.pending:
+            await asyncio.sleep(DEFERRED_RETRY_S)
+            batch = dict(self.pending)
+            messages = [phase_message(artist, i, tm_attraction_id=a) for i, a in batch.items()]
+            try:
+                await broker.enqueue_many_async(messages)
+            except RedisError:
+                continue
+            for import_id in batch:
+                if self.pending.get(import_id) == batch[import_id]:
+                    del self.pending[import_id]
+            logger.info("enqueued %d deferred import(s) now that Redis takes writes", len(batch))
+
+
+#: The daemon's deferred enqueues (one event loop per process).
+DEFERRED = DeferredEnqueues()

@@ -10,7 +10,9 @@ arguments the admin API and the operator's CLI show. What it hides:
   http(s) URL, which is how tokens are put there) and every query value;
 * in mappings: the whole value of a key that names a secret (``password``,
   ``token``, ``authorization``, ``cookie``, ``api_key`` ...), which covers
-  HTTP headers as well as job arguments.
+  HTTP headers as well as job arguments;
+* the API key Ticketmaster's quota fault embeds (``... Identifier : <apikey>``),
+  configured or not.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ MASK = "********"
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,15}://[^\s\"'<>`\\]+")
 #: Query values: what follows ``=`` up to the next ``&``, ``#`` or the end.
 _QUERY_VALUE = re.compile(r"=[^&#]*")
+#: Apigee's QuotaViolation faultstring names the caller's key after "Identifier : ".
+_FAULT_IDENTIFIER = re.compile(r"(Identifier\s*:\s*)[^\s\"'\\]+")
 #: Mapping keys whose value is a secret as a whole (lower-cased, ``-`` read as ``_``).
 _SECRET_KEY = re.compile(r"(pass(word|wd)?|secret|token|api_?key|apikey|auth(orization)?|cookie|credential|signature)")
 
@@ -46,6 +50,8 @@ class Masker:
     def text(self, value: str) -> str:
         """``value`` with every URL's credentials and query values and every secret masked."""
         masked = _URL.sub(lambda m: mask_url(m.group(0)), value) if "://" in value else value
+        if "Identifier" in masked:
+            masked = _FAULT_IDENTIFIER.sub(rf"\g<1>{MASK}", masked)
         for secret in self.secrets:
             if secret in masked:
                 masked = masked.replace(secret, MASK)

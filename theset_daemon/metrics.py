@@ -104,3 +104,44 @@ IMPORT_VISIBLE = Histogram(
     buckets=(0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300),
 )
 SCHEDULE_RUNS = Counter("theset_schedule_runs", "Schedule fires, by schedule and outcome.", ["schedule", "outcome"])
+REDIS_MAXMEMORY_POLICY = Gauge(
+    "theset_redis_maxmemory_policy",
+    "1 for Redis's maxmemory-policy as last read (policy 'unknown' where CONFIG GET is refused).", ["policy"],
+)
+JOBS_LOST = Counter(
+    "theset_jobs_lost", "Waiting job ids whose record was gone when fetched (evicted or deleted), by queue.", ["queue"],
+)
+# Daily provider quotas (theset_daemon/quota.py): cluster-wide, read from Redis at scrape time by the
+# metrics leader only (web/quotas.py), like CLUSTER_GAUGES.
+PROVIDER_QUOTA_LIMIT = Gauge(
+    "theset_provider_quota_limit", "Calls per daily window of the provider (0: no published quota); leader only.",
+    ["provider"],
+)
+PROVIDER_QUOTA_USED = Gauge(
+    "theset_provider_quota_used", "Calls spent in the provider's open daily window; cluster-wide, leader only.",
+    ["provider"],
+)
+PROVIDER_QUOTA_REMAINING = Gauge(
+    "theset_provider_quota_remaining", "Calls left in the provider's open daily window (absent: no limit); "
+    "leader only.",
+    ["provider"],
+)
+PROVIDER_QUOTA_RESET = Gauge(
+    "theset_provider_quota_reset_timestamp_seconds", "When the provider's daily window closes (absent: none open); "
+    "leader only.", ["provider"],
+)
+PROVIDER_QUOTA_SPENT = Gauge(
+    "theset_provider_quota_spent", "Calls spent in the open window by kind of work (person, recurring, other); "
+    "leader only.", ["provider", "kind"],
+)
+PROVIDER_QUOTA_HELD = Gauge(
+    "theset_provider_quota_held", "Calls the budget refused in the open window (each postponed a job), by kind of "
+    "work; leader only.", ["provider", "kind"],
+)
+PROVIDER_QUOTA_QUEUED = Gauge(
+    "theset_provider_quota_queued_calls", "Expected calls of the queued work in the open window, by kind of work; "
+    "leader only.", ["provider", "kind"],
+)
+#: The quota gauges (cleared on a daemon that does not hold the metrics lead).
+QUOTA_GAUGES = (PROVIDER_QUOTA_LIMIT, PROVIDER_QUOTA_USED, PROVIDER_QUOTA_REMAINING, PROVIDER_QUOTA_RESET,
+                PROVIDER_QUOTA_SPENT, PROVIDER_QUOTA_HELD, PROVIDER_QUOTA_QUEUED)

@@ -10,7 +10,10 @@ dead-letters the message, :func:`fail_import` marks the import failed.
 PostgreSQL being unreachable (stopped, restarting, connections cut) is not
 the phase's failure: it is raised as :class:`DatabaseAway`, a
 :class:`~theset_daemon.broker.Postpone`, so the job waits and runs again
-without spending an attempt, however long the outage lasts.
+without spending an attempt, however long the outage lasts. A phase the
+daily provider budget holds (:class:`~theset_daemon.providers.QuotaHeld`,
+also a postponement) tells the web app
+``waiting for <provider> quota until <time>`` in its status message.
 
 Recurring syncs run the same actors with ``import_id=None``: then every
 call here is a no-op and the phase just does its work.
@@ -18,6 +21,8 @@ call here is a no-op and the phase just does its work.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from types import TracebackType
 from typing import Any
@@ -27,10 +32,12 @@ import asyncpg
 from . import import_tracker, job_log
 from .broker.errors import Postpone
 from .context import Resources
+from .import_errors import ImportFailure, failure_of
 from .import_plan import PHASES_BY_NAME
 from .kickoff import enqueue_phases
 from .metrics import IMPORT_VISIBLE, IMPORTS
 from .progress import DONE, STATUS_COMPLETED, STATUS_FAILED
+from .queues import Priority
 
 logger = logging.getLogger(__name__)
 
@@ -84,20 +91,43 @@ class PhaseRun:
         self.phase = PHASES_BY_NAME[phase]
         self.artist_id = artist_id
         self.counts: dict[str, Any] = {}
+        self.answered = False
+        self._started: asyncio.Future[None] | None = None
         self._requests = job_log.counting_requests()
 
     async def __aenter__(self) -> "PhaseRun":
         self.requests = self._requests.__enter__()
-        if self.import_id is not None:
-            try:
-                async with self.res.pool.acquire() as conn:
-                    await import_tracker.mark_started(conn, self.import_id, self.phase.name)
-                await self.report(0.0, f"{self.phase.name}: started")
-            except Exception as exc:
-                self._requests.__exit__(None, None, None)
-                self._postpone_if_database_away(exc)
-                raise
+        if self.import_id is None:
+            return self
+        if self.phase.priority <= Priority.CRITICAL:
+            # Phase 1 is what the fan waits for: its provider calls start now, the "started"
+            # bookkeeping (five round trips) runs beside them and is awaited by the first report.
+            self._started = asyncio.ensure_future(self._start())
+            return self
+        try:
+            await self._start()
+        except Exception as exc:
+            self._requests.__exit__(None, None, None)
+            self._postpone_if_database_away(exc)
+            raise
         return self
+
+    async def _start(self) -> None:
+        assert self.import_id is not None
+        async with self.res.pool.acquire() as conn:
+            await import_tracker.mark_started(conn, self.import_id, self.phase.name)
+        await self._report(0.0, f"{self.phase.name}: started")
+
+    async def _wait_started(self, *, quiet: bool = False) -> None:
+        """Await the "started" bookkeeping running beside phase 1 (its error raised unless ``quiet``)."""
+        task, self._started = self._started, None
+        if task is None:
+            return
+        if quiet:
+            with contextlib.suppress(Exception):
+                await task
+        else:
+            await task
 
     def _postpone_if_database_away(self, exc: BaseException | None) -> None:
         if _database_away(exc):
@@ -107,15 +137,29 @@ class PhaseRun:
 
     async def report(self, fraction: float, message: str, counts: dict[str, Any] | None = None) -> None:
         """Move this phase to ``fraction`` (0..1) and tell the web app."""
+        await self._wait_started()
+        await self._report(fraction, message, counts)
+
+    async def _report(self, fraction: float, message: str, counts: dict[str, Any] | None = None) -> None:
         if counts:
             self.counts.update(counts)
         if self.import_id is None:
             return
         async with self.res.pool.acquire() as conn:
-            progress = await import_tracker.record_fraction(conn, self.import_id, self.phase.name, fraction)
+            progress = await import_tracker.record_fraction(conn, self.import_id, self.phase.name, fraction, counts)
         await self.res.progress.report(
             self.import_id, stage=self.phase.name, progress=progress, message=message, counts=counts or None
         )
+
+    async def fail(self, failure: ImportFailure) -> None:
+        """End the import ``failed`` with ``failure`` as its answer (not a broken job: no retry, no dead letter).
+
+        For a failure that is the answer (an unknown attraction): the actor returns normally after it.
+        """
+        self.answered = True
+        await self._wait_started(quiet=True)
+        if self.import_id is not None:
+            await fail_import(self.res, self.import_id, self.phase.name, failure)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -124,10 +168,12 @@ class PhaseRun:
         job_log.note(job_log.requests_line(self.requests))
         if exc_type is not None:
             job_log.note(f"{self.phase.name} failed: {exc_type.__name__}: {exc}")
+            await self._wait_started(quiet=True)
             self._postpone_if_database_away(exc)
+            await self._tell_if_held(exc)
             return
         job_log.note(f"{self.phase.name} done: {self.counts}")
-        if self.import_id is None:
+        if self.import_id is None or self.answered:
             return
         try:
             await self._finish()
@@ -135,9 +181,25 @@ class PhaseRun:
             self._postpone_if_database_away(error)
             raise
 
+    async def _tell_if_held(self, exc: BaseException | None) -> None:
+        """An import phase held by the daily budget says so, and until when (best effort)."""
+        from .providers.errors import QuotaHeld
+        from .quota import held_message
+
+        if self.import_id is None or not isinstance(exc, QuotaHeld):
+            return
+        logger.info("%s held by the %s budget", self.phase.name, exc.provider, extra={"import_id": self.import_id})
+        try:
+            await self.res.progress.report(
+                self.import_id, stage=self.phase.name, progress=0, message=held_message(exc.provider, exc.until_ms)
+            )
+        except Exception as error:  # the job is postponed either way
+            logger.warning("could not report the quota hold: %s", error, extra={"import_id": self.import_id})
+
     async def _finish(self) -> None:
         """Record the phase done, hand out what it unlocked, complete the import after its last phase."""
         assert self.import_id is not None
+        await self._wait_started()
         async with self.res.pool.acquire() as conn:
             outcome = await import_tracker.mark_done(conn, self.import_id, self.phase.name, self.counts)
         await self.res.progress.report(
@@ -167,15 +229,17 @@ async def complete_import(res: Resources, import_id: str) -> None:
     await _after_import(res, import_id, "import.completed")
 
 
-async def fail_import(res: Resources, import_id: str, phase: str, error: str) -> None:
-    """Mark the phase and the import failed (the message was dead-lettered)."""
+async def fail_import(res: Resources, import_id: str, phase: str, error: ImportFailure | str) -> None:
+    """Mark the phase and the import failed with ``{code, message}`` (a text error is classified)."""
+    failure = error if isinstance(error, ImportFailure) else ImportFailure.parse(error) or failure_of(None, phase)
     async with res.pool.acquire() as conn:
-        await import_tracker.mark_failed(conn, import_id, phase, error)
+        await import_tracker.mark_failed(conn, import_id, phase, failure.to_text())
     await res.progress.report(
-        import_id, stage=phase, progress=0, message=f"{phase} failed", status=STATUS_FAILED, error=error
+        import_id, stage=phase, progress=0, message=f"{phase} failed: {failure.message}"[:300],
+        status=STATUS_FAILED, error=failure.to_text(),
     )
     IMPORTS.labels("failed").inc()
-    logger.warning("import failed", extra={"import_id": import_id, "phase": phase, "error": error})
+    logger.warning("import failed", extra={"import_id": import_id, "phase": phase, "error": failure.as_dict()})
     await _after_import(res, import_id, "import.failed")
 
 

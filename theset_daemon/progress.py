@@ -2,7 +2,8 @@
 
 Every report updates the import's row in PostgreSQL first (the source of truth:
 progress never goes backwards, counts are merged, a finished import is frozen), then
-appends the row's new state (one report of an import at a time, cluster-wide, so the
+appends the import's new view (:func:`~theset_daemon.import_view.import_view`, the
+shape every client sees; one report of an import at a time, cluster-wide, so the
 stream's order is the row's) to the import's stream
 ``{namespace}:progress:{import_id}`` (``MAXLEN ~ 1000``, expiring
 :data:`DEFAULT_STREAM_TTL_S` after the last report), from which any host's SSE
@@ -16,13 +17,14 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 import orjson
 import redis.asyncio as aioredis
 
+from .import_view import VIEW_COLUMNS, import_view, load_import_view
 from .metrics import IMPORT_PHASE_DURATION
 
 #: The import's stages (phases), in the order an import usually reaches them.
@@ -55,36 +57,6 @@ class UnknownImport(LookupError):
     """A report for an import id that has no ``import_status`` row."""
 
 
-@dataclass(frozen=True)
-class ProgressEvent:
-    """One progress report as clients see it: the row's state right after the report.
-
-    ``progress`` is 0..100 and never lower than an earlier event's (within the
-    row); ``counts`` is the merged counts; ``ts`` is Unix seconds.
-    """
-
-    import_id: str
-    stage: str
-    progress: int
-    message: str
-    counts: dict[str, Any]
-    status: str
-    ts: float
-    error: str | None = None
-
-    @property
-    def final(self) -> bool:
-        """True for the completed/failed event that ends the import's stream."""
-        return self.status in FINAL_STATUSES
-
-    def to_json(self) -> bytes:
-        return orjson.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, data: bytes | str) -> ProgressEvent:
-        return cls(**orjson.loads(data))
-
-
 def stream_key(namespace: str, import_id: str) -> str:
     """The Redis Stream holding an import's progress events."""
     return f"{namespace}:progress:{import_id}"
@@ -95,6 +67,7 @@ def _phases_key(namespace: str, import_id: str) -> str:
 
 
 _UPDATE = """
+WITH s AS (
 UPDATE import_status SET
     stage = $2::text,
     progress = CASE WHEN $5::text = 'completed' THEN 100 ELSE GREATEST(COALESCE(progress, 0), $3::int) END,
@@ -105,8 +78,9 @@ UPDATE import_status SET
     updated_at = now(),
     completed_at = CASE WHEN $5::text IN ('completed', 'failed') THEN now() ELSE completed_at END
 WHERE id = $1::text::uuid AND status NOT IN ('completed', 'failed')
-RETURNING stage, progress, message, status, counts::text AS counts, error,
-          extract(epoch FROM updated_at)::float8 AS ts
+RETURNING *
+)
+SELECT""" + VIEW_COLUMNS + """FROM s LEFT JOIN artists a ON a.id = s.artist_id
 """
 
 #: Serialises one import's reports across hosts (released by _UNLOCK, or by the pool's reset).
@@ -115,11 +89,6 @@ _UNLOCK = "SELECT pg_advisory_unlock(hashtextextended('theset.progress:' || $1::
 
 _EXISTS = "SELECT true FROM import_status WHERE id = $1::text::uuid"
 
-_SNAPSHOT = """
-SELECT id::text AS import_id, tm_attraction_id, artist_id::text AS artist_id, status, stage, progress,
-       message, counts::text AS counts, error, created_at, updated_at, completed_at
-FROM import_status WHERE id = $1::text::uuid
-"""
 
 
 def _check(stage: str, progress: int, status: str) -> None:
@@ -198,51 +167,34 @@ class ProgressReporter:
                     if await conn.fetchval(_EXISTS, import_id) is None:
                         raise UnknownImport(import_id)
                     return None  # already completed or failed: its stream has ended
-                event = ProgressEvent(
-                    import_id=import_id,
-                    stage=row["stage"],
-                    progress=row["progress"],
-                    message=row["message"] or "",
-                    counts=orjson.loads(row["counts"] or "{}"),
-                    status=row["status"],
-                    ts=row["ts"],
-                    error=row["error"],
-                )
-                return await self._append(event, stage_done=stage_done)
+                return await self._append(import_view(row), stage_done=stage_done)
             finally:
                 if not conn.is_closed():
                     with contextlib.suppress(Exception):  # a lost session has released it already
                         await conn.execute(_UNLOCK, import_id)
 
-    async def _append(self, event: ProgressEvent, *, stage_done: bool) -> str:
-        """XADD the event and keep the stage's clock, in one round trip."""
-        key = stream_key(self.namespace, event.import_id)
-        phases = _phases_key(self.namespace, event.import_id)
+    async def _append(self, event: dict[str, Any], *, stage_done: bool) -> str:
+        """XADD the event (the import's view) and keep the stage's clock, in one round trip."""
+        key = stream_key(self.namespace, event["importId"])
+        phases = _phases_key(self.namespace, event["importId"])
+        stage = event["stage"]
         now = time.time()
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(key, {"data": event.to_json()}, maxlen=STREAM_MAXLEN, approximate=True)
+            pipe.xadd(key, {"data": orjson.dumps(event)}, maxlen=STREAM_MAXLEN, approximate=True)
             pipe.expire(key, self.stream_ttl_s)
-            pipe.hsetnx(phases, event.stage, now)
+            pipe.hsetnx(phases, stage, now)
             if stage_done:
-                pipe.hget(phases, event.stage)
-                pipe.hsetnx(phases, f"{event.stage}:done", now)
+                pipe.hget(phases, stage)
+                pipe.hsetnx(phases, f"{stage}:done", now)
             pipe.expire(phases, self.stream_ttl_s)
             replies = await pipe.execute()
         if stage_done and replies[4]:  # first end of this stage: observe it exactly once
-            IMPORT_PHASE_DURATION.labels(event.stage).observe(max(0.0, now - float(replies[3])))
+            IMPORT_PHASE_DURATION.labels(stage).observe(max(0.0, now - float(replies[3])))
         entry_id = replies[0]
         return entry_id.decode() if isinstance(entry_id, bytes) else entry_id
 
     async def snapshot(self, import_id: str) -> dict[str, Any] | None:
-        """The import's row as a JSON-ready dict (timestamps ISO-8601), or None if unknown."""
+        """The import's view (:mod:`theset_daemon.import_view`), or None if unknown."""
         if not is_uuid(import_id):
             return None
-        row = await self.pool.fetchrow(_SNAPSHOT, import_id)
-        if row is None:
-            return None
-        snapshot = dict(row)
-        snapshot["counts"] = orjson.loads(snapshot["counts"] or "{}")
-        for name in ("created_at", "updated_at", "completed_at"):
-            if snapshot[name] is not None:
-                snapshot[name] = snapshot[name].isoformat()
-        return snapshot
+        return await load_import_view(self.pool, import_id)

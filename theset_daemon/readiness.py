@@ -15,6 +15,10 @@ from typing import Awaitable, Callable
 CHECK_TIMEOUT_S = 1.0
 
 
+class NotReady(Exception):
+    """A check failed; its message is the whole reason ``/readyz`` shows."""
+
+
 @dataclass
 class ReadinessCheck:
     """Named async checks plus the draining flag; :meth:`run` evaluates them all.
@@ -29,13 +33,21 @@ class ReadinessCheck:
     draining: bool = False
 
     async def _one(self, check: Callable[[], Awaitable[object]]) -> str:
+        task = asyncio.ensure_future(check())
         try:
-            result = await asyncio.wait_for(check(), self.timeout_s)
-        except asyncio.TimeoutError:
+            done, _ = await asyncio.wait({task}, timeout=self.timeout_s)
+        finally:
+            if not task.done():
+                # Not awaited: a check stuck in its own cancellation (a frozen PostgreSQL
+                # or Redis) must not hold the probe past its timeout.
+                task.cancel()
+                task.add_done_callback(_consume)
+        if not done:
             return f"timed out after {self.timeout_s:g}s"
-        except Exception as exc:  # any failure means "not ready", and says why
-            return f"{type(exc).__name__}: {exc}"[:300]
-        return "ok" if result is not False else "failed"
+        exc = task.exception()
+        if exc is not None:  # any failure means "not ready", and says why
+            return (str(exc) if isinstance(exc, NotReady) else f"{type(exc).__name__}: {exc}")[:300]
+        return "ok" if task.result() is not False else "failed"
 
     async def run(self) -> tuple[bool, dict[str, str]]:
         """Evaluate every check; returns (ready, {check: "ok" | reason})."""
@@ -44,3 +56,8 @@ class ReadinessCheck:
         report = dict(zip(names, results))
         report["draining"] = "yes" if self.draining else "ok"
         return all(r == "ok" for r in report.values()), report
+
+
+def _consume(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()

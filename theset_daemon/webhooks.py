@@ -139,25 +139,11 @@ async def deliver(session: aiohttp.ClientSession, url: str, secret: str, event: 
     raise Permanent(f"webhook to {url}: HTTP {status}")
 
 
-_IMPORT_ROW = """
-select id::text as import_id, tm_attraction_id, artist_id::text as artist_id, status, stage, progress,
-       counts::text as counts, error, created_at, completed_at
-from import_status where id = $1::text::uuid
-"""
-
-
 async def import_payload(pool: Any, import_id: str) -> dict[str, Any] | None:
-    """The webhook body's ``data`` for an import (its status row), or None if unknown."""
-    row = await pool.fetchrow(_IMPORT_ROW, import_id)
-    if row is None:
-        return None
-    return {
-        "importId": row["import_id"], "tmAttractionId": row["tm_attraction_id"], "artistId": row["artist_id"],
-        "status": row["status"], "stage": row["stage"], "progress": row["progress"],
-        "counts": orjson.loads(row["counts"]) if row["counts"] else {}, "error": row["error"],
-        "createdAt": row["created_at"].isoformat(),
-        "completedAt": row["completed_at"].isoformat() if row["completed_at"] else None,
-    }
+    """The webhook body's ``data`` for an import: its view, as the API and SSE show it; None if unknown."""
+    from .import_view import load_import_view
+
+    return await load_import_view(pool, import_id)
 
 
 async def notify_import(res: Resources, import_id: str, event: str) -> int:

@@ -13,19 +13,20 @@ import logging
 import os
 import socket
 import time
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import dramatiq
-import redis
-import redis.asyncio as aioredis
 from dramatiq import Message
-from dramatiq.errors import DecodeError, QueueJoinTimeout
+from dramatiq.errors import DecodeError, QueueJoinTimeout, QueueNotFound
 from dramatiq.middleware import CurrentMessage, Middleware, MiddlewareError
 
 from ..queues import QUEUES, JobDefaults, Priority, QueueSpec
+from . import connection
 from . import priority as priorities
 from .composition import composition_middleware
 from .deferred import defer, on_loop
+from .connection import RedisTarget
+from .errors import WrongQueue
 from .keys import Keys
 from .middleware import JobOptions
 from .resp import AsyncResp, Script, SyncResp
@@ -42,7 +43,7 @@ DEFAULT_MAX_CONNECTIONS = 64
 _EMPTY: dict[str, Any] = {}
 
 
-def default_middleware(redis_url: str, namespace: str, defaults: JobDefaults = JobDefaults()) -> list[Middleware]:
+def default_middleware(target: RedisTarget, namespace: str, defaults: JobDefaults = JobDefaults()) -> list[Middleware]:
     """The middleware of a broker by default: Dramatiq's, none of which blocks the loop.
 
     CurrentMessage, then composition on the broker's Redis (AgeLimit, Callbacks,
@@ -51,14 +52,17 @@ def default_middleware(redis_url: str, namespace: str, defaults: JobDefaults = J
     worker's own (Dramatiq's TimeLimit, ShutdownNotifications and Retries use
     thread signals and a blocking re-enqueue); async actors run on the loop (no AsyncIO middleware).
     """
-    return [CurrentMessage(), *composition_middleware(redis_url, namespace, defaults), JobOptions()]
+    return [CurrentMessage(), *composition_middleware(target, namespace, defaults), JobOptions()]
 
 
 class TheSetBroker(dramatiq.Broker):
     """A Dramatiq broker on Redis with per-message priority, delays in Redis and leases.
 
     Parameters:
-      redis_url: the Redis to use (``redis://host:port/db``).
+      redis_url: the Redis to use (``redis://host:port/db``, ``rediss://``,
+        ``redis+sentinel://``: see :mod:`.connection`), unless ``target`` is given.
+      target: the Redis as parsed by :func:`.connection.parse` (with the password
+        and TLS files configured apart from the URL); every client is built from it.
       namespace: the prefix of every key.
       queues: the queue table (defaults, concurrency, rate limits).
       defaults: attempts, backoff and retention of every job.
@@ -74,7 +78,8 @@ class TheSetBroker(dramatiq.Broker):
     def __init__(
         self,
         *,
-        redis_url: str,
+        redis_url: str = "",
+        target: RedisTarget | None = None,
         namespace: str = "theset",
         queues: Sequence[QueueSpec] = QUEUES,
         defaults: JobDefaults = JobDefaults(),
@@ -86,8 +91,9 @@ class TheSetBroker(dramatiq.Broker):
         self._hooks: dict[str, list[Any]] = {}
         #: Called with a queue's name after it is declared (a worker serving declared queues listens).
         self.declare_listeners: list[Any] = []
+        self.target = target or connection.parse(redis_url)
         if middleware is None:
-            middleware = default_middleware(redis_url, namespace, defaults)
+            middleware = default_middleware(self.target, namespace, defaults)
         super().__init__(middleware=middleware)
         if not any(isinstance(m, JobOptions) for m in self.middleware):
             self.add_middleware(JobOptions())
@@ -95,16 +101,21 @@ class TheSetBroker(dramatiq.Broker):
         self.namespace = namespace
         self.keys = Keys(namespace)
         self.specs: dict[str, QueueSpec] = {q.name: q for q in queues}
+        # the queues of the table and those declared (by an actor), as in Dramatiq: enqueue refuses others
+        self.served: set[str] = set(self.specs)
         self.queues: dict[str, QueueSpec] = {}
         self.defaults = defaults
         self.host_id = host_id or f"{socket.gethostname()}-{os.getpid()}"
         self.lease_timeout_s = lease_timeout_s
         self.max_connections = max_connections
-        self.redis = redis.Redis.from_url(redis_url, max_connections=max_connections)
-        self.aredis = aioredis.Redis.from_url(redis_url, max_connections=max_connections)
+        self.redis = connection.sync_client(self.target, max_connections=max_connections)
+        self.aredis = connection.async_client(self.target, max_connections=max_connections)
         self.client_name = f"theset:{self.host_id}".replace(" ", "_")
-        self._resp = AsyncResp(redis_url, name=self.client_name)  # the hot path: scripts (see resp.py)
-        self._sync_resp = SyncResp(redis_url, name=self.client_name)
+        self._resp = AsyncResp(self.target, name=self.client_name)  # the hot path: scripts (see resp.py)
+        self._sync_resp = SyncResp(self.target, name=self.client_name)
+        #: Called with (old, new) ``host:port`` when the hot path finds Redis's primary moved (Sentinel failover).
+        self.failover_listeners: list[Callable[[str, str], None]] = []
+        self._resp.on_moved = self._primary_moved
         self._header: list[Any] = [
             namespace,
             self.host_id,
@@ -157,6 +168,7 @@ class TheSetBroker(dramatiq.Broker):
             return
         self.emit_before("declare_queue", queue_name)
         self.queues[queue_name] = self.spec_for(queue_name)
+        self.served.add(queue_name)
         self.emit_after("declare_queue", queue_name)
         for listener in list(self.declare_listeners):
             listener(queue_name)
@@ -177,9 +189,14 @@ class TheSetBroker(dramatiq.Broker):
         before it is recorded done (see :mod:`.deferred`), and ``message`` is returned.
         """
         if on_loop():
-            defer(self.enqueue_async(message, delay=delay))
+            [args] = self._pack([message], delay)  # refusals (unknown queue, wrong queue) raise here
+            defer(self._enqueue_packed(message, args, delay))
             return message
         return self.enqueue_many([message], delay=delay)[0]
+
+    async def _enqueue_packed(self, message: Message, args: list[Any], delay: int | None) -> None:
+        reply = await self._resp.evalsha(self._scripts["enqueue"], args)
+        self._unpack([message], [reply], delay)
 
     def join(self, queue_name: str, *, timeout: int | None = None, interval_s: float = 0.005) -> None:
         """Block until ``queue_name`` has nothing waiting, delayed or running (Dramatiq's join).
@@ -256,6 +273,7 @@ class TheSetBroker(dramatiq.Broker):
             for message in chunk:
                 options = message.options
                 actor = self.actors.get(message.actor_name)
+                self._check_queue(message, actor)
                 actor_options = actor.options if actor is not None else _EMPTY
                 wait = options.get("delay") if delay is None else delay
                 if emit is not None:
@@ -271,6 +289,14 @@ class TheSetBroker(dramatiq.Broker):
                 )
             calls.append(args)
         return calls
+
+    def _check_queue(self, message: Message, actor: Any) -> None:
+        """Refuse a message no daemon would ever fetch, or one sent to another actor's queue."""
+        if message.queue_name not in self.served:
+            raise QueueNotFound(f"queue {message.queue_name!r} is not served (known: {', '.join(sorted(self.served))})")
+        if actor is not None and actor.queue_name != message.queue_name:
+            raise WrongQueue(f"actor {message.actor_name!r} runs on queue {actor.queue_name!r}, "
+                             f"not {message.queue_name!r}")
 
     def _unpack(self, messages: list[Message], replies: list[Any], delay: int | None) -> list[Message]:
         results: list[Message] = []
@@ -348,9 +374,20 @@ class TheSetBroker(dramatiq.Broker):
         """Run broker script ``name`` with the common header and ``args``."""
         return await self._resp.evalsha(self._scripts[name], args)
 
+    def _primary_moved(self, old: tuple[str, int], new: tuple[str, int]) -> None:
+        before, after = "%s:%d" % old, "%s:%d" % new
+        logger.warning("Redis primary moved from %s to %s (failover)", before, after)
+        for listener in self.failover_listeners:
+            listener(before, after)
+
     async def ping(self) -> None:
         """Raise if Redis does not answer."""
         await self.aredis.ping()
+
+    async def probe(self) -> None:
+        """One script call through the hot-path client, reading a queue key and writing one:
+        raise as the jobs' calls would (TLS, ACL, READONLY, OOM, a cluster node)."""
+        await self.run_script("probe", [next(iter(self.specs), "default")])
 
     async def close(self) -> None:  # type: ignore[override]
         """Close every Redis connection of the broker (those of this thread, for the sync one)."""

@@ -27,6 +27,8 @@ from dramatiq.results import Results
 from dramatiq.results.backends import RedisBackend as RedisResultBackend
 
 from ..queues import JobDefaults
+from . import connection
+from .connection import RedisTarget
 from .deferred import off_loop
 
 
@@ -152,9 +154,9 @@ class NamespacedBarrierBackend(RedisBarrierBackend):
         return super().wait_notify(self.prefix + key, ttl)
 
 
-def composition_middleware(redis_url: str, namespace: str, defaults: JobDefaults) -> list[Middleware]:
-    """AgeLimit, Callbacks, Pipelines, GroupCallbacks and Results on ``redis_url`` under ``namespace``."""
-    client = redis.Redis.from_url(redis_url)
+def composition_middleware(target: RedisTarget, namespace: str, defaults: JobDefaults) -> list[Middleware]:
+    """AgeLimit, Callbacks, Pipelines, GroupCallbacks and Results on ``target`` under ``namespace``."""
+    client = connection.sync_client(target)
     results = LoopResultBackend(client=client, namespace=f"{namespace}:results")
     barriers = NamespacedBarrierBackend(client=client, prefix=f"{namespace}:barrier:")
     return [

@@ -1,6 +1,12 @@
-"""The errors an actor raises to steer the broker."""
+"""The errors an actor raises to steer the broker, and those the broker raises at enqueue."""
 
 from __future__ import annotations
+
+from dramatiq.errors import BrokerError
+
+
+class WrongQueue(BrokerError):
+    """A message names an actor that runs on another queue (it would run where it must not)."""
 
 
 class Permanent(Exception):
@@ -26,3 +32,28 @@ class Postpone(Exception):
         super().__init__(*args)
         if delay_ms is not None:
             self.delay_ms = int(delay_ms)
+
+
+#: Error replies that say Redis cannot take the call right now (memory, failover, loading).
+_REDIS_BUSY = ("OOM", "READONLY", "LOADING", "MASTERDOWN", "TRYAGAIN", "BUSY ", "CLUSTERDOWN")
+
+
+def redis_away(exc: BaseException) -> bool:
+    """True when ``exc`` (or what it was raised from) says Redis is unreachable or refuses writes for now.
+
+    Not the job's fault: the worker postpones such a job instead of spending an attempt.
+    """
+    from redis.exceptions import ConnectionError, ReadOnlyError, RedisError, TimeoutError
+
+    cause: BaseException | None = exc
+    for _ in range(5):
+        if cause is None:
+            return False
+        if isinstance(cause, (ConnectionError, TimeoutError, ReadOnlyError)):
+            return True
+        if isinstance(cause, RedisError) and (
+            type(cause).__name__ in ("OutOfMemoryError", "BusyLoadingError") or str(cause).startswith(_REDIS_BUSY)
+        ):
+            return True
+        cause = cause.__cause__
+    return False

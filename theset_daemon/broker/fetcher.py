@@ -20,6 +20,7 @@ import threading
 import time
 from typing import Callable
 
+from ..metrics import JOBS_LOST
 from .broker import TheSetBroker
 from .lanes import Lane
 from .records import Recorder
@@ -70,7 +71,8 @@ class Fetcher:
         self.blocked_on: frozenset[str] | None = None
         self._next_due_at: float | None = None
         self._by_marker = {lane.marker.encode(): lane for lane in lanes.values()}
-        self._blocker = AsyncResp(broker.redis_url, name=broker.client_name)  # its own connection: it blocks
+        # its own connection, unbounded by the watchdog: it blocks, and _bzpopmin bounds each block
+        self._blocker = AsyncResp(broker.target, name=broker.client_name, timeout_s=None)
         self._block_task: asyncio.Task | None = None
         self._wakes: set[asyncio.Task] = set()
         self._task: asyncio.Task | None = None
@@ -103,7 +105,7 @@ class Fetcher:
         self.capacity.set()
         if self._block_task is not None:
             self._block_task.cancel()
-            old, self._blocker = self._blocker, AsyncResp(self.broker.redis_url, name=self.broker.client_name)
+            old, self._blocker = self._blocker, AsyncResp(self.broker.target, name=self.broker.client_name, timeout_s=None)
             self._wake_task(old.close())
 
     def stop(self) -> None:
@@ -203,12 +205,23 @@ class Fetcher:
                 self.dispatch(lane, reply[i : i + 6])
                 i += 6
             fetched += n
+        if len(reply) > i:
+            self._lost(reply[i:])
         return fetched
 
     def _woken(self) -> bool:
         """Whether a cancelled block was ours to cancel (pause, a new lane), not the task's."""
         task = asyncio.current_task()
         return task is not None and task.cancelling() == 0
+
+    @staticmethod
+    def _lost(entries: list) -> None:
+        """Waiting ids whose job record was gone (evicted, deleted): logged and counted, never silent."""
+        for entry in entries:
+            queue, _, job_id = entry.decode().partition(":")
+            JOBS_LOST.labels(queue).inc()
+            logger.error("waiting job %s of queue %s had no record (evicted or deleted); dropped", job_id, queue,
+                         extra={"job_id": job_id, "queue": queue})
 
     async def _wait_capacity(self) -> None:
         self.capacity.clear()

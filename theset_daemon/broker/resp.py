@@ -7,6 +7,9 @@ replies parsed by hiredis, and on the loop one connection shared by every
 caller with requests pipelined (replies are matched first-in first-out, so a
 cancelled caller never desynchronises the connection). Everything else
 (operator reads, the rate limiter, pause/resume) uses redis-py (``broker.aredis``).
+Both are built from one :class:`~theset_daemon.broker.connection.RedisTarget`
+(TLS, ACL user, Sentinel), and every call is bounded: a connect timeout, a
+watchdog on replies, TCP keepalive.
 """
 
 from __future__ import annotations
@@ -14,16 +17,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import socket
+import ssl
 import threading
 from collections import deque
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import hiredis
-from redis.connection import parse_url
-from redis.exceptions import ConnectionError, ResponseError
+from redis.exceptions import ConnectionError, ReadOnlyError, ResponseError, TimeoutError
 
-#: Seconds to wait for a TCP connection.
-CONNECT_TIMEOUT_S = 5.0
+from . import connection
+from .connection import RedisTarget
+
+_DEFAULT = object()
 
 
 def pack(args: Sequence[Any]) -> bytes:
@@ -48,12 +53,6 @@ def _reader() -> hiredis.Reader:
     return hiredis.Reader(replyError=ResponseError)
 
 
-def _raise_error(reply: Any) -> Any:
-    if isinstance(reply, ResponseError):
-        raise reply
-    return reply
-
-
 class Script:
     """A Lua script called by SHA, loaded on first NOSCRIPT.
 
@@ -74,33 +73,63 @@ class Script:
         return b"*%d\r\n" % (self._fixed + len(args)) + self._head + body[body.index(b"\n") + 1 :]
 
 
-def _connect_args(url: str) -> dict[str, Any]:
-    return parse_url(url)
+def _target(where: RedisTarget | str) -> RedisTarget:
+    return where if isinstance(where, RedisTarget) else connection.parse(where)
 
 
-def _handshake(options: dict[str, Any], name: str | None) -> list[bytes]:
-    commands = []
-    if options.get("password"):
-        auth = [b"AUTH"] + ([options["username"]] if options.get("username") else []) + [options["password"]]
-        commands.append(pack(auth))
-    if options.get("db"):
-        commands.append(pack([b"SELECT", options["db"]]))
-    if name:
-        commands.append(pack([b"CLIENT", b"SETNAME", name]))
-    return commands
+def _check(target: RedisTarget, reply: Any) -> Any:
+    """``reply``, or raise: READONLY means the primary moved (the caller's connection is dropped)."""
+    if isinstance(reply, ResponseError):
+        if str(reply).startswith("READONLY"):
+            raise ReadOnlyError(f"{target.where}: {reply} (the primary has moved)")
+        raise reply
+    return reply
 
 
 class _Protocol(asyncio.Protocol):
-    def __init__(self) -> None:
+    """One connection: replies matched to waiters first-in first-out, bounded by a watchdog.
+
+    While any reply is awaited, a reply (or part of one) must arrive every
+    ``timeout`` seconds, or the connection is aborted and every waiter gets a
+    TimeoutError: a frozen or half-open Redis never hangs a caller. ``None``
+    disables the watchdog (the blocking client bounds its own calls).
+    """
+
+    def __init__(self, timeout: float | None) -> None:
         self.reader = _reader()
         self.waiters: deque[asyncio.Future] = deque()
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        self.timeout = timeout
+        self.progress_at = 0.0
+        self.timed_out = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop = asyncio.get_event_loop()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
+    def expect(self, futures: list[asyncio.Future]) -> None:
+        if not self.waiters:
+            self.progress_at = self._loop.time()
+            if self._timer is None and self.timeout is not None:
+                self._timer = self._loop.call_later(self.timeout, self._watch)
+        self.waiters.extend(futures)
+
+    def _watch(self) -> None:
+        self._timer = None
+        if self.closed or not self.waiters or self.timeout is None:
+            return
+        silent = self._loop.time() - self.progress_at
+        if silent >= self.timeout:
+            self.timed_out = True
+            if self.transport is not None:
+                self.transport.abort()
+            return
+        self._timer = self._loop.call_later(self.timeout - silent, self._watch)
+
     def data_received(self, data: bytes) -> None:
+        self.progress_at = self._loop.time()
         self.reader.feed(data)
         gets, waiters = self.reader.gets, self.waiters
         while (reply := gets()) is not False:
@@ -110,25 +139,41 @@ class _Protocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.timed_out:
+            error: Exception = TimeoutError(f"Redis did not answer within {self.timeout:g}s")
+        else:
+            error = ConnectionError(f"Redis connection lost: {exc}")
         while self.waiters:
             waiter = self.waiters.popleft()
             if not waiter.done():
-                waiter.set_exception(ConnectionError(f"Redis connection lost: {exc}"))
+                waiter.set_exception(error)
 
 
 class AsyncResp:
     """One pipelined connection per event loop; reconnects on the next call after a loss.
 
     Parameters:
-      url: a redis:// or unix:// URL (password and db honoured).
+      target: the Redis (a :class:`RedisTarget`, or a URL parsed into one): TLS,
+        ACL user, db and Sentinel honoured, as on every other client.
       name: the connection's CLIENT SETNAME (no spaces), to find it in CLIENT LIST.
+      timeout_s: the longest silence while a reply is awaited before the connection
+        is dropped and callers get TimeoutError (default the target's; None: unbounded,
+        for a client whose caller bounds its blocking calls itself).
     """
 
-    def __init__(self, url: str, *, name: str | None = None) -> None:
-        self.options = _connect_args(url)
+    def __init__(self, target: RedisTarget | str, *, name: str | None = None, timeout_s: float | None | object = _DEFAULT) -> None:
+        self.target = _target(target)
         self.name = name
+        self.timeout_s = self.target.timeout_s if timeout_s is _DEFAULT else timeout_s
+        self._ssl = connection.ssl_context(self.target.tls) if self.target.tls else None
         self._protocol: _Protocol | None = None
         self._connecting: asyncio.Future | None = None
+        self.address: tuple[str, int] | None = None
+        #: Called with (old, new) address when a reconnect lands on another server (a Sentinel failover).
+        self.on_moved: Callable[[tuple[str, int], tuple[str, int]], None] | None = None
 
     async def _connection(self) -> _Protocol:
         protocol = self._protocol
@@ -143,23 +188,46 @@ class AsyncResp:
                 self._connecting = None
 
     async def _connect(self) -> _Protocol:
-        loop = asyncio.get_running_loop()
-        options = self.options
+        target = self.target
         try:
-            if options.get("path"):
-                connect = loop.create_unix_connection(_Protocol, options["path"])
-            else:
-                connect = loop.create_connection(_Protocol, options.get("host", "localhost"), options.get("port", 6379))
-            _, protocol = await asyncio.wait_for(connect, CONNECT_TIMEOUT_S)
-        except (OSError, asyncio.TimeoutError) as exc:
-            raise ConnectionError(f"cannot connect to Redis: {exc}") from exc
+            return await asyncio.wait_for(self._open(), target.connect_timeout_s)
+        except (asyncio.TimeoutError, TimeoutError) as exc:
+            raise TimeoutError(f"cannot connect to Redis at {target.where}: no answer within {target.connect_timeout_s:g}s") from exc
+        except (OSError, ssl.SSLError) as exc:
+            raise ConnectionError(f"cannot connect to Redis at {target.where}: {connection.describe(exc)}") from exc
+
+    async def _open(self) -> _Protocol:
+        loop = asyncio.get_running_loop()
+        target = self.target
+        factory = lambda: _Protocol(self.timeout_s)  # noqa: E731
+        if target.path:
+            _, protocol = await loop.create_unix_connection(factory, target.path)
+        else:
+            host, port = await connection.primary(target)
+            _, protocol = await loop.create_connection(
+                factory, host, port, ssl=self._ssl, server_hostname=host if self._ssl else None
+            )
         sock = protocol.transport.get_extra_info("socket")
         if sock is not None and sock.family != socket.AF_UNIX:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        for command in _handshake(options, self.name):
-            _raise_error(await self._send(protocol, command))
+            connection.set_keepalive(sock)
+        try:
+            for command in connection.handshake(target, self.name):
+                reply = await self._send(protocol, pack(command))
+                if isinstance(reply, ResponseError):
+                    raise connection.handshake_error(target, reply)
+        except BaseException:
+            protocol.transport.close()
+            raise
         self._protocol = protocol
+        if not target.path:
+            self._note_address((host, port))
         return protocol
+
+    def _note_address(self, address: tuple[str, int]) -> None:
+        old, self.address = self.address, address
+        if old is not None and old != address and self.on_moved is not None:
+            self.on_moved(old, address)
 
     @staticmethod
     def _send(protocol: _Protocol, data: bytes, replies: int = 1) -> Any:
@@ -167,14 +235,22 @@ class AsyncResp:
             raise ConnectionError("Redis connection closed")
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in range(replies)]
-        protocol.waiters.extend(futures)
+        protocol.expect(futures)
         protocol.transport.write(data)
         return futures[0] if replies == 1 else asyncio.gather(*futures)
+
+    def _checked(self, protocol: _Protocol, reply: Any) -> Any:
+        try:
+            return _check(self.target, reply)
+        except ReadOnlyError:
+            if protocol.transport is not None:
+                protocol.transport.close()  # reconnect (Sentinel: to the new primary) on the next call
+            raise
 
     async def execute(self, *args: Any) -> Any:
         """Run one command; raise ResponseError on an error reply."""
         protocol = await self._connection()
-        return _raise_error(await self._send(protocol, pack(args)))
+        return self._checked(protocol, await self._send(protocol, pack(args)))
 
     async def evalsha(self, script: Script, args: Sequence[Any]) -> Any:
         """Run ``script`` with no KEYS and its head plus ``args`` as ARGV."""
@@ -182,7 +258,7 @@ class AsyncResp:
         reply = await self._send(protocol, script.command(args))
         if isinstance(reply, ResponseError) and str(reply).startswith("NOSCRIPT"):
             return (await self.evalsha_many(script, [args]))[0]
-        return _raise_error(reply)
+        return self._checked(protocol, reply)
 
     async def evalsha_many(self, script: Script, calls: Sequence[Sequence[Any]]) -> list[Any]:
         """Run ``script`` once per argument list (after its head), all in one write (one round trip)."""
@@ -191,9 +267,9 @@ class AsyncResp:
         replies = await self._send(protocol, data, len(calls))
         replies = replies if len(calls) > 1 else [replies]
         if any(isinstance(r, ResponseError) and str(r).startswith("NOSCRIPT") for r in replies):
-            _raise_error(await self._send(protocol, pack([b"SCRIPT", b"LOAD", script.source])))
+            self._checked(protocol, await self._send(protocol, pack([b"SCRIPT", b"LOAD", script.source])))
             return await self.evalsha_many(script, calls)
-        return [_raise_error(r) for r in replies]
+        return [self._checked(protocol, r) for r in replies]
 
     async def close(self) -> None:
         if self._protocol is not None and self._protocol.transport is not None:
@@ -202,38 +278,49 @@ class AsyncResp:
 
 
 class SyncResp:
-    """A blocking client with one connection per thread (producers off the loop)."""
+    """A blocking client with one connection per thread (producers off the loop), bounded like :class:`AsyncResp`."""
 
-    def __init__(self, url: str, *, name: str | None = None) -> None:
-        self.options = _connect_args(url)
+    def __init__(self, target: RedisTarget | str, *, name: str | None = None) -> None:
+        self.target = _target(target)
         self.name = name
+        self._ssl = connection.ssl_context(self.target.tls) if self.target.tls else None
         self._local = threading.local()
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
+
+    def _open(self) -> socket.socket:
+        target = self.target
+        try:
+            if target.path:
+                sock = socket.socket(socket.AF_UNIX)
+                sock.settimeout(target.connect_timeout_s)
+                sock.connect(target.path)
+            else:
+                host, port = connection.primary_sync(target)
+                sock = socket.create_connection((host, port), target.connect_timeout_s)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                connection.set_keepalive(sock)
+                if self._ssl is not None:
+                    sock = self._ssl.wrap_socket(sock, server_hostname=host)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConnectionError(f"cannot connect to Redis at {target.where}: {connection.describe(exc)}") from exc
+        sock.settimeout(target.timeout_s)
+        return sock
 
     def _socket(self) -> tuple[socket.socket, hiredis.Reader]:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             return conn
-        options = self.options
-        try:
-            if options.get("path"):
-                sock = socket.socket(socket.AF_UNIX)
-                sock.settimeout(CONNECT_TIMEOUT_S)
-                sock.connect(options["path"])
-            else:
-                sock = socket.create_connection(
-                    (options.get("host", "localhost"), options.get("port", 6379)), CONNECT_TIMEOUT_S
-                )
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError as exc:
-            raise ConnectionError(f"cannot connect to Redis: {exc}") from exc
-        sock.settimeout(None)
+        sock = self._open()
         with self._lock:
             self._sockets.add(sock)
         conn = self._local.conn = (sock, _reader())
-        for command in _handshake(options, self.name):
-            _raise_error(self._roundtrip(command, 1)[0])
+        for command in connection.handshake(self.target, self.name):
+            reply = self._roundtrip(pack(command), 1)[0]
+            if isinstance(reply, ResponseError):
+                self._local.conn = None
+                self._discard(sock)
+                raise connection.handshake_error(self.target, reply)
         return conn
 
     def _roundtrip(self, data: bytes, replies: int) -> list[Any]:
@@ -251,6 +338,10 @@ class SyncResp:
                 else:
                     out.append(reply)
             return out
+        except socket.timeout as exc:
+            self._local.conn = None
+            self._discard(sock)
+            raise TimeoutError(f"Redis at {self.target.where} did not answer within {self.target.timeout_s:g}s") from exc
         except (OSError, ConnectionError) as exc:
             self._local.conn = None
             self._discard(sock)
@@ -260,9 +351,13 @@ class SyncResp:
         """Run ``script`` once per argument list in one round trip."""
         replies = self._roundtrip(b"".join(script.command(args) for args in calls), len(calls))
         if any(isinstance(r, ResponseError) and str(r).startswith("NOSCRIPT") for r in replies):
-            _raise_error(self._roundtrip(pack([b"SCRIPT", b"LOAD", script.source]), 1)[0])
+            _check(self.target, self._roundtrip(pack([b"SCRIPT", b"LOAD", script.source]), 1)[0])
             return self.evalsha_many(script, calls)
-        return [_raise_error(r) for r in replies]
+        try:
+            return [_check(self.target, r) for r in replies]
+        except ReadOnlyError:
+            self.close()
+            raise
 
     def _discard(self, sock: socket.socket) -> None:
         with self._lock:

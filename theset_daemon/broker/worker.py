@@ -42,7 +42,7 @@ from ..queues import QueueSpec
 from ..rate_limit import ClusterRateLimiter
 from . import deferred, retries
 from .broker import TheSetBroker
-from .errors import Postpone
+from .errors import Postpone, redis_away
 from .fetcher import Fetcher
 from .job import Job, _current
 from .lanes import Lane
@@ -60,6 +60,9 @@ INTERRUPT_GRACE_S = 1.0
 
 #: Seconds a drain waits at most for Redis to take the last job results.
 RECORDS_TIMEOUT_S = 5.0
+
+#: Milliseconds a job waits before running again after Redis failed its own calls.
+REDIS_RETRY_MS = 2000
 
 
 @dataclass(frozen=True)
@@ -465,6 +468,8 @@ class Worker:
         options = proxy.options
         if isinstance(error, Postpone):
             return retries.Decision(None, max(0, int(error.delay_ms)), "postponed")
+        if redis_away(error):  # Redis down or refusing writes: not the job's fault, no attempt spent
+            return retries.Decision(None, REDIS_RETRY_MS, "postponed: Redis unavailable")
         throws = retries.is_permanent(error, options, plan.options)
         if isinstance(error, RateLimitExceeded):
             logger.debug("Rate limit exceeded in message %s: %s.", proxy, error)

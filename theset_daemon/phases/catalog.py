@@ -3,11 +3,13 @@
 Requests are batched (album tracks by album batch, full tracks 50 at a time,
 audio features 100 at a time) and live albums are dropped before their tracks
 are fetched. When Spotify refuses audio features the liveness layer is
-skipped and the skip is reported, not retried.
+skipped and the skip is reported, not retried. The four layers run in a worker
+thread: the event loop is never held for the whole filter.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from uuid import UUID
 
@@ -47,7 +49,9 @@ async def sync_catalog(
     except AudioFeaturesRefused:
         features = None
         note("audio features refused by Spotify: the liveness layer is skipped, no track dropped for liveness")
-    result = studio_tracks(albums, tracks, features)
+    # Pure CPU (40-65 ms for 1,730 tracks): in a thread, the loop gets the GIL back every
+    # switch interval (5 ms) instead of waiting for the whole filter.
+    result = await asyncio.to_thread(studio_tracks, albums, tracks, features)
     note(f"{len(tracks)} tracks fetched, {result.kept} studio songs kept, {len(result.dropped)} dropped")
     note_each([f"track dropped: {name!r}: {why}" for name, why in result.dropped], "dropped tracks")
     changed = await upsert_songs(pool, artist_id, result.tracks)

@@ -8,6 +8,7 @@ fetched is reported, never a failed import.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from uuid import UUID
 
@@ -16,6 +17,8 @@ import asyncpg
 
 from ..image_size import image_size
 from ..safe_fetch import read_capped
+
+logger = logging.getLogger(__name__)
 
 #: Pixels wide the artist page shows.
 TARGET_WIDTH = 640
@@ -35,21 +38,23 @@ def choose_image(images: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 async def process_images(session: aiohttp.ClientSession, pool: asyncpg.Pool, artist_id: UUID) -> dict[str, Any]:
-    """Choose, fetch and measure the artist's image; counts what happened."""
+    """Choose, fetch and measure the artist's image; counts what happened (numbers only, the reason logged)."""
     images = await pool.fetchval("select images from artists where id = $1", artist_id) or []
     chosen = choose_image(list(images))
     if chosen is None:
-        return {"image": "none"}
+        return {"images_none": 1}
     try:
         async with session.get(chosen["url"]) as resp:
             resp.raise_for_status()
             size = image_size(await read_capped(resp, MAX_IMAGE_BYTES))
     except (aiohttp.ClientError, ValueError, TimeoutError) as exc:
-        return {"image": "unreachable", "image_error": f"{type(exc).__name__}: {exc}"[:200]}
+        logger.warning("artist image unreachable: %s: %s", type(exc).__name__, exc, extra={"artist_id": str(artist_id)})
+        return {"images_unreachable": 1}
     width, height = size or (None, None)
     await pool.execute(
         """update artists set image_url = $2, image_width = $3, image_height = $4, image_checked_at = now()
            where id = $1""",
         artist_id, chosen["url"], width, height,
     )
-    return {"image": "stored" if size else "unrecognised", "image_width": width, "image_height": height}
+    counts = {"images_stored": 1} if size else {"images_unrecognised": 1}
+    return {**counts, "image_width": width, "image_height": height} if size else counts

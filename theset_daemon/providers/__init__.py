@@ -5,8 +5,9 @@
     await providers.close()
 
 Each provider has one cluster-wide rate limiter in Redis
-(``{namespace}:rate:provider:{name}``) at its configured rate; base URLs and
-credentials come from :class:`~theset_daemon.config.Settings`.
+(``{namespace}:rate:provider:{name}``) at its configured rate, and one daily
+budget (``{namespace}:quota:{name}``, :mod:`theset_daemon.quota`); base URLs
+and credentials come from :class:`~theset_daemon.config.Settings`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import aiohttp
 import redis.asyncio as aioredis
 
 from ..config import Settings
+from ..quota import quota_policies
+from ..quota_store import QuotaBudget
 from ..rate_limit import ClusterRateLimiter
 from .errors import (
     AudioFeaturesRefused,
@@ -27,6 +30,7 @@ from .errors import (
     ProviderThrottled,
     ProviderTimeout,
     ProviderUnavailable,
+    QuotaHeld,
 )
 from .http import HttpPolicy, ProviderHttp
 from .setlistfm import THROTTLE_PAUSE_S, SetlistFmClient
@@ -46,6 +50,7 @@ __all__ = [
     "ProviderTimeout",
     "ProviderUnavailable",
     "Providers",
+    "QuotaHeld",
     "SetlistFmClient",
     "SpotifyAccess",
     "SpotifyClient",
@@ -81,6 +86,7 @@ class Providers:
     setlistfm: SetlistFmClient
     session: aiohttp.ClientSession
     limiters: dict[str, ClusterRateLimiter] = field(default_factory=dict)
+    budgets: dict[str, QuotaBudget] = field(default_factory=dict)
 
     @classmethod
     async def open(
@@ -118,8 +124,13 @@ class Providers:
             for name, rate in rates.items()
         }
 
+        budgets = {
+            name: QuotaBudget(redis, settings.redis_namespace, policy)
+            for name, policy in quota_policies(settings).items()
+        }
+
         def http(name: str, **kwargs: object) -> ProviderHttp:
-            return ProviderHttp(name, session, limiters[name], chosen[name], **kwargs)  # type: ignore[arg-type]
+            return ProviderHttp(name, session, limiters[name], chosen[name], budget=budgets[name], **kwargs)  # type: ignore[arg-type]
 
         accounts = ProviderHttp("spotify", session, None, chosen["spotify"])
         token = ClientCredentials(
@@ -135,6 +146,7 @@ class Providers:
             setlistfm=SetlistFmClient(http("setlistfm"), settings.setlistfm_api_url, settings.setlistfm_api_key),
             session=session,
             limiters=limiters,
+            budgets=budgets,
         )
 
     async def close(self) -> None:

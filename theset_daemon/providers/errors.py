@@ -9,6 +9,8 @@ retries are spent and a later attempt may succeed.
 
 from __future__ import annotations
 
+import random
+
 from ..broker.errors import Permanent, Postpone
 
 
@@ -53,6 +55,26 @@ class ProviderThrottled(ProviderError, Postpone):
         super().__init__(provider, endpoint, 429, detail or f"retry after {retry_after:.0f} s")
         self.retry_after = retry_after
         self.delay_ms = int(retry_after * 1000)
+
+
+class QuotaHeld(ProviderThrottled):
+    """The daily budget holds this call: the job waits until ``until_ms`` (epoch ms).
+
+    Recurring work meets it at the reserve, work someone waits for at zero (or
+    when the provider itself refused for quota). A :class:`ProviderThrottled`,
+    so a :class:`~theset_daemon.broker.Postpone`: no attempt is spent, the job
+    is never failed or dead-lettered for it, and it runs again in the next window.
+    """
+
+    def __init__(self, provider: str, endpoint: str, kind: str, until_ms: int, now_ms: int) -> None:
+        from ..quota import held_message
+
+        wait_s = max(0.001, (until_ms - now_ms) / 1000)
+        super().__init__(provider, endpoint, wait_s, f"{kind} work: {held_message(provider, until_ms)}")
+        self.kind = kind
+        self.until_ms = until_ms
+        # a little past the reset, spread so held jobs do not all return in the same millisecond
+        self.delay_ms = int(wait_s * 1000) + random.randint(50, 50 + min(2000, int(wait_s * 100)))
 
 
 class ProviderRejected(ProviderError, Permanent):

@@ -6,13 +6,17 @@ with a per-attempt timeout, retries timeouts, 5xx, connection errors and
 truncated bodies with exponential backoff and jitter, and turns everything
 else into the typed errors of :mod:`.errors`. A 429 pauses the provider's
 limiter for every daemon and the request is sent again once the pause is
-over; it never counts as an attempt.
+over; it never counts as an attempt. With a daily budget (:mod:`..quota`),
+every attempt first spends one call of the running job's kind of work, or
+raises :class:`QuotaHeld` (the job waits for the next window); a 429 gives
+the call back, and what the reply says of the provider's quota is applied.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +31,8 @@ from ..metrics import PROVIDER_LATENCY, PROVIDER_REQUESTS
 from ..broker.job import current_job
 from ..priority_gate import PriorityGate
 from ..queues import Priority
+from ..quota import ProviderReport, current_work, now_ms
+from ..quota_store import QuotaBudget
 from ..rate_limit import ClusterRateLimiter
 from .errors import (
     MalformedResponse,
@@ -36,6 +42,7 @@ from .errors import (
     ProviderThrottled,
     ProviderTimeout,
     ProviderUnavailable,
+    QuotaHeld,
 )
 
 
@@ -87,6 +94,12 @@ class Auth(Protocol):
 
 #: Seconds to pause the provider after a 429 (from the reply; None = policy default).
 RetryAfter = Callable[[Reply], "float | None"]
+#: What a reply says about the provider's daily quota (None: nothing).
+QuotaReader = Callable[[Reply], "ProviderReport | None"]
+
+
+def no_quota_report(reply: Reply) -> ProviderReport | None:
+    return None
 
 
 def retry_after_header(reply: Reply) -> float | None:
@@ -108,6 +121,7 @@ class ProviderHttp:
       policy: timeouts, retries and caps.
       auth: credentials refreshed once per call on a 401.
       retry_after: how long a 429 asks us to wait (defaults to the Retry-After header).
+      budget: the provider's daily budget, or None (calls are not counted).
     """
 
     def __init__(
@@ -119,8 +133,12 @@ class ProviderHttp:
         *,
         auth: Auth | None = None,
         retry_after: RetryAfter = retry_after_header,
+        budget: QuotaBudget | None = None,
     ) -> None:
         self.name = name
+        self.budget = budget
+        #: Set by a client whose provider reports its quota (Ticketmaster's headers, quota 429s).
+        self.quota_report: QuotaReader = no_quota_report
         self.session = session
         self.limiter = limiter
         self.policy = policy
@@ -166,13 +184,20 @@ class ProviderHttp:
           ProviderUnavailable: 5xx or connection errors on every attempt.
           MalformedResponse: a 2xx body that is not JSON, on every attempt, or too large.
           ProviderThrottled: a 429 asked for a longer wait than a call may block.
+          QuotaHeld: the daily budget has no call left for this kind of work.
         """
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         failures = 0
         reauthorised = False
+        work = current_work()
         while True:
-            await self._wait_for_slot(endpoint, deadline)
+            await self._spend(endpoint, work)
+            try:
+                await self._wait_for_slot(endpoint, deadline)
+            except BaseException:
+                await self._settle(work, None)
+                raise
             attempt_timeout = self.policy.attempt_timeout_s
             if deadline is not None:
                 attempt_timeout = min(attempt_timeout, deadline - loop.time())
@@ -186,7 +211,10 @@ class ProviderHttp:
                     raise
                 error = failure
             else:
+                report = await self._settle(work, reply)
                 if reply.status == 429:
+                    if report is not None and report.exhausted_until_ms:
+                        raise QuotaHeld(self.name, endpoint, work[0], report.exhausted_until_ms, now_ms())
                     await self._throttled(reply, endpoint)
                     continue
                 if reply.status == 401 and self.auth is not None and not reauthorised:
@@ -204,6 +232,26 @@ class ProviderHttp:
             if failures >= self.policy.attempts or out_of_time:
                 raise error
             await asyncio.sleep(delay)
+
+    async def _spend(self, endpoint: str, work: tuple[str, str, str]) -> None:
+        """Count this attempt against the daily budget, or raise :class:`QuotaHeld`."""
+        if self.budget is None:
+            return
+        kind, actor, job_id = work
+        spent = await self.budget.spend(kind, actor=actor, job_id=job_id)
+        if not spent.allowed:
+            raise QuotaHeld(self.name, endpoint, kind, spent.hold_until_ms, now_ms())
+
+    async def _settle(self, work: tuple[str, str, str], reply: Reply | None) -> ProviderReport | None:
+        """Give the call back (no slot, or a 429: the provider did not count it), apply the
+        reply's quota report and return it (a provider's quota refusal holds every call)."""
+        if self.budget is None:
+            return None
+        kind, actor, _ = work
+        report = self.quota_report(reply) if reply is not None else None
+        refund = reply is None or reply.status == 429
+        await self.budget.settle(kind, actor=actor, refund=refund, report=report)
+        return report
 
     async def _wait_for_slot(self, endpoint: str, deadline: float | None) -> None:
         if self.limiter is None:
@@ -290,7 +338,8 @@ class ProviderHttp:
         """The JSON body; errors may have any body, a 2xx must be JSON."""
         content_type = reply.headers.get("Content-Type", "")
         try:
-            return orjson.loads(raw) if raw else None
+            body = orjson.loads(raw) if raw else None
+            return redact_fault(body) if reply.status >= 400 else body
         except orjson.JSONDecodeError:
             if reply.status >= 300:
                 return None
@@ -309,6 +358,24 @@ def _too_large(provider: str, endpoint: str, status: int, cap: int) -> Malformed
 def _rejected(provider: str, endpoint: str, reply: Reply) -> ProviderRejected:
     kind = ProviderNotFound if reply.status == 404 else ProviderRejected
     return kind(provider, endpoint, reply.status, error_message(reply.body), body=reply.body)
+
+
+#: The API key Ticketmaster's QuotaViolation faultstring embeds ("... Identifier : <apikey>").
+_FAULT_IDENTIFIER = re.compile(r"(Identifier\s*:\s*)\S+")
+REDACTED = "[redacted]"
+
+
+def redact_fault(body: Any) -> Any:
+    """The error body with the key an Apigee fault names replaced by ``[redacted]``.
+
+    Ticketmaster's quota fault embeds the caller's API key; nothing after this
+    point (errors, job records, logs, the dashboard) ever sees it.
+    """
+    fault = body.get("fault") if isinstance(body, dict) else None
+    if isinstance(fault, dict) and isinstance(fault.get("faultstring"), str):
+        redacted = _FAULT_IDENTIFIER.sub(rf"\g<1>{REDACTED}", fault["faultstring"])
+        body = {**body, "fault": {**fault, "faultstring": redacted}}
+    return body
 
 
 def error_message(body: Any) -> str:

@@ -13,8 +13,9 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Sequence, 
 from urllib.parse import quote
 
 from ..models import Album, AudioFeatures, Image, SpotifyArtist, Track
+from ..quota import ProviderReport, now_ms
 from .errors import AudioFeaturesRefused, MalformedResponse, ProviderNotFound, ProviderRejected
-from .http import ProviderHttp, Reply, wire_shape
+from .http import ProviderHttp, Reply, retry_after_header, wire_shape
 from .spotify_access import DEV_PAGE, FULL_PAGE, SpotifyAccess
 
 #: IDs per request: several albums, several tracks, audio features.
@@ -24,7 +25,19 @@ FEATURES_PER_BATCH = 100
 #: Album tracks per page (unchanged by the 2026 restrictions).
 ALBUM_TRACKS_PAGE = 50
 
+#: Seconds a QUOTA_EXCEEDED 429 without Retry-After holds Spotify calls.
+QUOTA_PAUSE_S = 3600.0
+
 T = TypeVar("T")
+
+
+def quota_exceeded(reply: Reply) -> ProviderReport | None:
+    """A development-mode quota 429 (``reason: QUOTA_EXCEEDED``): held until its Retry-After."""
+    error = reply.body.get("error") if isinstance(reply.body, dict) else None
+    if reply.status != 429 or not isinstance(error, dict) or error.get("reason") != "QUOTA_EXCEEDED":
+        return None
+    wait = retry_after_header(reply)
+    return ProviderReport(exhausted_until_ms=now_ms() + int(1000 * (QUOTA_PAUSE_S if wait is None else wait)))
 R = TypeVar("R")
 
 
@@ -40,6 +53,7 @@ class SpotifyClient:
 
     def __init__(self, http: ProviderHttp, api_url: str, market: str, *, concurrency: int = 8) -> None:
         self.http = http
+        http.quota_report = quota_exceeded
         self.api_url = api_url.rstrip("/")
         self.market = market
         self._semaphore = asyncio.Semaphore(concurrency)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..models import Event, Image, TmAttraction, Venue
+from ..quota import ProviderReport
 from .http import ProviderHttp, Reply, wire_shape
 
 #: Events per page (Ticketmaster's maximum).
@@ -51,6 +52,7 @@ class TicketmasterClient:
         self.api_key = api_key
         self._quota_reset_ms: int | None = None
         http.retry_after = self._retry_after
+        http.quota_report = self._quota_report
 
     async def attraction(self, attraction_id: str, *, timeout: float | None = 2.0) -> TicketmasterAttraction:
         """One attraction. Raises ProviderNotFound for an unknown id."""
@@ -76,7 +78,9 @@ class TicketmasterClient:
             pages = await self._windows(dated, *span) if span else []
             for undated in ({"includeTBA": "only"}, {"includeTBD": "only"}):
                 pages += await self._all_pages({**query, **undated})
-        return _unique_events(pages)
+        # Shaping 1,000+ events is pure CPU (~100 ms for the big-events act): in a thread, the
+        # loop gets the GIL back every switch interval instead of waiting for all of it.
+        return await asyncio.to_thread(_unique_events, pages)
 
     # -- paging -------------------------------------------------------------
 
@@ -128,16 +132,34 @@ class TicketmasterClient:
             self._quota_reset_ms = int(reset)
         return reply
 
+    def _quota_report(self, reply: Reply) -> ProviderReport | None:
+        """The ``Rate-Limit*`` headers of a 200 (limit, calls left, reset in epoch ms), or
+        the reset a QuotaViolation 429 waits for; 4xx carry no headers (they were counted)."""
+        if reply.status == 429:
+            if not _quota_violation(reply):
+                return None
+            wait = self._retry_after(reply) or QUOTA_PAUSE_S
+            return ProviderReport(available=0, exhausted_until_ms=int((time.time() + wait) * 1000))
+        limit, available, reset = (reply.headers.get(h, "") for h in ("Rate-Limit", "Rate-Limit-Available", "Rate-Limit-Reset"))
+        if not (limit.isdigit() and available.isdigit()):
+            return None
+        return ProviderReport(int(limit), int(available), int(reset) if reset.isdigit() else None)
+
     def _retry_after(self, reply: Reply) -> float | None:
         """No Retry-After on Ticketmaster's 429s: a spent daily quota waits for its reset,
         a spike-arrest fault takes the policy's default pause."""
-        fault = reply.body.get("fault", {}) if isinstance(reply.body, dict) else {}
-        code = fault.get("detail", {}).get("errorcode", "") if isinstance(fault, dict) else ""
-        if "QuotaViolation" not in str(code):
+        if not _quota_violation(reply):
             return None
         if self._quota_reset_ms is None:
             return QUOTA_PAUSE_S
         return max(1.0, self._quota_reset_ms / 1000 - time.time())
+
+
+def _quota_violation(reply: Reply) -> bool:
+    """True for Apigee's daily-quota fault (by its errorcode, not the status alone)."""
+    fault = reply.body.get("fault", {}) if isinstance(reply.body, dict) else {}
+    detail = fault.get("detail", {}) if isinstance(fault, dict) else {}
+    return "QuotaViolation" in str(detail.get("errorcode", "") if isinstance(detail, dict) else "")
 
 
 def _total(reply: Reply) -> int:

@@ -6,7 +6,8 @@ Paths (``{base}`` is e.g. ``http://127.0.0.1:8099``):
 * Ticketmaster ``{base}/ticketmaster/discovery/v2``;
 * setlist.fm ``{base}/setlistfm/rest/1.0``;
 * the providers' websites and images their payloads link to, ``{base}/web/...`` and
-  ``{base}/images/...`` (:mod:`.links`): no payload names any host but the sandbox's own.
+  ``{base}/images/...`` (:mod:`.links`): no payload names any host but the sandbox's own;
+* ``{base}/sandbox/quotas``: the daily quotas as the sandbox counts them (for tests and benches).
 
 Every request passes latency, fault injection and the provider's rate limit
 before its handler, and is recorded in the request log tests read.
@@ -26,7 +27,7 @@ from aiohttp import web
 
 from . import links, setlistfm_api, spotify_api, ticketmaster_api
 from .data import World
-from .faults import FaultPlan, server_error, throttled, truncated
+from .faults import FaultPlan, json_response, server_error, throttled, truncated
 from .options import PROVIDERS, SandboxOptions, from_args, parser
 from .state import STATE, Logged, SandboxState
 from .truth import Truth
@@ -80,13 +81,24 @@ async def _answer(request: web.Request, handler: Any, state: SandboxState, provi
     return response
 
 
+async def quotas(request: web.Request) -> web.Response:
+    """``GET /sandbox/quotas``: per provider, its limit, the open window and the closed ones."""
+    limits = request.app[STATE].limits
+    return json_response({
+        name: {"limit": q.limit, "calls": q.calls, "resetAt": q.reset_ms, "total": q.total(),
+               "closed": [{"resetAt": reset, "calls": calls} for reset, calls in q.closed]}
+        for name, q in limits.quotas.items()
+    })
+
+
 def create_app(state: SandboxState) -> web.Application:
     """The sandbox app over ``state`` (one route table for the three APIs)."""
     app = web.Application(
         middlewares=[sandbox_middleware, spotify_api.errors, ticketmaster_api.errors, setlistfm_api.errors]
     )
     app[STATE] = state
-    app.add_routes([*spotify_api.routes(), *ticketmaster_api.routes(), *setlistfm_api.routes(), *links.routes()])
+    app.add_routes([*spotify_api.routes(), *ticketmaster_api.routes(), *setlistfm_api.routes(), *links.routes(),
+                    web.get("/sandbox/quotas", quotas)])
     return app
 
 

@@ -31,6 +31,9 @@ class SandboxOptions:
       retry_after_s: Retry-After of Spotify's injected 429s, in seconds.
       hang_s: how long a ``timeout`` fault holds the request, in seconds.
       tm_daily_quota: Ticketmaster calls per key per day.
+      setlistfm_daily_quota: setlist.fm calls per key per day.
+      spotify_daily_quota: Spotify calls per day before QUOTA_EXCEEDED (0: none, as extended mode).
+      quota_window_s: the daily quotas' window in seconds (from its first call; short in tests).
       tm_strict_paging: refuse ``page * size >= 1000`` (the documented rule) instead of ``> 1000``.
       client_id, client_secret, tm_api_key, setlistfm_api_key: the credentials accepted.
     """
@@ -48,6 +51,9 @@ class SandboxOptions:
     retry_after_s: int = 1
     hang_s: float = 30.0
     tm_daily_quota: int = 5000
+    setlistfm_daily_quota: int = 1440
+    spotify_daily_quota: int = 0
+    quota_window_s: float = 86_400.0
     tm_strict_paging: bool = False
     client_id: str = "sandbox-client-id"
     client_secret: str = "sandbox-client-secret"
@@ -57,6 +63,8 @@ class SandboxOptions:
     def __post_init__(self) -> None:
         if self.spotify_profile not in SPOTIFY_PROFILES:
             raise ValueError(f"spotify_profile: one of {', '.join(SPOTIFY_PROFILES)}")
+        if self.quota_window_s <= 0:
+            raise ValueError("quota_window_s: a positive number of seconds")
         if not 0 <= self.fault_rate <= 1:
             raise ValueError("fault_rate: a share between 0 and 1")
         unknown = set(self.faults) - set(FAULT_KINDS) | set(self.rate_limits) - set(PROVIDERS)
@@ -87,6 +95,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--token-ttl", type=float, default=3600.0)
     p.add_argument("--retry-after", type=int, default=1, help="Retry-After of injected Spotify 429s, seconds")
     p.add_argument("--tm-daily-quota", type=int, default=5000)
+    p.add_argument("--setlistfm-daily-quota", type=int, default=1440)
+    p.add_argument("--spotify-daily-quota", type=int, default=0, help="0: no quota (extended mode)")
+    p.add_argument("--quota-window", type=float, default=86_400.0, help="the daily quotas' window, seconds")
     p.add_argument("--tm-strict-paging", action="store_true")
     return p
 
@@ -104,5 +115,8 @@ def from_args(args: argparse.Namespace) -> SandboxOptions:
         token_ttl=args.token_ttl,
         retry_after_s=args.retry_after,
         tm_daily_quota=args.tm_daily_quota,
+        setlistfm_daily_quota=args.setlistfm_daily_quota,
+        spotify_daily_quota=args.spotify_daily_quota,
+        quota_window_s=args.quota_window,
         tm_strict_paging=args.tm_strict_paging,
     )

@@ -12,6 +12,20 @@ const FINAL = new Set(["completed", "failed"]);
 const PAGE = 30;
 const STATUS_KIND = { completed: "ok", failed: "bad", running: "run", pending: "info", queued: "info" };
 
+const PHASE_MARK = { done: "\u2713", failed: "\u2717", pending: "\u2026", enqueued: "\u2026" };
+
+/** "artist ✓ · catalog 40% · shows …": each phase's state ({state, progress} per phase name). */
+function phaseLine(phases) {
+  return Object.entries(phases)
+    .map(([name, p]) => `${name} ${PHASE_MARK[p.state] || `${Number(p.progress) || 0}%`}`)
+    .join(" \u00b7 ");
+}
+
+/** An import error ({code, message}) as one line of text. */
+function errorLine(error) {
+  return error ? `${error.code}: ${error.message}` : "";
+}
+
 /** One import's row, updated in place by list refreshes and by its event stream. */
 class ImportRow {
   constructor(item) {
@@ -20,7 +34,7 @@ class ImportRow {
     this.bar = h("progress", { max: 100, value: 0 });
     this.pct = h("span", { class: "pct" });
     this.status = h("span");
-    this.stage = h("span");
+    this.stage = h("div", { class: "muted small phases" });
     this.message = h("div", { class: "muted small msg" });
     this.created = h("td", { title: when(item.createdAt) });
     this.updated = h("td");
@@ -46,9 +60,9 @@ class ImportRow {
       this.statusValue = data.status;
       fill(this.status, badge(data.status, STATUS_KIND[data.status] || ""));
     }
-    if (data.stage !== undefined) this.stage.textContent = data.stage || "";
-    if (data.message !== undefined || data.error) this.message.textContent = data.error || data.message || "";
-    const at = toMs(data.updatedAt ?? data.updated_at) ?? (data.ts ? data.ts * 1000 : null);
+    if (data.phases) this.stage.textContent = phaseLine(data.phases);
+    if (data.message !== undefined || data.error) this.message.textContent = errorLine(data.error) || data.message || "";
+    const at = toMs(data.updatedAt);
     if (at) this.updatedAt = Math.max(this.updatedAt || 0, at);
     this.tick();
   }

@@ -5,6 +5,7 @@
 import { get } from "./api.js";
 import { fill, h, sparkline, table } from "./dom.js";
 import { ago, count, duration, PRIORITIES, STATES } from "./format.js";
+import { quotaSection } from "./quotas.js";
 import { badge, link } from "./ui.js";
 
 const SHORT = { CRITICAL: "crit", HIGH: "high", NORMAL: "norm", LOW: "low", BACKGROUND: "bg" };
@@ -94,7 +95,7 @@ function daemonTable(daemons) {
 export function overview() {
   const el = h("section", { class: "view overview" });
   async function refresh() {
-    const data = await get("/api/admin/queues");
+    const [data, quotas] = await Promise.all([get("/api/admin/queues"), get("/api/admin/quotas").catch(() => null)]);
     const queues = data.queues || [];
     const daemons = data.daemons || [];
     const anyAlive = daemons.some((d) => d.alive);
@@ -107,6 +108,7 @@ export function overview() {
         ["waiting", "delayed", "active", "failed", "dead"].map((s) =>
           h("div", { class: `total ${s}${total(s) ? "" : " zero"}` }, h("span", { class: "n" }, count(total(s))), h("span", { class: "label" }, s))),
         h("div", { class: "total" }, h("span", { class: "n" }, count(perMin)), h("span", { class: "label" }, "done/min"))),
+      quotaSection(quotas),
       h("h2", null, `Daemons (${daemons.filter((d) => d.alive).length} alive)`),
       daemonTable(daemons),
       h("h2", null, "Queues"),

@@ -93,7 +93,11 @@ async def get_import(db: Db, import_id: UUID | str) -> dict | None:
     return dict(row) if row else None
 
 
-async def fail_stale_imports(db: Db, older_than_s: float, error: str = "abandoned: no progress") -> list[UUID]:
+#: The error of an import failed for want of progress (``{code, message}`` as import_errors stores it).
+ABANDONED_ERROR = '{"code":"abandoned","message":"no progress for too long: its daemon stopped"}'
+
+
+async def fail_stale_imports(db: Db, older_than_s: float, error: str = ABANDONED_ERROR) -> list[UUID]:
     """Fail live imports not updated for ``older_than_s`` seconds (their host died),
     freeing the attraction for a new kickoff; the ids failed."""
     rows = await db.fetch(

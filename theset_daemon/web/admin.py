@@ -18,11 +18,13 @@ from typing import Any
 
 from aiohttp import web
 
+from .. import pauses
 from ..broker.admin import JobStateConflict, QueueAdmin, UnknownJob, UnknownQueue
 from ..masking import masker
 from ..sse import events_url as signed_events_url
 from .admin_auth import require_admin
 from .errors import InvalidRequest, json_response
+from ..import_view import public_error
 from .imports import read_json_object
 from .keys import SESSIONS, SETTINGS, booted
 
@@ -117,6 +119,8 @@ async def queue_action(request: web.Request) -> web.Response:
             older_than_s = -1.0
         if not 0 <= older_than_s <= 365 * 86400:
             raise InvalidRequest("olderThanS", "expected seconds, 0 to 31536000")
+    if action in ("pause", "resume"):  # kept in PostgreSQL too: a flag Redis loses comes back (pauses.py)
+        await pauses.record(booted(request).pool, queue, action == "pause", who)
     affected = await admin.queue_action(queue, action, older_than_s=older_than_s)
     audit(request, who, f"queue.{action}", queue=queue, affected=affected)
     return json_response({"queue": queue, "action": action, "affected": affected})
@@ -256,7 +260,7 @@ async def imports(request: web.Request) -> web.Response:
             "message": row["message"],
             "artistId": str(row["artist_id"]) if row["artist_id"] else None,
             "owner": row["owner"],
-            "error": masker(settings.secrets).value(row["error"]),
+            "error": masker(settings.secrets).value(public_error(row["error"])),
             "createdAt": epoch_ms(row["created_at"]),
             "updatedAt": epoch_ms(row["updated_at"]),
             "completedAt": epoch_ms(row["completed_at"]),

@@ -10,8 +10,12 @@ from ..config import Settings
 from ..loop_monitor import LoopMonitor
 from ..readiness import ReadinessCheck
 from . import health, metrics
+from .connection_guard import ConnectionGuard
 from .errors import error_body, json_errors, json_response, quiet_client_errors
 from .keys import AUTH_THROTTLE, LOOP_MONITOR, READINESS, SESSIONS, SETTINGS
+
+#: The app's connection guard; attach it to the runner's server after ``setup()`` (see :func:`start_runner`).
+CONNECTION_GUARD = web.AppKey("connection_guard", ConnectionGuard)
 
 
 async def not_found(request: web.Request) -> web.Response:
@@ -21,7 +25,9 @@ async def not_found(request: web.Request) -> web.Response:
 def create_app(settings: Settings, readiness: ReadinessCheck, loop_monitor: LoopMonitor) -> web.Application:
     """Build the side server; callers add their own state (broker, pools) before starting it."""
     quiet_client_errors()
-    app = web.Application(middlewares=[json_errors], client_max_size=settings.max_body_bytes)
+    guard = ConnectionGuard(settings.http_max_idle_connections, settings.http_max_connections_per_peer)
+    app = web.Application(middlewares=[guard.middleware, json_errors], client_max_size=settings.max_body_bytes)
+    app[CONNECTION_GUARD] = guard
     app[SETTINGS] = settings
     app[READINESS] = readiness
     app[LOOP_MONITOR] = loop_monitor
@@ -48,3 +54,11 @@ def mount_auth(app: web.Application, redis: Any, settings: Settings) -> None:
 def add_fallback(app: web.Application) -> None:
     """Answer unknown paths with a JSON 404 (added last, after every other route)."""
     app.router.add_route("*", "/{tail:.*}", not_found)
+
+
+async def start_runner(app: web.Application, **kwargs: object) -> web.AppRunner:
+    """Set up ``app``'s runner with the idle timeout of its settings and its connection guard attached."""
+    runner = web.AppRunner(app, keepalive_timeout=app[SETTINGS].http_idle_timeout, **kwargs)  # type: ignore[arg-type]
+    await runner.setup()
+    app[CONNECTION_GUARD].attach(runner.server)
+    return runner

@@ -37,6 +37,9 @@ _CODES = {
     503: "unavailable",
 }
 
+#: Seconds a client is asked to wait before retrying while Redis is away.
+REDIS_RETRY_AFTER_S = 5
+
 
 def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     """An ``application/json`` response rendered with orjson."""
@@ -119,10 +122,10 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return json_response(error_body(exc.status, message or exc.reason), status=exc.status, headers=headers)
     except CLIENT_ERRORS as exc:
         return _malformed(request, exc)
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+    except redis.exceptions.RedisError as exc:  # down, frozen (every call is bounded), out of memory, read-only
         logger.warning("Redis unavailable for %s %s: %s", request.method, request.path, exc)
-        return json_response(error_body(503, "Redis is not answering; retry shortly"), status=503,
-                             headers={"Retry-After": "1"})
+        body = error_body(503, f"Redis is unavailable ({type(exc).__name__}); retry shortly", code="redis_unavailable")
+        return json_response(body, status=503, headers={"Retry-After": str(REDIS_RETRY_AFTER_S)})
     except Exception:
         logger.exception("unhandled error in %s %s", request.method, request.path)
         return json_response(error_body(500, "internal error", code="internal"), status=500)

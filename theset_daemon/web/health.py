@@ -10,10 +10,11 @@ from .keys import LOOP_MONITOR, READINESS, SETTINGS
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 while the event loop answers; the body carries the measured loop lag."""
+    """200 while the event loop answers; the body carries the measured loop lag (latest, decaying max, p99 of the last 5 min)."""
     monitor = request.app[LOOP_MONITOR]
     return json_response(
-        {"status": "ok", "loop_lag_ms": round(monitor.lag_s * 1000, 2), "max_loop_lag_ms": round(monitor.max_lag_s * 1000, 2)}
+        {"status": "ok", "loop_lag_ms": round(monitor.lag_s * 1000, 2), "max_loop_lag_ms": round(monitor.max_lag_s * 1000, 2),
+         "loop_lag_p99_ms": round(monitor.percentile(0.99) * 1000, 2), "loop_lag_samples": len(monitor.samples)}
     )
 
 

@@ -19,7 +19,7 @@ from ..sse import events_url as signed_events_url
 from .auth import require_bearer
 from .errors import InvalidRequest, json_response
 from ..kickoff import kickoff
-from ..store import get_import as load_import
+from ..import_view import load_import_view
 from .keys import SETTINGS, booted
 
 #: Ticketmaster attraction ids are short alphanumeric strings ("K8vZ9171ob7").
@@ -60,25 +60,6 @@ def parse_kickoff(body: dict[str, Any]) -> tuple[str, str | None]:
     return attraction, owner
 
 
-def public_status(record: dict[str, Any]) -> dict[str, Any]:
-    """An import_status row in the API's camelCase shape."""
-    return {
-        "importId": str(record["id"]),
-        "tmAttractionId": record["tm_attraction_id"],
-        "artistId": str(record["artist_id"]) if record.get("artist_id") else None,
-        "slug": record.get("slug") or (record["counts"] or {}).get("slug"),
-        "status": record["status"],
-        "stage": record["stage"],
-        "progress": record["progress"],
-        "message": record["message"],
-        "counts": record["counts"],
-        "error": record["error"],
-        "createdAt": record["created_at"],
-        "updatedAt": record["updated_at"],
-        "completedAt": record["completed_at"],
-    }
-
-
 def events_url(request: web.Request, import_id: str) -> str:
     settings = request.app[SETTINGS]
     return signed_events_url(settings.public_url, settings.sse_secret, import_id, ttl_s=settings.sse_token_ttl)
@@ -88,22 +69,23 @@ async def create_import(request: web.Request) -> web.Response:
     """POST /api/imports — 202 with importId, status, eventsUrl (artistId and slug once known)."""
     await require_bearer(request, request.app[SETTINGS].api_token, realm="imports")
     attraction, owner = parse_kickoff(await read_json_object(request))
-    record = await kickoff(booted(request), attraction, owner or "api")
-    body = public_status(record)
+    res = booted(request)
+    record = await kickoff(res, attraction, owner or "api")
+    body = await load_import_view(res.pool, str(record["id"]))
+    assert body is not None  # kickoff persisted it
     body["eventsUrl"] = events_url(request, body["importId"])
     body["statusUrl"] = f"{request.app[SETTINGS].public_url}/api/imports/{body['importId']}"
     return json_response(body, status=202, headers={"Location": body["statusUrl"]})
 
 
 async def get_import(request: web.Request) -> web.Response:
-    """GET /api/imports/{import_id} — the import's status, stage, progress, counts and error."""
+    """GET /api/imports/{import_id} — the import's view: status, progress, phases, counts, error."""
     await require_bearer(request, request.app[SETTINGS].api_token, realm="imports")
     import_id = parse_import_id(request.match_info["import_id"])
-    async with booted(request).pool.acquire() as conn:
-        record = await load_import(conn, import_id)
-    if record is None:
+    view = await load_import_view(booted(request).pool, import_id)
+    if view is None:
         raise web.HTTPNotFound(text=f"no import {import_id}")
-    return json_response(public_status(record))
+    return json_response(view)
 
 
 def parse_import_id(value: str) -> str:

@@ -41,8 +41,11 @@ async def refresh_queue_depths(app: web.Application) -> None:
 
 async def metrics(request: web.Request) -> web.Response:
     """Open when ``THESET_METRICS_TOKEN`` is unset (bind the side server privately); else Bearer that token."""
+    from .quotas import refresh_quota_gauges
+
     if request.app[SETTINGS].metrics_token:
         await require_bearer(request, request.app[SETTINGS].metrics_token, realm="metrics")
     await refresh_queue_depths(request.app)
+    await refresh_quota_gauges(request.app)
     body = generate_latest(REGISTRY)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -13,12 +13,24 @@ from typing import Any
 from aiohttp import web
 
 from ..broker.admin import QUEUE_ACTIONS, STATES
+from ..import_errors import CODES as IMPORT_ERROR_CODES
+from ..import_plan import PHASES
+from ..import_view import PHASE_STATES
 from ..queues import Priority
 from .admin import QUEUE_ADMIN, SCHEDULES
 from .admin_auth import CSRF_HEADER, SESSION_COOKIE
 from .errors import json_response
 
 _DOCUMENT = web.AppKey("openapi_document", dict)
+
+SSE_DESCRIPTION = (
+    "text/event-stream. `retry:` (ms, jittered per client), then `event: snapshot` whose `id:` is where the replay "
+    "starts; `event: progress` for every change and `event: done` (status completed or failed) after which the "
+    "stream ends, each with `id:` for Last-Event-ID; the data of all three is an Import. `: keepalive` comments "
+    "while idle. `event: reconnect` (data ReconnectEvent, with `retry:`) when the daemon drains, the client fell "
+    "behind or Redis/PostgreSQL is away: reconnect with Last-Event-ID, nothing is missed. The data schema of each "
+    "event is in x-events."
+)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -159,7 +171,7 @@ def _schemas(queues: list[str]) -> dict[str, Any]:
                          lastRunAt=MS, lastOutcome=NSTR, lastJobId=NSTR, nextRunAt=MS),
         "AdminImport": _all(
             importId=STR, tmAttractionId=STR, status=STR, stage=STR, progress=INT, message=STR, artistId=NSTR,
-            owner=NSTR, error=NSTR, createdAt=MS, updatedAt=MS, completedAt=MS, eventsUrl=NSTR,
+            owner=NSTR, error=_ref("ImportError"), createdAt=MS, updatedAt=MS, completedAt=MS, eventsUrl=NSTR,
         ),
         "MetricSample": _all(labels={"type": "object", "additionalProperties": STR},
                              value={"oneOf": [NUM, {"type": "string", "enum": ["NaN", "+Inf", "-Inf"]}]}),
@@ -168,12 +180,7 @@ def _schemas(queues: list[str]) -> dict[str, Any]:
             help={"type": "object", "additionalProperties": STR},
             types={"type": "object", "additionalProperties": STR},
         ),
-        "Import": _all(
-            importId=STR, tmAttractionId=STR, artistId=NSTR, slug=NSTR,
-            status={"type": "string", "enum": ["queued", "running", "completed", "failed"]},
-            stage=STR, progress=INT, message=STR, counts={"type": "object"}, error=NSTR,
-            createdAt=TIME, updatedAt=TIME, completedAt=NTIME,
-        ),
+        **_import_schemas(),
         "KickoffRequest": {
             "type": "object",
             "required": ["tmAttractionId"],
@@ -186,6 +193,38 @@ def _schemas(queues: list[str]) -> dict[str, Any]:
     }
 
 
+def _import_schemas() -> dict[str, Any]:
+    """The import's view (HTTP and every SSE event's data) and the other SSE event bodies."""
+    percent = {"type": "integer", "minimum": 0, "maximum": 100}
+    counts = {"type": "object", "additionalProperties": NUM, "description": "numbers only, camelCase keys"}
+    phase = _all(state={"type": "string", "enum": list(PHASE_STATES)}, progress=percent, counts=_ref("ImportCounts"),
+                 error=_ref("ImportError"))
+    return {
+        "ImportError": {
+            "type": "object", "nullable": True, "required": ["code", "message"], "additionalProperties": False,
+            "properties": {"code": {"type": "string", "enum": list(IMPORT_ERROR_CODES)}, "message": STR},
+            "description": "why an import (or one phase) failed; branch on code, show message",
+        },
+        "ImportCounts": counts,
+        "ImportPhase": phase,
+        "Import": {**_all(
+            importId=STR, tmAttractionId=STR, artistId=NSTR, slug=NSTR,
+            status={"type": "string", "enum": ["queued", "running", "completed", "failed"]},
+            stage={"type": "string", "description": "the phase that reported last (phases tell them all)"},
+            progress=percent, message=STR,
+            phases={**_all(**{p.name: _ref("ImportPhase") for p in PHASES}), "additionalProperties": False},
+            counts=_ref("ImportCounts"), error=_ref("ImportError"), createdAt=TIME, updatedAt=TIME, completedAt=NTIME,
+        ), "description": "an import as the API, every SSE event (snapshot, progress, done) and webhooks show it"},
+        "ReconnectEvent": _all(reason={"type": "string", "enum": ["shutdown", "behind", "unavailable"]}),
+    }
+
+
+#: The SSE stream's events and their ``data`` schemas (``x-events`` of the events operation).
+SSE_EVENTS = {
+    "snapshot": "Import", "progress": "Import", "done": "Import", "reconnect": "ReconnectEvent",
+}
+
+
 def build_document(queues: list[str], schedules: list[str]) -> dict[str, Any]:
     """The OpenAPI 3.0.3 document, with ``queues`` and ``schedules`` as the path enums."""
     queue_param = _path("queue", {"type": "string", "enum": queues}, "a queue of the queue table")
@@ -196,7 +235,7 @@ def build_document(queues: list[str], schedules: list[str]) -> dict[str, Any]:
     not_found = {"404": "no such job"}
     paths: dict[str, Any] = {
         "/healthz": {"get": _op("the process and its event loop answer", _json(
-            _all(status=STR, loop_lag_ms=NUM, max_loop_lag_ms=NUM), "alive"), security=[], tag="operations")},
+            _all(status=STR, loop_lag_ms=NUM, max_loop_lag_ms=NUM, loop_lag_p99_ms=NUM, loop_lag_samples=INT), "alive"), security=[], tag="operations")},
         "/readyz": {"get": _op("route traffic here?", _json(
             _obj(["ready", "checks"], ready=BOOL, checks={"type": "object", "additionalProperties": STR}),
             "ready"), security=[], tag="operations", errors={"503": "not ready (booting, draining, Redis or PostgreSQL down)"})},
@@ -218,12 +257,14 @@ def build_document(queues: list[str], schedules: list[str]) -> dict[str, Any]:
             errors={"400": "not a UUID", "401": "no API token", "404": "no such import"})},
         "/api/imports/{importId}/events": {"get": _op(
             "the import's progress as server-sent events (replay from Last-Event-ID)",
-            {"description": "an event stream", "content": {"text/event-stream": {"schema": STR}}},
+            {"description": SSE_DESCRIPTION, "content": {"text/event-stream": {
+                "schema": STR, "x-events": {name: _ref(schema) for name, schema in SSE_EVENTS.items()}}}},
             security=[{"eventsToken": []}], tag="imports",
             params=[_path("importId", {"type": "string"}, "the import id"),
                     {"name": "Last-Event-ID", "in": "header", "required": False, "schema": STR,
                      "description": "resume after this event"}],
-            errors={"401": "missing, expired or foreign token", "404": "no such import"})},
+            errors={"401": "missing, expired or foreign token", "404": "no such import",
+                    "503": "too_many_streams (this daemon's cap; Retry-After, jittered) or still booting"})},
         "/api/admin/queues": {"get": _admin(
             "every queue: counts by state and priority, paused, oldest waiting age, throughput; every daemon",
             _json(_ref("QueuesResponse"), "the overview"))},
@@ -282,6 +323,10 @@ def build_document(queues: list[str], schedules: list[str]) -> dict[str, Any]:
             "enqueue a schedule's job now", _json(_all(jobId=STR), "enqueued"), status="202",
             params=[_path("name", {"type": "string", "enum": schedules} if schedules else STR, "the schedule")],
             errors={"404": "no such schedule"})},
+        "/api/admin/quotas": {"get": _admin(
+            "each provider's daily budget: limit, used by kind of work, remaining, reset, the queued work's "
+            "expected cost and a warning when queued recurring work will not fit before the reset",
+            _json(_all(now=INT, providers={"type": "array", "items": {"type": "object"}}), "budgets"))},
         "/api/admin/sessions/revoke": {"post": _mutation(
             "sign out everywhere: every dashboard session ends", _json(_all(revoked=INT), "sessions ended"))},
         "/api/admin/imports": {"get": _admin(

@@ -14,7 +14,7 @@ from importlib.resources import files
 
 #: The scripts by name (``enqueue.lua`` -> ``"enqueue"``).
 NAMES = (
-    "enqueue", "fetch", "finish", "maintain", "depths",
+    "enqueue", "fetch", "finish", "maintain", "depths", "probe",
     "admin_overview", "admin_search", "admin_job", "admin_queue",  # the operator's surface (broker/admin.py)
 )
 

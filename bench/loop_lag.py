@@ -1,0 +1,157 @@
+"""What holds the daemon's event loop during big imports, printed as one JSON object.
+
+    .venv/bin/python bench/loop_lag.py [--slow-ms 5] [--latency-ms 80] [--jitter-ms 40]
+
+The sandbox runs in its own process at a realistic latency; the daemon runs in
+this process on asyncio's own loop in debug mode, which reports every callback
+that holds the loop longer than ``--slow-ms`` ("Executing <Task ...> took 0.031
+seconds"). The big-catalogue and big-events acts are imported through the HTTP
+API, one after the other. Output: the loop monitor's lag p50/p99/max over the
+run, and the slow callbacks grouped by the coroutine (file:line) that ran,
+with their count, total and worst time. Debug mode slows the loop itself
+(it checks every callback): compare runs of this script, not with ``bench/import.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+import argparse
+import asyncio
+import logging
+import re
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "tests"), str(REPO)]
+
+PG_ADMIN = "postgresql://root@127.0.0.1:5432/postgres"
+API_TOKEN, SSE_SECRET = "bench-token-" + "x" * 26, "bench-secret-" + "x" * 26
+_SLOW = re.compile(r"Executing (?P<what>.+?) took (?P<s>[0-9.]+) seconds")
+_WHERE = re.compile(r"(?:coro=<(?P<coro>[\w.<>]+)\(\) (?:running|done)(?:, defined)? at (?P<at>[^>]+)>)|(?P<cb>[\w.]+\(\))")
+
+
+class SlowCallbacks(logging.Handler):
+    """Collect asyncio's "Executing ... took N seconds" warnings by where they ran."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.by_site: dict[str, list[float]] = defaultdict(list)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = _SLOW.search(record.getMessage())
+        if not match:
+            return
+        what = match["what"]
+        where = _WHERE.search(what)
+        site = (f"{where['coro']} at {where['at'].replace(str(REPO) + '/', '')}" if where and where["coro"]
+                else (where["cb"] if where else what[:120]))
+        self.by_site[site].append(float(match["s"]) * 1000)
+
+    def report(self, top: int = 15) -> list[dict[str, Any]]:
+        rows = [{"site": site, "count": len(ms), "total_ms": round(sum(ms), 1), "max_ms": round(max(ms), 1)}
+                for site, ms in self.by_site.items()]
+        return sorted(rows, key=lambda r: -r["total_ms"])[:top]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1)))], 2) if ordered else 0.0
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    import aiohttp
+    import asyncpg
+
+    from conftest import free_port
+    from import_harness import SandboxProcess
+    from theset_daemon import config
+    from theset_daemon.daemon import Daemon
+    from theset_daemon.follow import follow_events, start_import
+    from theset_daemon.sandbox import Sandbox
+
+    loop = asyncio.get_running_loop()
+    loop.slow_callback_duration = args.slow_ms / 1000
+    slow = SlowCallbacks()
+    logging.getLogger("asyncio").addHandler(slow)
+    run_id = uuid.uuid4().hex[:8]
+    database = f"theset_bench_loop_{run_id}"
+    conn = await asyncpg.connect(PG_ADMIN)
+    await conn.execute(f'CREATE DATABASE "{database}"')
+    await conn.close()
+    sandbox = SandboxProcess("--latency-ms", str(args.latency_ms), "--jitter-ms", str(args.jitter_ms), seed=11)
+    truth = Sandbox(11).truth
+    env = {**sandbox.env, "THESET_REDIS_NAMESPACE": f"bench-loop-{run_id}",
+           "THESET_DATABASE_URL": f"postgresql://root@127.0.0.1:5432/{database}", "THESET_HTTP_PORT": str(free_port()),
+           "THESET_API_TOKEN": API_TOKEN, "THESET_SSE_SECRET": SSE_SECRET, "THESET_ALLOW_PRIVATE_FETCH": "true",
+           "THESET_ACTOR_MODULES": "theset_daemon.actors", "THESET_LOG_LEVEL": "WARNING"}
+    settings = config.load(env)
+    daemon = Daemon(settings)
+    serving = asyncio.ensure_future(daemon.run())
+    out: dict[str, Any] = {}
+    try:
+        while not (daemon.worker is not None and daemon.worker.running):
+            await asyncio.sleep(0.1)
+        daemon.loop_monitor.samples.clear()
+        began = time.monotonic()
+        async with aiohttp.ClientSession() as session:
+            for label, attraction in (("big_catalogue", truth.big_catalogue_attraction_id),
+                                      ("big_events", truth.big_events_attraction_id)):
+                started = await start_import(session, settings.public_url, API_TOKEN, attraction)
+                final: dict[str, Any] = {}
+                async for _, data in follow_events(session, started["eventsUrl"]):
+                    final = data
+                out[label] = final.get("status")
+        lags = [s * 1000 for s in daemon.loop_monitor.samples]
+        out.update(wall_s=round(time.monotonic() - began, 2), slow_ms=args.slow_ms,
+                   loop_lag_ms={"samples": len(lags), "p50": percentile(lags, 0.5), "p99": percentile(lags, 0.99),
+                                "max": round(max(lags), 2) if lags else 0.0},
+                   slow_callbacks=slow.report())
+    finally:
+        daemon.stop_requested.set()
+        await asyncio.wait_for(serving, 60)
+        sandbox.stop()
+        conn = await asyncpg.connect(PG_ADMIN)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await conn.close()
+        import redis
+
+        client = redis.Redis()
+        for key in client.scan_iter(match=f"bench-loop-{run_id}:*", count=1000):
+            client.delete(key)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--slow-ms", type=float, default=5.0, help="report callbacks holding the loop longer")
+    parser.add_argument("--latency-ms", type=int, default=80)
+    parser.add_argument("--jitter-ms", type=int, default=40)
+    parser.add_argument("--profile", action="store_true", help="add the functions with the most own CPU time")
+    args = parser.parse_args()
+    if not args.profile:
+        print(orjson.dumps(asyncio.run(run(args), debug=True)).decode())
+        return
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    out = profiler.runcall(asyncio.run, run(args), debug=True)
+    stats = pstats.Stats(profiler)
+    rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:30]  # by own time
+    out["own_cpu_top"] = [{"fn": f"{Path(f).name}:{line}:{name}", "calls": cc, "own_ms": round(tt * 1000, 1),
+                           "cum_ms": round(ct * 1000, 1)} for (f, line, name), (cc, nc, tt, ct, _) in rows]
+    print(orjson.dumps(out).decode())
+
+
+if __name__ == "__main__":
+    main()

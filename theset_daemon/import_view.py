@@ -1,0 +1,123 @@
+"""An import as every client sees it: one camelCase shape for HTTP, SSE and webhooks.
+
+::
+
+    {"importId", "tmAttractionId", "artistId", "slug", "status", "stage", "progress",
+     "message", "phases": {name: {"state", "progress", "counts", "error"}},
+     "counts", "error", "createdAt", "updatedAt", "completedAt"}
+
+``status`` is queued/running/completed/failed; ``stage`` the phase that
+reported last; ``progress`` 0..100 never goes back. ``phases`` holds every
+phase of :data:`~theset_daemon.import_plan.PHASES` (``state`` pending,
+enqueued, running, done or failed; ``progress`` 0..100), so a UI need not
+parse messages; ``counts`` (overall and per phase) hold numbers only, keys in
+camelCase; ``error`` is null or ``{code, message}``
+(:mod:`theset_daemon.import_errors`); timestamps are ISO-8601 with offset.
+:data:`VIEW_SQL` reads it in one statement (``$1``: the import id).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Mapping
+
+import orjson
+
+from .import_errors import ImportFailure
+from .import_plan import PHASES
+from .masking import masker
+
+_MASK = masker()
+
+#: States a phase can be in, as clients see them (``pending``: not handed out yet).
+PHASE_STATES = ("pending", "enqueued", "running", "done", "failed")
+
+#: The columns :func:`import_view` reads, from ``import_status s`` (and ``artists a`` for the slug).
+VIEW_COLUMNS = """
+    s.id::text AS id, s.tm_attraction_id, s.artist_id::text AS artist_id, a.slug, s.status, s.stage,
+    s.progress, s.message, s.counts::text AS counts, s.error, s.created_at, s.updated_at, s.completed_at,
+    COALESCE((SELECT json_object_agg(p.phase, json_build_object(
+        'state', p.state, 'fraction', p.fraction, 'counts', p.counts, 'error', p.error))
+      FROM import_phases p WHERE p.import_id = s.id)::text, '{}') AS phases
+"""
+
+VIEW_SQL = f"""
+SELECT {VIEW_COLUMNS}
+FROM import_status s LEFT JOIN artists a ON a.id = s.artist_id
+WHERE s.id = $1::text::uuid
+"""
+
+
+def camel(key: str) -> str:
+    """``catalog_live_albums_dropped`` -> ``catalogLiveAlbumsDropped`` (camelCase keys pass unchanged)."""
+    head, *rest = key.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def public_counts(raw: Any) -> dict[str, int | float]:
+    """Counts with numbers only (booleans as 0/1; text, ids and nulls left out), keys in camelCase."""
+    while isinstance(raw, (str, bytes)):  # text, or jsonb holding a JSON string (older phase rows)
+        raw = orjson.loads(raw) if raw else {}
+    out: dict[str, int | float] = {}
+    for key, value in (raw.items() if isinstance(raw, dict) else ()):
+        if isinstance(value, bool):
+            out[camel(key)] = int(value)
+        elif isinstance(value, (int, float)):
+            out[camel(key)] = value
+    return out
+
+
+def public_error(value: Any) -> dict[str, str] | None:
+    """A stored error as ``{code, message}`` (URL credentials and query values in the message masked)."""
+    failure = ImportFailure.parse(value)
+    return {"code": failure.code, "message": _MASK.text(failure.message)} if failure else None
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def phase_views(raw: Any) -> dict[str, dict[str, Any]]:
+    """Every phase's ``{state, progress, counts, error}`` from ``import_phases`` rows by name."""
+    rows = orjson.loads(raw) if isinstance(raw, (str, bytes)) else (raw or {})
+    views = {}
+    for phase in PHASES:
+        row = rows.get(phase.name)
+        if row is None:
+            views[phase.name] = {"state": "pending", "progress": 0, "counts": {}, "error": None}
+            continue
+        state = row.get("state") or "pending"
+        progress = 100 if state == "done" else int(round(100 * float(row.get("fraction") or 0)))
+        views[phase.name] = {
+            "state": state, "progress": progress, "counts": public_counts(row.get("counts")),
+            "error": public_error(row.get("error")),
+        }
+    return views
+
+
+def import_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The import, as clients see it, from a row of :data:`VIEW_COLUMNS`."""
+    counts = row["counts"]
+    raw_counts = orjson.loads(counts) if isinstance(counts, (str, bytes)) else (counts or {})
+    return {
+        "importId": str(row["id"]),
+        "tmAttractionId": row["tm_attraction_id"],
+        "artistId": str(row["artist_id"]) if row["artist_id"] else None,
+        "slug": row["slug"] or raw_counts.get("slug"),
+        "status": row["status"],
+        "stage": row["stage"],
+        "progress": row["progress"],
+        "message": row["message"] or "",
+        "phases": phase_views(row["phases"]),
+        "counts": public_counts(raw_counts),
+        "error": public_error(row["error"]),
+        "createdAt": _iso(row["created_at"]),
+        "updatedAt": _iso(row["updated_at"]),
+        "completedAt": _iso(row["completed_at"]),
+    }
+
+
+async def load_import_view(db: Any, import_id: str) -> dict[str, Any] | None:
+    """The import's view, or None when there is no such import."""
+    row = await db.fetchrow(VIEW_SQL, import_id)
+    return import_view(row) if row is not None else None

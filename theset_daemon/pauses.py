@@ -1,0 +1,52 @@
+"""Queue pauses kept in PostgreSQL as well as Redis, so a pause flag Redis loses comes back.
+
+Pause and resume (the admin API, the dashboard, the CLI) write ``queue_pauses``
+first, then the Redis flag the fetch script reads. Every daemon re-asserts the
+flags of the paused queues at boot and every :data:`REASSERT_S` seconds: an
+evicted flag, a Redis restarted empty or a failover that lost the last writes
+pauses the queue again within that time instead of letting it run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between re-assertions of the paused queues' flags.
+REASSERT_S = 5.0
+
+
+async def record(pool: Any, queue: str, paused: bool, who: str = "") -> None:
+    """Remember that ``queue`` is paused (or not) for the whole cluster."""
+    if paused:
+        await pool.execute(
+            "insert into queue_pauses (queue, paused_by) values ($1, $2) on conflict (queue) do nothing", queue, who
+        )
+    else:
+        await pool.execute("delete from queue_pauses where queue = $1", queue)
+
+
+async def reassert(pool: Any, broker: Any) -> list[str]:
+    """Set the Redis flag of every queue paused in PostgreSQL whose flag is missing; returns those queues."""
+    queues = [r["queue"] for r in await pool.fetch("select queue from queue_pauses")]
+    restored = []
+    for queue in queues:
+        if not await broker.is_paused(queue):
+            await broker.pause(queue)
+            restored.append(queue)
+    if restored:
+        logger.warning("pause flags were missing in Redis (evicted or lost); paused again: %s", ", ".join(restored))
+    return restored
+
+
+async def watch(pool: Any, broker: Any) -> None:
+    """:func:`reassert` every :data:`REASSERT_S` seconds for ever (failures are logged; the next pass retries)."""
+    while True:
+        try:
+            await reassert(pool, broker)
+        except Exception as exc:  # noqa: BLE001 - PostgreSQL or Redis away: readiness reports it
+            logger.debug("could not re-assert pause flags: %s", exc)
+        await asyncio.sleep(REASSERT_S)
