@@ -59,6 +59,7 @@ class ServedQueues:
         self.ttl_ms = max(1, int(ttl_s * 1000))
         self.interval_s = ttl_s / 4
         self._task: asyncio.Task | None = None
+        self._stopping = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="theset-served-queues")
@@ -75,29 +76,37 @@ class ServedQueues:
             pipe.zremrangebyscore(index_key(self.namespace), "-inf", now - FORGET_MS)
             await pipe.execute()
 
-    async def stop(self) -> None:
-        """Stop refreshing and remove the registration (a clean stop serves nothing)."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+    async def stop(self, timeout_s: float = 2.0) -> None:
+        """Stop refreshing and remove the registration (a clean stop serves nothing).
+
+        A registration in flight is let finish (cancelling a Redis call midway would
+        leave its connection unusable); the whole stop takes at most ``timeout_s`` seconds.
+        """
+        self._stopping.set()
         try:
-            async with self.aredis.pipeline(transaction=False) as pipe:
-                pipe.delete(host_key(self.namespace, self.host_id))
-                pipe.zrem(index_key(self.namespace), self.host_id)
-                await pipe.execute()
+            await asyncio.wait_for(self._stop(), timeout_s)
         except Exception:
             logger.debug("could not remove the served-queues registration", exc_info=True)
 
+    async def _stop(self) -> None:
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        async with self.aredis.pipeline(transaction=False) as pipe:
+            pipe.delete(host_key(self.namespace, self.host_id))
+            pipe.zrem(index_key(self.namespace), self.host_id)
+            await pipe.execute()
+
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.register()
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 logger.warning("could not register the served queues", exc_info=True)
-            await asyncio.sleep(self.interval_s)
+            try:
+                await asyncio.wait_for(self._stopping.wait(), self.interval_s)
+            except TimeoutError:
+                pass
 
 
 async def served_by(aredis: "aioredis.Redis", namespace: str) -> dict[str, list[dict[str, object]]]:
