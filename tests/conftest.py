@@ -25,6 +25,17 @@ PG_ADMIN_URL = os.environ.get("THESET_TEST_PG_URL", "postgresql://root@127.0.0.1
 RUN_ID = uuid.uuid4().hex[:8]
 
 
+@pytest.fixture(autouse=True)
+def _global_broker_kept() -> Iterator[None]:
+    """Dramatiq's global broker as it was before the test (tests that set their own,
+    Dramatiq's upstream suite among them, must not leave it to the modules after them)."""
+    import dramatiq.broker
+
+    kept = dramatiq.broker.global_broker
+    yield
+    dramatiq.broker.global_broker = kept
+
+
 def free_port() -> int:
     """A TCP port free on loopback right now."""
     with socket.socket() as sock:

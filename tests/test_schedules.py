@@ -33,10 +33,16 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_the_shipped_schedules_load_with_the_real_actors():
-    import theset_daemon.actors  # noqa: F401  (declares them)
-    import dramatiq
+    import importlib
+    import pkgutil
 
-    known = {name: a.queue_name for name, a in dramatiq.get_broker().actors.items()}
+    import dramatiq
+    import theset_daemon.actors as package
+
+    # The actors as declared, read from their modules (not from whichever broker is global now).
+    modules = [importlib.import_module(f"{package.__name__}.{m.name}") for m in pkgutil.iter_modules(package.__path__)]
+    known = {a.actor_name: a.queue_name for module in modules for a in vars(module).values()
+             if isinstance(a, dramatiq.Actor)}
     schedules = {s.name: s for s in load_schedules(DEFAULT_SCHEDULES_FILE, known)}
     assert {"calculate-trending", "sync-active-artists", "deep-sync-trending", "cleanup-old-jobs",
             "artist-quick-sync"} <= set(schedules)

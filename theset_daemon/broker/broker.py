@@ -9,6 +9,8 @@ job; :meth:`consume` (Dramatiq's thread worker) is not supported.
 
 from __future__ import annotations
 
+import asyncio
+
 import logging
 import os
 import socket
@@ -126,6 +128,9 @@ class TheSetBroker(dramatiq.Broker):
             defaults.dead_ttl_s * 1000,
         ]
         self._scripts = {name: Script(source(name), self._header) for name in NAMES}
+        #: The loop a worker of this broker runs on (set by :meth:`Worker.start`); an
+        #: enqueue on it is deferred, an enqueue on any other thread or loop blocks.
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     # -- Dramatiq's Broker interface -------------------------------------------------------
 
@@ -183,12 +188,14 @@ class TheSetBroker(dramatiq.Broker):
     def enqueue(self, message: Message, *, delay: int | None = None) -> Message:
         """Enqueue one message; ``delay`` (ms) wins over the message's own ``delay`` option.
 
-        Off the loop it blocks until Redis has the job. Called on a running loop
-        (a middleware hook such as Pipelines', an async actor's ``send``) it never
-        blocks: the enqueue is deferred to a task that the running attempt awaits
+        Off the loop it blocks until Redis has the job. Called on the loop its worker
+        runs on (a middleware hook such as Pipelines', an async actor's ``send``) it
+        never blocks: the enqueue is deferred to a task that the running attempt awaits
         before it is recorded done (see :mod:`.deferred`), and ``message`` is returned.
+        A loop of someone else's in the calling thread (a test driving a browser, say)
+        gets the blocking enqueue: a task deferred there might never run.
         """
-        if on_loop():
+        if on_loop() and asyncio.get_running_loop() is self.loop:
             [args] = self._pack([message], delay)  # refusals (unknown queue, wrong queue) raise here
             defer(self._enqueue_packed(message, args, delay))
             return message

@@ -139,7 +139,7 @@ class Worker:
         """Start fetching and running jobs on the current loop."""
         broker = self.broker
         broker.emit_before("worker_boot", self)
-        self._loop = asyncio.get_running_loop()
+        self._loop = broker.loop = asyncio.get_running_loop()
         self.recorder = Recorder(self._send_records)
         self.fetcher = Fetcher(broker, self.lanes, self.recorder, self._dispatch, idle_timeout_s=self.idle_timeout_s)
         self.leases = LeaseKeeper(broker, [], self._held.values)
@@ -544,7 +544,7 @@ class Worker:
         if decision.retry is None:
             self.recorder.add("postpone", job.job_id, job.token, str(decision.delay_ms))
             self._count(lane, job.message.actor_name, "postponed", elapsed)
-            logger.info("job postponed %d ms: %s", decision.delay_ms, error)
+            logger.info("job %s %d ms: %s", decision.reason, decision.delay_ms, error)
         else:
             story = _failure("", error, delay_ms=decision.delay_ms, msg=proxy._message.encode().decode())
             self.recorder.add("retry", job.job_id, job.token, story)
