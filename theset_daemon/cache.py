@@ -142,16 +142,6 @@ class Cache:
 
         await self._redis(write)
 
-    async def get_or_load(self, key: str, load: Callable[[], Awaitable[Any]], *, volatility: str = "standard",
-                          tags: Iterable[str] = ()) -> Any:
-        """The cached value, or ``await load()`` stored (a None result is not cached)."""
-        value = await self.get(key)
-        if value is None:
-            value = await load()
-            if value is not None:
-                await self.set(key, value, volatility=volatility, tags=tags)
-        return value
-
     async def delete(self, *keys: str) -> None:
         self.local.delete(*keys)
         await self._redis(lambda: self.redis.delete(*(self.key(k) for k in keys)))

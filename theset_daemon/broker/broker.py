@@ -209,10 +209,6 @@ class TheSetBroker(dramatiq.Broker):
                 pipe.delete(self.keys.queue(queue_name, kind))
             pipe.execute()
 
-    def flush_all(self) -> None:
-        for queue_name in self.specs:
-            self.flush(queue_name)
-
     # -- enqueue internals -----------------------------------------------------------------
 
     def _pack(self, messages: list[Message], delay: int | None) -> list[list[Any]]:

@@ -45,9 +45,6 @@ class Lane:
     def name(self) -> str:
         return self.spec.name
 
-    def rate_ready(self, now: float) -> bool:
-        return self.limiter is None or self.rate_ready_at <= now
-
     async def reserve(self) -> int:
         """Slots to fetch for now: all free ones, or one per rate-limit slot taken.
 
