@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import dramatiq
-
-from theset_daemon import webhooks
+from theset_daemon import jobs, webhooks
 from theset_daemon.broker import Permanent
 from theset_daemon.context import resources
 
 
-@dramatiq.actor(queue_name="webhook")
+@jobs.actor(jobs.DELIVER_WEBHOOK)
 async def deliver_webhook(url: str, event: str, delivery_id: str, payload: dict[str, Any]) -> int:
     settings = resources().settings
     if not settings.webhook_secret:

@@ -35,4 +35,4 @@ def test_progress_only_counts_weights_and_keeps_100_for_done():
 
 def test_every_phase_runs_on_a_declared_queue():
     for phase in PHASES:
-        assert phase.queue in QUEUES_BY_NAME
+        assert phase.job.queue in QUEUES_BY_NAME

@@ -19,8 +19,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import free_port
 from daemon_process import REPO, DaemonProcess
+from theset_daemon.jobs import schedule_fire_id
 from theset_daemon.scheduler import (
-    DEFAULT_SCHEDULES_FILE, ScheduleFileError, cron_trigger, fire_job_id, load_schedules, previous_fire_time,
+    DEFAULT_SCHEDULES_FILE, ScheduleFileError, cron_trigger, load_schedules, previous_fire_time,
 )
 
 ACTORS = {"reconcile_imports": "scheduled_sync", "calculate_trending": "trending_calc"}
@@ -170,7 +171,7 @@ def test_three_daemons_enqueue_each_fire_once_and_catch_up_a_missed_fire_once(cl
     client = redis.Redis.from_url(redis_url)
     jobs = {k.decode().split(":job:", 1)[1] for k in client.scan_iter(match=f"{namespace}:job:schedule:tick:*")}
     client.close()
-    assert jobs == {fire_job_id("tick", t) for t in times}
+    assert jobs == {schedule_fire_id("tick", t) for t in times}
     # Every tick was enqueued by exactly one daemon; the others found it claimed.
     assert {r["host_id"] for r in ticks} <= {d.env["THESET_HOST_ID"] for d in cluster}
 

@@ -29,8 +29,8 @@ import dramatiq
 import orjson
 import redis.asyncio as aioredis
 
+from . import jobs
 from .package_data import query
-from .queues import Priority
 
 logger = logging.getLogger(__name__)
 
@@ -209,12 +209,9 @@ async def warm_artist_pages(pool: asyncpg.Pool, cache: Cache, artist_ids: Iterab
 
 
 def warm_message(artist_ids: list[str], *, reason: str = "") -> dramatiq.Message:
-    """A ``cache_warm`` job warming the pages of ``artist_ids``."""
-    options: dict[str, Any] = {"priority": Priority.BACKGROUND.name}
-    if len(artist_ids) == 1:
-        options["job_id"] = f"cache-warm:artist:{artist_ids[0]}"  # one pending warm per artist
-    return dramatiq.Message(queue_name="cache_warm", actor_name="warm_artist_pages", args=(),
-                            kwargs={"artist_ids": list(artist_ids), "reason": reason}, options=options)
+    """A ``cache_warm`` job warming the pages of ``artist_ids`` (one pending per artist when alone)."""
+    job_id = jobs.cache_warm_id(artist_ids[0]) if len(artist_ids) == 1 else None
+    return jobs.WARM_ARTIST_PAGES.message(job_id=job_id, artist_ids=list(artist_ids), reason=reason)
 
 
 async def refresh_artist(res: Any, artist_id: str, *, reason: str = "") -> None:

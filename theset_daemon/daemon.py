@@ -29,6 +29,7 @@ from aiohttp import web
 
 from . import context, encoder
 from .config import Settings
+from .jobs import check_actor_queues
 from .loop_monitor import LoopMonitor
 from .queues import QUEUES
 from .readiness import ReadinessCheck
@@ -204,6 +205,7 @@ class Daemon:
         from .scheduler import load_schedules, schedules_path
 
         actor_queues = {name: actor.queue_name for name, actor in self.broker.actors.items()}
+        check_actor_queues(actor_queues, (q.name for q in QUEUES))  # a job on an unserved queue would wait forever
         self.schedules = load_schedules(schedules_path(settings.schedules_file), actor_queues)
         self._closers.append(self.broker.close)
         self.redis = self.broker.aredis

@@ -22,7 +22,7 @@ from .import_plan import PHASES
 
 logger = logging.getLogger(__name__)
 
-_PHASE_OF_ACTOR = {p.actor: p.name for p in PHASES}
+_PHASE_OF_ACTOR = {p.job.actor: p.name for p in PHASES}
 
 
 class ImportFailures(dramatiq.Middleware):

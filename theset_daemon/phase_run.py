@@ -99,7 +99,7 @@ class PhaseRun:
         self.requests = self._requests.__enter__()
         if self.import_id is None:
             return self
-        if self.phase.priority <= Priority.CRITICAL:
+        if self.phase.job.priority <= Priority.CRITICAL:
             # Phase 1 is what the fan waits for: its provider calls start now, the "started"
             # bookkeeping (five round trips) runs beside them and is awaited by the first report.
             self._started = asyncio.ensure_future(self._start())

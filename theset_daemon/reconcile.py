@@ -5,7 +5,7 @@ per-phase ``import_phases``); Redis only carries the jobs. If Redis restarts
 empty (or a job record is otherwise lost), a phase recorded as ``enqueued`` or
 ``running`` has nothing left to run it. :func:`reconcile_imports` finds those
 phases and enqueues them again with the deterministic job id of
-:func:`~theset_daemon.kickoff.phase_job_id`, so a phase whose job is still
+:func:`~theset_daemon.jobs.import_phase_id`, so a phase whose job is still
 live (waiting, delayed, active, or failed with a retry due) is never doubled,
 and running it again is safe (every phase is an idempotent upsert).
 
@@ -21,7 +21,8 @@ from typing import Any
 
 from .context import Resources
 from .import_plan import PHASES_BY_NAME
-from .kickoff import phase_job_id, phase_message
+from .jobs import import_phase_id
+from .kickoff import phase_message
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ async def reconcile_imports(res: Resources) -> ReconcileReport:
     report.checked = len(rows)
     if not rows:
         return report
-    records = await _job_states(res, [phase_job_id(r["import_id"], r["phase"]) for r in rows])
+    records = await _job_states(res, [import_phase_id(r["import_id"], r["phase"]) for r in rows])
     orphans = []
     for row, (state, error) in zip(rows, records):
         if state in LIVE_STATES:

@@ -35,9 +35,9 @@ import aiohttp
 import dramatiq
 import orjson
 
+from . import jobs
 from .broker import Permanent
 from .context import Resources
-from .queues import Priority
 from .safe_fetch import AddressRefused, guarded_session, is_public
 
 logger = logging.getLogger(__name__)
@@ -50,8 +50,6 @@ EVENT_HEADER = "X-TheSet-Event"
 DELIVERY_HEADER = "X-TheSet-Delivery"
 #: Seconds one delivery attempt may take.
 DELIVERY_TIMEOUT_S = 10.0
-#: The actor that delivers (``actors/webhook.py``).
-ACTOR = "deliver_webhook"
 
 
 class DeliveryFailed(Exception):
@@ -101,11 +99,8 @@ def delivery_messages(urls: tuple[str, ...], event: str, subject_id: str, payloa
     messages = []
     for url in urls:
         delivery_id = f"{event}:{subject_id}:{endpoint_id(url)}"
-        messages.append(dramatiq.Message(
-            queue_name="webhook", actor_name=ACTOR, args=(),
-            kwargs={"url": url, "event": event, "delivery_id": delivery_id, "payload": payload},
-            options={"priority": Priority.NORMAL.name, "job_id": f"webhook:{delivery_id}"},
-        ))
+        messages.append(jobs.DELIVER_WEBHOOK.message(job_id=jobs.webhook_id(delivery_id), url=url, event=event,
+                                                     delivery_id=delivery_id, payload=payload))
     return messages
 
 

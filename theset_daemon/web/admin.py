@@ -25,6 +25,7 @@ from ..sse import events_url as signed_events_url
 from .admin_auth import require_admin
 from .errors import InvalidRequest, json_response
 from ..import_view import public_error
+from ..jobs import schedule_manual_id
 from .imports import read_json_object
 from .keys import SESSIONS, SETTINGS, booted
 
@@ -215,7 +216,7 @@ async def run_schedule(request: web.Request) -> web.Response:
     if schedule is None:
         raise web.HTTPNotFound(text=f"no schedule {name!r}")
     admin = queue_admin(request)
-    job_id = f"schedule:{name}:manual:{int(datetime.now().timestamp() * 1000)}"
+    job_id = schedule_manual_id(name, datetime.now())
     message = await admin.broker.enqueue_async(schedule.message(job_id))
     job_id = message.options.get("job_id", job_id)
     audit(request, who, "schedule.run", schedule=name, job_id=job_id)
