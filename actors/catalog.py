@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from theset_daemon import jobs
 from theset_daemon.context import resources
-from theset_daemon.phase_run import PhaseRun
-from theset_daemon.phases.catalog import sync_catalog as sync_studio_catalog
+from theset_daemon.imports.phases.catalog import sync_catalog as sync_studio_catalog
+from theset_daemon.imports.run import PhaseRun
 
 
 @jobs.actor(jobs.SYNC_CATALOG)

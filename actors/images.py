@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from theset_daemon import jobs
 from theset_daemon.context import resources
-from theset_daemon.phase_run import PhaseRun
-from theset_daemon.phases.images import process_images as measure_image
+from theset_daemon.imports.phases.images import process_images as measure_image
+from theset_daemon.imports.run import PhaseRun
 
 
 @jobs.actor(jobs.PROCESS_IMAGES)

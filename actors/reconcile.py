@@ -6,7 +6,7 @@ from typing import Any
 
 from theset_daemon import jobs
 from theset_daemon.context import resources
-from theset_daemon.reconcile import reconcile_imports as reconcile
+from theset_daemon.imports.reconcile import reconcile_imports as reconcile
 
 
 @jobs.actor(jobs.RECONCILE_IMPORTS)

@@ -6,8 +6,8 @@ import logging
 from typing import Any
 
 from theset_daemon import jobs, trending
-from theset_daemon.context import resources
 from theset_daemon.cache import warm_message
+from theset_daemon.context import resources
 
 logger = logging.getLogger(__name__)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from theset_daemon import jobs
 from theset_daemon.context import resources
-from theset_daemon.phase_run import PhaseRun
-from theset_daemon.phases.venues import sync_venue_details as fetch_venue_details
+from theset_daemon.imports.phases.venues import (
+    sync_venue_details as fetch_venue_details,
+)
+from theset_daemon.imports.run import PhaseRun
 
 
 @jobs.actor(jobs.SYNC_VENUE_DETAILS)

@@ -174,7 +174,7 @@ def rss_mb(pid: int) -> float:
 
 
 async def produce(reporter: Any, distinct: list[str], shared: str, duration: float, period: float) -> int:
-    from theset_daemon import progress as p
+    from theset_daemon.imports import progress as p
 
     sent = 0
     began = time.monotonic()
@@ -202,7 +202,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     from conftest import free_port
     from daemon_process import DaemonProcess
     from theset_daemon.db import create_pool
-    from theset_daemon.progress import ProgressReporter
+    from theset_daemon.imports.progress import ProgressReporter
     from theset_daemon.signing import sign_events_token
 
     run_id = uuid.uuid4().hex[:8]

@@ -1,6 +1,6 @@
 """The import's phase graph: what runs when, and the progress bar."""
 
-from theset_daemon.import_plan import DONE_WEIGHT, PHASES, PHASES_BY_NAME, is_complete, overall_progress, ready_phases
+from theset_daemon.imports.plan import DONE_WEIGHT, PHASES, PHASES_BY_NAME, is_complete, overall_progress, ready_phases
 from theset_daemon.queues import QUEUES_BY_NAME
 
 

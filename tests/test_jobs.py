@@ -11,7 +11,7 @@ import pytest
 
 from daemon_process import REPO
 from theset_daemon import jobs
-from theset_daemon.import_plan import PHASES
+from theset_daemon.imports.plan import PHASES
 from theset_daemon.queues import QUEUES_BY_NAME
 
 

@@ -11,8 +11,8 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from theset_daemon import progress as p
-from theset_daemon.import_errors import NOT_FOUND, ImportFailure
+from theset_daemon.imports import progress as p
+from theset_daemon.imports.errors import NOT_FOUND, ImportFailure
 from theset_daemon.db.pool import init_connection  # the daemon's jsonb codec: reports must work with it
 from theset_daemon.metrics import IMPORT_PHASE_DURATION
 from theset_daemon.signing import InvalidToken, sign_events_token, verify_events_token

@@ -13,8 +13,8 @@ from daemon_process import REPO
 
 from theset_daemon.broker import Postpone
 from theset_daemon.context import Resources
-from theset_daemon.phase_run import PhaseRun
-from theset_daemon.progress import ProgressReporter
+from theset_daemon.imports.run import PhaseRun
+from theset_daemon.imports.progress import ProgressReporter
 from theset_daemon.providers import QuotaHeld
 from theset_daemon.quota import PERSON, now_ms
 from theset_daemon.store import create_import, get_import

@@ -14,8 +14,8 @@ from conftest import free_port
 from test_progress import new_import, pg_pool  # noqa: F401  (the import_status fixture)
 from test_sse import SECRET, connect, eventually, expect_error, http, open_stream, reporter, start_daemon, SseReader  # noqa: F401
 from theset_daemon import config
-from theset_daemon import progress as p
-from theset_daemon.sse import CONTROL_CONNECTIONS, reader_client
+from theset_daemon.imports import progress as p
+from theset_daemon.imports.stream import CONTROL_CONNECTIONS, reader_client
 
 
 def sse_client(namespace: str, redis_url: str, readers: int, **kw: Any) -> aioredis.Redis:
@@ -88,7 +88,7 @@ async def test_streams_beyond_the_cap_get_503_with_a_jittered_retry_after(start_
 async def test_redis_away_is_logged_once_for_many_clients(start_daemon, http, pg_pool, caplog) -> None:  # noqa: F811
     daemon = await start_daemon(url=f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
     import_id = await new_import(pg_pool)
-    with caplog.at_level(logging.WARNING, logger="theset_daemon.sse"):
+    with caplog.at_level(logging.WARNING, logger="theset_daemon.imports.stream"):
         for _ in range(10):
             event = await SseReader(await connect(http, daemon, import_id)).event()
             assert event["event"] == "reconnect" and event["data"] == {"reason": "unavailable"}
@@ -138,7 +138,7 @@ class _Transport:
 
 
 async def test_a_caught_up_client_gets_live_entries_straight_from_the_reader() -> None:
-    from theset_daemon.sse import Sink, StreamEntry, Subscription
+    from theset_daemon.imports.stream import Sink, StreamEntry, Subscription
 
     transport = _Transport()
     sub = Subscription("1-0", queue_size=10)
@@ -152,7 +152,7 @@ async def test_a_caught_up_client_gets_live_entries_straight_from_the_reader() -
 
 
 async def test_a_client_whose_socket_backs_up_is_told_to_reconnect() -> None:
-    from theset_daemon.sse import Reconnect, Sink, StreamEntry, Subscription
+    from theset_daemon.imports.stream import Reconnect, Sink, StreamEntry, Subscription
 
     sub = Subscription("1-0", queue_size=10)
     sub.attach(Sink(_Transport(queued=5000), chunked=False, max_buffer=1000))  # type: ignore[arg-type]

@@ -21,9 +21,9 @@ import redis.asyncio as aioredis
 from conftest import ADMIN_TOKEN, daemon_environment
 from daemon_process import DaemonProcess
 from test_sse import SseReader
-from theset_daemon import progress as p
+from theset_daemon.imports import progress as p
 from theset_daemon.signing import sign_events_token
-from theset_daemon.sse import CONTROL_CONNECTIONS
+from theset_daemon.imports.stream import CONTROL_CONNECTIONS
 
 DISTINCT = 80
 FANS_OF_ONE = 100

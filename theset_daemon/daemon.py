@@ -139,14 +139,14 @@ class Daemon:
 
     def extend_app(self, app: web.Application) -> None:
         """Mount the import API, its SSE stream, the admin and jobs APIs and the queue-depth source."""
-        from . import sse
+        from .imports import stream
         from .web import imports
 
         app[QUEUE_DEPTHS] = self.broker.export_depths
-        app[sse.HUB] = self.hub
-        app[sse.PROGRESS] = self.sse_progress
+        app[stream.HUB] = self.hub
+        app[stream.PROGRESS] = self.sse_progress
         app.add_routes(imports.ROUTES)
-        sse.add_routes(app)
+        stream.add_routes(app)
         from .broker.admin import QueueAdmin
         from .masking import masker
         from .web import admin, dashboard
@@ -181,11 +181,11 @@ class Daemon:
         from .broker import TheSetBroker
         from .broker.broker import default_middleware
         from .db.pool import create_pool
-        from .import_failures import ImportFailures
-        from .progress import ProgressReporter
+        from .imports.failures import ImportFailures
+        from .imports.progress import ProgressReporter
+        from .imports.stream import ProgressHub, reader_client
         from .providers import Providers
         from .safe_fetch import guarded_session
-        from .sse import ProgressHub, reader_client
 
         settings = self.settings
         encoder.install()
@@ -301,7 +301,7 @@ class Daemon:
         self._tasks.append(task)
 
     async def _reconcile_after_failover(self, new: str) -> None:
-        from .reconcile import reconcile_imports
+        from .imports.reconcile import reconcile_imports
 
         for _ in range(30):  # bounded: the new primary may still be settling
             try:

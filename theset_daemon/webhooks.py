@@ -136,7 +136,7 @@ async def deliver(session: aiohttp.ClientSession, url: str, secret: str, event: 
 
 async def import_payload(pool: Any, import_id: str) -> dict[str, Any] | None:
     """The webhook body's ``data`` for an import: its view, as the API and SSE show it; None if unknown."""
-    from .import_view import load_import_view
+    from .imports.view import load_import_view
 
     return await load_import_view(pool, import_id)
 

@@ -20,12 +20,12 @@ from aiohttp import web
 
 from .. import pauses
 from ..broker.admin import JobStateConflict, QueueAdmin, UnknownJob, UnknownQueue
+from ..imports.stream import events_url as signed_events_url
+from ..imports.view import public_error
+from ..jobs import schedule_manual_id
 from ..masking import masker
-from ..sse import events_url as signed_events_url
 from .admin_auth import require_admin
 from .errors import InvalidRequest, json_response
-from ..import_view import public_error
-from ..jobs import schedule_manual_id
 from .imports import read_json_object
 from .keys import SESSIONS, SETTINGS, booted
 

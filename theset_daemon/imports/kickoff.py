@@ -18,12 +18,12 @@ from typing import Any, Sequence
 import dramatiq
 from redis.exceptions import RedisError
 
-from .context import Resources
-from .import_plan import PHASES_BY_NAME, Phase
-from .import_tracker import mark_enqueued
-from .jobs import import_phase_id
-from .metrics import IMPORTS
-from .store import create_import, get_import
+from ..context import Resources
+from ..jobs import import_phase_id
+from ..metrics import IMPORTS
+from ..store import create_import, get_import
+from .plan import PHASES_BY_NAME, Phase
+from .tracker import mark_enqueued
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from . import jobs
-from .jobs import Job
+from .. import jobs
+from ..jobs import Job
 
 
 @dataclass(frozen=True)

@@ -63,13 +63,13 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from .broker import connection
-from .log_throttle import ThrottledLog
-from .metrics import SSE_CLIENTS
+from ..broker import connection
+from ..log_throttle import ThrottledLog
+from ..metrics import SSE_CLIENTS
+from ..signing import InvalidToken, sign_events_token, verify_events_token
+from ..web.errors import error_body, json_response
+from ..web.keys import SETTINGS
 from .progress import FINAL_STATUSES, ProgressReporter, is_uuid, stream_key
-from .signing import InvalidToken, sign_events_token, verify_events_token
-from .web.errors import error_body, json_response
-from .web.keys import SETTINGS
 
 logger = logging.getLogger(__name__)
 

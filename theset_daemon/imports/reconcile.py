@@ -10,7 +10,7 @@ live (waiting, delayed, active, or failed with a retry due) is never doubled,
 and running it again is safe (every phase is an idempotent upsert).
 
 A phase whose job was dead-lettered fails its import
-(:func:`~theset_daemon.phase_run.fail_import`) rather than being retried for ever.
+(:func:`~theset_daemon.imports.run.fail_import`) rather than being retried for ever.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from .context import Resources
-from .import_plan import PHASES_BY_NAME
-from .jobs import import_phase_id
+from ..context import Resources
+from ..jobs import import_phase_id
 from .kickoff import phase_message
+from .plan import PHASES_BY_NAME
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +62,8 @@ class ReconcileReport:
 
 async def reconcile_imports(res: Resources) -> ReconcileReport:
     """Re-enqueue in-flight phases that have no live job; fail imports whose phase is dead."""
-    from .import_tracker import mark_enqueued
-    from .phase_run import fail_import
+    from .run import fail_import
+    from .tracker import mark_enqueued
 
     report = ReconcileReport()
     rows = await res.pool.fetch(_IN_FLIGHT)

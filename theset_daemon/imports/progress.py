@@ -2,7 +2,7 @@
 
 Every report updates the import's row in PostgreSQL first (the source of truth:
 progress never goes backwards, counts are merged, a finished import is frozen), then
-appends the import's new view (:func:`~theset_daemon.import_view.import_view`, the
+appends the import's new view (:func:`~theset_daemon.imports.view.import_view`, the
 shape every client sees; one report of an import at a time, cluster-wide, so the
 stream's order is the row's) to the import's stream
 ``{namespace}:progress:{import_id}`` (``MAXLEN ~ 1000``, expiring
@@ -24,8 +24,8 @@ import asyncpg
 import orjson
 import redis.asyncio as aioredis
 
-from .import_view import VIEW_COLUMNS, import_view, load_import_view
-from .metrics import IMPORT_PHASE_DURATION
+from ..metrics import IMPORT_PHASE_DURATION
+from .view import VIEW_COLUMNS, import_view, load_import_view
 
 #: The import's stages (phases), in the order an import usually reaches them.
 QUEUED = "queued"
@@ -194,7 +194,7 @@ class ProgressReporter:
         return entry_id.decode() if isinstance(entry_id, bytes) else entry_id
 
     async def snapshot(self, import_id: str) -> dict[str, Any] | None:
-        """The import's view (:mod:`theset_daemon.import_view`), or None if unknown."""
+        """The import's view (:mod:`theset_daemon.imports.view`), or None if unknown."""
         if not is_uuid(import_id):
             return None
         return await load_import_view(self.pool, import_id)

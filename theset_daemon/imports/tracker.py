@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from .import_plan import PHASES_BY_NAME, Phase, is_complete, overall_progress, ready_phases
+from .plan import PHASES_BY_NAME, Phase, is_complete, overall_progress, ready_phases
 
 
 @dataclass(frozen=True)
