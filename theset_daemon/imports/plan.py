@@ -45,6 +45,10 @@ PHASES: tuple[Phase, ...] = (
     Phase("images", jobs.PROCESS_IMAGES, 5, ("spotify_profile",)),
 )
 PHASES_BY_NAME: dict[str, Phase] = {p.name: p for p in PHASES}
+#: The stage of an import before its first phase reports, and after its last.
+QUEUED, DONE = "queued", "done"
+#: Every stage a progress report may name: queued, each phase, done.
+STAGES: tuple[str, ...] = (QUEUED, *PHASES_BY_NAME, DONE)
 #: The share of the bar left for the final "done" step.
 DONE_WEIGHT = 100 - sum(p.weight for p in PHASES)
 assert DONE_WEIGHT >= 0

@@ -25,27 +25,9 @@ import orjson
 import redis.asyncio as aioredis
 
 from ..metrics import IMPORT_PHASE_DURATION
+from ..store.imports import STATUS_RUNNING, STATUSES
+from .plan import STAGES
 from .view import VIEW_COLUMNS, import_view, load_import_view
-
-#: The import's stages (phases), in the order an import usually reaches them.
-QUEUED = "queued"
-ARTIST = "artist"
-SPOTIFY_PROFILE = "spotify_profile"
-CATALOG = "catalog"
-SHOWS = "shows"
-VENUES = "venues"
-SETLISTS = "setlists"
-IMAGES = "images"
-DONE = "done"
-STAGES = (QUEUED, ARTIST, SPOTIFY_PROFILE, CATALOG, SHOWS, VENUES, SETLISTS, IMAGES, DONE)
-
-#: The import's statuses; the final ones end its event stream.
-STATUS_QUEUED = "queued"
-STATUS_RUNNING = "running"
-STATUS_COMPLETED = "completed"
-STATUS_FAILED = "failed"
-STATUSES = (STATUS_QUEUED, STATUS_RUNNING, STATUS_COMPLETED, STATUS_FAILED)
-FINAL_STATUSES = frozenset({STATUS_COMPLETED, STATUS_FAILED})
 
 #: Entries kept per import stream (approximate trim).
 STREAM_MAXLEN = 1000
@@ -88,7 +70,6 @@ _LOCK = "SELECT pg_advisory_lock(hashtextextended('theset.progress:' || $1::text
 _UNLOCK = "SELECT pg_advisory_unlock(hashtextextended('theset.progress:' || $1::text, 0))"
 
 _EXISTS = "SELECT true FROM import_status WHERE id = $1::text::uuid"
-
 
 
 def _check(stage: str, progress: int, status: str) -> None:

@@ -34,11 +34,11 @@ from ..broker.errors import Postpone
 from ..context import Resources
 from ..metrics import IMPORT_VISIBLE, IMPORTS
 from ..queues import Priority
+from ..store.imports import STATUS_COMPLETED, STATUS_FAILED
 from . import tracker
 from .errors import ImportFailure, failure_of
 from .kickoff import enqueue_phases
-from .plan import PHASES_BY_NAME
-from .progress import DONE, STATUS_COMPLETED, STATUS_FAILED
+from .plan import DONE, PHASES_BY_NAME
 
 logger = logging.getLogger(__name__)
 

@@ -67,9 +67,10 @@ from ..broker import connection
 from ..log_throttle import ThrottledLog
 from ..metrics import SSE_CLIENTS
 from ..signing import InvalidToken, sign_events_token, verify_events_token
+from ..store.imports import FINAL_STATUSES
 from ..web.errors import error_body, json_response
 from ..web.keys import SETTINGS
-from .progress import FINAL_STATUSES, ProgressReporter, is_uuid, stream_key
+from .progress import ProgressReporter, is_uuid, stream_key
 
 logger = logging.getLogger(__name__)
 
