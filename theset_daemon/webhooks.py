@@ -38,6 +38,7 @@ import orjson
 from . import jobs
 from .broker import Permanent
 from .context import Resources
+from .imports.view import load_import_view
 from .safe_fetch import AddressRefused, guarded_session, is_public
 
 logger = logging.getLogger(__name__)
@@ -136,8 +137,6 @@ async def deliver(session: aiohttp.ClientSession, url: str, secret: str, event: 
 
 async def import_payload(pool: Any, import_id: str) -> dict[str, Any] | None:
     """The webhook body's ``data`` for an import: its view, as the API and SSE show it; None if unknown."""
-    from .imports.view import load_import_view
-
     return await load_import_view(pool, import_id)
 
 

@@ -19,6 +19,7 @@ from dramatiq.broker import MessageProxy
 from ..context import resources
 from .errors import ImportFailure, failure_of
 from .plan import PHASES
+from .run import fail_import
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +43,6 @@ class ImportFailures(dramatiq.Middleware):
         task.add_done_callback(self._tasks.discard)
 
     async def _fail(self, import_id: str, phase: str, error: ImportFailure) -> None:
-        from .run import fail_import
-
         try:
             await fail_import(resources(), import_id, phase, error)
         except Exception:

@@ -23,6 +23,8 @@ from ..context import Resources
 from ..jobs import import_phase_id
 from .kickoff import phase_message
 from .plan import PHASES_BY_NAME
+from .run import fail_import
+from .tracker import mark_enqueued
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +64,6 @@ class ReconcileReport:
 
 async def reconcile_imports(res: Resources) -> ReconcileReport:
     """Re-enqueue in-flight phases that have no live job; fail imports whose phase is dead."""
-    from .run import fail_import
-    from .tracker import mark_enqueued
-
     report = ReconcileReport()
     rows = await res.pool.fetch(_IN_FLIGHT)
     report.checked = len(rows)

@@ -27,13 +27,16 @@ import logging
 from types import TracebackType
 from typing import Any
 
+import aiohttp
 import asyncpg
 
-from .. import job_log
+from .. import cache, job_log, webhooks
 from ..broker.errors import Postpone
 from ..context import Resources
 from ..metrics import IMPORT_VISIBLE, IMPORTS
+from ..providers.errors import ProviderError, QuotaHeld
 from ..queues import Priority
+from ..quota import held_message
 from ..store.imports import STATUS_COMPLETED, STATUS_FAILED
 from . import tracker
 from .errors import ImportFailure, failure_of
@@ -67,10 +70,6 @@ def _database_away(exc: BaseException | None) -> bool:
     Only the exception itself counts (provider clients wrap their own connection
     errors, with the OSError as the cause), and a timeout is not an outage.
     """
-    import aiohttp
-
-    from ..providers.errors import ProviderError
-
     return isinstance(exc, DATABASE_UNREACHABLE) and not isinstance(
         exc, (TimeoutError, ProviderError, Postpone, aiohttp.ClientError)
     )
@@ -184,9 +183,6 @@ class PhaseRun:
 
     async def _tell_if_held(self, exc: BaseException | None) -> None:
         """An import phase held by the daily budget says so, and until when (best effort)."""
-        from ..providers.errors import QuotaHeld
-        from ..quota import held_message
-
         if self.import_id is None or not isinstance(exc, QuotaHeld):
             return
         logger.info("%s held by the %s budget", self.phase.name, exc.provider, extra={"import_id": self.import_id})
@@ -246,8 +242,6 @@ async def fail_import(res: Resources, import_id: str, phase: str, error: ImportF
 
 async def _after_import(res: Resources, import_id: str, event: str) -> None:
     """Tell partner systems (webhooks) and refresh the artist's cached pages; never fails the phase."""
-    from .. import cache, webhooks
-
     try:
         await webhooks.notify_import(res, import_id, event)
         artist_id = await res.pool.fetchval("select artist_id::text from import_status where id = $1::text::uuid", import_id)
