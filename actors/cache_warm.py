@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from theset_daemon import cache, jobs
+from theset_daemon import jobs
 from theset_daemon.context import resources
+from theset_daemon.services import cache
 
 
 @jobs.actor(jobs.WARM_ARTIST_PAGES)

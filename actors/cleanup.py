@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from theset_daemon import cleanup, jobs
+from theset_daemon import jobs
 from theset_daemon.context import resources
+from theset_daemon.services import cleanup
 
 
 @jobs.actor(jobs.CLEANUP_OLD_JOBS)

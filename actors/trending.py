@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from theset_daemon import jobs, trending
-from theset_daemon.cache import warm_message
+from theset_daemon import jobs
 from theset_daemon.context import resources
+from theset_daemon.services import trending
+from theset_daemon.services.cache import warm_message
 
 logger = logging.getLogger(__name__)
 

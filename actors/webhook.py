@@ -1,12 +1,13 @@
-"""Outbound signed webhooks (queue ``webhook``, NORMAL); see theset_daemon/webhooks.py."""
+"""Outbound signed webhooks (queue ``webhook``, NORMAL); see theset_daemon/services/webhooks.py."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from theset_daemon import jobs, webhooks
+from theset_daemon import jobs
 from theset_daemon.broker import Permanent
 from theset_daemon.context import resources
+from theset_daemon.services import webhooks
 
 
 @jobs.actor(jobs.DELIVER_WEBHOOK)

@@ -13,7 +13,7 @@ from import_harness import SandboxProcess, kickoff
 from daemon_process import DaemonProcess
 from test_cache import PrivateRedis, private_redis  # noqa: F401  (fixture)
 from test_webhooks import SECRET, receiver  # noqa: F401  (fixture)
-from theset_daemon import webhooks
+from theset_daemon.services import webhooks
 from theset_daemon.broker import TheSetBroker
 from theset_daemon.sandbox import Sandbox
 

@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from conftest import free_port
 from daemon_process import REPO, DaemonProcess
 from theset_daemon.jobs import schedule_fire_id
-from theset_daemon.scheduler import (
+from theset_daemon.scheduling.scheduler import (
     DEFAULT_SCHEDULES_FILE, ScheduleFileError, cron_trigger, load_schedules, previous_fire_time,
 )
 

@@ -113,7 +113,7 @@ def _import(args: argparse.Namespace) -> int:
 
 def _schedules(args: argparse.Namespace) -> int:
     from .db.pool import create_pool
-    from .scheduler import load_schedules, schedule_status, schedules_path
+    from .scheduling.scheduler import load_schedules, schedule_status, schedules_path
 
     import importlib
 

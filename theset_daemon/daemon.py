@@ -185,7 +185,7 @@ class Daemon:
         from .imports.progress import ProgressReporter
         from .imports.stream import ProgressHub, reader_client
         from .providers import Providers
-        from .safe_fetch import guarded_session
+        from .providers.safe_fetch import guarded_session
 
         settings = self.settings
         encoder.install()
@@ -202,7 +202,7 @@ class Daemon:
         self.broker.emit_after("process_boot")  # once per process, as Dramatiq's CLI would
         for module in settings.actor_modules:
             importlib.import_module(module)
-        from .scheduler import load_schedules, schedules_path
+        from .scheduling.scheduler import load_schedules, schedules_path
 
         actor_queues = {name: actor.queue_name for name, actor in self.broker.actors.items()}
         check_actor_queues(actor_queues, (q.name for q in QUEUES))  # a job on an unserved queue would wait forever
@@ -226,7 +226,7 @@ class Daemon:
         self.hub = ProgressHub(
             sse_redis, settings.redis_namespace, readers=settings.sse_readers, max_streams=settings.sse_max_streams
         )
-        from . import cache, webhooks
+        from .services import cache, webhooks
 
         cache.install(cache.Cache(self.redis, settings.redis_namespace))
         self._closers.append(webhooks.close_session)
@@ -259,7 +259,7 @@ class Daemon:
         return not self.stop_requested.is_set()
 
     async def start_scheduler(self) -> None:
-        from .scheduler import ClusterScheduler
+        from .scheduling.scheduler import ClusterScheduler
 
         self.scheduler = ClusterScheduler(self.schedules, pool=self.pool, broker=self.broker, host_id=self.settings.host_id)
         await self.scheduler.start()

@@ -30,13 +30,14 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from .. import cache, job_log, webhooks
+from .. import job_log
 from ..broker.errors import Postpone
 from ..context import Resources
 from ..metrics import IMPORT_VISIBLE, IMPORTS
 from ..providers.errors import ProviderError, QuotaHeld
 from ..queues import Priority
 from ..quota import held_message
+from ..services import cache, webhooks
 from ..store.imports import STATUS_COMPLETED, STATUS_FAILED
 from . import tracker
 from .errors import ImportFailure, failure_of

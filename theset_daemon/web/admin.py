@@ -193,7 +193,7 @@ async def purge_dead_letters(request: web.Request) -> web.Response:
 async def schedules(request: web.Request) -> web.Response:
     """GET /api/admin/schedules — each schedule's cron, last run and outcome, next run."""
     await require_admin(request)
-    from ..scheduler import schedule_status
+    from ..scheduling.scheduler import schedule_status
 
     rows = await schedule_status(booted(request).pool, request.app[SCHEDULES])
     return json_response({

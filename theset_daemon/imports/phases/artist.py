@@ -14,8 +14,8 @@ from uuid import UUID
 
 import asyncpg
 
+from ...catalog.matching import best_artist_match
 from ...job_log import note
-from ...matching import best_artist_match
 from ...providers import ProviderError, Providers
 from ...store import SpotifyArtistTaken, update_artist_spotify, upsert_artist_from_tm
 

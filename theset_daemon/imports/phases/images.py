@@ -16,7 +16,7 @@ import aiohttp
 import asyncpg
 
 from ...image_size import image_size
-from ...safe_fetch import read_capped
+from ...providers.safe_fetch import read_capped
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,12 @@ from uuid import UUID
 
 import asyncpg
 
+from ...catalog.matching import (
+    best_artist_match,
+    link_setlist_to_show,
+    match_setlist_songs,
+)
 from ...job_log import note, note_each
-from ...matching import best_artist_match, link_setlist_to_show, match_setlist_songs
 from ...providers import Providers
 from ...store import (
     mark_artist_synced,

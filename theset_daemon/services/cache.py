@@ -29,8 +29,8 @@ import dramatiq
 import orjson
 import redis.asyncio as aioredis
 
-from . import jobs
-from .package_data import query
+from .. import jobs
+from ..package_data import query
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ A 2xx ends the job; a 5xx, 429, timeout or connection error raises
 :class:`DeliveryFailed` so the broker retries with backoff and dead-letters
 after the last attempt; any other 4xx, or an address refused by the guard,
 raises :class:`~theset_daemon.broker.Permanent` (dead-lettered at once).
-Requests go through :func:`~theset_daemon.safe_fetch.guarded_session`: private
+Requests go through :func:`~theset_daemon.providers.safe_fetch.guarded_session`: private
 and loopback addresses are refused unless ``THESET_ALLOW_PRIVATE_FETCH``.
 """
 
@@ -35,11 +35,11 @@ import aiohttp
 import dramatiq
 import orjson
 
-from . import jobs
-from .broker import Permanent
-from .context import Resources
-from .imports.view import load_import_view
-from .safe_fetch import AddressRefused, guarded_session, is_public
+from .. import jobs
+from ..broker import Permanent
+from ..context import Resources
+from ..imports.view import load_import_view
+from ..providers.safe_fetch import AddressRefused, guarded_session, is_public
 
 logger = logging.getLogger(__name__)
 

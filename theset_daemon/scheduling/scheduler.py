@@ -37,11 +37,11 @@ from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from . import jobs
-from .config import ConfigError
-from .metrics import SCHEDULE_RUNS
-from .package_data import default_schedules_file
-from .queues import QUEUES_BY_NAME, Priority
+from .. import jobs
+from ..config import ConfigError
+from ..metrics import SCHEDULE_RUNS
+from ..package_data import default_schedules_file
+from ..queues import QUEUES_BY_NAME, Priority
 
 logger = logging.getLogger(__name__)
 
