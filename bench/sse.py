@@ -204,7 +204,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     from daemon_process import DaemonProcess
     from theset_daemon.db import create_pool
     from theset_daemon.imports.progress import ProgressReporter
-    from theset_daemon.signing import sign_events_token
+    from theset_daemon.imports.signing import sign_events_token
 
     run_id = uuid.uuid4().hex[:8]
     namespace, database = f"bench-sse-{run_id}", f"theset_bench_sse_{run_id}"

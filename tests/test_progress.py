@@ -17,7 +17,7 @@ from theset_daemon.store import imports as imports_store
 from theset_daemon.imports.errors import NOT_FOUND, ImportFailure
 from theset_daemon.db.pool import init_connection  # the daemon's jsonb codec: reports must work with it
 from theset_daemon.metrics import IMPORT_PHASE_DURATION
-from theset_daemon.signing import InvalidToken, sign_events_token, verify_events_token
+from theset_daemon.imports.signing import InvalidToken, sign_events_token, verify_events_token
 
 #: The columns sql/001_schema.sql gives import_status (created here in a test-local schema).
 IMPORT_STATUS_DDL = """
@@ -205,7 +205,7 @@ def test_token_rejections() -> None:
     assert reason("another-secret", token, import_id, now=1000) == "forged"
     payload, mac = token.split(".")
     tampered = orjson.dumps({"i": import_id, "e": 10**10})
-    from theset_daemon.signing import _b64encode
+    from theset_daemon.imports.signing import _b64encode
 
     assert reason(SECRET, f"{_b64encode(tampered)}.{mac}", import_id, now=1000) == "forged"
     for junk in ("", "abc", "a.", ".b", "a.b.c!", "é.é"):

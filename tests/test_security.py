@@ -24,7 +24,7 @@ from theset_daemon import cli, config
 from theset_daemon.imports import stream
 from theset_daemon.loop_monitor import LoopMonitor
 from theset_daemon.readiness import ReadinessCheck
-from theset_daemon.signing import InvalidToken, sign_events_token, verify_events_token
+from theset_daemon.imports.signing import InvalidToken, sign_events_token, verify_events_token
 from theset_daemon.web import admin, dashboard, imports
 from theset_daemon.web.admin_auth import CSRF_HEADER, SESSION_COOKIE, require_admin
 from theset_daemon.web.app import add_fallback, create_app, mount_auth

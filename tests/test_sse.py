@@ -25,7 +25,7 @@ from theset_daemon.store import imports as imports_store
 from theset_daemon.imports.errors import PROVIDER_UNAVAILABLE, ImportFailure
 from theset_daemon.metrics import SSE_CLIENTS
 from theset_daemon.imports.stream import HUB, PROGRESS, ProgressHub, Reconnect, StreamEntry, Subscription, add_routes, events_url
-from theset_daemon.signing import sign_events_token
+from theset_daemon.imports.signing import sign_events_token
 from theset_daemon.web.errors import json_errors
 from theset_daemon.web.keys import SETTINGS
 

@@ -165,7 +165,7 @@ async def test_a_client_whose_socket_backs_up_is_told_to_reconnect() -> None:
 async def test_an_http_1_0_client_gets_plain_frames(start_daemon, reporter, pg_pool) -> None:  # noqa: F811
     from test_sse import SECRET as secret
 
-    from theset_daemon.signing import sign_events_token
+    from theset_daemon.imports.signing import sign_events_token
 
     daemon = await start_daemon()
     import_id = await new_import(pg_pool)

@@ -24,7 +24,7 @@ from test_sse import SseReader
 from theset_daemon.imports import plan
 from theset_daemon.imports import progress as p
 from theset_daemon.store import imports as imports_store
-from theset_daemon.signing import sign_events_token
+from theset_daemon.imports.signing import sign_events_token
 from theset_daemon.imports.stream import CONTROL_CONNECTIONS
 
 DISTINCT = 80

@@ -10,7 +10,8 @@ Follow one import in this order:
 * :mod:`.tracker` — the ``import_phases`` rows: started, fraction, done, failed;
 * :mod:`.progress` — the import row's status and the Redis stream of progress events;
 * :mod:`.view` — the one JSON view of an import row; :mod:`.errors` — its failure codes;
-* :mod:`.stream` — the SSE hub that fans the progress stream out to browsers;
+* :mod:`.stream` — the SSE hub that fans the progress stream out to browsers, on URLs
+  signed by :mod:`.signing`;
 * :mod:`.failures` — middleware: a dead-lettered phase fails its import;
 * :mod:`.reconcile` — the per-minute backstop re-enqueuing phases Redis lost.
 
