@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -53,6 +54,24 @@ class Ca:
         return cert, key
 
 
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (10,000 higher, so at most 65,535) is free too."""
+    for _ in range(100):
+        port = free_port()
+        if port + 10000 <= 65535 and _is_free(port + 10000):
+            return port
+    raise AssertionError("no free port pair for a cluster node")
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 class PrivateRedis:
     """A redis-server of its own on a free loopback port.
 
@@ -64,7 +83,7 @@ class PrivateRedis:
     """
 
     def __init__(self, *args: str, tls: Ca | None = None, sentinel_conf: str | None = None) -> None:
-        self.port = free_port()
+        self.port = _cluster_port() if "--cluster-enabled" in args else free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="theset-redis-"))
         self.tls = tls
         self.args = list(args)
@@ -103,8 +122,14 @@ class PrivateRedis:
                 cmd += ["--port", str(self.port)]
             cmd += self.args
         self.proc = subprocess.Popen(cmd, stdout=open(self.dir / "redis.log", "wb"), stderr=subprocess.STDOUT)
-        _wait(self.ping, 15, f"private redis-server on {self.port}")
+        _wait(self._serving, 15, f"private redis-server on {self.port}")
         return self
+
+    def _serving(self) -> bool:
+        """Answers a PING; a server that exited fails at once with its log."""
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(f"redis-server on {self.port} exited: {(self.dir / 'redis.log').read_text()[-600:]}")
+        return self.ping()
 
     def ping(self, **extra) -> bool:
         try:
