@@ -7,7 +7,7 @@ import asyncio
 import dramatiq
 import redis.exceptions
 
-from test_broker_support import make_broker, running, spec
+from broker_support import make_broker, running, spec
 from theset_daemon.rate_limit import ClusterRateLimiter
 
 
