@@ -12,9 +12,10 @@ from theset_daemon.services import webhooks
 
 @jobs.actor(jobs.DELIVER_WEBHOOK)
 async def deliver_webhook(url: str, event: str, delivery_id: str, payload: dict[str, Any]) -> int:
-    settings = resources().settings
+    res = resources()
+    settings = res.settings
     if not settings.webhook_secret:
         raise Permanent("THESET_WEBHOOK_SECRET is not set: webhooks are never sent unsigned")
-    session = webhooks.session(settings.allow_private_fetch)
+    session = webhooks.session(res)
     return await webhooks.deliver(session, url, settings.webhook_secret, event, delivery_id, payload,
                                   allow_private=settings.allow_private_fetch)

@@ -228,11 +228,12 @@ class Daemon:
         )
         from .services import cache, webhooks
 
-        cache.install(cache.Cache(self.redis, settings.redis_namespace))
-        self._closers.append(webhooks.close_session)
-        context.set_resources(
-            context.Resources(settings, self.pool, self.redis, self.broker, providers, self.progress, image_session)
-        )
+        webhook_session = webhooks.new_session(settings.allow_private_fetch)
+        self._closers.append(webhook_session.close)
+        context.set_resources(context.Resources(
+            settings, self.pool, self.redis, self.broker, providers, self.progress, image_session,
+            webhook_session=webhook_session, cache=cache.Cache(self.redis, settings.redis_namespace),
+        ))
 
     async def boot(self) -> bool:
         """Wait for PostgreSQL (migrating it) and Redis, start the workers; False if stopped first."""

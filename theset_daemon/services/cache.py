@@ -220,18 +220,8 @@ async def refresh_artist(res: Any, artist_id: str, *, reason: str = "") -> None:
     await res.broker.enqueue_async(warm_message([artist_id], reason=reason))
 
 
-_current: Cache | None = None
-
-
-def install(cache: Cache | None) -> None:
-    """Make ``cache`` the daemon's cache (the daemon does this in ``build``)."""
-    global _current
-    _current = cache
-
-
 def current(res: Any) -> Cache:
-    """The daemon's cache, or one over ``res.redis`` when none was installed (tests)."""
-    global _current
-    if _current is None or _current.redis is not res.redis:
-        _current = Cache(res.redis, res.settings.redis_namespace)
-    return _current
+    """The daemon's cache (``res.cache``); one over ``res.redis`` is set there when none is (tests)."""
+    if res.cache is None or res.cache.redis is not res.redis:
+        res.cache = Cache(res.redis, res.settings.redis_namespace)
+    return res.cache

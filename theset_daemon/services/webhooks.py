@@ -152,19 +152,13 @@ async def notify_import(res: Resources, import_id: str, event: str) -> int:
     return len(urls)
 
 
-_session: aiohttp.ClientSession | None = None
+def session(res: Resources) -> aiohttp.ClientSession:
+    """The daemon's webhook session (``res.webhook_session``, guarded); opened there on first use (tests)."""
+    if res.webhook_session is None or res.webhook_session.closed:
+        res.webhook_session = new_session(res.settings.allow_private_fetch)
+    return res.webhook_session
 
 
-def session(allow_private: bool) -> aiohttp.ClientSession:
-    """This process's webhook session (guarded), opened on first use."""
-    global _session
-    if _session is None or _session.closed:
-        _session = guarded_session(allow_private=allow_private, timeout_s=DELIVERY_TIMEOUT_S)
-    return _session
-
-
-async def close_session() -> None:
-    global _session
-    if _session is not None:
-        await _session.close()
-        _session = None
+def new_session(allow_private: bool) -> aiohttp.ClientSession:
+    """A guarded session with the delivery timeout; the daemon opens one at boot."""
+    return guarded_session(allow_private=allow_private, timeout_s=DELIVERY_TIMEOUT_S)
