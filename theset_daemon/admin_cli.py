@@ -86,10 +86,16 @@ def _queues_table(overview: dict) -> None:
     for q in overview["queues"]:
         c = q["counts"]
         age = q["oldestWaitingAgeS"]
+        served = ",".join(f"{d['hostId']}({d['concurrency']})" for d in q.get("servedBy", [])) or "NONE"
         rows.append((q["name"], "yes" if q["paused"] else "", c["waiting"], c["delayed"], c["active"], c["completed"],
-                     c["failed"], c["dead"], "-" if age is None else f"{age:.1f}", sum(q["throughputPerMin"])))
+                     c["failed"], c["dead"], "-" if age is None else f"{age:.1f}", sum(q["throughputPerMin"]), served))
     _print_table(("QUEUE", "PAUSED", "WAITING", "DELAYED", "ACTIVE", "COMPLETED", "FAILED", "DEAD", "OLDEST S",
-                  "DONE 15M"), rows)
+                  "DONE 15M", "SERVED BY"), rows)
+    for q in overview["queues"]:
+        if q.get("unserved"):
+            c = q["counts"]
+            print(f"warning: {q['name']} has {c['waiting'] + c['delayed']} job(s) waiting and no daemon serves it "
+                  "(THESET_QUEUES / --queues)")
     print()
     if not overview["daemons"]:
         print("no daemon has sent a heartbeat in the last day")

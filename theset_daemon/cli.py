@@ -31,7 +31,8 @@ def _run(args: argparse.Namespace) -> int:
 
     from .daemon import Daemon
 
-    settings = config.load()
+    environ = dict(os.environ) if args.queues is None else {**os.environ, "THESET_QUEUES": args.queues}
+    settings = config.load(environ)  # --queues is THESET_QUEUES for this run
     settings.check_serving()
     logs.setup(settings.log_level, settings.secrets)
     for warning in boot_warnings(settings, os.environ):
@@ -176,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "Run the daemon: apply pending migrations (under an advisory lock), start the workers, the\n"
                    "scheduler and the side server, tell systemd READY, and serve until SIGTERM/SIGINT, then drain.", "*")
     run.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations at boot")
+    run.add_argument("--queues", help="comma-separated queues this daemon consumes (THESET_QUEUES; default all)")
     run.set_defaults(func=_run)
 
     show = _command(sub, "config", "print the effective configuration, secrets masked",

@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 
 from .broker import connection
 from .masking import MASK, masker
-from .queues import JobDefaults
+from .queues import QUEUES_BY_NAME, JobDefaults
 
 #: Exit status for a configuration error (sysexits.h EX_CONFIG).
 EXIT_CONFIG = 78
@@ -147,6 +147,27 @@ def _module_list(value: str) -> tuple[str, ...]:
     return modules
 
 
+def _queue_names(value: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(item.strip() for item in value.split(",") if item.strip()))
+    unknown = [name for name in names if name not in QUEUES_BY_NAME]
+    if unknown:
+        raise ValueError(f"comma-separated queue names from {', '.join(QUEUES_BY_NAME)}; unknown: {', '.join(unknown)}")
+    return names
+
+
+def _concurrency(value: str) -> tuple[tuple[str, int], ...]:
+    pairs: dict[str, int] = {}
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        name, _, size = item.partition("=")
+        name = name.strip()
+        if name not in QUEUES_BY_NAME or not size.strip().isdigit() or int(size) < 1:
+            raise ValueError(f"queue=N pairs (N >= 1) for queues from {', '.join(QUEUES_BY_NAME)}; bad: {item!r}")
+        pairs[name] = int(size)
+    return tuple(pairs.items())
+
+
 @dataclass(frozen=True)
 class Var:
     """How one setting is read: its variable, parser, default and secrecy."""
@@ -227,6 +248,8 @@ VARIABLES: dict[str, Var] = {
     "metrics_token": Var("THESET_METRICS_TOKEN", _own_secret, "", secret=True),
     "auth_max_failures": Var("THESET_AUTH_MAX_FAILURES", _positive_int, "10"),
     "trusted_proxies": Var("THESET_TRUSTED_PROXIES", _networks, ""),
+    "queues": Var("THESET_QUEUES", _queue_names, ""),
+    "concurrency": Var("THESET_CONCURRENCY", _concurrency, ""),
 }
 
 
@@ -307,6 +330,10 @@ class Settings:
     def sse_secrets(self) -> tuple[str, ...]:
         """The SSE secrets whose tokens are accepted: the current one (which signs), then the previous one."""
         return tuple(s for s in (self.sse_secret, self.sse_secret_previous) if s)
+    #: The queues this daemon consumes (empty: every queue of the table).
+    queues: tuple[str, ...]
+    #: Per-queue concurrency overrides on this host: (queue, jobs at once) pairs.
+    concurrency: tuple[tuple[str, int], ...]
 
     @property
     def jobs(self) -> JobDefaults:
@@ -359,6 +386,8 @@ class Settings:
             value = getattr(self, name)
             if var.secret:
                 value = MASK if value else ""
+            elif name == "concurrency":
+                value = ",".join(f"{queue}={size}" for queue, size in value)
             shown[var.env] = mask.value(value)
         return shown
 

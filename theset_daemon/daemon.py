@@ -196,7 +196,10 @@ class Daemon:
             defaults=settings.jobs,
             host_id=settings.host_id,
             lease_timeout_s=settings.lease_timeout,
-            middleware=[*default_middleware(), ImportFailures()],
+            middleware=[
+                *default_middleware(settings.redis_target, settings.redis_namespace, settings.jobs),
+                ImportFailures(),
+            ],
         )
         dramatiq.set_broker(self.broker)
         self.broker.emit_after("process_boot")  # once per process, as Dramatiq's CLI would
@@ -319,7 +322,8 @@ class Daemon:
     async def start_workers(self) -> None:
         from .broker import Worker
 
-        self.worker = Worker(self.broker, queues=QUEUES)
+        served = [spec for spec in QUEUES if spec.name in self.settings.queues] or list(QUEUES)
+        self.worker = Worker(self.broker, queues=served, concurrency=dict(self.settings.concurrency))
         await self.worker.start()
 
     async def drain(self) -> None:

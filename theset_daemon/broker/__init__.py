@@ -16,8 +16,12 @@ Message options (``send_with_options(..., option=value)``; most also as actor op
 ``job_id`` (deterministic id: a send while that id is waiting/delayed/running
 returns the existing job), ``debounce_ms`` (a repeat of the job id within the
 window is ignored even after the first finished), ``max_attempts`` /
-``max_retries``, ``min_backoff`` / ``max_backoff`` (ms), ``time_limit`` (ms).
-Actor-only: ``default_priority``, ``throws``.
+``max_retries``, ``min_backoff`` / ``max_backoff`` (ms), ``time_limit`` (ms), and
+Dramatiq's own (``max_age``, ``on_success``/``on_failure``, ``store_results``,
+``pipe_ignore``, ``on_retry_exhausted``, ``notify_shutdown``). The worker sets
+``retries`` and ``requeue_timestamp`` on a retried message, as Dramatiq does.
+Actor-only: ``default_priority``, ``throws``, ``retry_when``; ``@actor(priority=N)``
+runs N levels below the queue's default.
 
 Redis key layout (``ns`` = namespace; every key the broker writes is under it):
 
@@ -44,6 +48,10 @@ key                            type    content
 ``ns:daemon:<host_id>``        HASH    heartbeat of a daemon: ``heartbeat`` (ms), ``active``, ``jobs``
                                        (held job ids, one per line), ``stopped_at`` after a clean stop
 ``ns:daemons``                 ZSET    host ids by last heartbeat (kept a day)
+``ns:serving`` / ``:<host>``   ZSET /  the queues each live daemon consumes (see ``serving.py``)
+                               HASH
+``ns:results:*``               LIST    stored results (Dramatiq's Redis result backend)
+``ns:barrier:*``               STRING  group completion barriers
 ``ns:metrics:leader``          STRING  host id of the daemon exporting the cluster-wide gauges (PX)
 =============================  ======  =====================================================
 

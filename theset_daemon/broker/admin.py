@@ -26,6 +26,7 @@ import orjson
 from ..queues import Priority, QueueSpec
 from . import retries
 from .broker import decode_record
+from .serving import served_by
 
 if TYPE_CHECKING:
     from .broker import TheSetBroker
@@ -178,6 +179,7 @@ class QueueAdmin:
         """Every queue (counts by state and priority, paused, oldest waiting age, throughput) and daemon."""
         specs = list(self.broker.specs.values())
         flat = await self.broker.run_script("admin_overview", [spec.name for spec in specs])
+        serving = await served_by(self.broker.aredis, self.broker.namespace)
         now = int(flat[-1])
         queues = []
         for i, spec in enumerate(specs):
@@ -193,6 +195,9 @@ class QueueAdmin:
                 "waitingByPriority": {p.name: int(row[7 + p.value]) for p in Priority},
                 "oldestWaitingAgeS": round(max(0, now - oldest) / 1000, 3) if oldest >= 0 else None,
                 "throughputPerMin": [int(v) for v in row[13:]],
+                "servedBy": serving.get(spec.name, []),
+                # work waits (or comes due) and no live daemon consumes this queue
+                "unserved": not serving.get(spec.name) and int(row[0]) + int(row[1]) > 0,
             })
         return {"queues": queues, "daemons": await self.daemons(now)}
 

@@ -10,18 +10,21 @@ job; :meth:`consume` (Dramatiq's thread worker) is not supported.
 from __future__ import annotations
 
 import logging
-import socket
 import os
+import socket
+import time
 from typing import Any, Callable, Iterable, Sequence
 
 import dramatiq
 from dramatiq import Message
-from dramatiq.errors import DecodeError, QueueNotFound
+from dramatiq.errors import DecodeError, QueueJoinTimeout, QueueNotFound
 from dramatiq.middleware import CurrentMessage, Middleware, MiddlewareError
 
 from ..queues import QUEUES, JobDefaults, Priority, QueueSpec
 from . import connection
 from . import priority as priorities
+from .composition import composition_middleware
+from .deferred import defer, on_loop
 from .connection import RedisTarget
 from .errors import WrongQueue
 from .keys import Keys
@@ -40,17 +43,16 @@ DEFAULT_MAX_CONNECTIONS = 64
 _EMPTY: dict[str, Any] = {}
 
 
-def default_middleware() -> list[Middleware]:
-    """Dramatiq middleware that never blocks the loop, plus :class:`JobOptions`.
+def default_middleware(target: RedisTarget, namespace: str, defaults: JobDefaults = JobDefaults()) -> list[Middleware]:
+    """The middleware of a broker by default: Dramatiq's, none of which blocks the loop.
 
-    Not included: AgeLimit (a hook per job for an option nobody sets here; add it
-    if needed), TimeLimit and ShutdownNotifications (thread interrupts; the
-    worker uses ``asyncio.timeout`` and drain instead), Retries (the broker's
-    own retries), AsyncIO (actors run on the daemon's loop), Callbacks and
-    Pipelines (they enqueue with a blocking call from the hook; add them
-    explicitly if a blocking enqueue on the loop is acceptable).
+    CurrentMessage, then composition on the broker's Redis (AgeLimit, Callbacks,
+    Pipelines, GroupCallbacks, Results: see :mod:`.composition`), then
+    :class:`JobOptions`. Time limits, shutdown notifications and retries are the
+    worker's own (Dramatiq's TimeLimit, ShutdownNotifications and Retries use
+    thread signals and a blocking re-enqueue); async actors run on the loop (no AsyncIO middleware).
     """
-    return [CurrentMessage(), JobOptions()]
+    return [CurrentMessage(), *composition_middleware(target, namespace, defaults), JobOptions()]
 
 
 class TheSetBroker(dramatiq.Broker):
@@ -68,7 +70,8 @@ class TheSetBroker(dramatiq.Broker):
       lease_timeout_s: the crash-recovery bound in seconds: a dead daemon's jobs
         are handed to a live one within this time.
       middleware: Dramatiq middleware; default :func:`default_middleware`. Hooks
-        run on the event loop and must not block.
+        run on the event loop and must not block (an enqueue from a hook is deferred;
+        other blocking work goes through :func:`.deferred.off_loop`).
       max_connections: pool size of each Redis client.
     """
 
@@ -86,15 +89,20 @@ class TheSetBroker(dramatiq.Broker):
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         self._hooks: dict[str, list[Any]] = {}
-        super().__init__(middleware=default_middleware() if middleware is None else middleware)
+        #: Called with a queue's name after it is declared (a worker serving declared queues listens).
+        self.declare_listeners: list[Any] = []
+        self.target = target or connection.parse(redis_url)
+        if middleware is None:
+            middleware = default_middleware(self.target, namespace, defaults)
+        super().__init__(middleware=middleware)
         if not any(isinstance(m, JobOptions) for m in self.middleware):
             self.add_middleware(JobOptions())
-        self.target = target or connection.parse(redis_url)
         self.redis_url = redis_url
         self.namespace = namespace
         self.keys = Keys(namespace)
         self.specs: dict[str, QueueSpec] = {q.name: q for q in queues}
-        self.served = frozenset(self.specs)  # the queues daemons are configured to serve: enqueue refuses others
+        # the queues of the table and those declared (by an actor), as in Dramatiq: enqueue refuses others
+        self.served: set[str] = set(self.specs)
         self.queues: dict[str, QueueSpec] = {}
         self.defaults = defaults
         self.host_id = host_id or f"{socket.gethostname()}-{os.getpid()}"
@@ -130,7 +138,7 @@ class TheSetBroker(dramatiq.Broker):
         hooks = self._hooks.get(name)
         if hooks is None:
             base = getattr(Middleware, name)
-            hooks = [getattr(m, name) for m in self.middleware if getattr(type(m), name, base) is not base]
+            hooks = [getattr(m, name) for m in self.middleware if getattr(getattr(m, name), "__func__", None) is not base]
             if name.startswith("after_"):
                 hooks.reverse()
             self._hooks[name] = hooks
@@ -159,20 +167,60 @@ class TheSetBroker(dramatiq.Broker):
         if queue_name in self.queues:
             return
         self.emit_before("declare_queue", queue_name)
-        spec = self.specs.get(queue_name) or QueueSpec(queue_name, 1, None, Priority.NORMAL)
-        self.specs.setdefault(queue_name, spec)
-        self.queues[queue_name] = spec
+        self.queues[queue_name] = self.spec_for(queue_name)
+        self.served.add(queue_name)
         self.emit_after("declare_queue", queue_name)
+        for listener in list(self.declare_listeners):
+            listener(queue_name)
+
+    def spec_for(self, queue_name: str) -> QueueSpec:
+        """The table's row for ``queue_name``; a queue missing from it gets concurrency 1, NORMAL."""
+        spec = self.specs.get(queue_name)
+        if spec is None:
+            spec = self.specs[queue_name] = QueueSpec(queue_name, 1, None, Priority.NORMAL)
+        return spec
 
     def enqueue(self, message: Message, *, delay: int | None = None) -> Message:
-        """Enqueue one message (blocking: call off the loop). See :meth:`enqueue_async`."""
+        """Enqueue one message; ``delay`` (ms) wins over the message's own ``delay`` option.
+
+        Off the loop it blocks until Redis has the job. Called on a running loop
+        (a middleware hook such as Pipelines', an async actor's ``send``) it never
+        blocks: the enqueue is deferred to a task that the running attempt awaits
+        before it is recorded done (see :mod:`.deferred`), and ``message`` is returned.
+        """
+        if on_loop():
+            [args] = self._pack([message], delay)  # refusals (unknown queue, wrong queue) raise here
+            defer(self._enqueue_packed(message, args, delay))
+            return message
         return self.enqueue_many([message], delay=delay)[0]
+
+    async def _enqueue_packed(self, message: Message, args: list[Any], delay: int | None) -> None:
+        reply = await self._resp.evalsha(self._scripts["enqueue"], args)
+        self._unpack([message], [reply], delay)
+
+    def join(self, queue_name: str, *, timeout: int | None = None, interval_s: float = 0.005) -> None:
+        """Block until ``queue_name`` has nothing waiting, delayed or running (Dramatiq's join).
+
+        Parameters:
+          timeout: milliseconds to wait at most; raises ``dramatiq.errors.QueueJoinTimeout`` then.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout / 1000
+        keys = [self.keys.queue(queue_name, kind) for kind in ("waiting", "delayed", "active")]
+        while True:
+            with self.redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.zcard(key)
+                if not any(pipe.execute()):
+                    return
+            if deadline is not None and time.monotonic() > deadline:
+                raise QueueJoinTimeout(queue_name)
+            time.sleep(interval_s)
 
     def enqueue_many(self, messages: Iterable[Message], *, delay: int | None = None) -> list[Message]:
         """Enqueue messages in one round trip (blocking: call off the loop).
 
         Each message's options may carry ``priority``, ``delay`` (ms), ``job_id``
-        and ``debounce_ms``; ``delay`` here applies to messages without one.
+        and ``debounce_ms``; ``delay`` here, when given, wins over a message's own.
         Returns, per message, it or the existing job's message when its job id was taken.
         """
         messages = list(messages)
@@ -223,14 +271,14 @@ class TheSetBroker(dramatiq.Broker):
                 actor = self.actors.get(message.actor_name)
                 self._check_queue(message, actor)
                 actor_options = actor.options if actor is not None else _EMPTY
-                wait = options.get("delay", delay)
+                wait = options.get("delay") if delay is None else delay
                 if emit is not None:
                     emit("enqueue", message, wait)
                 args += (
                     options.get("job_id") or message.message_id,
                     message.queue_name,
                     message.actor_name,
-                    int(priorities.resolve(options, actor_options, self.specs.get(message.queue_name))),
+                    int(priorities.resolve(options, actor_options, self.specs.get(message.queue_name), actor)),
                     int(wait or 0),
                     int(options.get("debounce_ms") or actor_options.get("debounce_ms") or 0),
                     message.encode(),
@@ -251,7 +299,7 @@ class TheSetBroker(dramatiq.Broker):
         flat = [value for reply in replies for value in reply]
         for message, value in zip(messages, flat):
             if value == 0:
-                self.emit_after("enqueue", message, message.options.get("delay", delay))
+                self.emit_after("enqueue", message, message.options.get("delay") if delay is None else delay)
                 results.append(message)
             elif value == b"":  # debounced, and the earlier job's record is gone
                 results.append(message)

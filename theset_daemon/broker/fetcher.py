@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from typing import Callable
 
@@ -64,6 +65,8 @@ class Fetcher:
         self.idle_timeout_s = idle_timeout_s
         self.wake_key = broker.keys.host_wake(broker.host_id)
         self.fetching = False
+        self.paused = False
+        self.loop_thread = threading.get_ident()
         self.capacity = asyncio.Event()
         self.blocked_on: frozenset[str] | None = None
         self._next_due_at: float | None = None
@@ -81,6 +84,29 @@ class Fetcher:
     def start(self) -> None:
         self.fetching = True
         self._task = asyncio.get_running_loop().create_task(self._run(), name="theset-fetcher")
+
+    def add_lane(self, lane: Lane) -> None:
+        """Serve one more queue (the lane is already in ``lanes``); wakes a parked loop."""
+        self.lanes[lane.name] = lane
+        self._by_marker[lane.marker.encode()] = lane
+        self._interrupt_block()
+
+    def pause(self) -> None:
+        """Fetch nothing until :meth:`resume` (jobs already fetched still run)."""
+        self.paused = True
+        self._interrupt_block()
+
+    def resume(self) -> None:
+        self.paused = False
+        self.capacity.set()
+
+    def _interrupt_block(self) -> None:
+        """End a parked BZPOPMIN now; its connection is dropped (Redis would keep it blocked)."""
+        self.capacity.set()
+        if self._block_task is not None:
+            self._block_task.cancel()
+            old, self._blocker = self._blocker, AsyncResp(self.broker.target, name=self.broker.client_name, timeout_s=None)
+            self._wake_task(old.close())
 
     def stop(self) -> None:
         """Stop fetching now (sync, idempotent); a fetch in flight still lands and is dispatched."""
@@ -105,7 +131,10 @@ class Fetcher:
             self._wake_self_soon()
 
     def _wake_self_soon(self) -> None:
-        task = asyncio.get_running_loop().create_task(self._wake_self())
+        self._wake_task(self._wake_self())
+
+    def _wake_task(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._wakes.add(task)
         task.add_done_callback(self._wakes.discard)
 
@@ -118,6 +147,10 @@ class Fetcher:
     async def _run(self) -> None:
         while self.fetching:
             try:
+                if self.paused:
+                    self.capacity.clear()
+                    await self.capacity.wait()
+                    continue
                 if await self._round():
                     continue
                 if not any(lane.free > 0 for lane in self.lanes.values()):
@@ -125,7 +158,7 @@ class Fetcher:
                 else:
                     await self._block()
             except asyncio.CancelledError:
-                if self.fetching:
+                if self.fetching and not self._woken():
                     raise
             except Exception:
                 logger.warning("fetching failed; retrying in %.1fs", ERROR_BACKOFF_S, exc_info=True)
@@ -175,6 +208,11 @@ class Fetcher:
         if len(reply) > i:
             self._lost(reply[i:])
         return fetched
+
+    def _woken(self) -> bool:
+        """Whether a cancelled block was ours to cancel (pause, a new lane), not the task's."""
+        task = asyncio.current_task()
+        return task is not None and task.cancelling() == 0
 
     @staticmethod
     def _lost(entries: list) -> None:

@@ -14,7 +14,10 @@ JOB_OPTIONS = frozenset(
         "throws",  # exception types that dead-letter at once, like Permanent
         "default_priority",  # the actor's priority when a message names none
         "debounce_ms",  # window in which a repeated job_id is ignored
-        "time_limit",  # ms an attempt may run before it is cancelled (a failure)
+        "time_limit",  # ms an attempt may run before TimeLimitExceeded ends it (a failure)
+        "retry_when",  # Dramatiq's predicate (retries, exception) -> bool, deciding instead of the budget
+        "on_retry_exhausted",  # actor name sent (message.asdict(), {retries, max_retries}) when retries run out
+        "notify_shutdown",  # a plain actor's thread gets dramatiq's Shutdown raised when a drain runs out
     }
 )
 

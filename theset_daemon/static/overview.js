@@ -25,6 +25,13 @@ function warnings(queues, daemons) {
       h("strong", null, "No daemon is alive. "),
       `${count(jobs)} job(s) wait in ${waiting.map((q) => q.name).join(", ")} and nothing will run them.`));
   }
+  if (alive.length) {
+    for (const q of queues.filter((q) => q.unserved)) {
+      notes.push(h("div", { class: "notice bad", role: "alert", dataset: { warning: "unserved", queue: q.name } },
+        h("strong", null, `${q.name} has no daemon serving it. `),
+        `${count((q.counts.waiting || 0) + (q.counts.delayed || 0))} job(s) wait; start a daemon whose THESET_QUEUES includes it.`));
+    }
+  }
   for (const q of queues.filter((q) => q.paused && q.counts.waiting > 0)) {
     notes.push(h("div", { class: "notice warn", dataset: { warning: "paused" } },
       h("strong", null, `${q.name} is paused `), `with ${count(q.counts.waiting)} job(s) waiting.`));
@@ -41,7 +48,7 @@ function queueCard(q, anyAlive) {
   const byPriority = q.waitingByPriority || {};
   const perMin = q.throughputPerMin || [];
   const lastMin = perMin.length ? perMin[perMin.length - 1] : 0;
-  const stranded = !anyAlive && !q.paused && counts.waiting > 0;
+  const stranded = (!anyAlive || q.unserved) && !q.paused && counts.waiting > 0;
   return h("article", { class: `card queue${q.paused ? " paused" : ""}`, dataset: { queue: q.name } },
     h("header", null,
       link(`#/queue/${encodeURIComponent(q.name)}/waiting`, q.name, "qname"),
@@ -57,6 +64,7 @@ function queueCard(q, anyAlive) {
         h("span", { class: "label" }, SHORT[p]), " ", count(byPriority[p] || 0)))),
     h("dl", { class: "meta" },
       pair("concurrency", count(q.concurrency)),
+      pair("served by", (q.servedBy || []).map((d) => `${d.hostId} (${d.concurrency})`).join(", ") || "none", "served-by"),
       pair("rate limit", rate(q.rateLimit)),
       pair("priority", q.defaultPriority || "–"),
       pair("oldest waiting", q.oldestWaitingAgeS === null || q.oldestWaitingAgeS === undefined

@@ -131,6 +131,7 @@ local function finish(kind, id, token, extra)
     local info = cjson.decode(extra)
     local due = NOW + tonumber(info.delay_ms)
     set_failure(key, info)
+    if info.msg then redis.call('HSET', key, 'msg', info.msg) end -- the message with its new retries
     redis.call('HSET', key, 'state', 'failed', 'due_at', due)
     redis.call('ZADD', qkey(q, 'delayed'), due, id)
     redis.call('ZADD', qkey(q, 'failed'), NOW, id)
