@@ -27,7 +27,8 @@ def test_the_shipped_actors_are_declared_from_the_catalogue():
 
     declared = {name: a.queue_name for name, a in dramatiq.get_broker().actors.items()}
     assert {j.actor: j.queue for j in jobs.JOBS}.items() <= declared.items()
-    jobs.check_actor_queues(declared, QUEUES_BY_NAME)  # does not raise
+    # other tests in this process may declare actors of their own on the global broker: check ours
+    jobs.check_actor_queues({a: q for a, q in declared.items() if a in jobs.JOBS_BY_ACTOR}, QUEUES_BY_NAME)
 
 
 def test_a_message_carries_its_jobs_queue_priority_and_id_and_a_caller_may_override_the_priority():

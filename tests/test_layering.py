@@ -11,8 +11,6 @@ import ast
 from importlib import resources
 from typing import Iterator
 
-import pytest
-
 BROKER = "theset_daemon.broker"
 
 
@@ -54,7 +52,6 @@ def test_the_reader_resolves_relative_imports_and_sees_function_level_ones():
     }
 
 
-@pytest.mark.xfail(strict=True, reason="broker/ still imports queues, metrics, rate_limit, logs (fixed after #19 lands)")
 def test_the_broker_imports_nothing_outside_itself():
     modules = list(broker_modules())
     assert len(modules) >= 15  # the whole package was read

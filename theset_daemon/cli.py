@@ -121,9 +121,10 @@ def _schedules(args: argparse.Namespace) -> int:
     import dramatiq
 
     from .broker import TheSetBroker
+    from .queues import QUEUES
 
     settings = config.load()
-    broker = TheSetBroker(target=settings.redis_target, namespace=settings.redis_namespace)  # never connects here
+    broker = TheSetBroker(target=settings.redis_target, namespace=settings.redis_namespace, queues=QUEUES)  # never connects
     dramatiq.set_broker(broker)
     for module in settings.actor_modules:
         importlib.import_module(module)

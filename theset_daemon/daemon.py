@@ -323,7 +323,8 @@ class Daemon:
         from .broker import Worker
 
         served = [spec for spec in QUEUES if spec.name in self.settings.queues] or list(QUEUES)
-        self.worker = Worker(self.broker, queues=served, concurrency=dict(self.settings.concurrency))
+        self.worker = Worker(self.broker, queues=served, concurrency=dict(self.settings.concurrency),
+                             log_kwargs=("import_id",))  # log lines of an import's jobs carry its id
         await self.worker.start()
 
     async def drain(self) -> None:

@@ -20,15 +20,15 @@ from dramatiq import Message
 from dramatiq.errors import DecodeError, QueueJoinTimeout, QueueNotFound
 from dramatiq.middleware import CurrentMessage, Middleware, MiddlewareError
 
-from ..queues import QUEUES, JobDefaults, Priority, QueueSpec
 from . import connection
 from . import priority as priorities
 from .composition import composition_middleware
-from .deferred import defer, on_loop
 from .connection import RedisTarget
+from .deferred import defer, on_loop
 from .errors import WrongQueue
 from .keys import Keys
 from .middleware import JobOptions
+from .queues import JobDefaults, Priority, QueueSpec
 from .resp import AsyncResp, Script, SyncResp
 from .scripts import NAMES, source
 
@@ -81,7 +81,7 @@ class TheSetBroker(dramatiq.Broker):
         redis_url: str = "",
         target: RedisTarget | None = None,
         namespace: str = "theset",
-        queues: Sequence[QueueSpec] = QUEUES,
+        queues: Sequence[QueueSpec] = (),
         defaults: JobDefaults = JobDefaults(),
         host_id: str | None = None,
         lease_timeout_s: float = 30.0,

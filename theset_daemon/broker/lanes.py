@@ -6,10 +6,10 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from ..metrics import RATE_LIMIT_WAIT
-from ..queues import QueueSpec
-from ..rate_limit import ClusterRateLimiter
 from .job import Job
+from .metrics import RATE_LIMIT_WAIT
+from .queues import QueueSpec
+from .rate_limit import ClusterRateLimiter
 
 
 @dataclass(eq=False)
