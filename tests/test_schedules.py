@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import free_port
 from daemon_process import REPO, DaemonProcess
+from test_jobs import shipped_actors
 from theset_daemon.jobs import schedule_fire_id
 from theset_daemon.scheduling.scheduler import (
     DEFAULT_SCHEDULES_FILE, ScheduleFileError, cron_trigger, load_schedules, previous_fire_time,
@@ -34,10 +35,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_the_shipped_schedules_load_with_the_real_actors():
-    import theset_daemon.actors  # noqa: F401  (declares them)
-    import dramatiq
-
-    known = {name: a.queue_name for name, a in dramatiq.get_broker().actors.items()}
+    known = shipped_actors()  # from the actor objects: the global broker may have changed since they were declared
     schedules = {s.name: s for s in load_schedules(DEFAULT_SCHEDULES_FILE, known)}
     assert {"calculate-trending", "sync-active-artists", "deep-sync-trending", "cleanup-old-jobs",
             "artist-quick-sync"} <= set(schedules)
