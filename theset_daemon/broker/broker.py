@@ -257,6 +257,11 @@ class TheSetBroker(dramatiq.Broker):
                 pipe.delete(self.keys.queue(queue_name, kind))
             pipe.execute()
 
+    def flush_all(self) -> None:
+        """Dramatiq's ``Broker.flush_all``: flush every declared queue (its own tests call it)."""
+        for queue_name in self.specs:
+            self.flush(queue_name)
+
     # -- enqueue internals -----------------------------------------------------------------
 
     def _pack(self, messages: list[Message], delay: int | None) -> list[list[Any]]:
