@@ -4,8 +4,21 @@ Importing this package declares every actor on the broker set with
 ``dramatiq.set_broker``; the daemon imports it after building its broker.
 """
 
-from . import artist_import, catalog, images, setlists, spotify, ticketmaster, venues
-from . import cache_warm, cleanup, reconcile, scheduled_sync, trending, webhook
+from . import (
+    artist_import,
+    cache_warm,
+    catalog,
+    cleanup,
+    images,
+    reconcile,
+    scheduled_sync,
+    setlists,
+    spotify,
+    ticketmaster,
+    trending,
+    venues,
+    webhook,
+)
 
 __all__ = [
     "artist_import", "catalog", "images", "setlists", "spotify", "ticketmaster", "venues",

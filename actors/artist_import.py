@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import dramatiq
-
+from theset_daemon import jobs
 from theset_daemon.context import resources
-from theset_daemon.import_errors import NOT_FOUND, ImportFailure
-from theset_daemon.phase_run import PhaseRun
-from theset_daemon.phases.artist import import_artist as create_artist
+from theset_daemon.imports.errors import NOT_FOUND, ImportFailure
+from theset_daemon.imports.phases.artist import import_artist as create_artist
+from theset_daemon.imports.run import PhaseRun
 from theset_daemon.providers import ProviderNotFound
 from theset_daemon.store import update_import
 
 
-@dramatiq.actor(queue_name="artist_import")
+@jobs.actor(jobs.IMPORT_ARTIST)
 async def import_artist(tm_attraction_id: str, import_id: str | None = None) -> None:
     res = resources()
     async with PhaseRun(res, import_id, "artist") as run:

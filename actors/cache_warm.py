@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dramatiq
-
-from theset_daemon import cache
+from theset_daemon import jobs
 from theset_daemon.context import resources
+from theset_daemon.services import cache
 
 
-@dramatiq.actor(queue_name="cache_warm")
+@jobs.actor(jobs.WARM_ARTIST_PAGES)
 async def warm_artist_pages(artist_ids: list[str], reason: str = "") -> int:
     res = resources()
     return await cache.warm_artist_pages(res.pool, cache.current(res), artist_ids)

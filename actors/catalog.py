@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dramatiq
-
+from theset_daemon import jobs
 from theset_daemon.context import resources
-from theset_daemon.phase_run import PhaseRun
-from theset_daemon.phases.catalog import sync_catalog as sync_studio_catalog
+from theset_daemon.imports.phases.catalog import sync_catalog as sync_studio_catalog
+from theset_daemon.imports.run import PhaseRun
 
 
-@dramatiq.actor(queue_name="spotify_catalog")
+@jobs.actor(jobs.SYNC_CATALOG)
 async def sync_catalog(artist_id: str, import_id: str | None = None) -> None:
     res = resources()
     async with PhaseRun(res, import_id, "catalog", artist_id) as run:

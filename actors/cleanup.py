@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dramatiq
-
-from theset_daemon import cleanup
+from theset_daemon import jobs
 from theset_daemon.context import resources
+from theset_daemon.services import cleanup
 
 
-@dramatiq.actor(queue_name="cleanup")
+@jobs.actor(jobs.CLEANUP_OLD_JOBS)
 async def cleanup_old_jobs(
     import_retention_days: int = cleanup.DEFAULT_IMPORT_RETENTION_DAYS,
     fire_retention_days: int = cleanup.DEFAULT_FIRE_RETENTION_DAYS,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dramatiq
-
+from theset_daemon import jobs
 from theset_daemon.context import resources
-from theset_daemon.phase_run import PhaseRun
-from theset_daemon.phases.images import process_images as measure_image
+from theset_daemon.imports.phases.images import process_images as measure_image
+from theset_daemon.imports.run import PhaseRun
 
 
-@dramatiq.actor(queue_name="image_processing")
+@jobs.actor(jobs.PROCESS_IMAGES)
 async def process_images(artist_id: str, import_id: str | None = None) -> None:
     res = resources()
     async with PhaseRun(res, import_id, "images", artist_id) as run:

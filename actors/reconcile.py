@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import dramatiq
-
+from theset_daemon import jobs
 from theset_daemon.context import resources
-from theset_daemon.reconcile import reconcile_imports as reconcile
+from theset_daemon.imports.reconcile import reconcile_imports as reconcile
 
 
-@dramatiq.actor(queue_name="scheduled_sync")
+@jobs.actor(jobs.RECONCILE_IMPORTS)
 async def reconcile_imports() -> dict[str, Any]:
     return (await reconcile(resources())).as_dict()

@@ -14,10 +14,13 @@ from typing import Iterable
 
 import dramatiq
 
+from theset_daemon import jobs
 from theset_daemon.context import resources
-from theset_daemon.import_plan import PHASES_BY_NAME
+from theset_daemon.imports.phases.spotify_profile import (
+    sync_spotify_profile as sync_profile,
+)
+from theset_daemon.imports.plan import PHASES_BY_NAME
 from theset_daemon.package_data import query
-from theset_daemon.phases.spotify_profile import sync_spotify_profile as sync_profile
 from theset_daemon.queues import Priority
 from theset_daemon.quota import RECURRING, WORK_OPTION
 
@@ -29,19 +32,14 @@ ACTIVITY_WINDOW = timedelta(days=7)
 
 def sync_messages(artist_ids: Iterable[str], phases: Iterable[str], *, priority: Priority | None = None) -> list[dramatiq.Message]:
     """One message per artist and phase, with the job id ``sync:<artist_id>:<phase>``."""
-    messages = []
-    for artist_id in artist_ids:
-        for name in phases:
-            phase = PHASES_BY_NAME[name]
-            messages.append(dramatiq.Message(
-                queue_name=phase.queue, actor_name=phase.actor, args=(), kwargs={"artist_id": artist_id},
-                options={"priority": (priority or phase.priority).name, "job_id": f"sync:{artist_id}:{name}",
-                         WORK_OPTION: RECURRING},
-            ))
-    return messages
+    return [
+        PHASES_BY_NAME[name].job.message(job_id=jobs.sync_id(artist_id, name), priority=priority,
+                                         options={WORK_OPTION: RECURRING}, artist_id=artist_id)
+        for artist_id in artist_ids for name in phases
+    ]
 
 
-@dramatiq.actor(queue_name="scheduled_sync")
+@jobs.actor(jobs.SYNC_ACTIVE_ARTISTS)
 async def sync_active_artists(limit: int = 50) -> int:
     """Profile and shows of the ``limit`` most active artists, least recently synced first."""
     res = resources()
@@ -52,7 +50,7 @@ async def sync_active_artists(limit: int = 50) -> int:
     return len(rows)
 
 
-@dramatiq.actor(queue_name="scheduled_sync")
+@jobs.actor(jobs.DEEP_SYNC_TRENDING)
 async def deep_sync_trending() -> int:
     """Full catalogue and shows of every trending artist."""
     res = resources()
@@ -63,7 +61,7 @@ async def deep_sync_trending() -> int:
     return len(rows)
 
 
-@dramatiq.actor(queue_name="scheduled_sync")
+@jobs.actor(jobs.QUICK_SYNC_VIEWED_ARTISTS)
 async def quick_sync_viewed_artists(viewed_within_s: int = 3600, stale_after_s: int = 21600, limit: int = 100) -> int:
     """A quick profile refresh of recently viewed artists whose profile is stale."""
     res = resources()
@@ -71,10 +69,8 @@ async def quick_sync_viewed_artists(viewed_within_s: int = 3600, stale_after_s: 
         RECENTLY_VIEWED, timedelta(seconds=viewed_within_s), timedelta(seconds=stale_after_s), limit
     )
     messages = [
-        dramatiq.Message(queue_name="artist_quick_sync", actor_name="quick_sync_artist", args=(),
-                         kwargs={"artist_id": r["id"]},
-                         options={"priority": Priority.HIGH.name, "job_id": f"quick-sync:{r['id']}",
-                                  WORK_OPTION: RECURRING})
+        jobs.QUICK_SYNC_ARTIST.message(job_id=jobs.quick_sync_id(r["id"]), options={WORK_OPTION: RECURRING},
+                                       artist_id=r["id"])
         for r in rows
     ]
     if messages:
@@ -82,7 +78,7 @@ async def quick_sync_viewed_artists(viewed_within_s: int = 3600, stale_after_s: 
     return len(rows)
 
 
-@dramatiq.actor(queue_name="artist_quick_sync")
+@jobs.actor(jobs.QUICK_SYNC_ARTIST)
 async def quick_sync_artist(artist_id: str) -> dict:
     """The artist's Spotify profile, refreshed outside any import."""
     res = resources()

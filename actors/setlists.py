@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dramatiq
-
+from theset_daemon import jobs
 from theset_daemon.context import resources
-from theset_daemon.phase_run import PhaseRun
-from theset_daemon.phases.setlists import sync_setlists as fetch_setlists
+from theset_daemon.imports.phases.setlists import sync_setlists as fetch_setlists
+from theset_daemon.imports.run import PhaseRun
 
 
-@dramatiq.actor(queue_name="setlist_sync")
+@jobs.actor(jobs.SYNC_SETLISTS)
 async def sync_setlists(artist_id: str, import_id: str | None = None) -> None:
     res = resources()
     async with PhaseRun(res, import_id, "setlists", artist_id) as run:

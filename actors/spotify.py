@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import dramatiq
-
+from theset_daemon import jobs
 from theset_daemon.context import resources
-from theset_daemon.phase_run import PhaseRun
-from theset_daemon.phases.spotify_profile import sync_spotify_profile as sync_profile
+from theset_daemon.imports.phases.spotify_profile import (
+    sync_spotify_profile as sync_profile,
+)
+from theset_daemon.imports.run import PhaseRun
 
 
-@dramatiq.actor(queue_name="spotify_sync")
+@jobs.actor(jobs.SYNC_SPOTIFY_PROFILE)
 async def sync_spotify_profile(artist_id: str, import_id: str | None = None) -> None:
     res = resources()
     async with PhaseRun(res, import_id, "spotify_profile", artist_id) as run:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dramatiq
-
+from theset_daemon import jobs
 from theset_daemon.context import resources
-from theset_daemon.phase_run import PhaseRun
-from theset_daemon.phases.shows import sync_shows as sync_events
+from theset_daemon.imports.phases.shows import sync_shows as sync_events
+from theset_daemon.imports.run import PhaseRun
 
 
-@dramatiq.actor(queue_name="ticketmaster_sync")
+@jobs.actor(jobs.SYNC_SHOWS)
 async def sync_shows(artist_id: str, import_id: str | None = None) -> None:
     res = resources()
     async with PhaseRun(res, import_id, "shows", artist_id) as run:

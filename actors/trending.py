@@ -5,16 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import dramatiq
-
-from theset_daemon import trending
+from theset_daemon import jobs
 from theset_daemon.context import resources
-from theset_daemon.cache import warm_message
+from theset_daemon.services import trending
+from theset_daemon.services.cache import warm_message
 
 logger = logging.getLogger(__name__)
 
 
-@dramatiq.actor(queue_name="trending_calc")
+@jobs.actor(jobs.CALCULATE_TRENDING)
 async def calculate_trending(timeframes: list[str] | None = None) -> dict[str, Any]:
     res = resources()
     rankings = await trending.calculate_trending(

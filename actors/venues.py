@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import dramatiq
-
+from theset_daemon import jobs
 from theset_daemon.context import resources
-from theset_daemon.phase_run import PhaseRun
-from theset_daemon.phases.venues import sync_venue_details as fetch_venue_details
+from theset_daemon.imports.phases.venues import (
+    sync_venue_details as fetch_venue_details,
+)
+from theset_daemon.imports.run import PhaseRun
 
 
-@dramatiq.actor(queue_name="venue_sync")
+@jobs.actor(jobs.SYNC_VENUE_DETAILS)
 async def sync_venue_details(artist_id: str, import_id: str | None = None) -> None:
     res = resources()
     async with PhaseRun(res, import_id, "venues", artist_id) as run:

@@ -174,7 +174,8 @@ def rss_mb(pid: int) -> float:
 
 
 async def produce(reporter: Any, distinct: list[str], shared: str, duration: float, period: float) -> int:
-    from theset_daemon import progress as p
+    from theset_daemon.imports import plan
+    from theset_daemon.store import imports as imports_store
 
     sent = 0
     began = time.monotonic()
@@ -185,10 +186,10 @@ async def produce(reporter: Any, distinct: list[str], shared: str, duration: flo
         step = 0
         while time.monotonic() - began < duration:
             step += 1
-            await reporter.report(import_id, stage=p.CATALOG, progress=min(99, step), message=f"step {step}")
+            await reporter.report(import_id, stage="catalog", progress=min(99, step), message=f"step {step}")
             sent += 1
             await asyncio.sleep(every)
-        await reporter.report(import_id, stage=p.DONE, progress=100, status=p.STATUS_COMPLETED)
+        await reporter.report(import_id, stage=plan.DONE, progress=100, status=imports_store.STATUS_COMPLETED)
         sent += 1
 
     await asyncio.gather(*(one(i, period) for i in distinct), one(shared, 0.5))
@@ -202,8 +203,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     from conftest import free_port
     from daemon_process import DaemonProcess
     from theset_daemon.db import create_pool
-    from theset_daemon.progress import ProgressReporter
-    from theset_daemon.signing import sign_events_token
+    from theset_daemon.imports.progress import ProgressReporter
+    from theset_daemon.imports.signing import sign_events_token
 
     run_id = uuid.uuid4().hex[:8]
     namespace, database = f"bench-sse-{run_id}", f"theset_bench_sse_{run_id}"

@@ -28,7 +28,7 @@ import asyncpg
 import orjson
 import redis.asyncio as aioredis
 
-from theset_daemon import trending  # noqa: E402
+from theset_daemon.services import trending  # noqa: E402
 from theset_daemon.db.migrate import migrate  # noqa: E402
 
 FILL = """

@@ -56,7 +56,7 @@ from daemon_process import DaemonProcess  # noqa: E402
 from import_harness import SandboxProcess  # noqa: E402
 from theset_daemon.follow import read_events  # noqa: E402
 from theset_daemon.sandbox import Sandbox  # noqa: E402
-from theset_daemon.signing import sign_events_token  # noqa: E402
+from theset_daemon.imports.signing import sign_events_token  # noqa: E402
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 #: Reconciliation every 2 s (the shipped schedule runs it every minute).

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import dramatiq
 import pytest
 from daemon_process import DaemonProcess
-from test_admin_support import (
+from admin_support import (
     WebhookReceiver,
     call,
     drop_namespace,

@@ -11,7 +11,7 @@ import dramatiq
 import orjson
 import pytest
 from daemon_process import REPO
-from test_broker_support import FAST_DEFAULTS, make_broker, running
+from broker_support import FAST_DEFAULTS, make_broker, running
 
 from theset_daemon.broker import Permanent, current_job
 from theset_daemon.queues import QUEUES, QUEUES_BY_NAME

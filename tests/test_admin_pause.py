@@ -10,8 +10,8 @@ import dramatiq
 import orjson
 import redis
 from daemon_process import DaemonProcess
-from test_admin_support import call, drop_namespace, module_env, poll, queue_row
-from test_broker_support import make_broker, monitor_lines, running, spec
+from admin_support import call, drop_namespace, module_env, poll, queue_row
+from broker_support import make_broker, monitor_lines, running, spec
 
 from theset_daemon.broker import TheSetBroker
 from theset_daemon.broker.admin import QueueAdmin

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dramatiq
 
-from test_broker_support import make_broker, running, spec, wait_for_state
+from broker_support import make_broker, running, spec, wait_for_state
 from theset_daemon.broker import current_job
-from theset_daemon.logs import job_context
+from theset_daemon.broker.job import job_context
 
 
 async def test_actor_sees_its_job_and_reports_progress(redis_url, namespace):
@@ -32,7 +32,7 @@ async def test_actor_sees_its_job_and_reports_progress(redis_url, namespace):
         kickoff.message_with_options(args=("a1",), kwargs={"import_id": "imp-9"}, job_id="import:a1", priority="CRITICAL")
     )
     second = await broker.enqueue_async(catalogue.message("a1"))
-    async with running(broker, [queue]):
+    async with running(broker, [queue], log_kwargs=("import_id",)):  # as the daemon's worker does
         await wait_for_state(broker, "import:a1", "completed")
         await wait_for_state(broker, second.message_id, "completed")
     assert seen["async"] == ("import:a1", 1, "artist_import", 0)

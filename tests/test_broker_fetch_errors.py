@@ -7,8 +7,8 @@ import asyncio
 import dramatiq
 import redis.exceptions
 
-from test_broker_support import make_broker, running, spec
-from theset_daemon.rate_limit import ClusterRateLimiter
+from broker_support import make_broker, running, spec
+from theset_daemon.broker.rate_limit import ClusterRateLimiter
 
 
 async def test_queues_keep_their_slots_when_a_rate_limit_check_fails(redis_url, namespace, monkeypatch):

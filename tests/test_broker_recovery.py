@@ -14,7 +14,7 @@ from pathlib import Path
 import dramatiq
 from prometheus_client import REGISTRY
 
-from test_broker_support import make_broker, running, spec, wait_for, wait_for_state
+from broker_support import make_broker, running, spec, wait_for, wait_for_state
 from theset_daemon.broker import Worker, current_job
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,7 +87,7 @@ CHILD = textwrap.dedent(
     """
     import asyncio, sys, dramatiq, redis
     sys.path.insert(0, {tests!r})
-    from test_broker_support import make_broker, spec
+    from broker_support import make_broker, spec
     from theset_daemon.broker import Worker, current_job
 
     async def main():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from theset_daemon.catalog import is_live_album, is_live_title
-from theset_daemon.models import Album
+from theset_daemon.catalog.models import Album
 
 LIVE_TITLES = [
     "Wonderwall - Live",

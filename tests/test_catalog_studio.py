@@ -7,7 +7,7 @@ import random
 
 from theset_daemon.catalog import CatalogResult, dedup_key, dedupe, studio_tracks
 from theset_daemon.catalog.dedupe import preference
-from theset_daemon.models import Album, AudioFeatures, Track
+from theset_daemon.catalog.models import Album, AudioFeatures, Track
 
 
 def album(id: str, name: str, album_type: str = "album", date: str = "2001-05-01") -> Album:

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 
 from test_trending import add_artist, add_show, pool, scratch_db  # noqa: F401  (fixtures)
-from theset_daemon import cleanup
+from theset_daemon.services import cleanup
 from theset_daemon.broker import TheSetBroker
 from theset_daemon.config import load
 from theset_daemon.context import Resources

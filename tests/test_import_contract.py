@@ -8,9 +8,9 @@ import orjson
 import pytest
 
 from openapi_contract import check
-from theset_daemon.import_errors import CODES, ImportFailure, failure_of
-from theset_daemon.import_plan import PHASES
-from theset_daemon.import_view import camel, import_view, public_counts
+from theset_daemon.imports.errors import CODES, ImportFailure, failure_of
+from theset_daemon.imports.plan import PHASES
+from theset_daemon.imports.view import camel, import_view, public_counts
 from theset_daemon.providers import (
     MalformedResponse,
     ProviderNotFound,

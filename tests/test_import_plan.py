@@ -1,6 +1,9 @@
 """The import's phase graph: what runs when, and the progress bar."""
 
-from theset_daemon.import_plan import DONE_WEIGHT, PHASES, PHASES_BY_NAME, is_complete, overall_progress, ready_phases
+from theset_daemon.imports.plan import (
+    DONE_WEIGHT, PHASES, PHASES_BY_NAME, STAGES, is_complete, overall_progress, ready_phases,
+)
+from theset_daemon.imports.progress import _check as check_report
 from theset_daemon.queues import QUEUES_BY_NAME
 
 
@@ -35,4 +38,10 @@ def test_progress_only_counts_weights_and_keeps_100_for_done():
 
 def test_every_phase_runs_on_a_declared_queue():
     for phase in PHASES:
-        assert phase.queue in QUEUES_BY_NAME
+        assert phase.job.queue in QUEUES_BY_NAME
+
+
+def test_every_phase_is_a_stage_progress_accepts_so_a_new_phase_needs_no_second_list():
+    for phase in PHASES:
+        check_report(phase.name, 10, "running")  # the reporter's validation: raises on an unknown stage
+    assert STAGES == ("queued", *(p.name for p in PHASES), "done")

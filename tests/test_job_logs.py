@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dramatiq
 
-from test_broker_support import make_broker, running, spec, wait_for_state
+from broker_support import make_broker, running, spec, wait_for_state
 from theset_daemon.broker import current_job
 from theset_daemon.broker.admin import QueueAdmin
 from theset_daemon.broker.job import LOG_LINE_MAX
 from theset_daemon.catalog.studio import studio_tracks
-from theset_daemon.models import Album, Track
+from theset_daemon.catalog.models import Album, Track
 
 
 async def test_log_lines_are_kept_with_the_record_across_attempts(redis_url, namespace):

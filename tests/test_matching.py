@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from theset_daemon.matching import (
+from theset_daemon.catalog.matching import (
     ShowCandidate,
     best_artist_match,
     link_setlist_to_show,
@@ -17,7 +17,7 @@ from theset_daemon.matching import (
     normalise_title,
     venues_agree,
 )
-from theset_daemon.models import Setlist, SetlistSong
+from theset_daemon.catalog.models import Setlist, SetlistSong
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from daemon_process import REPO, DaemonProcess
 from conftest import free_port
-from test_admin_support import drop_namespace, module_env
+from admin_support import drop_namespace, module_env
 
 MONITORING = REPO / "monitoring"
 DASHBOARD = MONITORING / "grafana" / "theset-daemon.json"

@@ -22,7 +22,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from test_admin_support import ADMIN_TOKEN, API_TOKEN, call, drop_namespace, module_env
+from admin_support import ADMIN_TOKEN, API_TOKEN, call, drop_namespace, module_env
 
 #: Examples per operation and mode; the whole run stays well under a minute.
 EXAMPLES = 12

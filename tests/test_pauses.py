@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_broker_support import make_broker, spec
+from broker_support import make_broker, spec
 from theset_daemon import pauses
 
 

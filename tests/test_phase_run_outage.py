@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from theset_daemon.broker import Postpone
-from theset_daemon.phase_run import DatabaseAway, PhaseRun
+from theset_daemon.imports.run import DatabaseAway, PhaseRun
 from theset_daemon.providers.errors import ProviderUnavailable
 
 

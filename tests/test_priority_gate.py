@@ -2,7 +2,7 @@
 
 import asyncio
 
-from theset_daemon.priority_gate import PriorityGate
+from theset_daemon.providers.priority_gate import PriorityGate
 
 
 async def test_waiters_enter_by_priority_then_arrival():

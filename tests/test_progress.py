@@ -11,11 +11,13 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from theset_daemon import progress as p
-from theset_daemon.import_errors import NOT_FOUND, ImportFailure
+from theset_daemon.imports import plan
+from theset_daemon.imports import progress as p
+from theset_daemon.store import imports as imports_store
+from theset_daemon.imports.errors import NOT_FOUND, ImportFailure
 from theset_daemon.db.pool import init_connection  # the daemon's jsonb codec: reports must work with it
 from theset_daemon.metrics import IMPORT_PHASE_DURATION
-from theset_daemon.signing import InvalidToken, sign_events_token, verify_events_token
+from theset_daemon.imports.signing import InvalidToken, sign_events_token, verify_events_token
 
 #: The columns sql/001_schema.sql gives import_status (created here in a test-local schema).
 IMPORT_STATUS_DDL = """
@@ -90,7 +92,7 @@ async def stream(redis: aioredis.Redis, namespace: str, import_id: str) -> list[
 
 async def test_report_writes_row_then_stream(reporter: p.ProgressReporter, pg_pool, async_redis, namespace) -> None:
     import_id = await new_import(pg_pool)
-    entry = await reporter.report(import_id, stage=p.ARTIST, progress=10, message="artist found", counts={"artists": 1})
+    entry = await reporter.report(import_id, stage="artist", progress=10, message="artist found", counts={"artists": 1})
     snap = await reporter.snapshot(import_id)
     assert snap is not None
     assert (snap["status"], snap["stage"], snap["progress"], snap["message"]) == ("running", "artist", 10, "artist found")
@@ -104,8 +106,8 @@ async def test_report_writes_row_then_stream(reporter: p.ProgressReporter, pg_po
 
 async def test_progress_never_goes_backwards_and_counts_merge(reporter: p.ProgressReporter, pg_pool) -> None:
     import_id = await new_import(pg_pool)
-    await reporter.report(import_id, stage=p.CATALOG, progress=40, counts={"songs": 120})
-    await reporter.report(import_id, stage=p.SHOWS, progress=30, counts={"shows": 12})
+    await reporter.report(import_id, stage="catalog", progress=40, counts={"songs": 120})
+    await reporter.report(import_id, stage="shows", progress=30, counts={"shows": 12})
     snap = await reporter.snapshot(import_id)
     assert snap is not None
     assert (snap["stage"], snap["progress"]) == ("shows", 40)
@@ -114,9 +116,9 @@ async def test_progress_never_goes_backwards_and_counts_merge(reporter: p.Progre
 
 async def test_final_event_and_frozen_afterwards(reporter: p.ProgressReporter, pg_pool, async_redis, namespace) -> None:
     import_id = await new_import(pg_pool)
-    await reporter.report(import_id, stage=p.SETLISTS, progress=80)
-    await reporter.report(import_id, stage=p.DONE, progress=95, status=p.STATUS_COMPLETED, counts={"setlists": 3})
-    assert await reporter.report(import_id, stage=p.IMAGES, progress=10) is None
+    await reporter.report(import_id, stage="setlists", progress=80)
+    await reporter.report(import_id, stage=plan.DONE, progress=95, status=imports_store.STATUS_COMPLETED, counts={"setlists": 3})
+    assert await reporter.report(import_id, stage="images", progress=10) is None
     snap = await reporter.snapshot(import_id)
     assert snap is not None
     assert (snap["status"], snap["stage"], snap["progress"]) == ("completed", "done", 100)
@@ -129,7 +131,7 @@ async def test_final_event_and_frozen_afterwards(reporter: p.ProgressReporter, p
 async def test_failed_carries_error(reporter: p.ProgressReporter, pg_pool, async_redis, namespace) -> None:
     import_id = await new_import(pg_pool)
     error = ImportFailure(NOT_FOUND, "no attraction K8vZ9171").to_text()
-    await reporter.report(import_id, stage=p.ARTIST, progress=5, status=p.STATUS_FAILED, error=error)
+    await reporter.report(import_id, stage="artist", progress=5, status=imports_store.STATUS_FAILED, error=error)
     [(_, event)] = await stream(async_redis, namespace, import_id)
     assert (event["status"], event["error"]) == ("failed", {"code": "not_found", "message": "no attraction K8vZ9171"})
 
@@ -137,16 +139,16 @@ async def test_failed_carries_error(reporter: p.ProgressReporter, pg_pool, async
 async def test_unknown_import_and_bad_arguments(reporter: p.ProgressReporter, async_redis, namespace) -> None:
     missing = str(uuid.uuid4())
     with pytest.raises(p.UnknownImport):
-        await reporter.report(missing, stage=p.ARTIST, progress=1)
+        await reporter.report(missing, stage="artist", progress=1)
     with pytest.raises(p.UnknownImport):
-        await reporter.report("not-a-uuid", stage=p.ARTIST, progress=1)
+        await reporter.report("not-a-uuid", stage="artist", progress=1)
     assert await async_redis.exists(p.stream_key(namespace, missing)) == 0
     assert await reporter.snapshot(missing) is None
     assert await reporter.snapshot("not-a-uuid") is None
     with pytest.raises(ValueError, match="stage"):
         await reporter.report(missing, stage="bogus", progress=1)
     with pytest.raises(ValueError, match="0..100"):
-        await reporter.report(missing, stage=p.ARTIST, progress=101)
+        await reporter.report(missing, stage="artist", progress=101)
 
 
 def phase_count(stage: str) -> float:
@@ -159,11 +161,11 @@ def phase_count(stage: str) -> float:
 
 async def test_stage_done_observes_phase_once(reporter: p.ProgressReporter, pg_pool) -> None:
     import_id = await new_import(pg_pool)
-    before = phase_count(p.VENUES)
-    await reporter.report(import_id, stage=p.VENUES, progress=50)
-    await reporter.report(import_id, stage=p.VENUES, progress=60, stage_done=True)
-    await reporter.report(import_id, stage=p.VENUES, progress=60, stage_done=True)  # a retried job
-    assert phase_count(p.VENUES) == before + 1
+    before = phase_count("venues")
+    await reporter.report(import_id, stage="venues", progress=50)
+    await reporter.report(import_id, stage="venues", progress=60, stage_done=True)
+    await reporter.report(import_id, stage="venues", progress=60, stage_done=True)  # a retried job
+    assert phase_count("venues") == before + 1
 
 
 async def test_stream_trimmed_to_about_maxlen(reporter: p.ProgressReporter, pg_pool, async_redis, namespace) -> None:
@@ -173,7 +175,7 @@ async def test_stream_trimmed_to_about_maxlen(reporter: p.ProgressReporter, pg_p
         for _ in range(p.STREAM_MAXLEN + 300):
             pipe.xadd(key, {"data": b"{}"})
         await pipe.execute()
-    await reporter.report(import_id, stage=p.CATALOG, progress=1)
+    await reporter.report(import_id, stage="catalog", progress=1)
     assert await async_redis.xlen(key) < p.STREAM_MAXLEN + 300
 
 
@@ -203,7 +205,7 @@ def test_token_rejections() -> None:
     assert reason("another-secret", token, import_id, now=1000) == "forged"
     payload, mac = token.split(".")
     tampered = orjson.dumps({"i": import_id, "e": 10**10})
-    from theset_daemon.signing import _b64encode
+    from theset_daemon.imports.signing import _b64encode
 
     assert reason(SECRET, f"{_b64encode(tampered)}.{mac}", import_id, now=1000) == "forged"
     for junk in ("", "abc", "a.", ".b", "a.b.c!", "é.é"):
@@ -247,9 +249,9 @@ async def test_concurrent_reports_reach_the_stream_in_progress_order(pg_pool, as
     import_id = await new_import(pg_pool)
     slow = p.ProgressReporter(pg_pool, _SlowFirstAppend(async_redis, 0.3), namespace, stream_ttl_s=600)
     fast = p.ProgressReporter(pg_pool, async_redis, namespace, stream_ttl_s=600)
-    first = asyncio.create_task(slow.report(import_id, stage=p.CATALOG, progress=40))
+    first = asyncio.create_task(slow.report(import_id, stage="catalog", progress=40))
     await asyncio.sleep(0.1)  # the slow report has updated the row and is appending
-    await asyncio.gather(first, fast.report(import_id, stage=p.SHOWS, progress=50))
+    await asyncio.gather(first, fast.report(import_id, stage="shows", progress=50))
     progress = [event["progress"] for _, event in await stream(async_redis, namespace, import_id)]
     assert progress == sorted(progress) == [40, 50]
 
@@ -264,5 +266,5 @@ async def test_a_report_whose_append_fails_still_updates_the_row(pg_pool, async_
     import_id = await new_import(pg_pool)
     reporter = p.ProgressReporter(pg_pool, Down(), namespace, stream_ttl_s=600)
     with pytest.raises(ConnectionError):
-        await reporter.report(import_id, stage=p.DONE, progress=100, status=p.STATUS_COMPLETED)
+        await reporter.report(import_id, stage=plan.DONE, progress=100, status=imports_store.STATUS_COMPLETED)
     assert await pg_pool.fetchval("select status from import_status where id = $1::text::uuid", import_id) == "completed"

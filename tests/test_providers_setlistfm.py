@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_providers_support import sandbox_and_providers
+from providers_support import sandbox_and_providers
 
 from theset_daemon.providers import MalformedResponse, ProviderRejected
 

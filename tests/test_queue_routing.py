@@ -7,7 +7,7 @@ import asyncio
 import dramatiq
 import pytest
 
-from test_broker_support import make_broker, spec
+from broker_support import make_broker, spec
 from test_config import cli
 from theset_daemon import config
 from theset_daemon.broker import Worker

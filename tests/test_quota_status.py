@@ -13,8 +13,8 @@ from daemon_process import REPO
 
 from theset_daemon.broker import Postpone
 from theset_daemon.context import Resources
-from theset_daemon.phase_run import PhaseRun
-from theset_daemon.progress import ProgressReporter
+from theset_daemon.imports.run import PhaseRun
+from theset_daemon.imports.progress import ProgressReporter
 from theset_daemon.providers import QuotaHeld
 from theset_daemon.quota import PERSON, now_ms
 from theset_daemon.store import create_import, get_import
@@ -38,7 +38,7 @@ async def test_a_held_phase_is_postponed_and_the_import_says_waiting_for_quota(p
 
 async def test_the_quotas_verb_shows_the_budget_the_queued_cost_and_the_warning(redis_url, async_redis, namespace) -> None:
     import dramatiq
-    from test_broker_support import make_broker
+    from broker_support import make_broker
 
     from theset_daemon.quota import RECURRING, QuotaPolicy
     from theset_daemon.quota_store import QuotaBudget

@@ -13,8 +13,9 @@ from import_harness import SandboxProcess, kickoff
 from daemon_process import DaemonProcess
 from test_cache import PrivateRedis, private_redis  # noqa: F401  (fixture)
 from test_webhooks import SECRET, receiver  # noqa: F401  (fixture)
-from theset_daemon import webhooks
+from theset_daemon.services import webhooks
 from theset_daemon.broker import TheSetBroker
+from theset_daemon.queues import QUEUES
 from theset_daemon.sandbox import Sandbox
 
 SEED = 7
@@ -57,7 +58,7 @@ async def test_flushall_mid_import_then_reconciliation_completes_it_without_dupl
 ):
     truth = Sandbox(SEED).truth
     attraction = truth.demo_attraction_id
-    broker = TheSetBroker(redis_url=private_redis.url, namespace=namespace, host_id="test-producer")
+    broker = TheSetBroker(redis_url=private_redis.url, namespace=namespace, host_id="test-producer", queues=QUEUES)
     conn = await asyncpg.connect(database_url)
     try:
         await broker.pause("setlist_sync")  # hold the import at its last phase

@@ -24,6 +24,7 @@ from import_harness import REPO, SandboxProcess, run_import, start_daemon
 from redis_servers import Ca, PrivateRedis
 from test_redis_faults import call
 from theset_daemon.broker import TheSetBroker, connection
+from theset_daemon.queues import QUEUES
 from theset_daemon.redis_health import NotReady, RedisHealth
 from theset_daemon.sandbox import Sandbox
 
@@ -51,7 +52,7 @@ def tls_files(ca: Ca) -> connection.Tls:
 
 
 def make_broker(target: connection.RedisTarget, namespace: str) -> TheSetBroker:
-    return TheSetBroker(target=target, namespace=namespace, host_id="tls-test")
+    return TheSetBroker(target=target, namespace=namespace, host_id="tls-test", queues=QUEUES)
 
 
 async def test_every_broker_client_speaks_tls(tls_redis, pki, namespace):

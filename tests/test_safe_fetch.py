@@ -8,8 +8,8 @@ from aiohttp import web
 from theset_daemon.image_size import image_size
 from yarl import URL
 
-from theset_daemon.safe_fetch import AddressRefused, check_literal_host, guarded_session, is_public
-from theset_daemon.webhooks import refuse_private_literal
+from theset_daemon.providers.safe_fetch import AddressRefused, check_literal_host, guarded_session, is_public
+from theset_daemon.services.webhooks import refuse_private_literal
 
 PNG_1x2 = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000208060000001f15c489")
 

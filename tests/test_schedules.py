@@ -19,8 +19,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import free_port
 from daemon_process import REPO, DaemonProcess
-from theset_daemon.scheduler import (
-    DEFAULT_SCHEDULES_FILE, ScheduleFileError, cron_trigger, fire_job_id, load_schedules, previous_fire_time,
+from test_jobs import shipped_actors
+from theset_daemon.jobs import schedule_fire_id
+from theset_daemon.scheduling.scheduler import (
+    DEFAULT_SCHEDULES_FILE, ScheduleFileError, cron_trigger, load_schedules, previous_fire_time,
 )
 
 ACTORS = {"reconcile_imports": "scheduled_sync", "calculate_trending": "trending_calc"}
@@ -33,16 +35,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_the_shipped_schedules_load_with_the_real_actors():
-    import importlib
-    import pkgutil
-
-    import dramatiq
-    import theset_daemon.actors as package
-
-    # The actors as declared, read from their modules (not from whichever broker is global now).
-    modules = [importlib.import_module(f"{package.__name__}.{m.name}") for m in pkgutil.iter_modules(package.__path__)]
-    known = {a.actor_name: a.queue_name for module in modules for a in vars(module).values()
-             if isinstance(a, dramatiq.Actor)}
+    known = shipped_actors()  # from the actor objects: the global broker may have changed since they were declared
     schedules = {s.name: s for s in load_schedules(DEFAULT_SCHEDULES_FILE, known)}
     assert {"calculate-trending", "sync-active-artists", "deep-sync-trending", "cleanup-old-jobs",
             "artist-quick-sync"} <= set(schedules)
@@ -176,7 +169,7 @@ def test_three_daemons_enqueue_each_fire_once_and_catch_up_a_missed_fire_once(cl
     client = redis.Redis.from_url(redis_url)
     jobs = {k.decode().split(":job:", 1)[1] for k in client.scan_iter(match=f"{namespace}:job:schedule:tick:*")}
     client.close()
-    assert jobs == {fire_job_id("tick", t) for t in times}
+    assert jobs == {schedule_fire_id("tick", t) for t in times}
     # Every tick was enqueued by exactly one daemon; the others found it claimed.
     assert {r["host_id"] for r in ticks} <= {d.env["THESET_HOST_ID"] for d in cluster}
 

@@ -20,10 +20,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 from multidict import CIMultiDict
 
-from theset_daemon import cli, config, sse
+from theset_daemon import cli, config
+from theset_daemon.imports import stream
 from theset_daemon.loop_monitor import LoopMonitor
 from theset_daemon.readiness import ReadinessCheck
-from theset_daemon.signing import InvalidToken, sign_events_token, verify_events_token
+from theset_daemon.imports.signing import InvalidToken, sign_events_token, verify_events_token
 from theset_daemon.web import admin, dashboard, imports
 from theset_daemon.web.admin_auth import CSRF_HEADER, SESSION_COOKIE, require_admin
 from theset_daemon.web.app import add_fallback, create_app, mount_auth
@@ -56,7 +57,7 @@ async def make_client(redis_url, namespace) -> AsyncIterator[Callable[..., TestC
         redis_client = aioredis.Redis.from_url(redis_url)
         mount_auth(app, redis_client, settings)
         app.add_routes([*dashboard.ROUTES, *admin.ROUTES, *imports.ROUTES, web.post("/test/action", guarded_action)])
-        sse.add_routes(app)
+        stream.add_routes(app)
         add_fallback(app)
         client = TestClient(TestServer(app))
         await client.start_server()
@@ -309,7 +310,7 @@ def test_last_event_id_is_used_exactly_as_validated(given, used) -> None:
     from urllib.parse import quote
 
     request = make_mocked_request("GET", f"/x?lastEventId={quote(given)}")
-    assert sse._requested_after(request) == used  # noqa: SLF001
+    assert stream._requested_after(request) == used  # noqa: SLF001
 
 
 async def test_the_previous_admin_token_and_sse_secret_work_during_a_rotation(make_client) -> None:

@@ -19,11 +19,13 @@ from conftest import free_port
 from openapi_contract import check_event
 from test_progress import new_import, pg_pool  # noqa: F401  (the import_status fixture)
 from theset_daemon import config
-from theset_daemon import progress as p
-from theset_daemon.import_errors import PROVIDER_UNAVAILABLE, ImportFailure
+from theset_daemon.imports import plan
+from theset_daemon.imports import progress as p
+from theset_daemon.store import imports as imports_store
+from theset_daemon.imports.errors import PROVIDER_UNAVAILABLE, ImportFailure
 from theset_daemon.metrics import SSE_CLIENTS
-from theset_daemon.sse import HUB, PROGRESS, ProgressHub, Reconnect, StreamEntry, Subscription, add_routes, events_url
-from theset_daemon.signing import sign_events_token
+from theset_daemon.imports.stream import HUB, PROGRESS, ProgressHub, Reconnect, StreamEntry, Subscription, add_routes, events_url
+from theset_daemon.imports.signing import sign_events_token
 from theset_daemon.web.errors import json_errors
 from theset_daemon.web.keys import SETTINGS
 
@@ -155,19 +157,19 @@ async def eventually(condition: Callable[[], bool], timeout: float = TIMEOUT) ->
 async def test_snapshot_then_live_events_then_done_closes(start_daemon, http, reporter, pg_pool) -> None:  # noqa: F811
     daemon = await start_daemon()
     import_id = await new_import(pg_pool)
-    first = await reporter.report(import_id, stage=p.ARTIST, progress=10, message="artist found")
+    first = await reporter.report(import_id, stage="artist", progress=10, message="artist found")
     reader, snapshot = await open_stream(http, daemon, import_id)
     assert 1500 <= int(snapshot["retry"]) <= 1500 * 1.5  # the hint plus its jitter
     assert snapshot["id"] == first  # replay starts after what the snapshot shows
     assert (snapshot["data"]["stage"], snapshot["data"]["progress"]) == ("artist", 10)
 
-    sent = [await reporter.report(import_id, stage=p.CATALOG, progress=n) for n in (20, 30, 40)]
+    sent = [await reporter.report(import_id, stage="catalog", progress=n) for n in (20, 30, 40)]
     events = [await reader.event() for _ in sent]
     assert [e["id"] for e in events] == sent
     assert [e["event"] for e in events] == ["progress"] * 3
     assert [e["data"]["progress"] for e in events] == [20, 30, 40]
 
-    done = await reporter.report(import_id, stage=p.DONE, progress=100, status=p.STATUS_COMPLETED, counts={"songs": 9})
+    done = await reporter.report(import_id, stage=plan.DONE, progress=100, status=imports_store.STATUS_COMPLETED, counts={"songs": 9})
     final = await reader.event()
     assert final is not None and (final["event"], final["id"]) == ("done", done)
     assert final["data"]["status"] == "completed" and final["data"]["counts"] == {"songs": 9}
@@ -179,16 +181,16 @@ async def test_reconnect_with_last_event_id_misses_and_repeats_nothing(start_dae
     daemon = await start_daemon()
     import_id = await new_import(pg_pool)
     reader, _ = await open_stream(http, daemon, import_id)
-    seen = [(await reader.event())["id"] for _ in [await reporter.report(import_id, stage=p.SHOWS, progress=n) for n in (5, 10)]]
+    seen = [(await reader.event())["id"] for _ in [await reporter.report(import_id, stage="shows", progress=n) for n in (5, 10)]]
     reader.response.close()
     await eventually(lambda: daemon.hub.clients == 0)
 
-    missed = [await reporter.report(import_id, stage=p.SHOWS, progress=n) for n in (15, 20)]
+    missed = [await reporter.report(import_id, stage="shows", progress=n) for n in (15, 20)]
     reader, snapshot = await open_stream(http, daemon, import_id, last_id=seen[-1])
     assert snapshot["data"]["progress"] == 20 and snapshot["id"] == seen[-1]
     replayed = [await reader.event() for _ in missed]
     assert [e["id"] for e in replayed] == missed
-    live = await reporter.report(import_id, stage=p.SHOWS, progress=25)
+    live = await reporter.report(import_id, stage="shows", progress=25)
     assert (await reader.event())["id"] == live
 
     # the same through the query parameter a client without headers uses
@@ -208,8 +210,8 @@ async def test_two_daemons_serve_one_import_from_one_redis(start_daemon, http, r
     import_id = await new_import(pg_pool)
     reader_one, _ = await open_stream(http, one, import_id)
     reader_two, _ = await open_stream(http, two, import_id)
-    sent = [await reporter.report(import_id, stage=p.VENUES, progress=n) for n in (50, 60)]
-    sent.append(await reporter.report(import_id, stage=p.DONE, progress=100, status=p.STATUS_COMPLETED))
+    sent = [await reporter.report(import_id, stage="venues", progress=n) for n in (50, 60)]
+    sent.append(await reporter.report(import_id, stage=plan.DONE, progress=100, status=imports_store.STATUS_COMPLETED))
     for reader in (reader_one, reader_two):
         events = [await reader.event() for _ in sent]
         assert [e["id"] for e in events] == sent
@@ -228,7 +230,7 @@ async def test_many_clients_share_one_redis_reader(start_daemon, http, reporter,
     other, _ = await open_stream(http, daemon, other_id)
     assert daemon.hub.readers == 2
 
-    entry = await reporter.report(import_id, stage=p.SETLISTS, progress=70)
+    entry = await reporter.report(import_id, stage="setlists", progress=70)
     for reader in readers:
         assert (await reader.event())["id"] == entry
     for reader in readers:
@@ -243,9 +245,9 @@ async def test_many_clients_share_one_redis_reader(start_daemon, http, reporter,
 async def test_finished_import_sends_snapshot_and_done(start_daemon, http, reporter, pg_pool) -> None:  # noqa: F811
     daemon = await start_daemon()
     import_id = await new_import(pg_pool)
-    progress_id = await reporter.report(import_id, stage=p.CATALOG, progress=50)
+    progress_id = await reporter.report(import_id, stage="catalog", progress=50)
     boom = ImportFailure(PROVIDER_UNAVAILABLE, "catalog: spotify kept failing").to_text()
-    done_id = await reporter.report(import_id, stage=p.DONE, progress=100, status=p.STATUS_FAILED, error=boom)
+    done_id = await reporter.report(import_id, stage=plan.DONE, progress=100, status=imports_store.STATUS_FAILED, error=boom)
 
     reader, snapshot = await open_stream(http, daemon, import_id)  # fresh client: state, then done
     assert snapshot["data"]["status"] == "failed"
@@ -384,10 +386,10 @@ async def test_late_subscriber_joins_live_without_gap(async_redis, namespace, re
     hub = ProgressHub(async_redis, namespace, block_ms=1000)
     import_id = await new_import(pg_pool)
     async with hub.subscribe(import_id) as early:
-        first = await reporter.report(import_id, stage=p.IMAGES, progress=10)
+        first = await reporter.report(import_id, stage="images", progress=10)
         assert (await early.next(TIMEOUT)).id == first
         async with hub.subscribe(import_id, "0-0") as late:
-            second = await reporter.report(import_id, stage=p.IMAGES, progress=20)
+            second = await reporter.report(import_id, stage="images", progress=20)
             assert [(await late.next(TIMEOUT)).id for _ in range(2)] == [first, second]
             assert (await early.next(TIMEOUT)).id == second
             assert hub.readers == 1
@@ -436,18 +438,18 @@ async def test_subscriber_fills_the_gap_when_the_reader_is_ahead(async_redis, na
     hub = ProgressHub(async_redis, namespace, block_ms=1000)
     raced: list[str] = []
     async with hub.subscribe(import_id) as early:
-        first = await reporter.report(import_id, stage=p.IMAGES, progress=10)
+        first = await reporter.report(import_id, stage="images", progress=10)
         assert (await early.next(TIMEOUT)).id == first
 
         async def race() -> None:  # entries the reader delivers after the late replay was read
             for n in (20, 30):
-                raced.append(await reporter.report(import_id, stage=p.IMAGES, progress=n))
+                raced.append(await reporter.report(import_id, stage="images", progress=n))
                 assert (await early.next(TIMEOUT)).id == raced[-1]
 
         hub.redis = _StalePipelineRedis(async_redis, race)  # type: ignore[assignment]
         async with hub.subscribe(import_id, "0-0") as late:
             hub.redis = async_redis
-            last = await reporter.report(import_id, stage=p.IMAGES, progress=40)
+            last = await reporter.report(import_id, stage="images", progress=40)
             assert [(await late.next(TIMEOUT)).id for _ in range(4)] == [first, *raced, last]
             assert await late.next(0.05) is None
     await hub.close()

@@ -13,7 +13,7 @@ import uuid
 
 import redis.asyncio as aioredis
 
-from theset_daemon.sse import ProgressHub
+from theset_daemon.imports.stream import ProgressHub
 
 
 async def test_the_block_is_shorter_than_the_clients_socket_timeout(redis_url, namespace) -> None:
@@ -30,7 +30,7 @@ async def test_an_idle_stream_is_read_without_timeouts(redis_url, namespace, cap
     client = aioredis.Redis.from_url(redis_url, max_connections=8)
     hub = ProgressHub(client, namespace)
     try:
-        with caplog.at_level(logging.WARNING, logger="theset_daemon.sse"):
+        with caplog.at_level(logging.WARNING, logger="theset_daemon.imports.stream"):
             async with hub.subscribe(str(uuid.uuid4())) as sub:
                 assert await sub.next(6.5) is None  # longer than one block and the socket timeout
         assert not [r for r in caplog.records if "unreadable" in r.getMessage()], caplog.text

@@ -14,8 +14,9 @@ from conftest import free_port
 from test_progress import new_import, pg_pool  # noqa: F401  (the import_status fixture)
 from test_sse import SECRET, connect, eventually, expect_error, http, open_stream, reporter, start_daemon, SseReader  # noqa: F401
 from theset_daemon import config
-from theset_daemon import progress as p
-from theset_daemon.sse import CONTROL_CONNECTIONS, reader_client
+from theset_daemon.imports import plan
+from theset_daemon.imports.stream import CONTROL_CONNECTIONS, reader_client
+from theset_daemon.store import imports as imports_store
 
 
 def sse_client(namespace: str, redis_url: str, readers: int, **kw: Any) -> aioredis.Redis:
@@ -39,11 +40,11 @@ async def test_thirty_followed_imports_share_two_reader_connections(
         assert (daemon.hub.readers, daemon.hub.clients, daemon.hub.connections) == (30, 30, 2)
         assert await sse_connections(async_redis, namespace) <= 2 + CONTROL_CONNECTIONS
 
-        sent = [await reporter.report(import_id, stage=p.SHOWS, progress=40) for import_id in imports]
+        sent = [await reporter.report(import_id, stage="shows", progress=40) for import_id in imports]
         for reader, entry_id in zip(readers, sent):
             event = await reader.event()
             assert (event["event"], event["id"]) == ("progress", entry_id)
-        done = [await reporter.report(i, stage=p.DONE, progress=100, status=p.STATUS_COMPLETED) for i in imports]
+        done = [await reporter.report(i, stage=plan.DONE, progress=100, status=imports_store.STATUS_COMPLETED) for i in imports]
         for reader, entry_id in zip(readers, done):
             assert (await reader.event())["id"] == entry_id
             assert await reader.event() is None
@@ -64,7 +65,7 @@ async def test_a_new_import_wakes_the_reader_blocked_on_the_others(
         reader = daemon.hub._readers[0]  # noqa: SLF001
         await eventually(lambda: reader.reading is not None)  # its XREAD (on the first import only) is out
         late, _ = await open_stream(http, daemon, second)
-        entry_id = await reporter.report(second, stage=p.ARTIST, progress=10)
+        entry_id = await reporter.report(second, stage="artist", progress=10)
         assert (await late.event())["id"] == entry_id  # within the reader's 5 s, not after its 60 s block
     finally:
         await daemon.hub.close()
@@ -88,7 +89,7 @@ async def test_streams_beyond_the_cap_get_503_with_a_jittered_retry_after(start_
 async def test_redis_away_is_logged_once_for_many_clients(start_daemon, http, pg_pool, caplog) -> None:  # noqa: F811
     daemon = await start_daemon(url=f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
     import_id = await new_import(pg_pool)
-    with caplog.at_level(logging.WARNING, logger="theset_daemon.sse"):
+    with caplog.at_level(logging.WARNING, logger="theset_daemon.imports.stream"):
         for _ in range(10):
             event = await SseReader(await connect(http, daemon, import_id)).event()
             assert event["event"] == "reconnect" and event["data"] == {"reason": "unavailable"}
@@ -107,8 +108,8 @@ async def test_fans_of_one_import_share_one_read_and_all_get_done(
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=30))
     readers = await asyncio.gather(*(open_stream(session, daemon, import_id) for _ in range(fans)))
     assert (daemon.hub.readers, daemon.hub.clients) == (1, fans)
-    progress = await reporter.report(import_id, stage=p.CATALOG, progress=50)
-    done = await reporter.report(import_id, stage=p.DONE, progress=100, status=p.STATUS_COMPLETED)
+    progress = await reporter.report(import_id, stage="catalog", progress=50)
+    done = await reporter.report(import_id, stage=plan.DONE, progress=100, status=imports_store.STATUS_COMPLETED)
 
     async def read_all(reader: SseReader) -> list[tuple[str, str]]:
         return [(e["event"], e["id"]) for e in [await reader.event(), await reader.event()]]
@@ -138,7 +139,7 @@ class _Transport:
 
 
 async def test_a_caught_up_client_gets_live_entries_straight_from_the_reader() -> None:
-    from theset_daemon.sse import Sink, StreamEntry, Subscription
+    from theset_daemon.imports.stream import Sink, StreamEntry, Subscription
 
     transport = _Transport()
     sub = Subscription("1-0", queue_size=10)
@@ -152,7 +153,7 @@ async def test_a_caught_up_client_gets_live_entries_straight_from_the_reader() -
 
 
 async def test_a_client_whose_socket_backs_up_is_told_to_reconnect() -> None:
-    from theset_daemon.sse import Reconnect, Sink, StreamEntry, Subscription
+    from theset_daemon.imports.stream import Reconnect, Sink, StreamEntry, Subscription
 
     sub = Subscription("1-0", queue_size=10)
     sub.attach(Sink(_Transport(queued=5000), chunked=False, max_buffer=1000))  # type: ignore[arg-type]
@@ -163,7 +164,8 @@ async def test_a_client_whose_socket_backs_up_is_told_to_reconnect() -> None:
 
 async def test_an_http_1_0_client_gets_plain_frames(start_daemon, reporter, pg_pool) -> None:  # noqa: F811
     from test_sse import SECRET as secret
-    from theset_daemon.signing import sign_events_token
+
+    from theset_daemon.imports.signing import sign_events_token
 
     daemon = await start_daemon()
     import_id = await new_import(pg_pool)
@@ -175,7 +177,7 @@ async def test_an_http_1_0_client_gets_plain_frames(start_daemon, reporter, pg_p
     assert head.startswith(b"HTTP/1.0 200") and b"chunked" not in head.lower()
     while b"event: snapshot" not in head:
         head += await asyncio.wait_for(reader.readuntil(b"\n\n"), 5)
-    done = await reporter.report(import_id, stage=p.DONE, progress=100, status=p.STATUS_COMPLETED)
+    done = await reporter.report(import_id, stage=plan.DONE, progress=100, status=imports_store.STATUS_COMPLETED)
     rest = await asyncio.wait_for(reader.read(), 5)  # to the end: the server closes after done
     assert rest.startswith(f"id: {done}\nevent: done\ndata: {{".encode()) and rest.endswith(b"}\n\n")
     writer.close()

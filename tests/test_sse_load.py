@@ -21,9 +21,11 @@ import redis.asyncio as aioredis
 from conftest import ADMIN_TOKEN, daemon_environment
 from daemon_process import DaemonProcess
 from test_sse import SseReader
-from theset_daemon import progress as p
-from theset_daemon.signing import sign_events_token
-from theset_daemon.sse import CONTROL_CONNECTIONS
+from theset_daemon.imports import plan
+from theset_daemon.imports import progress as p
+from theset_daemon.store import imports as imports_store
+from theset_daemon.imports.signing import sign_events_token
+from theset_daemon.imports.stream import CONTROL_CONNECTIONS
 
 DISTINCT = 80
 FANS_OF_ONE = 100
@@ -113,7 +115,7 @@ async def test_readiness_and_admin_api_answer_while_fans_follow_many_imports(dae
 
         reporter = p.ProgressReporter(db, aioredis.Redis.from_url(redis_url), namespace)
         for import_id in [*distinct, shared]:
-            await reporter.report(import_id, stage=p.DONE, progress=100, status=p.STATUS_COMPLETED)
+            await reporter.report(import_id, stage=plan.DONE, progress=100, status=imports_store.STATUS_COMPLETED)
         endings = await asyncio.gather(*(until_done(r) for r in readers))
         assert endings == ["done"] * (DISTINCT + FANS_OF_ONE)
         await reporter.redis.aclose()

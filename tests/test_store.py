@@ -11,8 +11,8 @@ import pytest
 
 from theset_daemon.catalog import studio_tracks
 
-from theset_daemon.matching import link_setlist_to_show
-from theset_daemon.models import (
+from theset_daemon.catalog.matching import link_setlist_to_show
+from theset_daemon.catalog.models import (
     Album, Event, Image, Setlist, SetlistSong, SpotifyArtist, TmAttraction, Track, Venue,
 )
 from theset_daemon.store import (

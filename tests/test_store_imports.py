@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 
-from theset_daemon.import_errors import ImportFailure
+from theset_daemon.imports.errors import ImportFailure
 from theset_daemon.store import create_import, fail_stale_imports, get_import, update_import
 
 

@@ -11,10 +11,10 @@ from aiohttp import web
 
 from conftest import free_port
 from daemon_process import DaemonProcess
-from theset_daemon import webhooks
+from theset_daemon.services import webhooks
 from theset_daemon.broker import Permanent, TheSetBroker
 from theset_daemon.queues import QUEUES
-from theset_daemon.safe_fetch import guarded_session
+from theset_daemon.providers.safe_fetch import guarded_session
 
 SECRET = "webhook-secret-for-tests-" + "w" * 16
 

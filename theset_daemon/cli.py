@@ -114,16 +114,17 @@ def _import(args: argparse.Namespace) -> int:
 
 def _schedules(args: argparse.Namespace) -> int:
     from .db.pool import create_pool
-    from .scheduler import load_schedules, schedule_status, schedules_path
+    from .scheduling.scheduler import load_schedules, schedule_status, schedules_path
 
     import importlib
 
     import dramatiq
 
     from .broker import TheSetBroker
+    from .queues import QUEUES
 
     settings = config.load()
-    broker = TheSetBroker(target=settings.redis_target, namespace=settings.redis_namespace)  # never connects here
+    broker = TheSetBroker(target=settings.redis_target, namespace=settings.redis_namespace, queues=QUEUES)  # never connects
     dramatiq.set_broker(broker)
     for module in settings.actor_modules:
         importlib.import_module(module)

@@ -8,25 +8,36 @@ through arguments. The daemon sets them once at boot; tests set their own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
+import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
 
 from .config import Settings
 
+if TYPE_CHECKING:  # only for the annotations: these modules reach the resources through this one
+    from .broker import TheSetBroker
+    from .imports.progress import ProgressReporter
+    from .providers import Providers
+    from .services.cache import Cache
+
 
 @dataclass
 class Resources:
-    """What an actor may use: settings, pools and clients."""
+    """What an actor may use: settings, pools, clients and the artist-page cache (the one place
+    the daemon's shared state lives; no module keeps a global of its own)."""
 
     settings: Settings
     pool: asyncpg.Pool
     redis: aioredis.Redis
-    broker: Any
-    providers: Any = None
-    progress: Any = None
-    image_session: Any = None
+    broker: TheSetBroker
+    providers: Providers | None = None
+    progress: ProgressReporter | None = None
+    image_session: aiohttp.ClientSession | None = None
+    #: The guarded session webhooks are delivered on.
+    webhook_session: aiohttp.ClientSession | None = None
+    cache: Cache | None = None
 
 
 _current: Resources | None = None

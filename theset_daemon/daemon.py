@@ -29,6 +29,7 @@ from aiohttp import web
 
 from . import context, encoder
 from .config import Settings
+from .jobs import check_actor_queues
 from .loop_monitor import LoopMonitor
 from .queues import QUEUES
 from .readiness import ReadinessCheck
@@ -138,14 +139,14 @@ class Daemon:
 
     def extend_app(self, app: web.Application) -> None:
         """Mount the import API, its SSE stream, the admin and jobs APIs and the queue-depth source."""
-        from . import sse
+        from .imports import stream
         from .web import imports
 
         app[QUEUE_DEPTHS] = self.broker.export_depths
-        app[sse.HUB] = self.hub
-        app[sse.PROGRESS] = self.sse_progress
+        app[stream.HUB] = self.hub
+        app[stream.PROGRESS] = self.sse_progress
         app.add_routes(imports.ROUTES)
-        sse.add_routes(app)
+        stream.add_routes(app)
         from .broker.admin import QueueAdmin
         from .masking import masker
         from .web import admin, dashboard
@@ -180,11 +181,11 @@ class Daemon:
         from .broker import TheSetBroker
         from .broker.broker import default_middleware
         from .db.pool import create_pool
-        from .import_failures import ImportFailures
-        from .progress import ProgressReporter
+        from .imports.failures import ImportFailures
+        from .imports.progress import ProgressReporter
+        from .imports.stream import ProgressHub, reader_client
         from .providers import Providers
-        from .safe_fetch import guarded_session
-        from .sse import ProgressHub, reader_client
+        from .providers.safe_fetch import guarded_session
 
         settings = self.settings
         encoder.install()
@@ -204,9 +205,10 @@ class Daemon:
         self.broker.emit_after("process_boot")  # once per process, as Dramatiq's CLI would
         for module in settings.actor_modules:
             importlib.import_module(module)
-        from .scheduler import load_schedules, schedules_path
+        from .scheduling.scheduler import load_schedules, schedules_path
 
         actor_queues = {name: actor.queue_name for name, actor in self.broker.actors.items()}
+        check_actor_queues(actor_queues, (q.name for q in QUEUES))  # a job on an unserved queue would wait forever
         self.schedules = load_schedules(schedules_path(settings.schedules_file), actor_queues)
         self._closers.append(self.broker.close)
         self.redis = self.broker.aredis
@@ -227,13 +229,14 @@ class Daemon:
         self.hub = ProgressHub(
             sse_redis, settings.redis_namespace, readers=settings.sse_readers, max_streams=settings.sse_max_streams
         )
-        from . import cache, webhooks
+        from .services import cache, webhooks
 
-        cache.install(cache.Cache(self.redis, settings.redis_namespace))
-        self._closers.append(webhooks.close_session)
-        context.set_resources(
-            context.Resources(settings, self.pool, self.redis, self.broker, providers, self.progress, image_session)
-        )
+        webhook_session = webhooks.new_session(settings.allow_private_fetch)
+        self._closers.append(webhook_session.close)
+        context.set_resources(context.Resources(
+            settings, self.pool, self.redis, self.broker, providers, self.progress, image_session,
+            webhook_session=webhook_session, cache=cache.Cache(self.redis, settings.redis_namespace),
+        ))
 
     async def boot(self) -> bool:
         """Wait for PostgreSQL (migrating it) and Redis, start the workers; False if stopped first."""
@@ -260,7 +263,7 @@ class Daemon:
         return not self.stop_requested.is_set()
 
     async def start_scheduler(self) -> None:
-        from .scheduler import ClusterScheduler
+        from .scheduling.scheduler import ClusterScheduler
 
         self.scheduler = ClusterScheduler(self.schedules, pool=self.pool, broker=self.broker, host_id=self.settings.host_id)
         await self.scheduler.start()
@@ -302,7 +305,7 @@ class Daemon:
         self._tasks.append(task)
 
     async def _reconcile_after_failover(self, new: str) -> None:
-        from .reconcile import reconcile_imports
+        from .imports.reconcile import reconcile_imports
 
         for _ in range(30):  # bounded: the new primary may still be settling
             try:
@@ -320,7 +323,8 @@ class Daemon:
         from .broker import Worker
 
         served = [spec for spec in QUEUES if spec.name in self.settings.queues] or list(QUEUES)
-        self.worker = Worker(self.broker, queues=served, concurrency=dict(self.settings.concurrency))
+        self.worker = Worker(self.broker, queues=served, concurrency=dict(self.settings.concurrency),
+                             log_kwargs=("import_id",))  # log lines of an import's jobs carry its id
         await self.worker.start()
 
     async def drain(self) -> None:

@@ -14,7 +14,6 @@ anywhere else the lines are plain JSON.
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import os
 import sys
@@ -23,10 +22,8 @@ from typing import Any, Iterable, Mapping, TextIO
 
 import orjson
 
+from .broker.job import job_context
 from .masking import Masker
-
-#: The context of the job running in this task, set by the worker.
-job_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("job_context", default={})
 
 #: syslog(3) priorities journald reads from a ``<N>`` line prefix.
 SYSLOG_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}

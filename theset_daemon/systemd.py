@@ -31,10 +31,6 @@ class Notifier:
         self.watchdog_interval = int(usec) / 2_000_000 if wanted else None
         self._socket: socket.socket | None = None
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self.address)
-
     def notify(self, *lines: str) -> None:
         """Send ``KEY=value`` lines in one datagram; errors are logged, never raised."""
         if not self.address:

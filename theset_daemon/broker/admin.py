@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..queues import Priority, QueueSpec
 from . import retries
 from .broker import decode_record
+from .queues import Priority, QueueSpec
 from .serving import served_by
 
 if TYPE_CHECKING:

@@ -22,15 +22,15 @@ from dramatiq import Message
 from dramatiq.errors import DecodeError, QueueJoinTimeout, QueueNotFound
 from dramatiq.middleware import CurrentMessage, Middleware, MiddlewareError
 
-from ..queues import QUEUES, JobDefaults, Priority, QueueSpec
 from . import connection
 from . import priority as priorities
 from .composition import composition_middleware
-from .deferred import defer, on_loop
 from .connection import RedisTarget
+from .deferred import defer, on_loop
 from .errors import WrongQueue
 from .keys import Keys
 from .middleware import JobOptions
+from .queues import JobDefaults, Priority, QueueSpec
 from .resp import AsyncResp, Script, SyncResp
 from .scripts import NAMES, source
 
@@ -83,7 +83,7 @@ class TheSetBroker(dramatiq.Broker):
         redis_url: str = "",
         target: RedisTarget | None = None,
         namespace: str = "theset",
-        queues: Sequence[QueueSpec] = QUEUES,
+        queues: Sequence[QueueSpec] = (),
         defaults: JobDefaults = JobDefaults(),
         host_id: str | None = None,
         lease_timeout_s: float = 30.0,
@@ -265,6 +265,7 @@ class TheSetBroker(dramatiq.Broker):
             pipe.execute()
 
     def flush_all(self) -> None:
+        """Dramatiq's ``Broker.flush_all``: flush every declared queue (its own tests call it)."""
         for queue_name in self.specs:
             self.flush(queue_name)
 

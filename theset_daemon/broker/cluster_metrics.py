@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..metrics import (CLUSTER_GAUGES, CLUSTER_LEADER, QUEUE_DEPTH, QUEUE_OLDEST_ACTIVE, QUEUE_OLDEST_WAITING,
-                       QUEUE_PAUSED, QUEUE_WAITING, REDIS_MEMORY)
-from ..queues import Priority
+from .metrics import (CLUSTER_GAUGES, CLUSTER_LEADER, QUEUE_DEPTH, QUEUE_OLDEST_ACTIVE, QUEUE_OLDEST_WAITING,
+                      QUEUE_PAUSED, QUEUE_WAITING, REDIS_MEMORY)
+from .queues import Priority
 
 if TYPE_CHECKING:
     from .broker import TheSetBroker

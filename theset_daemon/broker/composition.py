@@ -26,10 +26,10 @@ from dramatiq.rate_limits.backends import RedisBackend as RedisBarrierBackend
 from dramatiq.results import Results
 from dramatiq.results.backends import RedisBackend as RedisResultBackend
 
-from ..queues import JobDefaults
 from . import connection
 from .connection import RedisTarget
 from .deferred import off_loop
+from .queues import JobDefaults
 
 
 class _ActorOptionCache:

@@ -20,9 +20,9 @@ import threading
 import time
 from typing import Callable
 
-from ..metrics import JOBS_LOST
 from .broker import TheSetBroker
 from .lanes import Lane
+from .metrics import JOBS_LOST
 from .records import Recorder
 from .resp import AsyncResp
 

@@ -66,6 +66,9 @@ class Job:
 
 
 _current: contextvars.ContextVar[Job | None] = contextvars.ContextVar("theset_current_job", default=None)
+#: The context of the job running in this task (job id, queue, actor, chosen kwargs), set by the
+#: worker; the daemon's JSON log lines carry it.
+job_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("job_context", default={})
 
 
 def current_job() -> Job | None:

@@ -6,10 +6,10 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from ..metrics import RATE_LIMIT_WAIT
-from ..queues import QueueSpec
-from ..rate_limit import ClusterRateLimiter
 from .job import Job
+from .metrics import RATE_LIMIT_WAIT
+from .queues import QueueSpec
+from .rate_limit import ClusterRateLimiter
 
 
 @dataclass(eq=False)
@@ -44,9 +44,6 @@ class Lane:
     @property
     def name(self) -> str:
         return self.spec.name
-
-    def rate_ready(self, now: float) -> bool:
-        return self.limiter is None or self.rate_ready_at <= now
 
     async def reserve(self) -> int:
         """Slots to fetch for now: all free ones, or one per rate-limit slot taken.

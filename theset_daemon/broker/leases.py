@@ -17,7 +17,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from ..metrics import LEASE_RECLAIMS
+from .metrics import LEASE_RECLAIMS
 
 if TYPE_CHECKING:
     from .broker import TheSetBroker

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..queues import Priority, QueueSpec
+from .queues import Priority, QueueSpec
 
 
 def resolve(

@@ -19,8 +19,8 @@ from typing import Any, Mapping
 
 from dramatiq.errors import Retry
 
-from ..queues import JobDefaults
 from .errors import Permanent
+from .queues import JobDefaults
 
 
 @dataclass(frozen=True)

@@ -36,17 +36,16 @@ from dramatiq.middleware.time_limit import TimeLimitExceeded
 from dramatiq.results import Results
 from dramatiq.threading import raise_thread_exception
 
-from ..logs import job_context
-from ..metrics import JOB_DURATION, JOB_QUEUE_WAIT, JOBS, JOBS_IN_PROGRESS, QUEUE_SERVED
-from ..queues import QueueSpec
-from ..rate_limit import ClusterRateLimiter
 from . import deferred, retries
 from .broker import TheSetBroker
 from .errors import Postpone, redis_away
 from .fetcher import Fetcher
-from .job import Job, _current
+from .job import Job, _current, job_context
 from .lanes import Lane
 from .leases import LeaseKeeper
+from .metrics import JOB_DURATION, JOB_QUEUE_WAIT, JOBS, JOBS_IN_PROGRESS, QUEUE_SERVED
+from .queues import QueueSpec
+from .rate_limit import ClusterRateLimiter
 from .records import Recorder
 from .serving import ServedQueues
 
@@ -109,8 +108,11 @@ class Worker:
         queues: Sequence[QueueSpec | str] | None = None,
         concurrency: Mapping[str, int] | None = None,
         idle_timeout_s: float = IDLE_TIMEOUT_S,
+        log_kwargs: Sequence[str] = (),
     ) -> None:
         self.broker = broker
+        #: Message kwargs copied into the job's log context (:data:`~.job.job_context`).
+        self.log_kwargs = tuple(log_kwargs)
         self.concurrency = dict(concurrency or {})
         self.follows_declarations = queues is None
         specs = [broker.spec_for(q) if isinstance(q, str) else q for q in (queues or list(broker.specs.values()))]
@@ -352,8 +354,7 @@ class Worker:
         message = job.message
         actor_name = message.actor_name
         context = {"job_id": job.job_id, "queue": lane.name, "actor": actor_name}
-        if "import_id" in message.kwargs:
-            context["import_id"] = message.kwargs["import_id"]
+        context.update((k, message.kwargs[k]) for k in self.log_kwargs if k in message.kwargs)
         context_token = job_context.set(context)
         job_token = _current.set(job)
         self._running += 1

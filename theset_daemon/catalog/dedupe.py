@@ -18,8 +18,8 @@ import re
 from collections import defaultdict
 from typing import Iterable
 
-from ..matching import normalise_title
-from ..models import Track
+from .matching import normalise_title
+from .models import Track
 
 #: Same normalised title and durations at most this far apart = same song (ms).
 DURATION_TOLERANCE_MS = 3000

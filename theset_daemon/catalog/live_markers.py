@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import re
 
-from ..matching import fold
-from ..models import Album
+from .matching import fold
+from .models import Album
 
 _SPACED_DASH = re.compile(r"\s+[-‐‑‒–—―]\s+")
 _BRACKETED = re.compile(r"[\(\[]([^\)\]]*)[\)\]]")

@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Iterable, Mapping
 
-from ..models import Album, AudioFeatures, Track
 from .dedupe import dedupe
 from .live_markers import is_live_album, is_live_title
+from .models import Album, AudioFeatures, Track
 
 #: Spotify: "a value above 0.8 provides strong likelihood that the track is live".
 LIVENESS_THRESHOLD = 0.8

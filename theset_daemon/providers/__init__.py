@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 import aiohttp
 import redis.asyncio as aioredis
 
+from ..broker.rate_limit import ClusterRateLimiter
 from ..config import Settings
 from ..quota import quota_policies
 from ..quota_store import QuotaBudget
-from ..rate_limit import ClusterRateLimiter
 from .errors import (
     AudioFeaturesRefused,
     MalformedResponse,

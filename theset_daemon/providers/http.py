@@ -26,14 +26,13 @@ import aiohttp
 import orjson
 from multidict import CIMultiDictProxy
 
+from ..broker.job import current_job
+from ..broker.rate_limit import ClusterRateLimiter
 from ..job_log import count_request
 from ..metrics import PROVIDER_LATENCY, PROVIDER_REQUESTS
-from ..broker.job import current_job
-from ..priority_gate import PriorityGate
 from ..queues import Priority
 from ..quota import ProviderReport, current_work, now_ms
 from ..quota_store import QuotaBudget
-from ..rate_limit import ClusterRateLimiter
 from .errors import (
     MalformedResponse,
     ProviderError,
@@ -44,6 +43,7 @@ from .errors import (
     ProviderUnavailable,
     QuotaHeld,
 )
+from .priority_gate import PriorityGate
 
 
 @dataclass(frozen=True)

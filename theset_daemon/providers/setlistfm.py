@@ -11,7 +11,7 @@ import asyncio
 import datetime as dt
 from typing import Any
 
-from ..models import Setlist, SetlistArtist, SetlistSong
+from ..catalog.models import Setlist, SetlistArtist, SetlistSong
 from .errors import ProviderNotFound
 from .http import ProviderHttp, Reply, wire_shape
 
@@ -20,7 +20,7 @@ THROTTLE_PAUSE_S = 2.0
 
 
 class SetlistFmClient:
-    """setlist.fm calls returning :mod:`theset_daemon.models` values.
+    """setlist.fm calls returning :mod:`theset_daemon.catalog.models` values.
 
     Parameters:
       http: the ProviderHttp for the API host.

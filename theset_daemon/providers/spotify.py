@@ -12,9 +12,14 @@ import asyncio
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Sequence, TypeVar
 from urllib.parse import quote
 
-from ..models import Album, AudioFeatures, Image, SpotifyArtist, Track
+from ..catalog.models import Album, AudioFeatures, Image, SpotifyArtist, Track
 from ..quota import ProviderReport, now_ms
-from .errors import AudioFeaturesRefused, MalformedResponse, ProviderNotFound, ProviderRejected
+from .errors import (
+    AudioFeaturesRefused,
+    MalformedResponse,
+    ProviderNotFound,
+    ProviderRejected,
+)
 from .http import ProviderHttp, Reply, retry_after_header, wire_shape
 from .spotify_access import DEV_PAGE, FULL_PAGE, SpotifyAccess
 
@@ -42,7 +47,7 @@ R = TypeVar("R")
 
 
 class SpotifyClient:
-    """Spotify Web API calls returning :mod:`theset_daemon.models` values.
+    """Spotify Web API calls returning :mod:`theset_daemon.catalog.models` values.
 
     Parameters:
       http: the ProviderHttp for the API host, with the client-credentials auth.

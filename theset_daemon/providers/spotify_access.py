@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..models import Track
+from ..catalog.models import Track
 
 #: Largest page a classic or extended-quota app may request (search, artist albums).
 FULL_PAGE = 50

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..models import Event, Image, TmAttraction, Venue
+from ..catalog.models import Event, Image, TmAttraction, Venue
 from ..quota import ProviderReport
 from .http import ProviderHttp, Reply, wire_shape
 
@@ -38,7 +38,7 @@ class TicketmasterAttraction(TmAttraction):
 
 
 class TicketmasterClient:
-    """Discovery v2 calls returning :mod:`theset_daemon.models` values.
+    """Discovery v2 calls returning :mod:`theset_daemon.catalog.models` values.
 
     Parameters:
       http: the ProviderHttp for the API host (its 429 policy is set here).

@@ -25,11 +25,6 @@ _EVERY_STATUS = (0.01, 0.03, 0.05, 0.07, 0.085, 0.095)
 LOCAL_TIMES = ("19:00:00", "19:30:00", "20:00:00", "20:30:00")
 
 
-def event_index(event_id: str) -> str:
-    """The part of an event id that encodes the act (see :func:`data.index_of`)."""
-    return event_id[2:]
-
-
 def build_events(world: World, artist: ArtistIdentity) -> list[EventRecord]:
     """The act's events in date order (undated ones last)."""
     rng = world.rng("events", artist.index)

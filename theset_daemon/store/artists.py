@@ -14,8 +14,8 @@ from uuid import UUID
 
 import asyncpg
 
-from ..matching import fold
-from ..models import Image, SpotifyArtist, TmAttraction
+from ..catalog.matching import fold
+from ..catalog.models import Image, SpotifyArtist, TmAttraction
 from .connection import Db, transaction
 
 #: Longest slug base, in characters (a collision suffix may follow).

@@ -13,8 +13,13 @@ from uuid import UUID
 
 from .connection import Db
 
-#: Statuses an import can have; the first two are "live".
-STATUSES = ("queued", "running", "completed", "failed")
+#: The statuses an import can have; the first two are "live", the final ones end its event stream.
+STATUS_QUEUED = "queued"
+STATUS_RUNNING = "running"
+STATUS_COMPLETED = "completed"
+STATUS_FAILED = "failed"
+STATUSES = (STATUS_QUEUED, STATUS_RUNNING, STATUS_COMPLETED, STATUS_FAILED)
+FINAL_STATUSES = frozenset({STATUS_COMPLETED, STATUS_FAILED})
 
 _CREATE = """
 insert into import_status (tm_attraction_id, status, owner) values ($1, 'queued', $2)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Iterable, Mapping
 from uuid import UUID
 
-from ..matching import match_setlist_songs
-from ..models import Setlist
+from ..catalog.matching import match_setlist_songs
+from ..catalog.models import Setlist
 from .connection import Db, transaction
 
 _UPSERT = """

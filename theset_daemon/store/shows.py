@@ -12,8 +12,8 @@ import datetime as dt
 from typing import Iterable, Mapping
 from uuid import UUID
 
-from ..matching import ShowCandidate
-from ..models import Event
+from ..catalog.matching import ShowCandidate
+from ..catalog.models import Event
 from .connection import Db, transaction
 
 #: Ticketmaster's documented spelling mapped to the one live data uses.

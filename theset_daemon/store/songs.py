@@ -12,8 +12,8 @@ from typing import Sequence
 from uuid import UUID
 
 from ..catalog.dedupe import dedup_key, spotify_track_id
-from ..matching import normalise_title
-from ..models import Track
+from ..catalog.matching import normalise_title
+from ..catalog.models import Track
 from .connection import Db, transaction
 
 _UPSERT = """

@@ -11,7 +11,7 @@ from uuid import UUID
 
 import orjson
 
-from ..models import Venue
+from ..catalog.models import Venue
 from .artists import images_json
 from .connection import Db, transaction
 

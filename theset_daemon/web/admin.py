@@ -20,11 +20,12 @@ from aiohttp import web
 
 from .. import pauses
 from ..broker.admin import JobStateConflict, QueueAdmin, UnknownJob, UnknownQueue
+from ..imports.stream import events_url as signed_events_url
+from ..imports.view import public_error
+from ..jobs import schedule_manual_id
 from ..masking import masker
-from ..sse import events_url as signed_events_url
 from .admin_auth import require_admin
 from .errors import InvalidRequest, json_response
-from ..import_view import public_error
 from .imports import read_json_object
 from .keys import SESSIONS, SETTINGS, booted
 
@@ -192,7 +193,7 @@ async def purge_dead_letters(request: web.Request) -> web.Response:
 async def schedules(request: web.Request) -> web.Response:
     """GET /api/admin/schedules — each schedule's cron, last run and outcome, next run."""
     await require_admin(request)
-    from ..scheduler import schedule_status
+    from ..scheduling.scheduler import schedule_status
 
     rows = await schedule_status(booted(request).pool, request.app[SCHEDULES])
     return json_response({
@@ -215,7 +216,7 @@ async def run_schedule(request: web.Request) -> web.Response:
     if schedule is None:
         raise web.HTTPNotFound(text=f"no schedule {name!r}")
     admin = queue_admin(request)
-    job_id = f"schedule:{name}:manual:{int(datetime.now().timestamp() * 1000)}"
+    job_id = schedule_manual_id(name, datetime.now())
     message = await admin.broker.enqueue_async(schedule.message(job_id))
     job_id = message.options.get("job_id", job_id)
     audit(request, who, "schedule.run", schedule=name, job_id=job_id)

@@ -15,11 +15,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..sse import events_url as signed_events_url
+from ..imports.kickoff import kickoff
+from ..imports.stream import events_url as signed_events_url
+from ..imports.view import load_import_view
 from .auth import require_bearer
 from .errors import InvalidRequest, json_response
-from ..kickoff import kickoff
-from ..import_view import load_import_view
 from .keys import SETTINGS, booted
 
 #: Ticketmaster attraction ids are short alphanumeric strings ("K8vZ9171ob7").

@@ -13,9 +13,9 @@ from typing import Any
 from aiohttp import web
 
 from ..broker.admin import QUEUE_ACTIONS, STATES
-from ..import_errors import CODES as IMPORT_ERROR_CODES
-from ..import_plan import PHASES
-from ..import_view import PHASE_STATES
+from ..imports.errors import CODES as IMPORT_ERROR_CODES
+from ..imports.plan import PHASES
+from ..imports.view import PHASE_STATES
 from ..queues import Priority
 from .admin import QUEUE_ADMIN, SCHEDULES
 from .admin_auth import CSRF_HEADER, SESSION_COOKIE

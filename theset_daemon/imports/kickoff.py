@@ -18,11 +18,12 @@ from typing import Any, Sequence
 import dramatiq
 from redis.exceptions import RedisError
 
-from .context import Resources
-from .import_plan import PHASES_BY_NAME, Phase
-from .import_tracker import mark_enqueued
-from .metrics import IMPORTS
-from .store import create_import, get_import
+from ..context import Resources
+from ..jobs import import_phase_id
+from ..metrics import IMPORTS
+from ..store import create_import, get_import
+from .plan import PHASES_BY_NAME, Phase
+from .tracker import mark_enqueued
 
 logger = logging.getLogger(__name__)
 
@@ -32,20 +33,9 @@ DEFERRED_RETRY_S = 0.5
 KICKOFF_ENQUEUE_TIMEOUT_S = 1.0
 
 
-def phase_job_id(import_id: str, phase: str) -> str:
-    """The deterministic job id of one phase of one import (re-enqueues dedupe on it)."""
-    return f"import:{import_id}:{phase}"
-
-
 def phase_message(phase: Phase, import_id: str, **kwargs: Any) -> dramatiq.Message:
     """The message that runs ``phase`` of ``import_id`` at the phase's priority."""
-    return dramatiq.Message(
-        queue_name=phase.queue,
-        actor_name=phase.actor,
-        args=(),
-        kwargs={"import_id": import_id, **kwargs},
-        options={"priority": phase.priority.name, "job_id": phase_job_id(import_id, phase.name)},
-    )
+    return phase.job.message(job_id=import_phase_id(import_id, phase.name), import_id=import_id, **kwargs)
 
 
 async def enqueue_phases(broker: Any, import_id: str, phases: Sequence[Phase], **kwargs: Any) -> None:

@@ -2,7 +2,7 @@
 
 Every report updates the import's row in PostgreSQL first (the source of truth:
 progress never goes backwards, counts are merged, a finished import is frozen), then
-appends the import's new view (:func:`~theset_daemon.import_view.import_view`, the
+appends the import's new view (:func:`~theset_daemon.imports.view.import_view`, the
 shape every client sees; one report of an import at a time, cluster-wide, so the
 stream's order is the row's) to the import's stream
 ``{namespace}:progress:{import_id}`` (``MAXLEN ~ 1000``, expiring
@@ -24,28 +24,10 @@ import asyncpg
 import orjson
 import redis.asyncio as aioredis
 
-from .import_view import VIEW_COLUMNS, import_view, load_import_view
-from .metrics import IMPORT_PHASE_DURATION
-
-#: The import's stages (phases), in the order an import usually reaches them.
-QUEUED = "queued"
-ARTIST = "artist"
-SPOTIFY_PROFILE = "spotify_profile"
-CATALOG = "catalog"
-SHOWS = "shows"
-VENUES = "venues"
-SETLISTS = "setlists"
-IMAGES = "images"
-DONE = "done"
-STAGES = (QUEUED, ARTIST, SPOTIFY_PROFILE, CATALOG, SHOWS, VENUES, SETLISTS, IMAGES, DONE)
-
-#: The import's statuses; the final ones end its event stream.
-STATUS_QUEUED = "queued"
-STATUS_RUNNING = "running"
-STATUS_COMPLETED = "completed"
-STATUS_FAILED = "failed"
-STATUSES = (STATUS_QUEUED, STATUS_RUNNING, STATUS_COMPLETED, STATUS_FAILED)
-FINAL_STATUSES = frozenset({STATUS_COMPLETED, STATUS_FAILED})
+from ..metrics import IMPORT_PHASE_DURATION
+from ..store.imports import STATUS_RUNNING, STATUSES
+from .plan import STAGES
+from .view import VIEW_COLUMNS, import_view, load_import_view
 
 #: Entries kept per import stream (approximate trim).
 STREAM_MAXLEN = 1000
@@ -88,7 +70,6 @@ _LOCK = "SELECT pg_advisory_lock(hashtextextended('theset.progress:' || $1::text
 _UNLOCK = "SELECT pg_advisory_unlock(hashtextextended('theset.progress:' || $1::text, 0))"
 
 _EXISTS = "SELECT true FROM import_status WHERE id = $1::text::uuid"
-
 
 
 def _check(stage: str, progress: int, status: str) -> None:
@@ -194,7 +175,7 @@ class ProgressReporter:
         return entry_id.decode() if isinstance(entry_id, bytes) else entry_id
 
     async def snapshot(self, import_id: str) -> dict[str, Any] | None:
-        """The import's view (:mod:`theset_daemon.import_view`), or None if unknown."""
+        """The import's view (:mod:`theset_daemon.imports.view`), or None if unknown."""
         if not is_uuid(import_id):
             return None
         return await load_import_view(self.pool, import_id)

@@ -5,12 +5,12 @@ per-phase ``import_phases``); Redis only carries the jobs. If Redis restarts
 empty (or a job record is otherwise lost), a phase recorded as ``enqueued`` or
 ``running`` has nothing left to run it. :func:`reconcile_imports` finds those
 phases and enqueues them again with the deterministic job id of
-:func:`~theset_daemon.kickoff.phase_job_id`, so a phase whose job is still
+:func:`~theset_daemon.jobs.import_phase_id`, so a phase whose job is still
 live (waiting, delayed, active, or failed with a retry due) is never doubled,
 and running it again is safe (every phase is an idempotent upsert).
 
 A phase whose job was dead-lettered fails its import
-(:func:`~theset_daemon.phase_run.fail_import`) rather than being retried for ever.
+(:func:`~theset_daemon.imports.run.fail_import`) rather than being retried for ever.
 """
 
 from __future__ import annotations
@@ -19,9 +19,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from .context import Resources
-from .import_plan import PHASES_BY_NAME
-from .kickoff import phase_job_id, phase_message
+from ..context import Resources
+from ..jobs import import_phase_id
+from .kickoff import phase_message
+from .plan import PHASES_BY_NAME
+from .run import fail_import
+from .tracker import mark_enqueued
 
 logger = logging.getLogger(__name__)
 
@@ -61,15 +64,12 @@ class ReconcileReport:
 
 async def reconcile_imports(res: Resources) -> ReconcileReport:
     """Re-enqueue in-flight phases that have no live job; fail imports whose phase is dead."""
-    from .import_tracker import mark_enqueued
-    from .phase_run import fail_import
-
     report = ReconcileReport()
     rows = await res.pool.fetch(_IN_FLIGHT)
     report.checked = len(rows)
     if not rows:
         return report
-    records = await _job_states(res, [phase_job_id(r["import_id"], r["phase"]) for r in rows])
+    records = await _job_states(res, [import_phase_id(r["import_id"], r["phase"]) for r in rows])
     orphans = []
     for row, (state, error) in zip(rows, records):
         if state in LIVE_STATES:

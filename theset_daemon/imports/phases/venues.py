@@ -8,8 +8,8 @@ from uuid import UUID
 
 import asyncpg
 
-from ..providers import ProviderNotFound, Providers
-from ..store import update_venue_details
+from ...providers import ProviderNotFound, Providers
+from ...store import update_venue_details
 from . import Report, no_report
 
 _VENUES_WITHOUT_DETAILS = """

@@ -1,7 +1,7 @@
 """Import progress as server-sent events, fed by a few shared Redis readers per daemon.
 
 ``GET /api/imports/{import_id}/events?token=...`` (token from
-:func:`theset_daemon.signing.sign_events_token`) answers ``text/event-stream``:
+:func:`theset_daemon.imports.signing.sign_events_token`) answers ``text/event-stream``:
 
 * ``retry: <ms>`` (jittered per client) then ``event: snapshot`` — the import's
   row from PostgreSQL, its ``id:`` the stream position the replay starts after;
@@ -63,13 +63,14 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from .broker import connection
-from .log_throttle import ThrottledLog
-from .metrics import SSE_CLIENTS
-from .progress import FINAL_STATUSES, ProgressReporter, is_uuid, stream_key
+from ..broker import connection
+from ..log_throttle import ThrottledLog
+from ..metrics import SSE_CLIENTS
+from ..store.imports import FINAL_STATUSES
+from ..web.errors import error_body, json_response
+from ..web.keys import SETTINGS
+from .progress import ProgressReporter, is_uuid, stream_key
 from .signing import InvalidToken, sign_events_token, verify_events_token
-from .web.errors import error_body, json_response
-from .web.keys import SETTINGS
 
 logger = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ from uuid import UUID
 
 import asyncpg
 
-from ..catalog import studio_tracks
-from ..catalog.studio import live_albums
-from ..providers import AudioFeaturesRefused, Providers
-from ..store import mark_artist_synced, upsert_songs
-from ..job_log import note, note_each
+from ...catalog import studio_tracks
+from ...catalog.studio import live_albums
+from ...job_log import note, note_each
+from ...providers import AudioFeaturesRefused, Providers
+from ...store import mark_artist_synced, upsert_songs
 from . import Report, no_report
 from .spotify_profile import NoSpotifyArtist, spotify_id_of
 

@@ -2,7 +2,7 @@
 
 Each takes the provider clients, a database pool and plain values, and returns
 the counts it reports; none knows about the broker. The actors in ``actors/``
-call them inside a :class:`~theset_daemon.phase_run.PhaseRun`.
+call them inside a :class:`~theset_daemon.imports.run.PhaseRun`.
 """
 
 from typing import Any, Awaitable, Callable

@@ -8,10 +8,20 @@ from uuid import UUID
 
 import asyncpg
 
-from ..job_log import note, note_each
-from ..matching import best_artist_match, link_setlist_to_show, match_setlist_songs
-from ..providers import Providers
-from ..store import mark_artist_synced, set_setlistfm_mbid, shows_for_linking, song_ids_by_title, upsert_setlists
+from ...catalog.matching import (
+    best_artist_match,
+    link_setlist_to_show,
+    match_setlist_songs,
+)
+from ...job_log import note, note_each
+from ...providers import Providers
+from ...store import (
+    mark_artist_synced,
+    set_setlistfm_mbid,
+    shows_for_linking,
+    song_ids_by_title,
+    upsert_setlists,
+)
 from . import Report, no_report
 
 #: setlist.fm pages read per sync (20 setlists a page, newest first).

@@ -15,8 +15,8 @@ from uuid import UUID
 import aiohttp
 import asyncpg
 
-from ..image_size import image_size
-from ..safe_fetch import read_capped
+from ...image_size import image_size
+from ...providers.safe_fetch import read_capped
 
 logger = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from uuid import UUID
 
 import asyncpg
 
-from ..job_log import note
-from ..matching import best_artist_match
-from ..providers import ProviderError, Providers
-from ..store import SpotifyArtistTaken, update_artist_spotify, upsert_artist_from_tm
+from ...catalog.matching import best_artist_match
+from ...job_log import note
+from ...providers import ProviderError, Providers
+from ...store import SpotifyArtistTaken, update_artist_spotify, upsert_artist_from_tm
 
 logger = logging.getLogger(__name__)
 

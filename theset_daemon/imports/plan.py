@@ -1,7 +1,7 @@
 """The artist import as a graph of phases, declared as data.
 
-Each phase names the actor and queue that run it, its priority, its share of
-the progress bar and the phases whose output it needs. Phase 1 (``artist``)
+Each phase names its job in the catalogue (:mod:`theset_daemon.jobs`: the
+actor, queue and priority that run it), its share of the progress bar and the phases whose output it needs. Phase 1 (``artist``)
 fans out to every phase that needs only the artist; a phase that needs
 others' rows (venue details need the shows' venues; setlists need the
 catalogue to match songs and the shows to link to) is enqueued when the
@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from .queues import Priority
+from .. import jobs
+from ..jobs import Job
 
 
 @dataclass(frozen=True)
@@ -23,31 +24,31 @@ class Phase:
 
     Parameters:
       name: the stage name reported to the web app.
-      actor: the Dramatiq actor that runs it.
-      queue: the queue of that actor.
-      priority: the priority its message is sent with.
+      job: the catalogue's job that runs it (actor, queue, priority).
       weight: its share of the progress bar, in percent.
       after: the phases that must be done before it starts.
     """
 
     name: str
-    actor: str
-    queue: str
-    priority: Priority
+    job: Job
     weight: int
     after: tuple[str, ...] = ()
 
 
 PHASES: tuple[Phase, ...] = (
-    Phase("artist", "import_artist", "artist_import", Priority.CRITICAL, 10),
-    Phase("spotify_profile", "sync_spotify_profile", "spotify_sync", Priority.HIGH, 5, ("artist",)),
-    Phase("catalog", "sync_catalog", "spotify_catalog", Priority.LOW, 30, ("artist",)),
-    Phase("shows", "sync_shows", "ticketmaster_sync", Priority.NORMAL, 20, ("artist",)),
-    Phase("venues", "sync_venue_details", "venue_sync", Priority.NORMAL, 10, ("shows",)),
-    Phase("setlists", "sync_setlists", "setlist_sync", Priority.LOW, 15, ("catalog", "shows")),
-    Phase("images", "process_images", "image_processing", Priority.BACKGROUND, 5, ("spotify_profile",)),
+    Phase("artist", jobs.IMPORT_ARTIST, 10),
+    Phase("spotify_profile", jobs.SYNC_SPOTIFY_PROFILE, 5, ("artist",)),
+    Phase("catalog", jobs.SYNC_CATALOG, 30, ("artist",)),
+    Phase("shows", jobs.SYNC_SHOWS, 20, ("artist",)),
+    Phase("venues", jobs.SYNC_VENUE_DETAILS, 10, ("shows",)),
+    Phase("setlists", jobs.SYNC_SETLISTS, 15, ("catalog", "shows")),
+    Phase("images", jobs.PROCESS_IMAGES, 5, ("spotify_profile",)),
 )
 PHASES_BY_NAME: dict[str, Phase] = {p.name: p for p in PHASES}
+#: The stage of an import before its first phase reports, and after its last.
+QUEUED, DONE = "queued", "done"
+#: Every stage a progress report may name: queued, each phase, done.
+STAGES: tuple[str, ...] = (QUEUED, *PHASES_BY_NAME, DONE)
 #: The share of the bar left for the final "done" step.
 DONE_WEIGHT = 100 - sum(p.weight for p in PHASES)
 assert DONE_WEIGHT >= 0

@@ -7,9 +7,9 @@ from uuid import UUID
 
 import asyncpg
 
-from ..providers import Providers
-from ..store import mark_artist_synced, upsert_shows, upsert_venues
-from ..job_log import note
+from ...job_log import note
+from ...providers import Providers
+from ...store import mark_artist_synced, upsert_shows, upsert_venues
 from . import Report, no_report
 
 

@@ -7,8 +7,8 @@ from uuid import UUID
 
 import asyncpg
 
-from ..providers import Providers
-from ..store import mark_artist_synced, update_artist_spotify
+from ...providers import Providers
+from ...store import mark_artist_synced, update_artist_spotify
 from .artist import find_spotify_artist
 
 

@@ -8,11 +8,11 @@
 
 ``status`` is queued/running/completed/failed; ``stage`` the phase that
 reported last; ``progress`` 0..100 never goes back. ``phases`` holds every
-phase of :data:`~theset_daemon.import_plan.PHASES` (``state`` pending,
+phase of :data:`~theset_daemon.imports.plan.PHASES` (``state`` pending,
 enqueued, running, done or failed; ``progress`` 0..100), so a UI need not
 parse messages; ``counts`` (overall and per phase) hold numbers only, keys in
 camelCase; ``error`` is null or ``{code, message}``
-(:mod:`theset_daemon.import_errors`); timestamps are ISO-8601 with offset.
+(:mod:`theset_daemon.imports.errors`); timestamps are ISO-8601 with offset.
 :data:`VIEW_SQL` reads it in one statement (``$1``: the import id).
 """
 
@@ -23,9 +23,9 @@ from typing import Any, Mapping
 
 import orjson
 
-from .import_errors import ImportFailure
-from .import_plan import PHASES
-from .masking import masker
+from ..masking import masker
+from .errors import ImportFailure
+from .plan import PHASES
 
 _MASK = masker()
 

@@ -4,7 +4,7 @@ Every daemon runs an APScheduler 3.11 ``AsyncIOScheduler`` on its own loop
 with the same schedules. A fire only *enqueues*: the daemon inserts
 ``(name, fire_time)`` into ``schedule_fires`` with ``ON CONFLICT DO NOTHING``,
 and the one daemon whose row lands enqueues the job, with the deterministic
-job id :func:`fire_job_id` (a second guard in Redis). The fire time is the
+job id :func:`~theset_daemon.jobs.schedule_fire_id` (a second guard in Redis). The fire time is the
 cron's scheduled time, identical on every host, never the wall clock.
 
 At start-up each schedule's latest cron time within its misfire grace is
@@ -37,10 +37,11 @@ from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from .config import ConfigError
-from .metrics import SCHEDULE_RUNS
-from .package_data import default_schedules_file
-from .queues import QUEUES_BY_NAME, Priority
+from .. import jobs
+from ..config import ConfigError
+from ..metrics import SCHEDULE_RUNS
+from ..package_data import default_schedules_file
+from ..queues import QUEUES_BY_NAME, Priority
 
 logger = logging.getLogger(__name__)
 
@@ -101,10 +102,7 @@ class Schedule:
     trigger: CronTrigger = field(repr=False, compare=False)
 
     def message(self, job_id: str) -> dramatiq.Message:
-        return dramatiq.Message(
-            queue_name=self.queue, actor_name=self.actor, args=(), kwargs=dict(self.payload),
-            options={"priority": self.priority.name, "job_id": job_id},
-        )
+        return jobs.message(self.actor, self.queue, self.priority, job_id=job_id, **self.payload)
 
     def next_fire_time(self, now: datetime) -> datetime | None:
         return self.trigger.get_next_fire_time(None, now)
@@ -113,11 +111,6 @@ class Schedule:
 def schedules_path(configured: str) -> Path | Traversable:
     """THESET_SCHEDULES_FILE, or the shipped :data:`DEFAULT_SCHEDULES_FILE` when empty."""
     return Path(configured) if configured else DEFAULT_SCHEDULES_FILE
-
-
-def fire_job_id(name: str, fire_time: datetime) -> str:
-    """The job id of one fire: the same on every host (UTC ISO time)."""
-    return f"schedule:{name}:{fire_time.astimezone(timezone.utc).isoformat()}"
 
 
 # -- cron ------------------------------------------------------------------------------------
@@ -392,7 +385,7 @@ class ClusterScheduler:
         earlier run had it), ``enqueue_failed`` (recorded with the error) or
         ``record_failed`` (PostgreSQL unreachable: nothing enqueued).
         """
-        job_id = fire_job_id(schedule.name, fire_time)
+        job_id = jobs.schedule_fire_id(schedule.name, fire_time)
         try:
             claimed = await self.pool.fetchval(_CLAIM, schedule.name, fire_time, job_id, self.host_id, caught_up)
         except Exception as exc:
@@ -436,7 +429,7 @@ class ClusterScheduler:
 
     async def _enqueue_boot_run(self, schedule: Schedule) -> None:
         try:
-            await self.broker.enqueue_async(schedule.message(f"schedule:{schedule.name}:boot"))
+            await self.broker.enqueue_async(schedule.message(jobs.schedule_boot_id(schedule.name)))
             SCHEDULE_RUNS.labels(schedule.name, "boot").inc()
         except Exception as exc:
             logger.warning("boot run not enqueued: %s", exc, extra={"schedule": schedule.name})

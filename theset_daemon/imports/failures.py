@@ -3,9 +3,9 @@
 Retries are the broker's business; only when a phase's message goes to the
 dead letters (attempts exhausted, or a permanent error such as an unknown
 attraction id) is the import over. Dramatiq's ``after_nack`` hook says so, with
-the failure's stable code (:func:`~theset_daemon.import_errors.failure_of`).
+the failure's stable code (:func:`~theset_daemon.imports.errors.failure_of`).
 An unknown attraction never gets here: phase 1 answers it ``not_found``
-itself (:meth:`~theset_daemon.phase_run.PhaseRun.fail`).
+itself (:meth:`~theset_daemon.imports.run.PhaseRun.fail`).
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ import logging
 import dramatiq
 from dramatiq.broker import MessageProxy
 
-from .context import resources
-from .import_errors import ImportFailure, failure_of
-from .import_plan import PHASES
+from ..context import resources
+from .errors import ImportFailure, failure_of
+from .plan import PHASES
+from .run import fail_import
 
 logger = logging.getLogger(__name__)
 
-_PHASE_OF_ACTOR = {p.actor: p.name for p in PHASES}
+_PHASE_OF_ACTOR = {p.job.actor: p.name for p in PHASES}
 
 
 class ImportFailures(dramatiq.Middleware):
@@ -42,8 +43,6 @@ class ImportFailures(dramatiq.Middleware):
         task.add_done_callback(self._tasks.discard)
 
     async def _fail(self, import_id: str, phase: str, error: ImportFailure) -> None:
-        from .phase_run import fail_import
-
         try:
             await fail_import(resources(), import_id, phase, error)
         except Exception:

@@ -29,8 +29,8 @@ import dramatiq
 import orjson
 import redis.asyncio as aioredis
 
-from .package_data import query
-from .queues import Priority
+from .. import jobs
+from ..package_data import query
 
 logger = logging.getLogger(__name__)
 
@@ -142,16 +142,6 @@ class Cache:
 
         await self._redis(write)
 
-    async def get_or_load(self, key: str, load: Callable[[], Awaitable[Any]], *, volatility: str = "standard",
-                          tags: Iterable[str] = ()) -> Any:
-        """The cached value, or ``await load()`` stored (a None result is not cached)."""
-        value = await self.get(key)
-        if value is None:
-            value = await load()
-            if value is not None:
-                await self.set(key, value, volatility=volatility, tags=tags)
-        return value
-
     async def delete(self, *keys: str) -> None:
         self.local.delete(*keys)
         await self._redis(lambda: self.redis.delete(*(self.key(k) for k in keys)))
@@ -219,12 +209,9 @@ async def warm_artist_pages(pool: asyncpg.Pool, cache: Cache, artist_ids: Iterab
 
 
 def warm_message(artist_ids: list[str], *, reason: str = "") -> dramatiq.Message:
-    """A ``cache_warm`` job warming the pages of ``artist_ids``."""
-    options: dict[str, Any] = {"priority": Priority.BACKGROUND.name}
-    if len(artist_ids) == 1:
-        options["job_id"] = f"cache-warm:artist:{artist_ids[0]}"  # one pending warm per artist
-    return dramatiq.Message(queue_name="cache_warm", actor_name="warm_artist_pages", args=(),
-                            kwargs={"artist_ids": list(artist_ids), "reason": reason}, options=options)
+    """A ``cache_warm`` job warming the pages of ``artist_ids`` (one pending per artist when alone)."""
+    job_id = jobs.cache_warm_id(artist_ids[0]) if len(artist_ids) == 1 else None
+    return jobs.WARM_ARTIST_PAGES.message(job_id=job_id, artist_ids=list(artist_ids), reason=reason)
 
 
 async def refresh_artist(res: Any, artist_id: str, *, reason: str = "") -> None:
@@ -233,18 +220,8 @@ async def refresh_artist(res: Any, artist_id: str, *, reason: str = "") -> None:
     await res.broker.enqueue_async(warm_message([artist_id], reason=reason))
 
 
-_current: Cache | None = None
-
-
-def install(cache: Cache | None) -> None:
-    """Make ``cache`` the daemon's cache (the daemon does this in ``build``)."""
-    global _current
-    _current = cache
-
-
 def current(res: Any) -> Cache:
-    """The daemon's cache, or one over ``res.redis`` when none was installed (tests)."""
-    global _current
-    if _current is None or _current.redis is not res.redis:
-        _current = Cache(res.redis, res.settings.redis_namespace)
-    return _current
+    """The daemon's cache (``res.cache``); one over ``res.redis`` is set there when none is (tests)."""
+    if res.cache is None or res.cache.redis is not res.redis:
+        res.cache = Cache(res.redis, res.settings.redis_namespace)
+    return res.cache

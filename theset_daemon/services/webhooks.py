@@ -17,7 +17,7 @@ A 2xx ends the job; a 5xx, 429, timeout or connection error raises
 :class:`DeliveryFailed` so the broker retries with backoff and dead-letters
 after the last attempt; any other 4xx, or an address refused by the guard,
 raises :class:`~theset_daemon.broker.Permanent` (dead-lettered at once).
-Requests go through :func:`~theset_daemon.safe_fetch.guarded_session`: private
+Requests go through :func:`~theset_daemon.providers.safe_fetch.guarded_session`: private
 and loopback addresses are refused unless ``THESET_ALLOW_PRIVATE_FETCH``.
 """
 
@@ -35,10 +35,11 @@ import aiohttp
 import dramatiq
 import orjson
 
-from .broker import Permanent
-from .context import Resources
-from .queues import Priority
-from .safe_fetch import AddressRefused, guarded_session, is_public
+from .. import jobs
+from ..broker import Permanent
+from ..context import Resources
+from ..imports.view import load_import_view
+from ..providers.safe_fetch import AddressRefused, guarded_session, is_public
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +51,6 @@ EVENT_HEADER = "X-TheSet-Event"
 DELIVERY_HEADER = "X-TheSet-Delivery"
 #: Seconds one delivery attempt may take.
 DELIVERY_TIMEOUT_S = 10.0
-#: The actor that delivers (``actors/webhook.py``).
-ACTOR = "deliver_webhook"
 
 
 class DeliveryFailed(Exception):
@@ -101,11 +100,8 @@ def delivery_messages(urls: tuple[str, ...], event: str, subject_id: str, payloa
     messages = []
     for url in urls:
         delivery_id = f"{event}:{subject_id}:{endpoint_id(url)}"
-        messages.append(dramatiq.Message(
-            queue_name="webhook", actor_name=ACTOR, args=(),
-            kwargs={"url": url, "event": event, "delivery_id": delivery_id, "payload": payload},
-            options={"priority": Priority.NORMAL.name, "job_id": f"webhook:{delivery_id}"},
-        ))
+        messages.append(jobs.DELIVER_WEBHOOK.message(job_id=jobs.webhook_id(delivery_id), url=url, event=event,
+                                                     delivery_id=delivery_id, payload=payload))
     return messages
 
 
@@ -141,8 +137,6 @@ async def deliver(session: aiohttp.ClientSession, url: str, secret: str, event: 
 
 async def import_payload(pool: Any, import_id: str) -> dict[str, Any] | None:
     """The webhook body's ``data`` for an import: its view, as the API and SSE show it; None if unknown."""
-    from .import_view import load_import_view
-
     return await load_import_view(pool, import_id)
 
 
@@ -158,19 +152,13 @@ async def notify_import(res: Resources, import_id: str, event: str) -> int:
     return len(urls)
 
 
-_session: aiohttp.ClientSession | None = None
+def session(res: Resources) -> aiohttp.ClientSession:
+    """The daemon's webhook session (``res.webhook_session``, guarded); opened there on first use (tests)."""
+    if res.webhook_session is None or res.webhook_session.closed:
+        res.webhook_session = new_session(res.settings.allow_private_fetch)
+    return res.webhook_session
 
 
-def session(allow_private: bool) -> aiohttp.ClientSession:
-    """This process's webhook session (guarded), opened on first use."""
-    global _session
-    if _session is None or _session.closed:
-        _session = guarded_session(allow_private=allow_private, timeout_s=DELIVERY_TIMEOUT_S)
-    return _session
-
-
-async def close_session() -> None:
-    global _session
-    if _session is not None:
-        await _session.close()
-        _session = None
+def new_session(allow_private: bool) -> aiohttp.ClientSession:
+    """A guarded session with the delivery timeout; the daemon opens one at boot."""
+    return guarded_session(allow_private=allow_private, timeout_s=DELIVERY_TIMEOUT_S)

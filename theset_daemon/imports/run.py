@@ -27,17 +27,22 @@ import logging
 from types import TracebackType
 from typing import Any
 
+import aiohttp
 import asyncpg
 
-from . import import_tracker, job_log
-from .broker.errors import Postpone
-from .context import Resources
-from .import_errors import ImportFailure, failure_of
-from .import_plan import PHASES_BY_NAME
+from .. import job_log
+from ..broker.errors import Postpone
+from ..context import Resources
+from ..metrics import IMPORT_VISIBLE, IMPORTS
+from ..providers.errors import ProviderError, QuotaHeld
+from ..queues import Priority
+from ..quota import held_message
+from ..services import cache, webhooks
+from ..store.imports import STATUS_COMPLETED, STATUS_FAILED
+from . import tracker
+from .errors import ImportFailure, failure_of
 from .kickoff import enqueue_phases
-from .metrics import IMPORT_VISIBLE, IMPORTS
-from .progress import DONE, STATUS_COMPLETED, STATUS_FAILED
-from .queues import Priority
+from .plan import DONE, PHASES_BY_NAME
 
 logger = logging.getLogger(__name__)
 
@@ -66,10 +71,6 @@ def _database_away(exc: BaseException | None) -> bool:
     Only the exception itself counts (provider clients wrap their own connection
     errors, with the OSError as the cause), and a timeout is not an outage.
     """
-    from .providers.errors import ProviderError
-
-    import aiohttp
-
     return isinstance(exc, DATABASE_UNREACHABLE) and not isinstance(
         exc, (TimeoutError, ProviderError, Postpone, aiohttp.ClientError)
     )
@@ -81,7 +82,7 @@ class PhaseRun:
     Parameters:
       res: the daemon's resources (pool, broker, progress reporter).
       import_id: the import this phase belongs to, or None for a recurring sync.
-      phase: the phase's name in :data:`~theset_daemon.import_plan.PHASES`.
+      phase: the phase's name in :data:`~theset_daemon.imports.plan.PHASES`.
       artist_id: passed on to the phases this one unlocks.
     """
 
@@ -99,7 +100,7 @@ class PhaseRun:
         self.requests = self._requests.__enter__()
         if self.import_id is None:
             return self
-        if self.phase.priority <= Priority.CRITICAL:
+        if self.phase.job.priority <= Priority.CRITICAL:
             # Phase 1 is what the fan waits for: its provider calls start now, the "started"
             # bookkeeping (five round trips) runs beside them and is awaited by the first report.
             self._started = asyncio.ensure_future(self._start())
@@ -115,7 +116,7 @@ class PhaseRun:
     async def _start(self) -> None:
         assert self.import_id is not None
         async with self.res.pool.acquire() as conn:
-            await import_tracker.mark_started(conn, self.import_id, self.phase.name)
+            await tracker.mark_started(conn, self.import_id, self.phase.name)
         await self._report(0.0, f"{self.phase.name}: started")
 
     async def _wait_started(self, *, quiet: bool = False) -> None:
@@ -146,7 +147,7 @@ class PhaseRun:
         if self.import_id is None:
             return
         async with self.res.pool.acquire() as conn:
-            progress = await import_tracker.record_fraction(conn, self.import_id, self.phase.name, fraction, counts)
+            progress = await tracker.record_fraction(conn, self.import_id, self.phase.name, fraction, counts)
         await self.res.progress.report(
             self.import_id, stage=self.phase.name, progress=progress, message=message, counts=counts or None
         )
@@ -183,9 +184,6 @@ class PhaseRun:
 
     async def _tell_if_held(self, exc: BaseException | None) -> None:
         """An import phase held by the daily budget says so, and until when (best effort)."""
-        from .providers.errors import QuotaHeld
-        from .quota import held_message
-
         if self.import_id is None or not isinstance(exc, QuotaHeld):
             return
         logger.info("%s held by the %s budget", self.phase.name, exc.provider, extra={"import_id": self.import_id})
@@ -201,7 +199,7 @@ class PhaseRun:
         assert self.import_id is not None
         await self._wait_started()
         async with self.res.pool.acquire() as conn:
-            outcome = await import_tracker.mark_done(conn, self.import_id, self.phase.name, self.counts)
+            outcome = await tracker.mark_done(conn, self.import_id, self.phase.name, self.counts)
         await self.res.progress.report(
             self.import_id, stage=self.phase.name, progress=outcome.progress,
             message=f"{self.phase.name}: done", counts=self.counts or None, stage_done=True,
@@ -233,7 +231,7 @@ async def fail_import(res: Resources, import_id: str, phase: str, error: ImportF
     """Mark the phase and the import failed with ``{code, message}`` (a text error is classified)."""
     failure = error if isinstance(error, ImportFailure) else ImportFailure.parse(error) or failure_of(None, phase)
     async with res.pool.acquire() as conn:
-        await import_tracker.mark_failed(conn, import_id, phase, failure.to_text())
+        await tracker.mark_failed(conn, import_id, phase, failure.to_text())
     await res.progress.report(
         import_id, stage=phase, progress=0, message=f"{phase} failed: {failure.message}"[:300],
         status=STATUS_FAILED, error=failure.to_text(),
@@ -245,8 +243,6 @@ async def fail_import(res: Resources, import_id: str, phase: str, error: ImportF
 
 async def _after_import(res: Resources, import_id: str, event: str) -> None:
     """Tell partner systems (webhooks) and refresh the artist's cached pages; never fails the phase."""
-    from . import cache, webhooks
-
     try:
         await webhooks.notify_import(res, import_id, event)
         artist_id = await res.pool.fetchval("select artist_id::text from import_status where id = $1::text::uuid", import_id)

@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from .import_plan import PHASES_BY_NAME, Phase, is_complete, overall_progress, ready_phases
+from .plan import PHASES_BY_NAME, Phase, is_complete, overall_progress, ready_phases
 
 
 @dataclass(frozen=True)
@@ -92,16 +92,6 @@ async def mark_failed(conn: asyncpg.Connection, import_id: str, phase: str, erro
     )
 
 
-async def phase_counts(conn: asyncpg.Connection, import_id: str) -> dict[str, dict[str, Any]]:
-    """Each phase's counts, by phase name."""
-    rows = await conn.fetch("select phase, counts from import_phases where import_id = $1", import_id)
-    return {r["phase"]: _json(r["counts"]) for r in rows}
-
-
 async def _fractions(conn: asyncpg.Connection, import_id: str) -> dict[str, float]:
     rows = await conn.fetch("select phase, fraction from import_phases where import_id = $1", import_id)
     return {r["phase"]: r["fraction"] for r in rows if r["phase"] in PHASES_BY_NAME}
-
-
-def _json(value: Any) -> dict[str, Any]:
-    return orjson.loads(value) if isinstance(value, (str, bytes)) else dict(value)
