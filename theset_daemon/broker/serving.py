@@ -68,10 +68,12 @@ class ServedQueues:
         """Write the registration now (also when the served queues change)."""
         now = int(time.time() * 1000)
         key = host_key(self.namespace, self.host_id)
+        served = self.queues()
         async with self.aredis.pipeline(transaction=False) as pipe:
             pipe.delete(key)
-            pipe.hset(key, mapping={name: size for name, size in self.queues().items()})
-            pipe.pexpire(key, self.ttl_ms)
+            if served:  # a worker serving no queue yet (none declared) registers as serving none
+                pipe.hset(key, mapping=dict(served))
+                pipe.pexpire(key, self.ttl_ms)
             pipe.zadd(index_key(self.namespace), {self.host_id: now + self.ttl_ms})
             pipe.zremrangebyscore(index_key(self.namespace), "-inf", now - FORGET_MS)
             await pipe.execute()
