@@ -50,6 +50,14 @@ DRAMATIQ_DEFAULTS = JobDefaults(max_attempts=21, min_backoff_ms=15_000, max_back
 #: The one reviewed list of upstream tests not run here (fnmatch patterns on the node id
 #: relative to this folder), each with its reason.
 DESELECTED: dict[str, str] = {
+    # Wall-clock bounds a loaded 2-core CI machine misses now and then (each failed once in
+    # our full-suite runs and passed when run again): not a behaviour we differ on.
+    "middleware/test_asyncio.py::test_event_loop_thread_run_coroutine_interrupted":
+        "Dramatiq's own EventLoopThread (not our broker or worker): races a thread interrupt against 10 ms sleeps",
+    "middleware/test_retries.py::test_retry_exceptions_can_specify_a_delay":
+        "asserts the retry lands within 0.15 s of wall-clock time (0.187 s seen under load)",
+    "middleware/test_retries.py::test_actors_can_be_assigned_zero_min_backoff":
+        "asserts 11 attempts within 0.2 s of wall-clock time (missed under load)",
     # Another broker's internals.
     "test_redis.py::*": "RedisBroker's own internals (its Lua scripts, keys, heartbeats, its consumer)",
     "test_rabbitmq.py::*": "RabbitmqBroker's internals (no RabbitMQ in this project)",
