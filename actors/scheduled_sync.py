@@ -15,12 +15,12 @@ from typing import Iterable
 import dramatiq
 
 from theset_daemon import jobs
-from theset_daemon.context import resources
+from theset_daemon.runtime.resources import resources
 from theset_daemon.imports.phases.spotify_profile import (
     sync_spotify_profile as sync_profile,
 )
 from theset_daemon.imports.plan import PHASES_BY_NAME
-from theset_daemon.package_data import query
+from theset_daemon.runtime.package_data import query
 from theset_daemon.queues import Priority
 from theset_daemon.quota import RECURRING, WORK_OPTION
 

@@ -1,4 +1,4 @@
-"""Cost of masking a log line (theset_daemon.masking via logs.JsonFormatter), printed as JSON.
+"""Cost of masking a log line (theset_daemon.runtime.masking via logs.JsonFormatter), printed as JSON.
 
     .venv/bin/python bench/log_masking.py [--lines N]
 
@@ -14,7 +14,7 @@ import time
 
 import orjson
 
-from theset_daemon.logs import JsonFormatter
+from theset_daemon.runtime.logs import JsonFormatter
 
 
 def _record(message: str) -> logging.LogRecord:

@@ -14,7 +14,9 @@ import pytest
 from conftest import API_TOKEN, free_port
 from daemon_process import REPO, DaemonProcess
 
-from theset_daemon import cli, config
+from theset_daemon import cli
+
+from theset_daemon.runtime import config
 from theset_daemon.cli_errors import explain
 
 

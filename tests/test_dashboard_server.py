@@ -16,9 +16,9 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from theset_daemon.config import load
-from theset_daemon.loop_monitor import LoopMonitor
-from theset_daemon.readiness import ReadinessCheck
+from theset_daemon.runtime.config import load
+from theset_daemon.runtime.loop_monitor import LoopMonitor
+from theset_daemon.runtime.readiness import ReadinessCheck
 from theset_daemon.web import admin, dashboard
 from theset_daemon.web.admin_auth import CSRF_HEADER, SESSION_COOKIE, require_admin
 from theset_daemon.web.app import add_fallback, create_app, mount_auth

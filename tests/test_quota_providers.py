@@ -15,7 +15,7 @@ import pytest
 
 from providers_support import policy, sandbox_and_providers
 from theset_daemon.broker.job import Job, _current
-from theset_daemon.logs import JsonFormatter
+from theset_daemon.runtime.logs import JsonFormatter
 from theset_daemon.providers import ProviderThrottled, QuotaHeld
 from theset_daemon.providers.http import redact_fault
 from theset_daemon.quota import PERSON, RECURRING, now_ms

@@ -12,7 +12,7 @@ import pytest
 from daemon_process import REPO
 
 from theset_daemon.broker import Postpone
-from theset_daemon.context import Resources
+from theset_daemon.runtime.resources import Resources
 from theset_daemon.imports.run import PhaseRun
 from theset_daemon.imports.progress import ProgressReporter
 from theset_daemon.providers import QuotaHeld

@@ -25,7 +25,7 @@ from redis_servers import Ca, PrivateRedis
 from test_redis_faults import call
 from theset_daemon.broker import TheSetBroker, connection
 from theset_daemon.queues import QUEUES
-from theset_daemon.redis_health import NotReady, RedisHealth
+from theset_daemon.runtime.redis_health import NotReady, RedisHealth
 from theset_daemon.sandbox import Sandbox
 
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import orjson
 
-from . import config
+from .runtime import config
 from .broker.admin import STATES, JobFilter, JobStateConflict, QueueAdmin, UnknownJob, UnknownQueue
 from .cli_errors import Failure
-from .masking import masker
+from .runtime.masking import masker
 
 #: Most rows ``jobs list`` / ``dlq list`` print.
 MAX_LIMIT = 200
@@ -130,7 +130,7 @@ async def _record_pause(queue: str, paused: bool) -> None:
     """
     import os
 
-    from . import pauses
+    from .runtime import pauses
     from .db.pool import create_pool
     from .queues import QUEUES
 

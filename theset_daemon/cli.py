@@ -19,7 +19,7 @@ from typing import Callable, Mapping, Sequence
 
 import orjson
 
-from . import config, logs
+from .runtime import config, logs
 from .cli_errors import Failure, explain, reason, report
 from .cli_help import Parser, environment
 
@@ -29,14 +29,14 @@ Command = Callable[[argparse.Namespace], int]
 def _run(args: argparse.Namespace) -> int:
     import uvloop
 
-    from .daemon import Daemon
+    from .runtime.daemon import Daemon
 
     environ = dict(os.environ) if args.queues is None else {**os.environ, "THESET_QUEUES": args.queues}
     settings = config.load(environ)  # --queues is THESET_QUEUES for this run
     settings.check_serving()
     logs.setup(settings.log_level, settings.secrets)
     for warning in boot_warnings(settings, os.environ):
-        logging.getLogger("theset_daemon.config").warning(warning)
+        logging.getLogger("theset_daemon.runtime.config").warning(warning)
     return uvloop.run(Daemon(settings, migrate=not args.no_migrate).run())
 
 

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 import orjson
 
-from . import config
+from .runtime import config
 
 
 @dataclass

@@ -29,7 +29,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from . import config
+from .runtime import config
 from .follow import ProgressBars, error_text, follow_events, overall, start_import
 
 DEMO_DIR = Path(".demo")

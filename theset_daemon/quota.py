@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from .runtime.config import Settings
 
 PERSON = "person"
 RECURRING = "recurring"

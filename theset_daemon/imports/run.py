@@ -30,10 +30,10 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from .. import job_log
+from ..runtime import job_log
 from ..broker.errors import Postpone
-from ..context import Resources
-from ..metrics import IMPORT_VISIBLE, IMPORTS
+from ..runtime.resources import Resources
+from ..runtime.metrics import IMPORT_VISIBLE, IMPORTS
 from ..providers.errors import ProviderError, QuotaHeld
 from ..queues import Priority
 from ..quota import held_message

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import REGISTRY
 
-from ..metrics import (
+from ..runtime.metrics import (
     QUOTA_GAUGES,
     PROVIDER_QUOTA_HELD,
     PROVIDER_QUOTA_LIMIT,

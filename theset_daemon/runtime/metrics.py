@@ -26,7 +26,7 @@ from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 # The broker's own series (jobs, queues, leases, rate limits, the cluster-wide gauges) are defined
 # with the broker, which knows no TheSet module; they are listed here so that this module stays
 # the index of every series.
-from .broker.metrics import (  # noqa: F401
+from ..broker.metrics import (  # noqa: F401
     CLUSTER_GAUGES, CLUSTER_LEADER, JOB_DURATION, JOB_QUEUE_WAIT, JOBS, JOBS_IN_PROGRESS, JOBS_LOST,
     LEASE_RECLAIMS, QUEUE_DEPTH, QUEUE_OLDEST_ACTIVE, QUEUE_OLDEST_WAITING, QUEUE_PAUSED, QUEUE_SERVED,
     QUEUE_WAITING, RATE_LIMIT_WAIT, REDIS_MEMORY,
