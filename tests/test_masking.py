@@ -16,7 +16,7 @@ import orjson
 import pytest
 from broker_support import make_broker, running, spec, wait_for_state
 
-from theset_daemon import cli
+from theset_daemon.cli import main as cli
 
 from theset_daemon.runtime import config
 from theset_daemon.broker import Permanent

@@ -20,7 +20,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 from multidict import CIMultiDict
 
-from theset_daemon import cli
+from theset_daemon.cli import main as cli
 
 from theset_daemon.runtime import config
 from theset_daemon.imports import stream

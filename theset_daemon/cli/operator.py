@@ -19,18 +19,18 @@ from typing import Any
 
 import orjson
 
-from .runtime import config
-from .broker.admin import STATES, JobFilter, JobStateConflict, QueueAdmin, UnknownJob, UnknownQueue
-from .cli_errors import Failure
-from .runtime.masking import masker
+from ..runtime import config
+from ..broker.admin import STATES, JobFilter, JobStateConflict, QueueAdmin, UnknownJob, UnknownQueue
+from .errors import Failure
+from ..runtime.masking import masker
 
 #: Most rows ``jobs list`` / ``dlq list`` print.
 MAX_LIMIT = 200
 
 
 def _admin() -> QueueAdmin:
-    from .broker import TheSetBroker
-    from .queues import QUEUES
+    from ..broker import TheSetBroker
+    from ..queues import QUEUES
 
     settings = config.load()
     broker = TheSetBroker(target=settings.redis_target, namespace=settings.redis_namespace, queues=QUEUES,
@@ -130,9 +130,9 @@ async def _record_pause(queue: str, paused: bool) -> None:
     """
     import os
 
-    from .runtime import pauses
-    from .db.pool import create_pool
-    from .queues import QUEUES
+    from ..runtime import pauses
+    from ..db.pool import create_pool
+    from ..queues import QUEUES
 
     if queue not in {q.name for q in QUEUES} or not ({"THESET_DATABASE_URL", "THESET_DATABASE_URL_FILE"} & set(os.environ)):
         return
@@ -305,9 +305,9 @@ def _quotas_table(body: dict) -> None:
 
 def _quotas(args: argparse.Namespace) -> int:
     async def work(admin: QueueAdmin) -> dict:
-        from .quota import now_ms, quota_policies
-        from .quota_forecast import quota_overview
-        from .quota_store import QuotaBudget
+        from ..quota import now_ms, quota_policies
+        from ..quota_forecast import quota_overview
+        from ..quota_store import QuotaBudget
 
         settings = config.load()
         client = admin.broker.aredis

@@ -1,5 +1,5 @@
 """The ``theset-daemon`` command: run, config, migrate, sandbox, and the operator verbs
-(``queues``, ``queue``, ``jobs``, ``dlq``: see ``admin_cli.py``).
+(``queues``, ``queue``, ``jobs``, ``dlq``: see ``operator.py``).
 
 Exit statuses: 0 success, 1 failure, 2 bad usage (a message names the flag),
 78 a configuration variable is wrong (the message names it). A failure the user
@@ -19,9 +19,9 @@ from typing import Callable, Mapping, Sequence
 
 import orjson
 
-from .runtime import config, logs
-from .cli_errors import Failure, explain, reason, report
-from .cli_help import Parser, environment
+from ..runtime import config, logs
+from .errors import Failure, explain, reason, report
+from .help import Parser, environment
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -29,7 +29,7 @@ Command = Callable[[argparse.Namespace], int]
 def _run(args: argparse.Namespace) -> int:
     import uvloop
 
-    from .runtime.daemon import Daemon
+    from ..runtime.daemon import Daemon
 
     environ = dict(os.environ) if args.queues is None else {**os.environ, "THESET_QUEUES": args.queues}
     settings = config.load(environ)  # --queues is THESET_QUEUES for this run
@@ -71,7 +71,7 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from .db.migrate import migrate
+    from ..db.migrate import migrate
 
     settings = config.load()
     applied = asyncio.run(migrate(settings.database_url))
@@ -113,15 +113,15 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _schedules(args: argparse.Namespace) -> int:
-    from .db.pool import create_pool
-    from .scheduling.scheduler import load_schedules, schedule_status, schedules_path
+    from ..db.pool import create_pool
+    from ..scheduling.scheduler import load_schedules, schedule_status, schedules_path
 
     import importlib
 
     import dramatiq
 
-    from .broker import TheSetBroker
-    from .queues import QUEUES
+    from ..broker import TheSetBroker
+    from ..queues import QUEUES
 
     settings = config.load()
     broker = TheSetBroker(target=settings.redis_target, namespace=settings.redis_namespace, queues=QUEUES)  # never connects
@@ -166,7 +166,7 @@ def _command(sub, name: str, summary: str, description: str, *variables: str) ->
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .. import __version__
 
     parser = Parser(prog="theset-daemon", description="TheSet sync daemon and its operator's tools.",
                     epilog="`theset-daemon COMMAND --help` describes a command and the variables it reads.")
@@ -219,9 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("sandbox", help="serve the local Spotify / Ticketmaster / setlist.fm sandbox (see sandbox --help)")
 
-    from . import admin_cli
+    from . import operator
 
-    admin_cli.add_parsers(sub, _command)
+    operator.add_parsers(sub, _command)
     return parser
 
 
@@ -230,14 +230,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
     if argv[:1] == ["sandbox"]:  # the sandbox parses its own options
-        from . import sandbox
+        from .. import sandbox
 
         return _guarded(lambda: sandbox.main(argv[1:]), debug=debug, as_json=False, port_flag="--port")
     parser = build_parser()
     args = parser.parse_args(argv)
-    from . import admin_cli
+    from . import operator
 
-    admin_cli.check_args(parser, args)
+    operator.check_args(parser, args)
     port_flag = "--port or --sandbox-port" if args.command == "demo" else "THESET_HTTP_PORT"
     return _guarded(lambda: args.func(args), debug=debug, as_json=getattr(args, "json", False), port_flag=port_flag)
 
