@@ -200,8 +200,8 @@ async def collect(sb: Any, ns: str, imports: list[dict[str, Any]], queues: list[
 
 
 async def overhead(n: int) -> dict[str, Any]:
-    from theset_daemon.quota import PERSON, ProviderReport, QuotaPolicy
-    from theset_daemon.quota_store import QuotaBudget
+    from theset_daemon.providers.quota.rules import PERSON, ProviderReport, QuotaPolicy
+    from theset_daemon.providers.quota.store import QuotaBudget
 
     client = aioredis.Redis.from_url("redis://127.0.0.1:6379/0")
     ns = f"bench-{uuid.uuid4().hex[:8]}"

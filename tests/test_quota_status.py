@@ -16,7 +16,7 @@ from theset_daemon.runtime.resources import Resources
 from theset_daemon.imports.run import PhaseRun
 from theset_daemon.imports.progress import ProgressReporter
 from theset_daemon.providers import QuotaHeld
-from theset_daemon.quota import PERSON, now_ms
+from theset_daemon.providers.quota.rules import PERSON, now_ms
 from theset_daemon.store import create_import, get_import
 
 
@@ -40,8 +40,8 @@ async def test_the_quotas_verb_shows_the_budget_the_queued_cost_and_the_warning(
     import dramatiq
     from broker_support import make_broker
 
-    from theset_daemon.quota import RECURRING, QuotaPolicy
-    from theset_daemon.quota_store import QuotaBudget
+    from theset_daemon.providers.quota.rules import RECURRING, QuotaPolicy
+    from theset_daemon.providers.quota.store import QuotaBudget
     from theset_daemon.queues import QUEUES
 
     budget = QuotaBudget(async_redis, namespace, QuotaPolicy("ticketmaster", 10, reserve=0.3))

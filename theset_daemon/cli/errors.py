@@ -108,7 +108,7 @@ def _redis(exc: BaseException, _: str) -> Failure | None:
 def _postgres(exc: BaseException, _: str) -> Failure | None:
     import asyncpg
 
-    from ..db.migrate import MigrationError
+    from ..store.migrate import MigrationError
 
     where, variable = _where(_configured("database_url")), "THESET_DATABASE_URL"
     name = urlparse(_configured("database_url")).path.lstrip("/")

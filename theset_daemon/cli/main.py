@@ -71,7 +71,7 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from ..db.migrate import migrate
+    from ..store.migrate import migrate
 
     settings = config.load()
     applied = asyncio.run(migrate(settings.database_url))
@@ -113,7 +113,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _schedules(args: argparse.Namespace) -> int:
-    from ..db.pool import create_pool
+    from ..store.pool import create_pool
     from ..scheduling.scheduler import load_schedules, schedule_status, schedules_path
 
     import importlib

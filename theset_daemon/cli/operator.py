@@ -131,7 +131,7 @@ async def _record_pause(queue: str, paused: bool) -> None:
     import os
 
     from ..runtime import pauses
-    from ..db.pool import create_pool
+    from ..store.pool import create_pool
     from ..queues import QUEUES
 
     if queue not in {q.name for q in QUEUES} or not ({"THESET_DATABASE_URL", "THESET_DATABASE_URL_FILE"} & set(os.environ)):
@@ -305,9 +305,9 @@ def _quotas_table(body: dict) -> None:
 
 def _quotas(args: argparse.Namespace) -> int:
     async def work(admin: QueueAdmin) -> dict:
-        from ..quota import now_ms, quota_policies
-        from ..quota_forecast import quota_overview
-        from ..quota_store import QuotaBudget
+        from ..providers.quota.rules import now_ms, quota_policies
+        from ..providers.quota.forecast import quota_overview
+        from ..providers.quota.store import QuotaBudget
 
         settings = config.load()
         client = admin.broker.aredis

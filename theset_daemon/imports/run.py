@@ -36,7 +36,7 @@ from ..runtime.resources import Resources
 from ..runtime.metrics import IMPORT_VISIBLE, IMPORTS
 from ..providers.errors import ProviderError, QuotaHeld
 from ..queues import Priority
-from ..quota import held_message
+from ..providers.quota.rules import held_message
 from ..services import cache, webhooks
 from ..store.imports import STATUS_COMPLETED, STATUS_FAILED
 from . import tracker

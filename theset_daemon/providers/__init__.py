@@ -6,7 +6,7 @@
 
 Each provider has one cluster-wide rate limiter in Redis
 (``{namespace}:rate:provider:{name}``) at its configured rate, and one daily
-budget (``{namespace}:quota:{name}``, :mod:`theset_daemon.quota`); base URLs
+budget (``{namespace}:quota:{name}``, :mod:`theset_daemon.providers.quota.rules`); base URLs
 and credentials come from :class:`~theset_daemon.runtime.config.Settings`.
 """
 
@@ -19,8 +19,8 @@ import redis.asyncio as aioredis
 
 from ..broker.rate_limit import ClusterRateLimiter
 from ..runtime.config import Settings
-from ..quota import quota_policies
-from ..quota_store import QuotaBudget
+from .quota.rules import quota_policies
+from .quota.store import QuotaBudget
 from .errors import (
     AudioFeaturesRefused,
     MalformedResponse,

@@ -31,8 +31,8 @@ from ..broker.rate_limit import ClusterRateLimiter
 from ..runtime.job_log import count_request
 from ..runtime.metrics import PROVIDER_LATENCY, PROVIDER_REQUESTS
 from ..queues import Priority
-from ..quota import ProviderReport, current_work, now_ms
-from ..quota_store import QuotaBudget
+from .quota.rules import ProviderReport, current_work, now_ms
+from .quota.store import QuotaBudget
 from .errors import (
     MalformedResponse,
     ProviderError,

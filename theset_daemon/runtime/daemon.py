@@ -164,8 +164,8 @@ class Daemon:
     async def quota_overview(self) -> list[dict[str, Any]]:
         """Each provider's daily budget and the queued work's expected cost (see ``quota_forecast``);
         read at most once per :data:`QUOTA_OVERVIEW_TTL_S` (the dashboard, the API and scrapes share it)."""
-        from ..quota import now_ms
-        from ..quota_forecast import quota_overview
+        from ..providers.quota.rules import now_ms
+        from ..providers.quota.forecast import quota_overview
 
         cached_at, rows = self._quota_overview
         if rows is None or time.monotonic() - cached_at > QUOTA_OVERVIEW_TTL_S:
@@ -181,7 +181,7 @@ class Daemon:
         """Create the broker, pools and clients; nothing connects until first used."""
         from ..broker import TheSetBroker
         from ..broker.broker import default_middleware
-        from ..db.pool import create_pool
+        from ..store.pool import create_pool
         from ..imports.failures import ImportFailures
         from ..imports.progress import ProgressReporter
         from ..imports.stream import ProgressHub, reader_client
@@ -270,7 +270,7 @@ class Daemon:
         await self.scheduler.start()
 
     async def _migrate(self) -> list[str]:
-        from ..db.migrate import migrate
+        from ..store.migrate import migrate
 
         applied = await migrate(self.settings.database_url)
         if applied:

@@ -63,7 +63,7 @@ REDIS_MAXMEMORY_POLICY = Gauge(
     "theset_redis_maxmemory_policy",
     "1 for Redis's maxmemory-policy as last read (policy 'unknown' where CONFIG GET is refused).", ["policy"],
 )
-# Daily provider quotas (theset_daemon/quota.py): cluster-wide, read from Redis at scrape time by the
+# Daily provider quotas (theset_daemon/providers/quota/rules.py): cluster-wide, read from Redis at scrape time by the
 # metrics leader only (web/quotas.py), like CLUSTER_GAUGES.
 PROVIDER_QUOTA_LIMIT = Gauge(
     "theset_provider_quota_limit", "Calls per daily window of the provider (0: no published quota); leader only.",
