@@ -22,6 +22,7 @@ import orjson
 from ..runtime import config, logs
 from .errors import Failure, explain, reason, report
 from .help import Parser, environment
+from .table import print_fields, print_table
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -64,9 +65,7 @@ def _config(args: argparse.Namespace) -> int:
     if args.json:
         print(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
     else:
-        width = max(map(len, shown))
-        for name, value in shown.items():
-            print(f"{name:<{width}}  {','.join(value) if isinstance(value, list) else value}")
+        print_fields({name: ",".join(value) if isinstance(value, list) else value for name, value in shown.items()})
     return 0
 
 
@@ -142,15 +141,11 @@ def _schedules(args: argparse.Namespace) -> int:
     if args.json:
         print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
         return 0
-    header = ("NAME", "CRON", "QUEUE", "LAST RUN", "OUTCOME", "NEXT RUN")
-    table = [header] + [
+    print_table(("NAME", "CRON", "QUEUE", "LAST RUN", "OUTCOME", "NEXT RUN"), [
         (r["name"], r["cron"] + ("" if r["timezone"] == "UTC" else f" ({r['timezone']})"), r["queue"],
          r["last_fire"] or "never", r["last_outcome"] or "-", r["next_fire"] or "-")
         for r in rows
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    ])
     return 0
 
 
