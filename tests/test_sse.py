@@ -24,10 +24,12 @@ from theset_daemon.imports import progress as p
 from theset_daemon.store import imports as imports_store
 from theset_daemon.imports.errors import PROVIDER_UNAVAILABLE, ImportFailure
 from theset_daemon.runtime.metrics import SSE_CLIENTS
-from theset_daemon.imports.stream import HUB, PROGRESS, ProgressHub, Reconnect, StreamEntry, Subscription, add_routes, events_url
+from theset_daemon.imports.signing import events_url
+from theset_daemon.imports.stream import ProgressHub, Reconnect, StreamEntry, Subscription
+from theset_daemon.web.app import IMPORT_ROUTES, close_hub_on_shutdown
 from theset_daemon.imports.signing import sign_events_token
 from theset_daemon.web.errors import json_errors
-from theset_daemon.web.keys import SETTINGS
+from theset_daemon.web.keys import HUB, PROGRESS, SETTINGS
 
 SECRET = "sse-test-secret-" + "s" * 24
 TIMEOUT = 5.0
@@ -60,7 +62,8 @@ async def start_daemon(
         app[PROGRESS] = p.ProgressReporter(pg_pool, redis, namespace)
         hub_options = {"retry_ms": 1500, "block_ms": 1000, **hub_options}
         app[HUB] = ProgressHub(redis, namespace, heartbeat_s=heartbeat_s, **hub_options)
-        add_routes(app)
+        app.add_routes(IMPORT_ROUTES)
+        close_hub_on_shutdown(app)
         runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=5)
         await runner.setup()
         port = free_port()
@@ -458,7 +461,7 @@ async def test_subscriber_fills_the_gap_when_the_reader_is_ahead(async_redis, na
 async def test_unwired_app_answers_503(http) -> None:
     app = web.Application()
     app[SETTINGS] = config.load({"THESET_SSE_SECRET": SECRET})
-    add_routes(app)
+    app.add_routes(IMPORT_ROUTES)
     runner = web.AppRunner(app)
     await runner.setup()
     port = free_port()

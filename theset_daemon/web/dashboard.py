@@ -173,12 +173,3 @@ async def logout(request: web.Request) -> web.StreamResponse:
 async def redirect(request: web.Request) -> web.StreamResponse:
     raise web.HTTPMovedPermanently("/dashboard")
 
-
-ROUTES = [
-    web.get("/dashboard", page),
-    web.get("/dashboard/", redirect),
-    web.get("/dashboard/static/{name}", static_file),
-    web.post("/dashboard/login", login),
-    web.get("/dashboard/session", session),
-    web.post("/dashboard/logout", logout),
-]
