@@ -69,7 +69,7 @@ async def reconcile_imports(res: Resources) -> ReconcileReport:
     report.checked = len(rows)
     if not rows:
         return report
-    records = await _job_states(res, [import_phase_id(r["import_id"], r["phase"]) for r in rows])
+    records = await res.broker.admin.states(import_phase_id(r["import_id"], r["phase"]) for r in rows)
     orphans = []
     for row, (state, error) in zip(rows, records):
         if state in LIVE_STATES:
@@ -112,11 +112,3 @@ async def reconcile_imports(res: Resources) -> ReconcileReport:
         logger.warning("re-enqueued in-flight import phases with no live job", extra={"phases": report.requeued})
     return report
 
-
-async def _job_states(res: Resources, job_ids: list[str]) -> list[tuple[str | None, str | None]]:
-    """(state, error) of each job record, None for a missing record (one round trip)."""
-    async with res.redis.pipeline(transaction=False) as pipe:
-        for job_id in job_ids:
-            pipe.hmget(res.broker.keys.job(job_id), "state", "error")
-        replies = await pipe.execute()
-    return [tuple(v.decode() if v is not None else None for v in reply) for reply in replies]  # type: ignore[misc]

@@ -30,12 +30,13 @@ async def record(pool: Any, queue: str, paused: bool, who: str = "") -> None:
 
 
 async def reassert(pool: Any, broker: Any) -> list[str]:
-    """Set the Redis flag of every queue paused in PostgreSQL whose flag is missing; returns those queues."""
-    queues = [r["queue"] for r in await pool.fetch("select queue from queue_pauses")]
+    """Set the Redis flag of every queue paused in PostgreSQL (and in the queue table) whose flag is
+    missing; returns those queues."""
+    queues = [r["queue"] for r in await pool.fetch("select queue from queue_pauses") if r["queue"] in broker.specs]
     restored = []
     for queue in queues:
-        if not await broker.is_paused(queue):
-            await broker.pause(queue)
+        if not await broker.admin.is_paused(queue):
+            await broker.admin.pause(queue)
             restored.append(queue)
     if restored:
         logger.warning("pause flags were missing in Redis (evicted or lost); paused again: %s", ", ".join(restored))
