@@ -23,7 +23,7 @@ from dramatiq import Message
 from dramatiq.errors import QueueJoinTimeout, QueueNotFound
 from dramatiq.middleware import CurrentMessage, Middleware, MiddlewareError
 
-from . import connection
+from . import cluster_metrics, connection
 from . import priority as priorities
 from .admin import QueueAdmin
 from .composition import composition_middleware
@@ -352,9 +352,7 @@ class TheSetBroker(dramatiq.Broker):
 
     async def export_depths(self) -> dict[str, dict[str, int]]:
         """Claim the metrics lead and, when held, set the cluster-wide gauges (``cluster_metrics.py``)."""
-        from .cluster_metrics import export
-
-        return await export(self)
+        return await cluster_metrics.export(self)
 
     # -- scripts and lifecycle -------------------------------------------------------------
 

@@ -12,12 +12,12 @@ from aiohttp import web
 from ..runtime.config import Settings
 from ..runtime.loop_monitor import LoopMonitor
 from ..runtime.readiness import ReadinessCheck
+from ..runtime.resources import Resources, resources
 
 if TYPE_CHECKING:
     from ..broker.admin import QueueAdmin
     from ..imports.progress import ProgressReporter
     from ..imports.stream import ProgressHub
-    from ..runtime.resources import Resources
     from .connection_guard import ConnectionGuard
     from .sessions import SessionStore
     from .throttle import AuthThrottle
@@ -47,10 +47,8 @@ HUB: web.AppKey["ProgressHub"] = web.AppKey("progress_hub")
 PROGRESS: web.AppKey["ProgressReporter"] = web.AppKey("progress_reporter")
 
 
-def booted(request: web.Request) -> "Resources":
+def booted(request: web.Request) -> Resources:
     """The daemon's resources, or 503 while it is still connecting."""
-    from ..runtime.resources import resources
-
     try:
         return resources()
     except RuntimeError:

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Mapping
 
+from ...broker.job import current_job
+
 if TYPE_CHECKING:
     from ...runtime.config import Settings
 
@@ -84,8 +86,6 @@ def work_kind(kwargs: Mapping[str, Any] | None, options: Mapping[str, Any] | Non
 
 def current_work() -> tuple[str, str, str]:
     """``(kind, actor, job_id)`` of the job running in this task (``person`` outside a job)."""
-    from ...broker.job import current_job
-
     job = current_job()
     if job is None:
         return PERSON, "", ""
