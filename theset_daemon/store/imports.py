@@ -8,8 +8,11 @@ elsewhere.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Mapping
 from uuid import UUID
+
+import asyncpg
 
 from .connection import Db
 
@@ -96,6 +99,23 @@ async def get_import(db: Db, import_id: UUID | str) -> dict | None:
         return None
     row = await db.fetchrow("select * from import_status where id = $1", key)
     return dict(row) if row else None
+
+
+
+_LIST = """
+select *, (status in ('queued', 'running'))::int as running from import_status
+where $2::int is null
+   or ((status in ('queued', 'running'))::int, created_at, id) < ($2::int, $3::timestamptz, $4::uuid)
+order by (status in ('queued', 'running'))::int desc, created_at desc, id desc
+limit $1
+"""
+
+
+async def list_imports(db: Db, limit: int, running: int | None = None, created_at: datetime | None = None,
+                       import_id: UUID | None = None) -> list[asyncpg.Record]:
+    """Import rows, running ones first, then the most recent, each with ``running`` (1 or 0);
+    keyset-paged: the rows after (``running``, ``created_at``, ``import_id``) when given."""
+    return await db.fetch(_LIST, limit, running, created_at, import_id)
 
 
 #: The error of an import failed for want of progress (``{code, message}`` as import_errors stores it).

@@ -22,6 +22,7 @@ from ..jobs import schedule_manual_id
 from ..runtime import pauses
 from ..runtime.masking import masker
 from ..scheduling.scheduler import schedule_status
+from ..store.imports import list_imports
 from .admin_auth import require_admin
 from .admin_common import audit, epoch_ms, known_queue, query_int, queue_admin
 from .errors import InvalidRequest, json_response
@@ -30,15 +31,6 @@ from .keys import SCHEDULES, SESSIONS, SETTINGS, booted
 
 #: Most job ids one ``POST /api/admin/dlq/retry`` may name.
 MAX_RETRY_IDS = 1000
-
-#: Running imports first, then the most recent; keyset-paged on (running, created_at, id).
-_IMPORTS = """
-select *, (status in ('queued', 'running'))::int as running from import_status
-where $2::int is null
-   or ((status in ('queued', 'running'))::int, created_at, id) < ($2::int, $3::timestamptz, $4::uuid)
-order by (status in ('queued', 'running'))::int desc, created_at desc, id desc
-limit $1
-"""
 
 
 # -- queues ----------------------------------------------------------------------------------
@@ -186,7 +178,7 @@ async def imports(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", 50, 1, 200)
     after = _import_cursor(request.query.get("cursor") or None)
     settings = request.app[SETTINGS]
-    rows = await booted(request).pool.fetch(_IMPORTS, limit + 1, *after)
+    rows = await list_imports(booted(request).pool, limit + 1, *after)
     more, rows = len(rows) > limit, rows[:limit]
     out = []
     for row in rows:
