@@ -135,3 +135,23 @@ async def fail_stale_imports(db: Db, older_than_s: float, error: str = ABANDONED
         error,
     )
     return [r["id"] for r in rows]
+
+
+async def delete_finished_imports(db: Db, older_than_days: int) -> int:
+    """Delete imports finished more than ``older_than_days`` ago (their phases go with them); how many."""
+    status = await db.execute(
+        """delete from import_status where status in ('completed', 'failed')
+           and coalesce(completed_at, updated_at) < now() - make_interval(days => $1)""",
+        older_than_days,
+    )
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def live_or_recent(db: Db, import_ids: list[str], grace_s: float) -> set[str]:
+    """Those of ``import_ids`` that are live, or finished less than ``grace_s`` ago."""
+    rows = await db.fetch(
+        """select id::text as id from import_status where id = any($1::uuid[])
+           and (status in ('queued', 'running') or coalesce(completed_at, updated_at) > now() - make_interval(secs => $2))""",
+        import_ids, grace_s,
+    )
+    return {r["id"] for r in rows}

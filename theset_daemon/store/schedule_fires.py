@@ -34,3 +34,9 @@ async def settle(db: Db, name: str, fire_time: datetime, outcome: str, error: st
 async def last_fires(db: Db, names: list[str]) -> dict[str, asyncpg.Record]:
     """The latest fire of each named schedule that has fired."""
     return {r["name"]: r for r in await db.fetch(_LAST_FIRES, names)}
+
+
+async def delete_older_than(db: Db, days: int) -> int:
+    """Delete fires older than ``days``; how many."""
+    status = await db.execute("delete from schedule_fires where fire_time < now() - make_interval(days => $1)", days)
+    return int(status.rsplit(" ", 1)[-1])
