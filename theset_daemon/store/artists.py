@@ -215,3 +215,17 @@ async def artist_counts(db: Db, artist_id: UUID) -> dict[str, int]:
     setlists, setlists_linked, setlist_songs_matched."""
     row = await db.fetchrow(_COUNTS, artist_id)
     return dict(row)
+
+
+async def get_artist(db: Db, artist_id: UUID) -> asyncpg.Record | None:
+    """The artist's row, or None."""
+    return await db.fetchrow("select * from artists where id = $1", artist_id)
+
+
+async def set_artist_image(db: Db, artist_id: UUID, url: str, width: int | None, height: int | None) -> None:
+    """The image chosen for the artist and its size (None: not recognised), checked now."""
+    await db.execute(
+        """update artists set image_url = $2, image_width = $3, image_height = $4, image_checked_at = now()
+           where id = $1""",
+        artist_id, url, width, height,
+    )
