@@ -5,7 +5,7 @@ Exit statuses: 0 success, 1 failure, 2 bad usage (a message names the flag),
 78 a configuration variable is wrong (the message names it). A failure the user
 can fix (a service not answering, a missing database, a port in use, a refused
 token) is one line naming the cause and the variable or flag (JSON under
-``--json``: see ``cli_errors.py``); ``--debug`` shows the traceback instead.
+``--json``: see ``cli/errors.py``); ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ def _queue(args: argparse.Namespace) -> int:
 
 
 async def _record_pause(queue: str, paused: bool) -> None:
-    """Keep the pause in PostgreSQL too, so daemons re-assert a flag Redis loses (see pauses.py).
+    """Keep the pause in PostgreSQL too, so daemons re-assert a flag Redis loses (see runtime/pauses.py).
 
     Done where the database is configured (``THESET_DATABASE_URL``, as on a daemon
     host); a database that does not answer is reported and the Redis flag still set.

@@ -56,7 +56,7 @@ async def queue_action(request: web.Request) -> web.Response:
             older_than_s = -1.0
         if not 0 <= older_than_s <= 365 * 86400:
             raise InvalidRequest("olderThanS", "expected seconds, 0 to 31536000")
-    if action in ("pause", "resume"):  # kept in PostgreSQL too: a flag Redis loses comes back (pauses.py)
+    if action in ("pause", "resume"):  # kept in PostgreSQL too: a flag Redis loses comes back (runtime/pauses.py)
         await pauses.record(booted(request).pool, queue, action == "pause", who)
     affected = await admin.queue_action(queue, action, older_than_s=older_than_s)
     audit(request, who, f"queue.{action}", queue=queue, affected=affected)

@@ -1,7 +1,7 @@
 """The operator's dashboard: one page and its files, sign-in and sign-out.
 
-``GET /dashboard`` serves ``static/dashboard.html``; its scripts and styles
-come from ``GET /dashboard/static/{name}`` (files of the package's ``static/``
+``GET /dashboard`` serves ``web/static/dashboard.html``; its scripts and styles
+come from ``GET /dashboard/static/{name}`` (files of ``web/static/``
 folder only, no sub-paths). The page talks to the admin API (``/api/admin``,
 ``/api/jobs``) with the session cookie; every action it sends carries the
 session's CSRF token (see :mod:`.admin_auth`).

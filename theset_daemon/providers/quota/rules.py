@@ -17,7 +17,7 @@ A job's kind is carried by the job: the message option ``work`` when set,
 else ``person`` when the message carries an ``import_id`` and ``recurring``
 when it does not. Calls made outside any job count as ``person``.
 
-The counters live in Redis (:mod:`.quota_store`); this module decides.
+The counters live in Redis (:mod:`.store`); this module decides.
 """
 
 from __future__ import annotations
