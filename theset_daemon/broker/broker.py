@@ -10,7 +10,6 @@ job; :meth:`consume` (Dramatiq's thread worker) is not supported.
 from __future__ import annotations
 
 import asyncio
-
 import logging
 import os
 import socket

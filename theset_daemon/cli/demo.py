@@ -32,6 +32,7 @@ import orjson
 
 from ..runtime import config
 from ..store import artist_counts
+from ..store.imports import import_summary
 from .follow import ProgressBars, error_text, follow_events, overall, start_import
 
 DEMO_DIR = Path(".demo")
@@ -108,10 +109,7 @@ async def summary(database_url: str, import_id: str) -> dict[str, Any]:
     """What landed for the imported artist, from PostgreSQL."""
     conn = await asyncpg.connect(database_url)
     try:
-        row = await conn.fetchrow(
-            "select i.counts, a.id, a.name, a.slug from import_status i join artists a on a.id = i.artist_id where i.id = $1",
-            import_id,
-        )
+        row = await import_summary(conn, import_id)
         counts = dict(await artist_counts(conn, row["id"]))
     finally:
         await conn.close()

@@ -25,7 +25,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from ..runtime.metrics import IMPORT_PHASE_DURATION
-from ..store.imports import STATUS_RUNNING, STATUSES
+from ..store.imports import STATUSES, STATUS_RUNNING
 from .plan import STAGES
 from .view import VIEW_COLUMNS, import_view, load_import_view
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+
 from ..runtime.resources import Resources
 from ..store import schedule_fires
 from ..store.imports import delete_finished_imports, live_or_recent

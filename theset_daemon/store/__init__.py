@@ -13,6 +13,7 @@ from .artists import (
     set_artist_image,
     set_setlistfm_mbid,
     slugify,
+    trending_artist_ids,
     update_artist_spotify,
     upsert_artist_from_tm,
 )
@@ -28,7 +29,7 @@ from .venues import update_venue_details, upsert_venues, venues_without_details
 __all__ = [
     "Db", "MigrationError", "SpotifyArtistTaken", "artist_counts", "create_import", "create_pool", "fail_stale_imports", "get_artist", "get_import",
     "mark_artist_synced", "migrate", "set_artist_image", "set_setlistfm_mbid", "show_status", "shows_for_linking", "slugify",
-    "song_ids_by_title", "transaction", "update_artist_spotify", "update_import",
+    "song_ids_by_title", "transaction", "trending_artist_ids", "update_artist_spotify", "update_import",
     "update_venue_details", "upsert_artist_from_tm", "upsert_setlists", "upsert_shows",
     "upsert_songs", "upsert_venues", "venues_without_details",
 ]

@@ -229,3 +229,9 @@ async def set_artist_image(db: Db, artist_id: UUID, url: str, width: int | None,
            where id = $1""",
         artist_id, url, width, height,
     )
+
+
+async def trending_artist_ids(db: Db) -> list[str]:
+    """Ids of the trending artists, best ranked first."""
+    rows = await db.fetch("select id::text as id from artists where is_trending order by trending_rank nulls last, id")
+    return [r["id"] for r in rows]

@@ -155,3 +155,23 @@ async def live_or_recent(db: Db, import_ids: list[str], grace_s: float) -> set[s
         import_ids, grace_s,
     )
     return {r["id"] for r in rows}
+
+
+async def import_age_s(db: Db, import_id: str) -> float | None:
+    """Seconds since the import was kicked off (PostgreSQL's clock), or None when unknown."""
+    return await db.fetchval(
+        "select extract(epoch from now() - created_at)::float8 from import_status where id = $1::text::uuid", import_id
+    )
+
+
+async def import_artist_id(db: Db, import_id: str) -> str | None:
+    """The id of the import's artist, once its first phase made it."""
+    return await db.fetchval("select artist_id::text from import_status where id = $1::text::uuid", import_id)
+
+
+async def import_summary(db: Db, import_id: str) -> asyncpg.Record | None:
+    """The import's counts with its artist's id, name and slug (the demo's summary)."""
+    return await db.fetchrow(
+        "select i.counts, a.id, a.name, a.slug from import_status i join artists a on a.id = i.artist_id where i.id = $1",
+        import_id,
+    )

@@ -9,8 +9,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..broker.admin import STATES, JobFilter, JobStateConflict, UnknownJob
-from .admin_common import audit, conflict, known_queue, not_found, query_int, queue_admin
 from .admin_auth import require_admin
+from .admin_common import audit, conflict, known_queue, not_found, query_int, queue_admin
 from .errors import InvalidRequest, json_response
 
 #: Longest page of ``GET /api/jobs``.

@@ -16,8 +16,8 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import REGISTRY
 
+from ..providers.quota.rules import KINDS, now_ms
 from ..runtime.metrics import (
-    QUOTA_GAUGES,
     PROVIDER_QUOTA_HELD,
     PROVIDER_QUOTA_LIMIT,
     PROVIDER_QUOTA_QUEUED,
@@ -25,8 +25,8 @@ from ..runtime.metrics import (
     PROVIDER_QUOTA_RESET,
     PROVIDER_QUOTA_SPENT,
     PROVIDER_QUOTA_USED,
+    QUOTA_GAUGES,
 )
-from ..providers.quota.rules import KINDS, now_ms
 from .admin_auth import require_admin
 from .errors import json_response
 from .keys import QUOTAS, booted

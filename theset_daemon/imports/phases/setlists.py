@@ -8,13 +8,9 @@ from uuid import UUID
 
 import asyncpg
 
-from ...catalog.matching import (
-    best_artist_match,
-    link_setlist_to_show,
-    match_setlist_songs,
-)
-from ...runtime.job_log import note, note_each
+from ...catalog.matching import best_artist_match, link_setlist_to_show, match_setlist_songs
 from ...providers import Providers
+from ...runtime.job_log import note, note_each
 from ...store import (
     get_artist,
     mark_artist_synced,

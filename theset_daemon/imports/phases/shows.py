@@ -7,8 +7,8 @@ from uuid import UUID
 
 import asyncpg
 
-from ...runtime.job_log import note
 from ...providers import Providers
+from ...runtime.job_log import note
 from ...store import get_artist, mark_artist_synced, upsert_shows, upsert_venues
 from . import Report, no_report
 
