@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from uuid import UUID
 
 import asyncpg
+import orjson
 
 from .connection import Db
 
@@ -175,3 +176,75 @@ async def import_summary(db: Db, import_id: str) -> asyncpg.Record | None:
         "select i.counts, a.id, a.name, a.slug from import_status i join artists a on a.id = i.artist_id where i.id = $1",
         import_id,
     )
+
+
+# -- the import's view and its progress reports ---------------------------------------------
+
+#: The columns of an import's view (``imports.view.import_view`` reads them), from ``import_status s`` (and ``artists a`` for the slug).
+VIEW_COLUMNS = """
+    s.id::text AS id, s.tm_attraction_id, s.artist_id::text AS artist_id, a.slug, s.status, s.stage,
+    s.progress, s.message, s.counts::text AS counts, s.error, s.created_at, s.updated_at, s.completed_at,
+    COALESCE((SELECT json_object_agg(p.phase, json_build_object(
+        'state', p.state, 'fraction', p.fraction, 'counts', p.counts, 'error', p.error))
+      FROM import_phases p WHERE p.import_id = s.id)::text, '{}') AS phases
+"""
+
+VIEW_SQL = f"""
+SELECT {VIEW_COLUMNS}
+FROM import_status s LEFT JOIN artists a ON a.id = s.artist_id
+WHERE s.id = $1::text::uuid
+"""
+
+_VIEW = f"""
+SELECT {VIEW_COLUMNS}
+FROM import_status s LEFT JOIN artists a ON a.id = s.artist_id
+WHERE s.id = $1::text::uuid
+"""
+
+_UPDATE = """
+WITH s AS (
+UPDATE import_status SET
+    stage = $2::text,
+    progress = CASE WHEN $5::text = 'completed' THEN 100 ELSE GREATEST(COALESCE(progress, 0), $3::int) END,
+    message = $4::text,
+    status = $5::text,
+    counts = COALESCE(counts, '{}'::jsonb) || $6::text::jsonb,
+    error = COALESCE($7::text, error),
+    updated_at = now(),
+    completed_at = CASE WHEN $5::text IN ('completed', 'failed') THEN now() ELSE completed_at END
+WHERE id = $1::text::uuid AND status NOT IN ('completed', 'failed')
+RETURNING *
+)
+SELECT""" + VIEW_COLUMNS + """FROM s LEFT JOIN artists a ON a.id = s.artist_id
+"""
+
+#: Serialises one import's reports across hosts (released by _UNLOCK, or by the pool's reset).
+_LOCK = "SELECT pg_advisory_lock(hashtextextended('theset.progress:' || $1::text, 0))"
+_UNLOCK = "SELECT pg_advisory_unlock(hashtextextended('theset.progress:' || $1::text, 0))"
+
+_EXISTS = "SELECT true FROM import_status WHERE id = $1::text::uuid"
+
+
+async def view_row(db: Db, import_id: str) -> asyncpg.Record | None:
+    """The import's row with its artist's slug and its phases (:data:`VIEW_COLUMNS`), or None."""
+    return await db.fetchrow(_VIEW, import_id)
+
+
+async def report_row(conn: Db, import_id: str, stage: str, progress: int, message: str | None, status: str,
+                     counts: Mapping[str, Any], error: str | None) -> asyncpg.Record | None:
+    """Apply one progress report to a live import (progress never backwards, counts merged) and return
+    its view row; None when the import is finished (frozen) or unknown."""
+    return await conn.fetchrow(_UPDATE, import_id, stage, progress, message, status, orjson.dumps(counts).decode(), error)
+
+
+async def lock_reports(conn: asyncpg.Connection, import_id: str) -> None:
+    """Take the import's report lock (a session advisory lock: one report at a time, cluster-wide)."""
+    await conn.execute(_LOCK, import_id)
+
+
+async def unlock_reports(conn: asyncpg.Connection, import_id: str) -> None:
+    await conn.execute(_UNLOCK, import_id)
+
+
+async def import_exists(db: Db, import_id: str) -> bool:
+    return await db.fetchval(_EXISTS, import_id) is not None
