@@ -10,7 +10,7 @@ import dramatiq
 import pytest
 
 import theset_daemon.actors
-from daemon_process import REPO
+from tests.helpers.daemon_process import REPO
 from theset_daemon import jobs
 from theset_daemon.imports.plan import PHASES
 from theset_daemon.queues import QUEUES_BY_NAME

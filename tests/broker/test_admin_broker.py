@@ -7,7 +7,7 @@ import asyncio
 
 import dramatiq
 import pytest
-from broker_support import make_broker, running, spec, wait_for_async
+from tests.helpers.broker import make_broker, running, spec, wait_for_async
 
 from theset_daemon.broker import Permanent
 from theset_daemon.broker.admin import (

@@ -6,7 +6,7 @@ import uuid
 
 import dramatiq
 
-from broker_support import make_broker, running, spec, wait_for_state
+from tests.helpers.broker import make_broker, running, spec, wait_for_state
 from theset_daemon.broker.admin import QueueAdmin
 
 

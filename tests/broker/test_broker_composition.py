@@ -14,7 +14,7 @@ import dramatiq
 import pytest
 from dramatiq.results import ResultFailure
 
-from broker_support import make_broker, running, spec
+from tests.helpers.broker import make_broker, running, spec
 
 QUEUE = spec("compose", concurrency=4)
 

@@ -8,7 +8,7 @@ import time
 import dramatiq
 import redis
 
-from broker_support import make_broker, running, spec
+from tests.helpers.broker import make_broker, running, spec
 
 DAY_MS = 86_400_000
 

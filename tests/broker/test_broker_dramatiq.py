@@ -7,7 +7,7 @@ import asyncio
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
-from broker_support import make_broker, running, spec, wait_for_state
+from tests.helpers.broker import make_broker, running, spec, wait_for_state
 from theset_daemon.queues import Priority
 
 QUEUE = spec("dq", concurrency=2)

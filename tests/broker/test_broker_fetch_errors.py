@@ -7,7 +7,7 @@ import asyncio
 import dramatiq
 import redis.exceptions
 
-from broker_support import make_broker, running, spec
+from tests.helpers.broker import make_broker, running, spec
 from theset_daemon.broker.rate_limit import ClusterRateLimiter
 
 

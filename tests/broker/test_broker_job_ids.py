@@ -6,7 +6,7 @@ import asyncio
 
 import dramatiq
 
-from broker_support import make_broker, running, spec, wait_for
+from tests.helpers.broker import make_broker, running, spec, wait_for
 
 
 async def test_job_id_returns_the_existing_job_while_it_is_pending(redis_url, namespace):

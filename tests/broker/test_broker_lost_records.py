@@ -7,7 +7,7 @@ import logging
 
 import dramatiq
 
-from broker_support import make_broker, running, spec, wait_for
+from tests.helpers.broker import make_broker, running, spec, wait_for
 from theset_daemon.metrics import JOBS_LOST
 
 

@@ -8,7 +8,7 @@ import time
 
 import dramatiq
 
-from broker_support import make_broker, monitor_lines, running, spec
+from tests.helpers.broker import make_broker, monitor_lines, running, spec
 
 
 async def test_idle_worker_starts_a_job_within_milliseconds(redis_url, namespace):

@@ -6,7 +6,7 @@ import time
 
 import dramatiq
 
-from broker_support import make_broker, running, spec, wait_for, wait_for_state
+from tests.helpers.broker import make_broker, running, spec, wait_for, wait_for_state
 from theset_daemon.broker import Permanent, Postpone, current_job
 from theset_daemon.providers import ProviderThrottled
 

@@ -6,7 +6,7 @@ import asyncio
 
 import dramatiq
 
-from broker_support import make_broker, running, spec
+from tests.helpers.broker import make_broker, running, spec
 from theset_daemon.broker import current_job
 from theset_daemon.queues import Priority
 

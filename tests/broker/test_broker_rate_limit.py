@@ -8,7 +8,7 @@ import time
 
 import dramatiq
 
-from broker_support import make_broker, running, spec
+from tests.helpers.broker import make_broker, running, spec
 from theset_daemon.broker import current_job
 
 RATE = 20.0

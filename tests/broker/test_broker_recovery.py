@@ -9,15 +9,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import dramatiq
 from prometheus_client import REGISTRY
 
-from broker_support import make_broker, running, spec, wait_for, wait_for_state
+from tests.helpers.broker import make_broker, running, spec, wait_for, wait_for_state
+from tests.helpers.environment import REPO
 from theset_daemon.broker import Worker, current_job
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 async def test_drain_hands_back_a_running_job_with_its_attempt_uncounted(redis_url, namespace):
@@ -86,8 +84,7 @@ async def test_drain_lets_short_jobs_finish(redis_url, namespace):
 CHILD = textwrap.dedent(
     """
     import asyncio, sys, dramatiq, redis
-    sys.path.insert(0, {tests!r})
-    from broker_support import make_broker, spec
+    from tests.helpers.broker import make_broker, spec
     from theset_daemon.broker import Worker, current_job
 
     async def main():
@@ -121,8 +118,8 @@ async def test_jobs_of_a_killed_daemon_come_back_within_the_bound(redis_url, nam
 
     message = await broker.enqueue_async(fragile.message(1))
     reclaims_before = REGISTRY.get_sample_value("theset_lease_reclaims_total", {"queue": "crashy"}) or 0.0
-    code = CHILD.format(tests=str(ROOT / "tests"), url=redis_url, ns=namespace)
-    child = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    code = CHILD.format(url=redis_url, ns=namespace)
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
         popped = await async_redis.blpop([f"{namespace}:test:log"], timeout=15)
         assert popped is not None and popped[1] == b"started:1"

@@ -7,7 +7,7 @@ import time
 
 import dramatiq
 
-from broker_support import make_broker, running, spec, wait_for, wait_for_async, wait_for_state
+from tests.helpers.broker import make_broker, running, spec, wait_for, wait_for_async, wait_for_state
 from theset_daemon.broker import Permanent, current_job
 from theset_daemon.broker.retries import backoff_ms, decide
 from theset_daemon.queues import JobDefaults

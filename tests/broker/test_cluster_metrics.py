@@ -7,7 +7,7 @@ import asyncio
 import dramatiq
 from prometheus_client import REGISTRY
 
-from broker_support import make_broker, running, spec, wait_for_state
+from tests.helpers.broker import make_broker, running, spec, wait_for_state
 from theset_daemon.broker.cluster_metrics import METRICS_LEAD_S
 
 

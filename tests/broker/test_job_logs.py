@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dramatiq
 
-from broker_support import make_broker, running, spec, wait_for_state
+from tests.helpers.broker import make_broker, running, spec, wait_for_state
 from theset_daemon.broker import current_job
 from theset_daemon.broker.admin import QueueAdmin
 from theset_daemon.broker.job import LOG_LINE_MAX

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dramatiq
 import pytest
 
-from broker_support import make_broker, running, spec, wait_for_state
+from tests.helpers.broker import make_broker, running, spec, wait_for_state
 from theset_daemon.broker import admin as admin_module
 from theset_daemon.broker.admin import JobFilter, QueueAdmin, decode_cursor, encode_cursor
 

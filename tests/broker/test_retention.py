@@ -6,7 +6,7 @@ import asyncio
 
 import dramatiq
 import redis
-from broker_support import make_broker, running, spec
+from tests.helpers.broker import make_broker, running, spec
 
 from theset_daemon.queues import JobDefaults
 

@@ -1,6 +1,6 @@
 """Chaos harness: three daemons, a faulty sandbox, a private Redis and PostgreSQL, and the web app.
 
-Shared by ``tests/test_chaos.py`` (the short form, CI) and ``bench/chaos.py`` (the full
+Shared by ``tests/chaos/test_chaos.py`` (the short form, CI) and ``bench/chaos.py`` (the full
 run): the same scenarios with different sizes.
 
 * :class:`PrivateRedis` / :class:`PrivatePostgres` — servers of this run's own on free
@@ -30,7 +30,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -45,18 +44,12 @@ import dramatiq
 import orjson
 import redis
 
-TESTS = Path(__file__).resolve().parent
-REPO = TESTS.parent
-for _p in (str(TESTS), str(REPO)):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
-
-from conftest import free_port  # noqa: E402
-from daemon_process import DaemonProcess  # noqa: E402
-from import_harness import SandboxProcess  # noqa: E402
-from theset_daemon.follow import read_events  # noqa: E402
-from theset_daemon.sandbox import Sandbox  # noqa: E402
-from theset_daemon.imports.signing import sign_events_token  # noqa: E402
+from tests.helpers.daemon_process import DaemonProcess
+from tests.helpers.environment import free_port
+from tests.helpers.import_harness import SandboxProcess
+from theset_daemon.follow import read_events
+from theset_daemon.sandbox import Sandbox
+from theset_daemon.imports.signing import sign_events_token
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 #: Reconciliation every 2 s (the shipped schedule runs it every minute).

@@ -19,7 +19,7 @@ from typing import Iterator
 
 import pytest
 
-from chaos_harness import Chaos, ChaosParams, ScenarioResult, format_table
+from tests.chaos.harness import Chaos, ChaosParams, ScenarioResult, format_table
 
 pytestmark = pytest.mark.timeout(240)
 

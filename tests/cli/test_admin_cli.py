@@ -10,8 +10,8 @@ import sys
 import dramatiq
 import orjson
 import pytest
-from daemon_process import REPO
-from broker_support import FAST_DEFAULTS, make_broker, running
+from tests.helpers.daemon_process import REPO
+from tests.helpers.broker import FAST_DEFAULTS, make_broker, running
 
 from theset_daemon.broker import Permanent, current_job
 from theset_daemon.queues import QUEUES, QUEUES_BY_NAME

@@ -11,8 +11,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import API_TOKEN, free_port
-from daemon_process import REPO, DaemonProcess
+from tests.helpers.environment import API_TOKEN, free_port
+from tests.helpers.daemon_process import REPO, DaemonProcess
 
 from theset_daemon import cli, config
 from theset_daemon.cli_errors import explain

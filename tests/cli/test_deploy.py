@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.environment import REPO
+
 from theset_daemon import config, logs
 
-REPO = Path(__file__).resolve().parents[1]
 UNIT = REPO / "systemd" / "theset-daemon.service"
 #: systemd-analyze security --offline score of the unit (lower is better); it must not rise.
 MAX_EXPOSURE = 1.3
@@ -116,8 +117,8 @@ def expand(groups: dict[str, list[str]], *names: str) -> set[str]:
 
 @pytest.mark.skipif(not (shutil.which("strace") and shutil.which("systemd-analyze")), reason="needs strace and systemd")
 def test_a_daemon_importing_and_draining_makes_only_system_calls_the_unit_allows(tmp_path, daemon_env):
-    from daemon_process import DaemonProcess
-    from import_harness import SandboxProcess, run_import
+    from tests.helpers.daemon_process import DaemonProcess
+    from tests.helpers.import_harness import SandboxProcess, run_import
     from theset_daemon.sandbox import Sandbox
 
     unit = UNIT.read_text()

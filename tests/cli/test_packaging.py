@@ -22,10 +22,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from conftest import daemon_environment
-from daemon_process import DaemonProcess
+from tests.helpers.environment import REPO, daemon_environment
+from tests.helpers.daemon_process import DaemonProcess
 
-REPO = Path(__file__).resolve().parents[1]
 WHEELHOUSE = Path(sys.prefix) / "wheelhouse"
 #: What the source copy leaves out (local state, never part of a build).
 IGNORED = shutil.ignore_patterns(".git", ".venv", ".demo", "build", "dist", "*.egg-info", "__pycache__",

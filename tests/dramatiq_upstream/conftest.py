@@ -41,7 +41,7 @@ from dramatiq.results import backends as res_backends
 from theset_daemon.broker import TheSetBroker, Worker
 from theset_daemon.queues import JobDefaults
 
-from conftest import RUN_ID, _delete_namespace  # tests/conftest.py
+from tests.helpers.environment import RUN_ID, delete_namespace
 
 #: Dramatiq's Retries defaults (max_retries=20, min_backoff 15 s, max_backoff 7 days), which
 #: upstream's tests assume; the daemon's own default is 3 attempts (JobDefaults.max_attempts).
@@ -213,7 +213,7 @@ def conformance_namespace(redis_url: str) -> Iterator[str]:
     ns = f"test-{RUN_ID}-dq-{uuid.uuid4().hex[:8]}"
     yield ns
     client = redis.Redis.from_url(redis_url)
-    _delete_namespace(client, ns)
+    delete_namespace(client, ns)
     client.close()
 
 

@@ -14,8 +14,8 @@ import uuid
 from typing import Any
 
 import redis
-from conftest import ADMIN_TOKEN, API_TOKEN, RUN_ID, _delete_namespace, daemon_environment  # noqa: F401 (re-exported)
-from daemon_process import DaemonProcess
+from tests.helpers.environment import ADMIN_TOKEN, API_TOKEN, RUN_ID, delete_namespace, daemon_environment  # noqa: F401 (re-exported)
+from tests.helpers.daemon_process import DaemonProcess
 
 def module_env(redis_url: str, database_url: str, **extra: str) -> tuple[dict[str, str], str]:
     """A daemon environment with its own namespace (the caller deletes it with :func:`drop_namespace`)."""
@@ -29,7 +29,7 @@ def module_env(redis_url: str, database_url: str, **extra: str) -> tuple[dict[st
 
 def drop_namespace(redis_url: str, namespace: str) -> None:
     client = redis.Redis.from_url(redis_url)
-    _delete_namespace(client, namespace)
+    delete_namespace(client, namespace)
     client.close()
 
 

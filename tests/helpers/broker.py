@@ -1,4 +1,4 @@
-"""Helpers shared by the tests/test_broker_*.py files (no tests here)."""
+"""Helpers for the tests that run the broker in process (tests/broker/ and others): a broker on a test namespace, a running worker, waits."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Actors loaded into test daemons with ``THESET_ACTOR_MODULES=daemon_actors``.
+"""Actors loaded into test daemons with ``THESET_ACTOR_MODULES=tests.helpers.daemon_actors``.
 
 They record what happened in Redis under the daemon's namespace, so a test in
 another process can await it (BLPOP) instead of sleeping.

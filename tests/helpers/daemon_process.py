@@ -7,7 +7,6 @@ receives READY / STOPPING / WATCHDOG exactly as systemd would.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -18,7 +17,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers.environment import REPO
+
 DAEMON = [sys.executable, "-m", "theset_daemon.cli"]
 
 
@@ -36,8 +36,8 @@ class DaemonProcess:
         self.sock.bind(self.notify_path)
         self.env["NOTIFY_SOCKET"] = self.notify_path
         if cwd == REPO:
-            self.env.setdefault("THESET_ACTOR_MODULES", "theset_daemon.actors,daemon_actors")
-            self.env["PYTHONPATH"] = os.pathsep.join([str(REPO / "tests"), str(REPO)])
+            self.env.setdefault("THESET_ACTOR_MODULES", "theset_daemon.actors,tests.helpers.daemon_actors")
+            self.env["PYTHONPATH"] = str(REPO)
         self.log_path = self.dir / "daemon.log"
         self.args = args
         self.proc: subprocess.Popen[bytes] | None = None

@@ -5,17 +5,14 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
 
-from conftest import free_port
-from daemon_process import DaemonProcess
+from tests.helpers.environment import REPO, free_port
+from tests.helpers.daemon_process import DaemonProcess
 from theset_daemon.follow import follow_events
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 class SandboxProcess:

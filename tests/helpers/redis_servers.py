@@ -17,7 +17,7 @@ from pathlib import Path
 
 import redis
 
-from conftest import free_port
+from tests.helpers.environment import free_port
 
 
 def _wait(predicate, timeout: float, what: str) -> None:

@@ -8,8 +8,8 @@ from typing import Iterator
 import aiohttp
 import pytest
 
-from import_harness import SandboxProcess, kickoff, query, run_import, start_daemon
-from openapi_contract import check_event
+from tests.helpers.import_harness import SandboxProcess, kickoff, query, run_import, start_daemon
+from tests.helpers.openapi_contract import check_event
 from theset_daemon.sandbox import Sandbox
 
 SEED = 7

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import orjson
 import pytest
 
-from openapi_contract import check
+from tests.helpers.openapi_contract import check
 from theset_daemon.imports.errors import CODES, ImportFailure, failure_of
 from theset_daemon.imports.plan import PHASES
 from theset_daemon.imports.view import camel, import_view, public_counts

@@ -9,10 +9,10 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from import_harness import SandboxProcess, kickoff
-from daemon_process import DaemonProcess
-from test_cache import PrivateRedis, private_redis  # noqa: F401  (fixture)
-from test_webhooks import SECRET, receiver  # noqa: F401  (fixture)
+from tests.helpers.import_harness import SandboxProcess, kickoff
+from tests.helpers.daemon_process import DaemonProcess
+from tests.services.test_cache import PrivateRedis, private_redis  # noqa: F401  (fixture)
+from tests.services.test_webhooks import SECRET, receiver  # noqa: F401  (fixture)
 from theset_daemon.services import webhooks
 from theset_daemon.broker import TheSetBroker
 from theset_daemon.queues import QUEUES

@@ -7,7 +7,7 @@ import time
 
 import pytest
 from prometheus_client import REGISTRY
-from providers_support import policy, providers_for, sandbox_and_providers
+from tests.helpers.providers import policy, providers_for, sandbox_and_providers
 
 from theset_daemon.providers import MalformedResponse, ProviderThrottled, ProviderTimeout, ProviderUnavailable
 from theset_daemon.sandbox import run_sandbox

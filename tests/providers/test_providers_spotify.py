@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from providers_support import sandbox_and_providers
+from tests.helpers.providers import sandbox_and_providers
 
 from theset_daemon.providers import AudioFeaturesRefused, ProviderNotFound, ProviderRejected, version_preference
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from providers_support import sandbox_and_providers
+from tests.helpers.providers import sandbox_and_providers
 
 from theset_daemon.providers import ProviderNotFound, ProviderRejected
 from theset_daemon.providers.ticketmaster import PAGING_DEPTH

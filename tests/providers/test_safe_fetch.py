@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 
+from tests.helpers.environment import REPO
+
 from theset_daemon.image_size import image_size
 from yarl import URL
 
@@ -88,9 +90,7 @@ def test_literal_hosts_embedding_private_addresses_are_refused_before_connecting
 
 def test_the_unit_file_denies_the_cloud_metadata_addresses():
     import ipaddress
-    from pathlib import Path
-
-    unit = (Path(__file__).resolve().parent.parent / "systemd" / "theset-daemon.service").read_text()
+    unit = (REPO / "systemd" / "theset-daemon.service").read_text()
     denied = [ipaddress.ip_network(n) for line in unit.splitlines() if line.startswith("IPAddressDeny=")
               for n in line.split("=", 1)[1].split()]
     for metadata in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200", "192.0.0.192"):

@@ -14,9 +14,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from conftest import ADMIN_TOKEN, API_TOKEN
-from import_harness import SandboxProcess, start_daemon
-from redis_servers import PrivateRedis
+from tests.helpers.environment import ADMIN_TOKEN, API_TOKEN
+from tests.helpers.import_harness import SandboxProcess, start_daemon
+from tests.helpers.redis_servers import PrivateRedis
 from theset_daemon.sandbox import Sandbox
 
 SEED = 7

@@ -10,7 +10,7 @@ from typing import Iterator
 
 import pytest
 
-from redis_servers import PrivateRedis
+from tests.helpers.redis_servers import PrivateRedis
 from theset_daemon.broker import TheSetBroker, connection
 from theset_daemon.metrics import REDIS_MAXMEMORY_POLICY
 from theset_daemon.readiness import NotReady, ReadinessCheck

@@ -7,10 +7,10 @@ from typing import Iterator
 
 import pytest
 
-from conftest import ADMIN_TOKEN
-from daemon_process import DaemonProcess
-from test_redis_faults import call
-from redis_servers import PrivateRedis
+from tests.helpers.environment import ADMIN_TOKEN
+from tests.helpers.daemon_process import DaemonProcess
+from tests.redis.test_redis_faults import call
+from tests.helpers.redis_servers import PrivateRedis
 
 SECRET = "s3cret-never-logged"
 
@@ -91,7 +91,7 @@ def test_a_refused_connection_keeps_retrying_naming_the_host(daemon_env, migrate
     import signal
     import time
 
-    from conftest import free_port
+    from tests.helpers.environment import free_port
 
     port = free_port()  # nothing listens: refused, which may change any moment
     daemon = DaemonProcess({**daemon_env, "THESET_DATABASE_URL": migrated_database_url,

@@ -16,10 +16,10 @@ import asyncpg
 import pytest
 import redis
 
-from chaos_harness import duplicate_rows
-from import_harness import SandboxProcess, start_daemon
-from redis_servers import PrivateRedis, spawn_sentinels
-from test_redis_faults import call, import_status, wait_until
+from tests.chaos.harness import duplicate_rows
+from tests.helpers.import_harness import SandboxProcess, start_daemon
+from tests.helpers.redis_servers import PrivateRedis, spawn_sentinels
+from tests.redis.test_redis_faults import call, import_status, wait_until
 from theset_daemon.broker import connection
 from theset_daemon.sandbox import Sandbox
 

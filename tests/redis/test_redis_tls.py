@@ -19,10 +19,10 @@ from typing import Iterator
 import pytest
 from dramatiq import Message
 
-from conftest import ADMIN_TOKEN
-from import_harness import REPO, SandboxProcess, run_import, start_daemon
-from redis_servers import Ca, PrivateRedis
-from test_redis_faults import call
+from tests.helpers.environment import ADMIN_TOKEN
+from tests.helpers.import_harness import REPO, SandboxProcess, run_import, start_daemon
+from tests.helpers.redis_servers import Ca, PrivateRedis
+from tests.redis.test_redis_faults import call
 from theset_daemon.broker import TheSetBroker, connection
 from theset_daemon.queues import QUEUES
 from theset_daemon.redis_health import NotReady, RedisHealth
@@ -149,7 +149,7 @@ def test_an_import_completes_over_tls_and_the_cli_reads_it(tls_redis, pki, sandb
 
 
 def test_a_daemon_with_the_wrong_ca_is_not_ready_naming_tls(tls_redis, pki, sandbox, daemon_env):
-    from daemon_process import DaemonProcess
+    from tests.helpers.daemon_process import DaemonProcess
 
     env = {**daemon_env, **sandbox.env, "THESET_ACTOR_MODULES": "actors",
            "THESET_REDIS_URL": f"rediss://127.0.0.1:{tls_redis.port}/0?ssl_ca_certs={pki[1].cert}"}

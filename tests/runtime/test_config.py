@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.environment import REPO
+
 from theset_daemon import config, logs
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

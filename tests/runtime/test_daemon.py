@@ -13,7 +13,7 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from daemon_process import DaemonProcess
+from tests.helpers.daemon_process import DaemonProcess
 from theset_daemon.broker import TheSetBroker
 from theset_daemon.queues import QUEUES
 
@@ -123,7 +123,7 @@ def producer_depths(broker: TheSetBroker) -> dict:
 
 
 def test_readiness_follows_redis_and_the_process_survives_an_outage(daemons, daemon_env, tmp_path):
-    from conftest import free_port
+    from tests.helpers.environment import free_port
 
     port = free_port()
     redis_cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",

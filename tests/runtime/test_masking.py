@@ -14,7 +14,7 @@ import sys
 import dramatiq
 import orjson
 import pytest
-from broker_support import make_broker, running, spec, wait_for_state
+from tests.helpers.broker import make_broker, running, spec, wait_for_state
 
 from theset_daemon import cli, config
 from theset_daemon.broker import Permanent

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from daemon_process import REPO, DaemonProcess
-from conftest import free_port
-from admin_support import drop_namespace, module_env
+from tests.helpers.daemon_process import REPO, DaemonProcess
+from tests.helpers.environment import free_port
+from tests.helpers.admin_api import drop_namespace, module_env
 
 MONITORING = REPO / "monitoring"
 DASHBOARD = MONITORING / "grafana" / "theset-daemon.json"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from broker_support import make_broker, spec
+from tests.helpers.broker import make_broker, spec
 from theset_daemon import pauses
 
 

@@ -7,8 +7,8 @@ import asyncio
 import dramatiq
 import pytest
 
-from broker_support import make_broker, spec
-from test_config import cli
+from tests.helpers.broker import make_broker, spec
+from tests.runtime.test_config import cli
 from theset_daemon import config
 from theset_daemon.broker import Worker
 from theset_daemon.broker.admin import QueueAdmin

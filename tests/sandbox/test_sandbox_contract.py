@@ -1,6 +1,6 @@
 """Contract tests: the sandbox's bodies have the documented examples' keys and JSON types.
 
-The examples are copied from the research notes into tests/fixtures/provider_examples;
+The examples are copied from the research notes into tests/sandbox/provider_examples;
 a key the provider omits in some answers is listed in the example's ``_optional``.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 from theset_daemon.image_size import image_size
 from theset_daemon.sandbox import RunningSandbox, run_sandbox
 
-EXAMPLES = Path(__file__).parent / "fixtures" / "provider_examples"
+EXAMPLES = Path(__file__).parent / "provider_examples"
 
 
 def example(name: str) -> tuple[dict[str, Any], set[str]]:
@@ -227,6 +228,6 @@ async def test_payloads_name_no_host_but_the_sandbox(sandbox):
 
 def test_sandbox_source_names_no_outside_host():
     """No URL literal in the sandbox's code names a host (links are built on the request's origin)."""
-    root = Path(__file__).parent.parent / "theset_daemon" / "sandbox"
+    root = resources.files("theset_daemon.sandbox")
     literals = {m for f in root.glob("*.py") for m in re.findall(r"[a-z]+://[A-Za-z0-9.-]+", f.read_text())}
     assert literals <= {"http://127.0.0.1"}, literals

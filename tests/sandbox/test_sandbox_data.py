@@ -10,7 +10,7 @@ import time
 
 import aiohttp
 import pytest
-from conftest import free_port
+from tests.helpers.environment import free_port
 
 from theset_daemon.sandbox import Sandbox, SandboxOptions
 from theset_daemon.sandbox.words import LIVE_WORD_TITLES

@@ -11,8 +11,8 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from conftest import free_port
-from test_trending import add_artist, add_show, add_votes, pool, scratch_db  # noqa: F401  (fixtures)
+from tests.helpers.environment import free_port
+from tests.services.test_trending import add_artist, add_show, add_votes, pool, scratch_db  # noqa: F401  (fixtures)
 from theset_daemon.services import cache as cache_mod
 from theset_daemon.services.cache import Cache
 

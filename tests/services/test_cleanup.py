@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from test_trending import add_artist, add_show, pool, scratch_db  # noqa: F401  (fixtures)
+from tests.services.test_trending import add_artist, add_show, pool, scratch_db  # noqa: F401  (fixtures)
 from theset_daemon.services import cleanup
 from theset_daemon.broker import TheSetBroker
 from theset_daemon.config import load

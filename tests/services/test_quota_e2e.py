@@ -22,8 +22,8 @@ from typing import Any, Callable, Iterator
 import pytest
 import redis
 
-from conftest import ADMIN_TOKEN
-from import_harness import REPO, SandboxProcess, query, run_import, start_daemon
+from tests.helpers.environment import ADMIN_TOKEN
+from tests.helpers.import_harness import REPO, SandboxProcess, query, run_import, start_daemon
 from theset_daemon.sandbox import Sandbox
 
 SEED = 7

@@ -13,7 +13,7 @@ import aiohttp
 import dramatiq
 import pytest
 
-from providers_support import policy, sandbox_and_providers
+from tests.helpers.providers import policy, sandbox_and_providers
 from theset_daemon.broker.job import Job, _current
 from theset_daemon.logs import JsonFormatter
 from theset_daemon.providers import ProviderThrottled, QuotaHeld

@@ -9,7 +9,7 @@ import sys
 
 import orjson
 import pytest
-from daemon_process import REPO
+from tests.helpers.daemon_process import REPO
 
 from theset_daemon.broker import Postpone
 from theset_daemon.context import Resources
@@ -38,7 +38,7 @@ async def test_a_held_phase_is_postponed_and_the_import_says_waiting_for_quota(p
 
 async def test_the_quotas_verb_shows_the_budget_the_queued_cost_and_the_warning(redis_url, async_redis, namespace) -> None:
     import dramatiq
-    from broker_support import make_broker
+    from tests.helpers.broker import make_broker
 
     from theset_daemon.quota import RECURRING, QuotaPolicy
     from theset_daemon.quota_store import QuotaBudget

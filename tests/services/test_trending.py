@@ -10,7 +10,7 @@ import asyncpg
 import orjson
 import pytest
 
-from conftest import scratch_database
+from tests.helpers.environment import scratch_database
 from theset_daemon.services import trending
 from theset_daemon.db.migrate import migrate
 

@@ -9,8 +9,8 @@ import orjson
 import pytest
 from aiohttp import web
 
-from conftest import free_port
-from daemon_process import DaemonProcess
+from tests.helpers.environment import free_port
+from tests.helpers.daemon_process import DaemonProcess
 from theset_daemon.services import webhooks
 from theset_daemon.broker import Permanent, TheSetBroker
 from theset_daemon.queues import QUEUES

@@ -15,7 +15,7 @@ import pytest
 from theset_daemon.db import MigrationError, create_pool, migrate
 from theset_daemon.db.migrate import SQL_DIR, migration_files, migration_name
 
-from conftest import PG_ADMIN_URL
+from tests.helpers.environment import PG_ADMIN_URL, REPO
 
 TABLES = {
     "artists", "artist_views", "venues", "shows", "show_artists", "songs", "setlists",
@@ -114,7 +114,7 @@ def test_duplicate_numbers_are_refused(tmp_path: Path) -> None:
 
 
 def test_sql_dir_is_the_repository_sql() -> None:
-    assert Path(str(SQL_DIR)).resolve() == Path(__file__).resolve().parents[1] / "sql"
+    assert Path(str(SQL_DIR)).resolve() == REPO / "sql"
 
 
 async def test_pool_decodes_jsonb_and_sets_statement_timeout(database_url: str) -> None:

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import dramatiq
 import pytest
-from daemon_process import DaemonProcess
-from admin_support import (
+from tests.helpers.daemon_process import DaemonProcess
+from tests.helpers.admin_api import (
     WebhookReceiver,
     call,
     drop_namespace,

@@ -9,9 +9,9 @@ import time
 import dramatiq
 import orjson
 import redis
-from daemon_process import DaemonProcess
-from admin_support import call, drop_namespace, module_env, poll, queue_row
-from broker_support import make_broker, monitor_lines, running, spec
+from tests.helpers.daemon_process import DaemonProcess
+from tests.helpers.admin_api import call, drop_namespace, module_env, poll, queue_row
+from tests.helpers.broker import make_broker, monitor_lines, running, spec
 
 from theset_daemon.broker import TheSetBroker
 from theset_daemon.broker.admin import QueueAdmin
@@ -101,7 +101,7 @@ def test_pause_on_one_daemon_stops_fetching_on_another_survives_restart_and_resu
 
 
 def _port() -> int:
-    from conftest import free_port
+    from tests.helpers.environment import free_port
 
     return free_port()
 

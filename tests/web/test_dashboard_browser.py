@@ -15,16 +15,15 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dramatiq
 import orjson
 import pytest
 import redis
-from conftest import RUN_ID, _delete_namespace, free_port
-from daemon_process import DaemonProcess
-from import_harness import SandboxProcess, query
+from tests.helpers.environment import REPO, RUN_ID, delete_namespace, free_port
+from tests.helpers.daemon_process import DaemonProcess
+from tests.helpers.import_harness import SandboxProcess, query
 
 from theset_daemon.broker import TheSetBroker
 from theset_daemon.queues import QUEUES
@@ -38,7 +37,7 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "dashboard"
+ARTIFACTS = REPO / "artifacts" / "dashboard"
 SEED = 7
 #: Milliseconds Playwright waits for the page to show something (it polls every 2-5 s).
 UI_TIMEOUT_MS = 15_000
@@ -54,7 +53,7 @@ def namespace(redis_url: str) -> Iterator[str]:
     ns = f"test-{RUN_ID}-dash-{uuid.uuid4().hex[:6]}"
     yield ns
     client = redis.Redis.from_url(redis_url)
-    _delete_namespace(client, ns)
+    delete_namespace(client, ns)
     client.close()
 
 
@@ -74,7 +73,7 @@ def cluster(redis_url: str, namespace: str, database_url: str) -> Iterator[dict[
         THESET_REDIS_URL=redis_url, THESET_REDIS_NAMESPACE=namespace, THESET_DATABASE_URL=database_url,
         THESET_HTTP_HOST="127.0.0.1", THESET_API_TOKEN=f"dash-api-{RUN_ID}-{'a' * 24}", THESET_ADMIN_TOKEN=f"dash-admin-{RUN_ID}-{'a' * 24}",
         THESET_SSE_SECRET=f"dash-sse-{RUN_ID}-{'s' * 24}", THESET_ALLOW_PRIVATE_FETCH="true",
-        THESET_ACTOR_MODULES="theset_daemon.actors,daemon_actors", PYTHONUNBUFFERED="1",
+        THESET_ACTOR_MODULES="theset_daemon.actors,tests.helpers.daemon_actors", PYTHONUNBUFFERED="1",
     )
     daemons = {
         name: DaemonProcess({**base, "THESET_HTTP_PORT": str(free_port()), "THESET_HOST_ID": f"dash-{name}", **extra})
@@ -155,7 +154,7 @@ def tab(browser, cluster) -> Iterator[Tab]:
 
 
 def send(broker: TheSetBroker, queue: str = "webhook", *, delay: int | None = None, **options) -> str:
-    """Enqueue the test actor ``hold`` (tests/daemon_actors.py); returns the job id."""
+    """Enqueue the test actor ``hold`` (tests/helpers/daemon_actors.py); returns the job id."""
     kwargs = {"tag": options.pop("tag", "t"), "release": options.pop("release", None)}
     job_id = options.setdefault("job_id", f"dash-{uuid.uuid4().hex[:10]}")
     message = dramatiq.Message(queue_name=queue, actor_name="hold", args=(), kwargs=kwargs, options=options)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
-from daemon_process import DaemonProcess
+from tests.helpers.daemon_process import DaemonProcess
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import (
@@ -22,7 +22,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from admin_support import ADMIN_TOKEN, API_TOKEN, call, drop_namespace, module_env
+from tests.helpers.admin_api import ADMIN_TOKEN, API_TOKEN, call, drop_namespace, module_env
 
 #: Examples per operation and mode; the whole run stays well under a minute.
 EXAMPLES = 12

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from conftest import free_port
+from tests.helpers.environment import free_port
 from theset_daemon import config
 from theset_daemon.log_throttle import ThrottledLog
 from theset_daemon.loop_monitor import LoopMonitor

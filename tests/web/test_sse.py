@@ -15,9 +15,9 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from conftest import free_port
-from openapi_contract import check_event
-from test_progress import new_import, pg_pool  # noqa: F401  (the import_status fixture)
+from tests.helpers.environment import free_port
+from tests.helpers.openapi_contract import check_event
+from tests.imports.test_progress import new_import, pg_pool  # noqa: F401  (the import_status fixture)
 from theset_daemon import config
 from theset_daemon.imports import plan
 from theset_daemon.imports import progress as p

@@ -10,9 +10,9 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from conftest import free_port
-from test_progress import new_import, pg_pool  # noqa: F401  (the import_status fixture)
-from test_sse import SECRET, connect, eventually, expect_error, http, open_stream, reporter, start_daemon, SseReader  # noqa: F401
+from tests.helpers.environment import free_port
+from tests.imports.test_progress import new_import, pg_pool  # noqa: F401  (the import_status fixture)
+from tests.web.test_sse import SECRET, connect, eventually, expect_error, http, open_stream, reporter, start_daemon, SseReader  # noqa: F401
 from theset_daemon import config
 from theset_daemon.imports import plan
 from theset_daemon.imports.stream import CONTROL_CONNECTIONS, reader_client
@@ -163,7 +163,7 @@ async def test_a_client_whose_socket_backs_up_is_told_to_reconnect() -> None:
 
 
 async def test_an_http_1_0_client_gets_plain_frames(start_daemon, reporter, pg_pool) -> None:  # noqa: F811
-    from test_sse import SECRET as secret
+    from tests.web.test_sse import SECRET as secret
 
     from theset_daemon.imports.signing import sign_events_token
 

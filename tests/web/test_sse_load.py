@@ -18,9 +18,9 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from conftest import ADMIN_TOKEN, daemon_environment
-from daemon_process import DaemonProcess
-from test_sse import SseReader
+from tests.helpers.environment import ADMIN_TOKEN, daemon_environment
+from tests.helpers.daemon_process import DaemonProcess
+from tests.web.test_sse import SseReader
 from theset_daemon.imports import plan
 from theset_daemon.imports import progress as p
 from theset_daemon.store import imports as imports_store
