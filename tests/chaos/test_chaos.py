@@ -1,6 +1,6 @@
 """Proof under fire, short form: three daemons, crashes, restarts, outages and bad input, nothing lost.
 
-The same scenarios as ``bench/chaos.py`` (see ``tests/chaos_harness.py``), sized for CI
+The same scenarios as ``bench/chaos.py`` (see ``tests/chaos/``), sized for CI
 (about three minutes): three daemon processes (own ports and ``THESET_HOST_ID``) on a
 private Redis and a private PostgreSQL (the shared ones are never stopped or flushed), the
 sandbox answering 5 % of requests with 500/503/truncated bodies/429 bursts for the whole
@@ -19,7 +19,9 @@ from typing import Iterator
 
 import pytest
 
-from tests.chaos.harness import Chaos, ChaosParams, ScenarioResult, format_table
+from tests.chaos import scenarios
+from tests.chaos.results import ScenarioResult, format_table
+from tests.chaos.run import Chaos, ChaosParams
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -39,29 +41,29 @@ def check(result: ScenarioResult) -> None:
 
 
 def test_sigkill_mid_catalogue_resumes_within_the_lease_bound(chaos: Chaos) -> None:
-    check(asyncio.run(chaos.scenario_sigkill()))
+    check(asyncio.run(scenarios.sigkill(chaos)))
 
 
 def test_rolling_restart_loses_nothing(chaos: Chaos) -> None:
-    result = asyncio.run(chaos.scenario_rolling_restart())
+    result = asyncio.run(scenarios.rolling_restart(chaos))
     check(result)
     assert result.started == chaos.params.rolling_imports
 
 
 def test_redis_restarted_empty_is_reconciled_from_postgres(chaos: Chaos) -> None:
-    check(asyncio.run(chaos.scenario_redis_restart()))
+    check(asyncio.run(scenarios.redis_restart(chaos)))
 
 
 def test_postgres_stopped_mid_import_then_everything_completes(chaos: Chaos) -> None:
-    check(asyncio.run(chaos.scenario_postgres_outage()))
+    check(asyncio.run(scenarios.postgres_outage(chaos)))
 
 
 def test_soak_memory_levels_off(chaos: Chaos) -> None:
-    check(asyncio.run(chaos.scenario_soak()))
+    check(asyncio.run(scenarios.soak(chaos)))
 
 
 def test_bad_input_gets_4xx_or_dead_letters_and_no_secret_is_logged(chaos: Chaos) -> None:
-    check(asyncio.run(chaos.scenario_bad_input()))
+    check(asyncio.run(scenarios.bad_input(chaos)))
 
 
 def test_provider_faults_for_the_whole_run_fail_under_one_percent(chaos: Chaos) -> None:

@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 import redis
 
-from tests.chaos.harness import duplicate_rows
+from tests.chaos.checks import duplicate_rows
 from tests.helpers.import_harness import SandboxProcess, start_daemon
 from tests.helpers.redis_servers import PrivateRedis, spawn_sentinels
 from tests.redis.test_redis_faults import call, import_status, wait_until
