@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from tests.chaos.servers import wait_until
 from tests.helpers.daemon_process import DaemonProcess
 from tests.helpers.environment import free_port
+from tests.helpers.waiting import wait_until
 
 
 def rss_bytes(pid: int) -> int:
@@ -103,7 +103,9 @@ class Cluster:
 
     def wait_readyz(self, indexes: Iterable[int], timeout: float) -> float:
         idx = list(indexes)
-        return wait_until(lambda: all(self.readyz(i) == 200 for i in idx), timeout, f"readyz 200 on {idx}", step=0.1)
+        started = time.monotonic()
+        wait_until(lambda: all(self.readyz(i) == 200 for i in idx), timeout, f"readyz 200 on {idx}")
+        return time.monotonic() - started
 
     def rss(self) -> list[int]:
         return [rss_bytes(d.proc.pid) if d is not None and d.proc is not None and self.alive(i) else 0

@@ -25,9 +25,10 @@ import redis
 from tests.chaos.checks import KNOWN_BUGS, is_unhandled, log_summary, secrets_in_logs, verify
 from tests.chaos.cluster import Cluster
 from tests.chaos.results import ScenarioResult
-from tests.chaos.servers import PrivatePostgres, PrivateRedis
+from tests.chaos.servers import PrivatePostgres
 from tests.chaos.webapp import ImportRun, WebApp
 from tests.helpers.import_harness import SandboxProcess
+from tests.helpers.redis_servers import PrivateRedis
 from theset_daemon.sandbox import Sandbox
 
 #: Reconciliation every 2 s (the shipped schedule runs it every minute).

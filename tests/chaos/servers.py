@@ -1,7 +1,6 @@
-"""The chaos run's own servers: a Redis and a PostgreSQL cluster on free loopback ports.
+"""The chaos run's own PostgreSQL cluster on a free loopback port (its Redis is a ``PrivateRedis``).
 
-The machine's shared Redis (6379) and PostgreSQL (5432) are never touched: these can be
-killed, restarted empty, stopped and started. Every wait is bounded in time.
+The machine's shared PostgreSQL (5432) is never touched: this one can be stopped and started.
 """
 
 from __future__ import annotations
@@ -11,91 +10,13 @@ import contextlib
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
-from typing import Callable
 
 import asyncpg
-import redis
 
 from tests.helpers.environment import free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str, step: float = 0.05) -> float:
-    """Poll ``predicate`` until true; the seconds it took (AssertionError after ``timeout``)."""
-    started = time.monotonic()
-    while not predicate():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(step)
-    return time.monotonic() - started
-
-
-class PrivateRedis:
-    """A redis-server of this run only, keeping nothing on disk: a restart comes back empty."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.dir = tempfile.mkdtemp(prefix="chaos-redis-")
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> "PrivateRedis":
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.dir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        wait_until(self.ping, 15, "private redis-server")
-        return self
-
-    def ping(self) -> bool:
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5, socket_timeout=1)
-        try:
-            return bool(client.ping())
-        except redis.RedisError:
-            return False
-        finally:
-            client.close()
-
-    def kill(self) -> None:
-        """SIGKILL: every key is gone (nothing was saved)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-    def used_memory(self) -> int:
-        client = redis.Redis.from_url(self.url, socket_timeout=2)
-        try:
-            return int(client.info("memory")["used_memory"])
-        finally:
-            client.close()
-
-    def retained(self, pattern: str) -> tuple[int, int]:
-        """(keys, bytes) matching ``pattern`` (MEMORY USAGE of each): what retention keeps by design."""
-        client = redis.Redis.from_url(self.url, socket_timeout=5)
-        try:
-            keys = list(client.scan_iter(match=pattern, count=1000))
-            total = 0
-            for i in range(0, len(keys), 500):
-                with client.pipeline(transaction=False) as pipe:
-                    for key in keys[i:i + 500]:
-                        pipe.memory_usage(key, samples=0)
-                    total += sum(v or 0 for v in pipe.execute())
-            return len(keys), total
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class PrivatePostgres:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 
 import dramatiq
 import orjson
 import pytest
-from tests.helpers.daemon_process import REPO
+from tests.helpers.daemon_process import run_cli
 from tests.helpers.broker import FAST_DEFAULTS, make_broker, running
 
 from theset_daemon.broker import Permanent, current_job
@@ -20,8 +19,7 @@ from theset_daemon.queues import QUEUES, QUEUES_BY_NAME
 def cli(namespace: str, redis_url: str, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("THESET_")}
     env.update(THESET_REDIS_URL=redis_url, THESET_REDIS_NAMESPACE=namespace)
-    return subprocess.run([sys.executable, "-m", "theset_daemon.cli", *args], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=60, check=False)
+    return run_cli(*args, env=env)
 
 
 async def acli(namespace: str, redis_url: str, *args: str) -> subprocess.CompletedProcess:

@@ -22,6 +22,11 @@ from tests.helpers.environment import REPO
 DAEMON = [sys.executable, "-m", "theset_daemon.cli"]
 
 
+def run_cli(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``theset-daemon <args>`` of this checkout, run to its end (a non-zero exit is the caller's to check)."""
+    return subprocess.run([*DAEMON, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False)
+
+
 class DaemonProcess:
     """One daemon subprocess with its own notify socket and log file."""
 

@@ -42,6 +42,20 @@ def delete_namespace(client: redis.Redis, namespace: str) -> None:
         client.delete(*keys[i : i + 500])
 
 
+@contextlib.contextmanager
+def redis_namespace(redis_url: str, label: str = "") -> Iterator[str]:
+    """A fresh key namespace of this run (``label`` in its name), every key of it deleted afterwards."""
+    namespace = f"test-{RUN_ID}-{label + '-' if label else ''}{uuid.uuid4().hex[:8]}"
+    try:
+        yield namespace
+    finally:
+        client = redis.Redis.from_url(redis_url)
+        try:
+            delete_namespace(client, namespace)
+        finally:
+            client.close()
+
+
 def _admin(sql: str) -> None:
     """Run one statement on the maintenance database (in a thread of its own, so it
     works even where the caller's thread already runs an event loop, e.g. Playwright's)."""

@@ -12,20 +12,12 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import redis
 
 from tests.helpers.environment import free_port
-
-
-def _wait(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not come up within {timeout}s")
-        time.sleep(0.05)
+from tests.helpers.waiting import wait_until
 
 
 class Ca:
@@ -122,7 +114,7 @@ class PrivateRedis:
                 cmd += ["--port", str(self.port)]
             cmd += self.args
         self.proc = subprocess.Popen(cmd, stdout=open(self.dir / "redis.log", "wb"), stderr=subprocess.STDOUT)
-        _wait(self._serving, 15, f"private redis-server on {self.port}")
+        wait_until(self._serving, 15, f"private redis-server on {self.port}", interval=0.05)
         return self
 
     def _serving(self) -> bool:
@@ -162,6 +154,29 @@ class PrivateRedis:
     def stop(self) -> None:
         self.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def used_memory(self) -> int:
+        """INFO memory's ``used_memory``, in bytes."""
+        client = self.client()
+        try:
+            return int(client.info("memory")["used_memory"])
+        finally:
+            client.close()
+
+    def retained(self, pattern: str) -> tuple[int, int]:
+        """(keys, bytes) matching ``pattern`` (MEMORY USAGE of each): what retention keeps by design."""
+        client = self.client()
+        try:
+            keys = list(client.scan_iter(match=pattern, count=1000))
+            total = 0
+            for i in range(0, len(keys), 500):
+                with client.pipeline(transaction=False) as pipe:
+                    for key in keys[i:i + 500]:
+                        pipe.memory_usage(key, samples=0)
+                    total += sum(v or 0 for v in pipe.execute())
+            return len(keys), total
+        finally:
+            client.close()
 
     def log(self) -> str:
         path = self.dir / "redis.log"

@@ -3,29 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Iterator
 
 import aiohttp
 import pytest
 
-from tests.helpers.import_harness import SandboxProcess, kickoff, query, run_import, start_daemon
+from tests.helpers.import_harness import kickoff, query, run_import, start_daemon
 from tests.helpers.openapi_contract import check_event
-from theset_daemon.sandbox import Sandbox
-
-SEED = 7
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxProcess]:
-    sb = SandboxProcess(seed=SEED)
-    yield sb
-    sb.stop()
-
-
-@pytest.fixture(scope="module")
-def truth():
-    return Sandbox(SEED).truth
-
 
 @pytest.fixture
 def daemon(daemon_env, sandbox):

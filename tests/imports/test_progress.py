@@ -4,82 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import AsyncIterator
 
 import asyncpg
 import orjson
 import pytest
 import redis.asyncio as aioredis
 
+from tests.helpers.import_rows import new_import
 from theset_daemon.imports import plan
 from theset_daemon.imports import progress as p
 from theset_daemon.store import imports as imports_store
 from theset_daemon.imports.errors import NOT_FOUND, ImportFailure
-from theset_daemon.db.pool import init_connection  # the daemon's jsonb codec: reports must work with it
 from theset_daemon.metrics import IMPORT_PHASE_DURATION
 from theset_daemon.imports.signing import InvalidToken, sign_events_token, verify_events_token
 
 #: The columns sql/001_schema.sql gives import_status (created here in a test-local schema).
-IMPORT_STATUS_DDL = """
-CREATE TABLE IF NOT EXISTS import_status (
-    id uuid PRIMARY KEY,
-    tm_attraction_id text NOT NULL,
-    artist_id uuid NULL,
-    status text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'completed', 'failed')),
-    stage text NOT NULL DEFAULT 'queued',
-    progress int NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 100),
-    message text NOT NULL DEFAULT '',
-    counts jsonb NOT NULL DEFAULT '{}'::jsonb,
-    error text NULL,
-    owner text NULL,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    updated_at timestamptz NOT NULL DEFAULT now(),
-    completed_at timestamptz NULL
-)
-"""
-
-
-#: What the import's view reads besides import_status (sql/001, sql/010), trimmed to those columns.
-IMPORT_VIEW_DDL = """
-CREATE TABLE IF NOT EXISTS artists (id uuid PRIMARY KEY, slug text NOT NULL);
-CREATE TABLE IF NOT EXISTS import_phases (
-    import_id uuid NOT NULL REFERENCES import_status ON DELETE CASCADE,
-    phase text NOT NULL,
-    state text NOT NULL CHECK (state IN ('enqueued', 'running', 'done', 'failed')),
-    fraction real NOT NULL DEFAULT 0,
-    counts jsonb NOT NULL DEFAULT '{}',
-    error text,
-    started_at timestamptz,
-    finished_at timestamptz,
-    updated_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (import_id, phase)
-)
-"""
-
-
-@pytest.fixture
-async def pg_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    """A pool like the daemon's whose search_path is a fresh schema holding only import_status."""
-    schema = f"progress_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
-    pool = await asyncpg.create_pool(
-        database_url, min_size=1, max_size=4, server_settings={"search_path": schema}, init=init_connection
-    )
-    await pool.execute(IMPORT_STATUS_DDL)
-    await pool.execute(IMPORT_VIEW_DDL)
-    yield pool
-    await pool.close()
-    await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    await admin.close()
-
-
-async def new_import(pool: asyncpg.Pool) -> str:
-    import_id = str(uuid.uuid4())
-    await pool.execute("INSERT INTO import_status (id, tm_attraction_id) VALUES ($1::text::uuid, 'K8vZ9171')", import_id)
-    return import_id
-
-
 @pytest.fixture
 def reporter(pg_pool: asyncpg.Pool, async_redis: aioredis.Redis, namespace: str) -> p.ProgressReporter:
     return p.ProgressReporter(pg_pool, async_redis, namespace, stream_ttl_s=600)

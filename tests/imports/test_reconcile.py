@@ -9,16 +9,13 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from tests.helpers.import_harness import SandboxProcess, kickoff
+from tests.helpers.import_harness import kickoff
 from tests.helpers.daemon_process import DaemonProcess
-from tests.services.test_cache import PrivateRedis, private_redis  # noqa: F401  (fixture)
-from tests.services.test_webhooks import SECRET, receiver  # noqa: F401  (fixture)
+from tests.helpers.webhooks import SECRET
 from theset_daemon.services import webhooks
 from theset_daemon.broker import TheSetBroker
 from theset_daemon.queues import QUEUES
-from theset_daemon.sandbox import Sandbox
 
-SEED = 7
 FAST_RECONCILE = """
 [[schedule]]
 name = "reconcile-imports"
@@ -29,15 +26,8 @@ run_at_boot = true
 """
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxProcess]:
-    sb = SandboxProcess(seed=SEED)
-    yield sb
-    sb.stop()
-
-
 @pytest.fixture
-def daemon(daemon_env, sandbox, private_redis, receiver, tmp_path) -> Iterator[DaemonProcess]:  # noqa: F811
+def daemon(daemon_env, sandbox, private_redis, receiver, tmp_path) -> Iterator[DaemonProcess]:
     schedules = tmp_path / "schedules.toml"
     schedules.write_text(FAST_RECONCILE)
     env = {**daemon_env, **sandbox.env, "THESET_ALLOW_PRIVATE_FETCH": "true", "THESET_ACTOR_MODULES": "theset_daemon.actors",
@@ -54,9 +44,8 @@ async def phase_states(conn: asyncpg.Connection, import_id: str) -> dict[str, st
 
 
 async def test_flushall_mid_import_then_reconciliation_completes_it_without_duplicates(
-    daemon, private_redis, receiver, database_url, namespace  # noqa: F811
+    daemon, private_redis, receiver, truth, database_url, namespace
 ):
-    truth = Sandbox(SEED).truth
     attraction = truth.demo_attraction_id
     broker = TheSetBroker(redis_url=private_redis.url, namespace=namespace, host_id="test-producer", queues=QUEUES)
     conn = await asyncpg.connect(database_url)

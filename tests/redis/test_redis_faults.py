@@ -8,26 +8,14 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 
-from tests.helpers.environment import ADMIN_TOKEN, API_TOKEN
-from tests.helpers.import_harness import SandboxProcess, start_daemon
+from tests.helpers.environment import ADMIN_TOKEN
+from tests.helpers.import_harness import call, import_status, start_daemon
 from tests.helpers.redis_servers import PrivateRedis
-from theset_daemon.sandbox import Sandbox
-
-SEED = 7
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxProcess]:
-    sb = SandboxProcess(seed=SEED)
-    yield sb
-    sb.stop()
-
+from tests.helpers.waiting import wait_until
 
 @pytest.fixture(scope="module")
 def private_redis() -> Iterator[PrivateRedis]:
@@ -45,33 +33,8 @@ def daemon(private_redis, sandbox, daemon_env, migrated_database_url):
     proc.stop()
 
 
-def call(daemon, method: str, path: str, body: Any = None, token: str = API_TOKEN,
-         timeout: float = 5.5) -> tuple[int, dict, dict]:
-    """(status, JSON body, headers); the client gives up after ``timeout`` s (a hang fails the test)."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(daemon.url + path, data=data, method=method,
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
-            return resp.status, json.loads(resp.read() or b"{}"), dict(resp.headers)
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"{}"), dict(err.headers)
-
-
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout}s")
-        time.sleep(0.2)
-
-
-def import_status(daemon, import_id: str) -> str:
-    return call(daemon, "GET", f"/api/imports/{import_id}")[1].get("status", "")
-
-
-def test_a_frozen_redis_answers_503_fast_keeps_healthz_and_loses_no_kickoff(daemon, private_redis):
-    attraction = Sandbox(SEED).truth.demo_attraction_id
+def test_a_frozen_redis_answers_503_fast_keeps_healthz_and_loses_no_kickoff(daemon, private_redis, truth):
+    attraction = truth.demo_attraction_id
     private_redis.freeze()
     try:
         status, body = daemon.get("/readyz", timeout=2.5)  # as a load balancer asks; its checks time out after 1 s
@@ -99,9 +62,9 @@ def test_a_frozen_redis_answers_503_fast_keeps_healthz_and_loses_no_kickoff(daem
     assert "unhandled error" not in log, log[-3000:]
 
 
-def test_redis_out_of_memory_while_imports_run_fails_none(daemon, private_redis):
+def test_redis_out_of_memory_while_imports_run_fails_none(daemon, private_redis, truth):
     """noeviction at its limit: jobs postpone, kickoffs answer 202, readiness says OOM; all complete once freed."""
-    acts = [a.tm_id for a in Sandbox(SEED).truth.artists[4:8]]
+    acts = [a.tm_id for a in truth.artists[4:8]]
     admin = private_redis.client()
     try:
         before = [call(daemon, "POST", "/api/imports", {"tmAttractionId": a})[1]["importId"] for a in acts[:2]]

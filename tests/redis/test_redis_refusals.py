@@ -9,7 +9,7 @@ import pytest
 
 from tests.helpers.environment import ADMIN_TOKEN
 from tests.helpers.daemon_process import DaemonProcess
-from tests.redis.test_redis_faults import call
+from tests.helpers.import_harness import call
 from tests.helpers.redis_servers import PrivateRedis
 
 SECRET = "s3cret-never-logged"

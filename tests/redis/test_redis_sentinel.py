@@ -17,21 +17,12 @@ import pytest
 import redis
 
 from tests.chaos.checks import duplicate_rows
-from tests.helpers.import_harness import SandboxProcess, start_daemon
+from tests.helpers.import_harness import call, import_status, start_daemon
 from tests.helpers.redis_servers import PrivateRedis, spawn_sentinels
-from tests.redis.test_redis_faults import call, import_status, wait_until
+from tests.helpers.waiting import wait_until
 from theset_daemon.broker import connection
-from theset_daemon.sandbox import Sandbox
 
-SEED = 7
 SERVICE = "theset"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxProcess]:
-    sb = SandboxProcess(seed=SEED)
-    yield sb
-    sb.stop()
 
 
 @pytest.fixture(scope="module")
@@ -88,13 +79,13 @@ def test_the_url_parses_and_the_clients_follow_sentinel(deployment):
 
 
 def test_the_primary_killed_mid_import_is_followed_and_nothing_is_lost_or_doubled(
-    deployment, sandbox, daemon_env, migrated_database_url
+    deployment, sandbox, truth, daemon_env, migrated_database_url
 ):
     primary, replica, sentinels = deployment
     url = "redis+sentinel://" + ",".join(f"127.0.0.1:{s.port}" for s in sentinels) + f"/{SERVICE}/0"
     daemon = start_daemon({**daemon_env, "THESET_REDIS_URL": url, "THESET_DATABASE_URL": migrated_database_url}, sandbox)
     try:
-        acts = [a.tm_id for a in Sandbox(SEED).truth.artists[4:8]]
+        acts = [a.tm_id for a in truth.artists[4:8]]
         started = [call(daemon, "POST", "/api/imports", {"tmAttractionId": a})[1]["importId"] for a in acts[:3]]
         wait_until(lambda: any(import_status(daemon, i) == "running" for i in started), 30, "an import running")
 

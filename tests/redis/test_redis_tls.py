@@ -20,13 +20,11 @@ import pytest
 from dramatiq import Message
 
 from tests.helpers.environment import ADMIN_TOKEN
-from tests.helpers.import_harness import REPO, SandboxProcess, run_import, start_daemon
+from tests.helpers.import_harness import REPO, call, run_import, start_daemon
 from tests.helpers.redis_servers import Ca, PrivateRedis
-from tests.redis.test_redis_faults import call
 from theset_daemon.broker import TheSetBroker, connection
 from theset_daemon.queues import QUEUES
 from theset_daemon.redis_health import NotReady, RedisHealth
-from theset_daemon.sandbox import Sandbox
 
 
 @pytest.fixture(scope="module")
@@ -112,14 +110,7 @@ async def test_plain_tcp_to_a_tls_port_fails_fast_and_bounded(tls_redis, namespa
         await broker.close()
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxProcess]:
-    sb = SandboxProcess(seed=7)
-    yield sb
-    sb.stop()
-
-
-def test_an_import_completes_over_tls_and_the_cli_reads_it(tls_redis, pki, sandbox, daemon_env, tmp_path):
+def test_an_import_completes_over_tls_and_the_cli_reads_it(tls_redis, pki, sandbox, truth, daemon_env, tmp_path):
     ca = pki[0]
     logged = len(tls_redis.log())
     credentials = tmp_path / "credentials"  # the client key and certificate as systemd credentials
@@ -136,7 +127,7 @@ def test_an_import_completes_over_tls_and_the_cli_reads_it(tls_redis, pki, sandb
     try:
         status, body = daemon.get("/readyz")
         assert status == 200, body
-        _, events = run_import(daemon, Sandbox(7).truth.demo_attraction_id)
+        _, events = run_import(daemon, truth.demo_attraction_id)
         assert events[-1][0] == "done" and events[-1][1]["status"] == "completed", events[-3:]
         cli = subprocess.run([sys.executable, "-m", "theset_daemon.cli", "queues", "--json"], env=env, cwd=REPO,
                              capture_output=True, text=True, timeout=60)

@@ -11,14 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.environment import REPO
+from tests.helpers.daemon_process import REPO, run_cli
 
 from theset_daemon import config, logs
 
-
-
-def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "theset_daemon.cli", *args], env=env, capture_output=True, text=True, cwd=REPO)
 
 
 @pytest.mark.parametrize(
@@ -43,7 +39,7 @@ def test_a_bad_value_names_the_variable_and_what_it_expects(variable, value, exp
 
 
 def test_the_cli_exits_with_the_config_status(tmp_path):
-    result = cli("config", env={"THESET_DRAIN_TIMEOUT": "soon", "PATH": "/usr/bin:/bin"})
+    result = run_cli("config", env={"THESET_DRAIN_TIMEOUT": "soon", "PATH": "/usr/bin:/bin"})
     assert result.returncode == config.EXIT_CONFIG
     assert "THESET_DRAIN_TIMEOUT" in result.stderr and "positive number" in result.stderr
 
@@ -73,7 +69,7 @@ def test_config_command_masks_every_secret_and_database_password():
         "THESET_SPOTIFY_CLIENT_SECRET": "spotify-secret-value",
         "THESET_DATABASE_URL": "postgresql://u:db-password-value@h:5432/d",
     }
-    result = cli("config", "--json", env=env)
+    result = run_cli("config", "--json", env=env)
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout)
     assert shown["THESET_API_TOKEN"] == config.MASK

@@ -8,7 +8,7 @@ import dramatiq
 import pytest
 
 from tests.helpers.broker import make_broker, spec
-from tests.runtime.test_config import cli
+from tests.helpers.daemon_process import run_cli
 from theset_daemon import config
 from theset_daemon.broker import Worker
 from theset_daemon.broker.admin import QueueAdmin
@@ -40,7 +40,7 @@ def test_a_bad_queue_setting_names_the_variable_and_the_bad_item(variable, value
 
 
 def test_run_queues_flag_is_checked_like_the_variable():
-    result = cli("run", "--queues", "spotify_catalog,nope", env={"PATH": "/usr/bin:/bin"})
+    result = run_cli("run", "--queues", "spotify_catalog,nope", env={"PATH": "/usr/bin:/bin"})
     assert result.returncode == config.EXIT_CONFIG, result.stderr
     assert "THESET_QUEUES" in result.stderr and "nope" in result.stderr
 

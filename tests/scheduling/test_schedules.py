@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers.environment import free_port
 from tests.helpers.daemon_process import REPO, DaemonProcess
-from tests.test_jobs import shipped_actors
+from tests.helpers.shipped_actors import shipped_actors
 from theset_daemon.jobs import schedule_fire_id
 from theset_daemon.scheduling.scheduler import (
     DEFAULT_SCHEDULES_FILE, ScheduleFileError, cron_trigger, load_schedules, previous_fire_time,

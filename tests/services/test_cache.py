@@ -2,58 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from datetime import date, timedelta
-from typing import Iterator
 
 import pytest
-import redis
 import redis.asyncio as aioredis
 
-from tests.helpers.environment import free_port
-from tests.services.test_trending import add_artist, add_show, add_votes, pool, scratch_db  # noqa: F401  (fixtures)
+from tests.helpers.catalog_rows import add_artist, add_show, add_votes
 from theset_daemon.services import cache as cache_mod
 from theset_daemon.services.cache import Cache
-
-
-class PrivateRedis:
-    """A redis-server of the test's own on a free port, which the test may stop and start."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> "PrivateRedis":
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)  # redis-server has no readiness signal but its port
-        client.close()
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-
-@pytest.fixture
-def private_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -68,7 +25,7 @@ async def test_served_from_the_local_cache_while_redis_is_stopped(cache, private
     assert await cache.get("page:1") == {"n": 1}
     assert await cache.redis.ttl("t:cache:page:1") == cache_mod.TTL_S["standard"]
 
-    private_redis.stop()
+    private_redis.kill()
     assert await cache.get("page:1") == {"n": 1}  # no error: the LRU answers
     await cache.set("page:2", {"n": 2})  # written locally, Redis skipped
     assert await cache.get("page:2") == {"n": 2}
@@ -102,14 +59,14 @@ async def test_a_tag_lives_as_long_as_its_longest_key(cache):
     assert await cache.redis.ttl("t:cache:tag:x") == cache_mod.TTL_S["stable"]
 
 
-async def test_warmed_artist_page_is_built_from_postgresql(pool, cache):  # noqa: F811
-    async with pool.acquire() as conn:
+async def test_warmed_artist_page_is_built_from_postgresql(catalog_pool, cache):
+    async with catalog_pool.acquire() as conn:
         artist = await add_artist(conn, "Warm", 42, 1000)
         today = date.today()
         show = await add_show(conn, artist, today + timedelta(days=3))
         await add_show(conn, artist, today - timedelta(days=3))
         await add_votes(conn, show, artist, [timedelta(hours=1)] * 2)
-    assert await cache_mod.warm_artist_pages(pool, cache, [artist, "00000000-0000-0000-0000-000000000000"]) == 1
+    assert await cache_mod.warm_artist_pages(catalog_pool, cache, [artist, "00000000-0000-0000-0000-000000000000"]) == 1
     page = await cache.get(cache_mod.artist_page_key(artist))
     assert page["artist"]["name"] == "Warm" and page["artist"]["popularity"] == 42
     assert page["counts"] == {"songs": 1, "upcomingShows": 1, "setlists": 0, "votes": 2}

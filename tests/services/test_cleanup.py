@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.services.test_trending import add_artist, add_show, pool, scratch_db  # noqa: F401  (fixtures)
+from tests.helpers.catalog_rows import add_artist, add_show
 from theset_daemon.services import cleanup
 from theset_daemon.broker import TheSetBroker
 from theset_daemon.config import load
@@ -17,14 +17,14 @@ from theset_daemon.queues import QUEUES
 
 
 @pytest.fixture
-async def res(pool, redis_url, namespace, async_redis):  # noqa: F811
+async def res(catalog_pool, redis_url, namespace, async_redis):
     broker = TheSetBroker(redis_url=redis_url, namespace=namespace, queues=QUEUES, host_id="test")
     settings = load({"THESET_REDIS_NAMESPACE": namespace})
-    yield Resources(settings, pool, async_redis, broker)
+    yield Resources(settings, catalog_pool, async_redis, broker)
     await broker.close()
 
 
-async def test_cleanup_removes_what_is_past_retention_and_reports_it(res, pool, async_redis, namespace):  # noqa: F811
+async def test_cleanup_removes_what_is_past_retention_and_reports_it(res, catalog_pool, async_redis, namespace):
     keys, now_ms = res.broker.keys, int(time.time() * 1000)
     day_ms = 86_400_000
     # A completed record two hours old (retention 1 h) still listed; a fresh one; an orphan dead one 8 days old.
@@ -33,7 +33,7 @@ async def test_cleanup_removes_what_is_past_retention_and_reports_it(res, pool, 
     await async_redis.hset(keys.job("new"), mapping={"state": "completed", "finished_at": now_ms})
     await async_redis.hset(keys.job("orphan"), mapping={"state": "dead", "finished_at": now_ms - 8 * day_ms})
     # Imports: one finished long ago with a stream, one running with a stream, one stream of an unknown import.
-    async with pool.acquire() as conn:
+    async with catalog_pool.acquire() as conn:
         old = await conn.fetchval("""insert into import_status (tm_attraction_id, status, completed_at, updated_at)
                                      values ('K-old', 'completed', now() - interval '40 days', now() - interval '40 days')
                                      returning id::text""")
@@ -53,14 +53,14 @@ async def test_cleanup_removes_what_is_past_retention_and_reports_it(res, pool, 
     assert await async_redis.zrange(keys.queue("webhook", "completed"), 0, -1) == [b"new"]
     assert await async_redis.exists(f"{namespace}:progress:{running}") == 1
     assert await async_redis.exists(f"{namespace}:progress:{old}", f"{namespace}:progress:{old}:phases") == 0
-    assert await pool.fetchval("select count(*) from import_status where id = $1::uuid", old) == 0
+    assert await catalog_pool.fetchval("select count(*) from import_status where id = $1::uuid", old) == 0
 
 
-async def test_active_artists_fan_out_is_one_bulk_enqueue_least_recently_synced_first(res, pool, monkeypatch):  # noqa: F811
+async def test_active_artists_fan_out_is_one_bulk_enqueue_least_recently_synced_first(res, catalog_pool, monkeypatch):
     from theset_daemon.actors import scheduled_sync
     from theset_daemon import context
 
-    async with pool.acquire() as conn:
+    async with catalog_pool.acquire() as conn:
         ids = {}
         for name, synced in (("Fresh", "now()"), ("Stale", "now() - interval '3 days'"), ("Never", "null")):
             ids[name] = await add_artist(conn, name, 10, 0)

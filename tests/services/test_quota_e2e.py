@@ -15,15 +15,15 @@ import datetime as dt
 import json
 import subprocess
 import sys
-import time
 import urllib.request
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 import redis
 
 from tests.helpers.environment import ADMIN_TOKEN
 from tests.helpers.import_harness import REPO, SandboxProcess, query, run_import, start_daemon
+from tests.helpers.waiting import wait_until
 from theset_daemon.sandbox import Sandbox
 
 SEED = 7
@@ -60,16 +60,6 @@ def http_json(url: str, *, method: str = "GET", token: str | None = None) -> Any
         return json.loads(body) if resp.headers.get("Content-Type", "").startswith("application/json") else body.decode()
 
 
-def eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll ``check`` (a Redis or PostgreSQL read) until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_a_deep_sync_stops_at_the_reserve_and_a_fans_import_completes(daemon, sandbox, database_url, redis_url):
     world = Sandbox(SEED).world
     ns = daemon.env["THESET_REDIS_NAMESPACE"]
@@ -81,7 +71,7 @@ def test_a_deep_sync_stops_at_the_reserve_and_a_fans_import_completes(daemon, sa
     http_json(f"{daemon.url}/api/admin/schedules/deep-sync-trending/run", method="POST", token=ADMIN_TOKEN)
 
     budget = f"{ns}:quota:ticketmaster"
-    eventually(lambda: int(r.hget(budget, "held_recurring") or 0) >= 10, 30, "the deep sync to reach the reserve")
+    wait_until(lambda: int(r.hget(budget, "held_recurring") or 0) >= 10, 30, "the deep sync to reach the reserve")
     assert int(r.hget(budget, "recurring")) == TM_QUOTA - int(TM_QUOTA * RESERVE)
 
     first_reset = int(r.hget(budget, "reset"))
@@ -94,7 +84,7 @@ def test_a_deep_sync_stops_at_the_reserve_and_a_fans_import_completes(daemon, sa
 
     ids = [a["id"] for a in query(database_url, "select id::text from artists where is_trending")]
     synced = lambda: query(database_url, "select count(*) as n from artists where is_trending and shows_synced_at is not null")[0]["n"]  # noqa: E731
-    eventually(lambda: synced() == len(TRENDING), WINDOW_S + 30, "the held deep sync to run in the next window")
+    wait_until(lambda: synced() == len(TRENDING), WINDOW_S + 30, "the held deep sync to run in the next window")
 
     # nothing failed, nothing dead; the held jobs were postponed, not retried
     overview = http_json(f"{daemon.url}/api/admin/queues", token=ADMIN_TOKEN)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 
 import orjson
 import pytest
-from tests.helpers.daemon_process import REPO
+from tests.helpers.daemon_process import run_cli
 
 from theset_daemon.broker import Postpone
 from theset_daemon.context import Resources
@@ -71,5 +70,4 @@ async def test_the_quotas_verb_shows_the_budget_the_queued_cost_and_the_warning(
 def cli(namespace: str, redis_url: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     full = {k: v for k, v in os.environ.items() if not k.startswith("THESET_")}
     full.update(THESET_REDIS_URL=redis_url, THESET_REDIS_NAMESPACE=namespace, **env)
-    return subprocess.run([sys.executable, "-m", "theset_daemon.cli", *args], env=full, cwd=REPO,
-                          capture_output=True, text=True, timeout=60, check=False)
+    return run_cli(*args, env=full)

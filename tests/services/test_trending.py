@@ -3,77 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
-from typing import AsyncIterator, Iterator
+from datetime import timedelta
 
-import asyncpg
 import orjson
 import pytest
 
-from tests.helpers.environment import scratch_database
+from tests.helpers.catalog_rows import AS_OF, add_artist, add_show, add_views, add_votes
 from theset_daemon.services import trending
-from theset_daemon.db.migrate import migrate
-
-AS_OF = datetime(2030, 6, 1, 12, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def scratch_db() -> Iterator[str]:
-    """A database of its own (trending ranks every artist in the database), migrated."""
-    import asyncio
-
-    with scratch_database() as url:
-        asyncio.run(migrate(url))
-        yield url
-
 
 @pytest.fixture
-async def pool(scratch_db: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(scratch_db, min_size=1, max_size=4)
-    async with pool.acquire() as conn:
-        await conn.execute("truncate artists cascade")
-    yield pool
-    await pool.close()
-
-
-async def add_artist(conn, name: str, popularity: int, followers: int, **extra) -> str:
-    return str(await conn.fetchval(
-        """insert into artists (slug, name, popularity, followers, is_trending, trending_rank)
-           values ($1, $2, $3, $4, $5, $6) returning id""",
-        name.lower(), name, popularity, followers, extra.get("is_trending", False), extra.get("trending_rank"),
-    ))
-
-
-async def add_show(conn, artist_id: str, date, status: str = "onsale") -> str:
-    show_id = await conn.fetchval(
-        "insert into shows (tm_event_id, artist_id, name, date, status) values ($1, $2, 'show', $3, $4) returning id",
-        uuid.uuid4().hex, artist_id, date, status,
-    )
-    await conn.execute("insert into show_artists (show_id, artist_id) values ($1, $2)", show_id, artist_id)
-    return str(show_id)
-
-
-async def add_votes(conn, show_id: str, artist_id: str, ages: list[timedelta]) -> None:
-    song_id = await conn.fetchval(
-        "insert into songs (artist_id, name, dedup_key) values ($1, 'song', $2) returning id", artist_id, uuid.uuid4().hex
-    )
-    for age in ages:
-        await conn.execute(
-            "insert into votes (show_id, song_id, user_id, created_at) values ($1, $2, $3, $4)",
-            show_id, song_id, uuid.uuid4().hex, AS_OF - age,
-        )
-
-
-async def add_views(conn, artist_id: str, ages: list[timedelta]) -> None:
-    for age in ages:
-        await conn.execute("insert into artist_views (artist_id, viewed_at) values ($1, $2)", artist_id, AS_OF - age)
-
-
-@pytest.fixture
-async def fixture_artists(pool) -> dict[str, str]:
+async def fixture_artists(catalog_pool) -> dict[str, str]:
     """A: active; B: popular, famous, idle; C: nothing (was trending); D: a little activity last week."""
     day = AS_OF.date()
-    async with pool.acquire() as conn:
+    async with catalog_pool.acquire() as conn:
         a = await add_artist(conn, "A", 50, 2_000_000)
         b = await add_artist(conn, "B", 80, 50_000_000)
         c = await add_artist(conn, "C", 0, 0, is_trending=True, trending_rank=1)
@@ -101,13 +43,13 @@ EXPECTED = {
 }
 
 
-async def test_scores_ranks_redis_keys_and_flags_match_the_hand_computation(pool, fixture_artists, async_redis, namespace):
+async def test_scores_ranks_redis_keys_and_flags_match_the_hand_computation(catalog_pool, fixture_artists, async_redis, namespace):
     ids = fixture_artists
     # A stale ranking that still lists C: its rank key must go.
     await async_redis.set(trending.list_key(namespace, "daily"), orjson.dumps([{"artistId": ids["C"], "rank": 1}]))
     await async_redis.set(trending.rank_key(namespace, ids["C"], "daily"), 1)
 
-    rankings = await trending.calculate_trending(pool, async_redis, namespace, as_of=AS_OF)
+    rankings = await trending.calculate_trending(catalog_pool, async_redis, namespace, as_of=AS_OF)
 
     for timeframe, expected in EXPECTED.items():
         got = [(a.name, a.score, a.rank) for a in rankings[timeframe]]
@@ -122,15 +64,15 @@ async def test_scores_ranks_redis_keys_and_flags_match_the_hand_computation(pool
             assert await async_redis.get(trending.rank_key(namespace, ids[name], timeframe)) == str(rank).encode()
     assert await async_redis.exists(trending.rank_key(namespace, ids["C"], "daily")) == 0
 
-    rows = {r["name"]: r for r in await pool.fetch("select name, is_trending, trending_score, trending_rank from artists")}
+    rows = {r["name"]: r for r in await catalog_pool.fetch("select name, is_trending, trending_score, trending_rank from artists")}
     assert {n for n, r in rows.items() if r["is_trending"]} == {"A", "B", "D"}
     assert rows["A"]["trending_rank"] == 2 and rows["A"]["trending_score"] == pytest.approx(EXPECTED["daily"][1][1])
     assert rows["C"]["trending_rank"] is None and rows["C"]["trending_score"] == 0
 
 
-async def test_the_top_is_capped_and_ties_break_on_the_id(pool, async_redis, namespace):
-    async with pool.acquire() as conn:
+async def test_the_top_is_capped_and_ties_break_on_the_id(catalog_pool, async_redis, namespace):
+    async with catalog_pool.acquire() as conn:
         ids = [await add_artist(conn, f"T{i}", 40, 0) for i in range(trending.TOP_N + 5)]
-    ranked = (await trending.trending_rankings(pool, as_of=AS_OF))["daily"]
+    ranked = (await trending.trending_rankings(catalog_pool, as_of=AS_OF))["daily"]
     assert len(ranked) == trending.TOP_N
     assert [a.artist_id for a in ranked] == sorted(ids, key=uuid.UUID)[: trending.TOP_N]

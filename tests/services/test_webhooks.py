@@ -3,58 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Iterator
+from typing import Iterator
 
-import orjson
 import pytest
-from aiohttp import web
 
 from tests.helpers.environment import free_port
 from tests.helpers.daemon_process import DaemonProcess
+from tests.helpers.webhooks import SECRET
 from theset_daemon.services import webhooks
 from theset_daemon.broker import Permanent, TheSetBroker
 from theset_daemon.queues import QUEUES
 from theset_daemon.providers.safe_fetch import guarded_session
-
-SECRET = "webhook-secret-for-tests-" + "w" * 16
-
-
-class Receiver:
-    """An HTTP endpoint on loopback that answers with scripted statuses and verifies signatures."""
-
-    def __init__(self, statuses: list[int] | None = None) -> None:
-        self.statuses = list(statuses or [])
-        self.received: list[dict[str, Any]] = []
-        self.arrived = asyncio.Queue()
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/hook"
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        ts, sig = request.headers[webhooks.TIMESTAMP_HEADER], request.headers[webhooks.SIGNATURE_HEADER]
-        entry = {"body": orjson.loads(body), "verified": webhooks.verify(SECRET, ts, body, sig),
-                 "event": request.headers[webhooks.EVENT_HEADER], "delivery": request.headers[webhooks.DELIVERY_HEADER]}
-        status = self.statuses.pop(0) if self.statuses else 200
-        entry["status"] = status
-        self.received.append(entry)
-        self.arrived.put_nowait(entry)
-        return web.Response(status=status)
-
-    async def next(self, timeout: float = 20.0) -> dict[str, Any]:
-        return await asyncio.wait_for(self.arrived.get(), timeout)
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    rec = Receiver()
-    app = web.Application()
-    app.router.add_post("/hook", rec.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", rec.port).start()
-    yield rec
-    await runner.cleanup()
-
 
 def test_signature_is_hmac_sha256_over_timestamp_dot_body():
     import hashlib

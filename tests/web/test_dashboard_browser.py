@@ -21,9 +21,10 @@ import dramatiq
 import orjson
 import pytest
 import redis
-from tests.helpers.environment import REPO, RUN_ID, delete_namespace, free_port
+from tests.helpers.environment import REPO, RUN_ID, free_port, redis_namespace
 from tests.helpers.daemon_process import DaemonProcess
 from tests.helpers.import_harness import SandboxProcess, query
+from tests.helpers.waiting import wait_until
 
 from theset_daemon.broker import TheSetBroker
 from theset_daemon.queues import QUEUES
@@ -50,11 +51,8 @@ pytestmark = pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason=f"{CHRO
 
 @pytest.fixture(scope="module")
 def namespace(redis_url: str) -> Iterator[str]:
-    ns = f"test-{RUN_ID}-dash-{uuid.uuid4().hex[:6]}"
-    yield ns
-    client = redis.Redis.from_url(redis_url)
-    delete_namespace(client, ns)
-    client.close()
+    with redis_namespace(redis_url, "dash") as ns:
+        yield ns
 
 
 @pytest.fixture(scope="module")
@@ -179,16 +177,6 @@ def admin_delete(daemon: DaemonProcess, path: str) -> dict:
 
 def records(client: redis.Redis, namespace: str, name: str) -> list[dict]:
     return [orjson.loads(x) for x in client.lrange(f"{namespace}:test:{name}", 0, -1)]
-
-
-def wait_for(predicate, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def job_state(client: redis.Redis, namespace: str, job_id: str) -> str | None:
@@ -342,7 +330,7 @@ def test_pausing_a_queue_from_the_page_stops_the_second_daemon_taking_its_jobs(t
         done = [r for r in records(sync_redis, namespace, "finished") if r["tag"] in tags]
         return done if len(done) == len(tags) else []
 
-    wait_for(finished, what="the three jobs to finish after resume")
+    wait_until(finished, what="the three jobs to finish after resume")
     page.wait_for_selector("[data-tab='waiting'] .n:text-is('0')")
 
 
@@ -350,7 +338,7 @@ def test_retrying_a_failed_job_from_its_page_completes_it(tab, producer, sync_re
     # The first attempt outlives its 300 ms time limit (TimeLimitExceeded, as in Dramatiq); the retry is due in 10 minutes.
     job_id = send(producer, tag="flaky", release="flaky-go", time_limit=300, max_attempts=2,
                   min_backoff=600_000, max_backoff=600_000)
-    wait_for(lambda: job_state(sync_redis, namespace, job_id) == "failed", what="the first attempt to fail")
+    wait_until(lambda: job_state(sync_redis, namespace, job_id) == "failed", what="the first attempt to fail")
 
     page = tab.page
     tab.go(f"#/job/{job_id}")
@@ -434,7 +422,7 @@ def test_dead_letters_are_retried_by_selection_and_purged_after_a_confirmation(t
     revived = send(producer, tag="revived", release="revive-go", time_limit=300, max_attempts=1)
     doomed = send(producer, tag="doomed", release="never", time_limit=300, max_attempts=1)
     for job_id in (revived, doomed):
-        wait_for(lambda job_id=job_id: job_state(sync_redis, namespace, job_id) == "dead", what=f"{job_id} to die")
+        wait_until(lambda job_id=job_id: job_state(sync_redis, namespace, job_id) == "dead", what=f"{job_id} to die")
 
     page = tab.page
     tab.go("#/dead/webhook")
@@ -444,7 +432,7 @@ def test_dead_letters_are_retried_by_selection_and_purged_after_a_confirmation(t
     sync_redis.rpush(f"{namespace}:test:revive-go", "go")
     row.locator("input[type=checkbox]").check()
     page.click("[data-action='retry-selected']")
-    wait_for(lambda: job_state(sync_redis, namespace, revived) == "completed", what="the retried dead letter to complete")
+    wait_until(lambda: job_state(sync_redis, namespace, revived) == "completed", what="the retried dead letter to complete")
     page.wait_for_selector(f"tr[data-job='{revived}']", state="detached")
 
     page.click("[data-action='purge']")
@@ -534,7 +522,7 @@ def test_an_import_phase_job_page_shows_what_the_phase_decided(tab, cluster):
                                                            headers=headers), timeout=10) as resp:
             return orjson.loads(resp.read())["status"]
 
-    wait_for(lambda: status() in ("completed", "failed"), timeout=90, what="the import to finish")
+    wait_until(lambda: status() in ("completed", "failed"), timeout=90, what="the import to finish")
     page = tab.page
     tab.go(f"#/job/import:{import_id}:catalog")
     log = page.locator("table.job-log")
@@ -556,7 +544,7 @@ def test_dead_letters_and_imports_page_on_with_more(tab, cluster, producer, sync
     ids = [f"dash-ghost-{uuid.uuid4().hex[:8]}" for _ in range(103)]
     producer.enqueue_many([dramatiq.Message(queue_name="cleanup", actor_name="no_such_actor", args=(), kwargs={},
                                             options={"job_id": job_id}) for job_id in ids])
-    wait_for(lambda: sync_redis.zcard(f"{namespace}:q:cleanup:dead") >= 103, timeout=30, what="103 dead letters")
+    wait_until(lambda: sync_redis.zcard(f"{namespace}:q:cleanup:dead") >= 103, timeout=30, what="103 dead letters")
     with ThreadPoolExecutor(1) as pool:  # (Playwright's sync API owns this thread's event loop)
         pool.submit(query, database_url, "insert into import_status (tm_attraction_id, status, created_at) "
                     "select 'Kpage' || n, 'completed', now() - interval '1 day' - n * interval '1 minute' "

@@ -2,159 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
-from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
-import aiohttp
-import asyncpg
-import orjson
 import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
 
 from tests.helpers.environment import free_port
-from tests.helpers.openapi_contract import check_event
-from tests.imports.test_progress import new_import, pg_pool  # noqa: F401  (the import_status fixture)
+from tests.helpers.import_rows import new_import
+from tests.helpers.sse import SECRET, TIMEOUT, Daemon, SseReader, connect, eventually, expect_error, open_stream
 from theset_daemon import config
 from theset_daemon.imports import plan
-from theset_daemon.imports import progress as p
 from theset_daemon.store import imports as imports_store
 from theset_daemon.imports.errors import PROVIDER_UNAVAILABLE, ImportFailure
 from theset_daemon.metrics import SSE_CLIENTS
-from theset_daemon.imports.stream import HUB, PROGRESS, ProgressHub, Reconnect, StreamEntry, Subscription, add_routes, events_url
+from theset_daemon.imports.stream import ProgressHub, Reconnect, StreamEntry, Subscription, add_routes, events_url
 from theset_daemon.imports.signing import sign_events_token
-from theset_daemon.web.errors import json_errors
 from theset_daemon.web.keys import SETTINGS
-
-SECRET = "sse-test-secret-" + "s" * 24
-TIMEOUT = 5.0
-
-
-@dataclass
-class Daemon:
-    """One aiohttp server standing for one daemon: its own hub and Redis client."""
-
-    url: str
-    hub: ProgressHub
-    runner: web.AppRunner
-    redis: aioredis.Redis
-
-
-@pytest.fixture
-async def start_daemon(
-    pg_pool: asyncpg.Pool, redis_url: str, namespace: str  # noqa: F811
-) -> AsyncIterator[Callable[..., Awaitable[Daemon]]]:
-    daemons: list[Daemon] = []
-
-    async def start(
-        *, heartbeat_s: float = 30.0, decode_responses: bool = False, url: str | None = None,
-        redis: aioredis.Redis | None = None, **hub_options: Any,
-    ) -> Daemon:
-        settings = config.load({"THESET_SSE_SECRET": SECRET, "THESET_REDIS_NAMESPACE": namespace})
-        redis = redis or aioredis.Redis.from_url(url or redis_url, decode_responses=decode_responses)
-        app = web.Application(middlewares=[json_errors])
-        app[SETTINGS] = settings
-        app[PROGRESS] = p.ProgressReporter(pg_pool, redis, namespace)
-        hub_options = {"retry_ms": 1500, "block_ms": 1000, **hub_options}
-        app[HUB] = ProgressHub(redis, namespace, heartbeat_s=heartbeat_s, **hub_options)
-        add_routes(app)
-        runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=5)
-        await runner.setup()
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        daemon = Daemon(f"http://127.0.0.1:{port}", app[HUB], runner, redis)
-        daemons.append(daemon)
-        return daemon
-
-    yield start
-    for daemon in daemons:
-        await daemon.runner.cleanup()
-        await daemon.redis.aclose()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        yield session
-
-
-@pytest.fixture
-def reporter(pg_pool: asyncpg.Pool, async_redis: aioredis.Redis, namespace: str) -> p.ProgressReporter:  # noqa: F811
-    return p.ProgressReporter(pg_pool, async_redis, namespace)
-
-
-class SseReader:
-    """Parse a text/event-stream response block by block."""
-
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
-        self.response = response
-
-    async def block(self) -> dict[str, Any] | None:
-        """The next block (event or comment) as a dict, or None at the end of the stream."""
-        block: dict[str, Any] = {}
-        while True:
-            line = (await asyncio.wait_for(self.response.content.readline(), TIMEOUT)).decode()
-            if not line:
-                return block or None
-            line = line.rstrip("\n")
-            if not line:
-                if block:
-                    return block
-                continue
-            name, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if name == "":
-                block["comment"] = value
-            elif name == "data":
-                block["data"] = orjson.loads(value)
-            else:
-                block[name] = value
-
-    async def event(self) -> dict[str, Any] | None:
-        """The next event, skipping keepalive comments; None at the end of the stream.
-
-        Every event's data is checked against the OpenAPI document's schema for that event.
-        """
-        while (block := await self.block()) is not None and "event" not in block:
-            pass
-        if block is not None:
-            check_event(block["event"], block.get("data"))
-        return block
-
-
-async def connect(
-    http: aiohttp.ClientSession, daemon: Daemon, import_id: str, *, token: str | None = None, last_id: str | None = None
-) -> aiohttp.ClientResponse:
-    token = sign_events_token(SECRET, import_id, ttl_s=60) if token is None else token
-    headers = {"Last-Event-ID": last_id} if last_id else {}
-    return await http.get(f"{daemon.url}/api/imports/{import_id}/events", params={"token": token}, headers=headers)
-
-
-async def open_stream(http: aiohttp.ClientSession, daemon: Daemon, import_id: str, **kw: Any) -> tuple[SseReader, dict]:
-    response = await connect(http, daemon, import_id, **kw)
-    assert response.status == 200, await response.text()
-    assert response.headers["Content-Type"].startswith("text/event-stream")
-    reader = SseReader(response)
-    snapshot = await reader.event()
-    assert snapshot is not None and snapshot["event"] == "snapshot"
-    return reader, snapshot
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
-    """Wait for a server-side condition that has no event to await (a disconnect seen by the server)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
-
 
 # --- delivery ----------------------------------------------------------------------------
 
 
-async def test_snapshot_then_live_events_then_done_closes(start_daemon, http, reporter, pg_pool) -> None:  # noqa: F811
+async def test_snapshot_then_live_events_then_done_closes(start_daemon, http, reporter, pg_pool) -> None:
     daemon = await start_daemon()
     import_id = await new_import(pg_pool)
     first = await reporter.report(import_id, stage="artist", progress=10, message="artist found")
@@ -177,7 +48,7 @@ async def test_snapshot_then_live_events_then_done_closes(start_daemon, http, re
     await eventually(lambda: daemon.hub.readers == 0)
 
 
-async def test_reconnect_with_last_event_id_misses_and_repeats_nothing(start_daemon, http, reporter, pg_pool) -> None:  # noqa: F811
+async def test_reconnect_with_last_event_id_misses_and_repeats_nothing(start_daemon, http, reporter, pg_pool) -> None:
     daemon = await start_daemon()
     import_id = await new_import(pg_pool)
     reader, _ = await open_stream(http, daemon, import_id)
@@ -205,7 +76,7 @@ async def test_reconnect_with_last_event_id_misses_and_repeats_nothing(start_dae
     assert len(set(entries)) == len(entries)
 
 
-async def test_two_daemons_serve_one_import_from_one_redis(start_daemon, http, reporter, pg_pool) -> None:  # noqa: F811
+async def test_two_daemons_serve_one_import_from_one_redis(start_daemon, http, reporter, pg_pool) -> None:
     one, two = await start_daemon(), await start_daemon(decode_responses=True)
     import_id = await new_import(pg_pool)
     reader_one, _ = await open_stream(http, one, import_id)
@@ -220,7 +91,7 @@ async def test_two_daemons_serve_one_import_from_one_redis(start_daemon, http, r
     await eventually(lambda: one.hub.readers == two.hub.readers == 0)
 
 
-async def test_many_clients_share_one_redis_reader(start_daemon, http, reporter, pg_pool) -> None:  # noqa: F811
+async def test_many_clients_share_one_redis_reader(start_daemon, http, reporter, pg_pool) -> None:
     daemon = await start_daemon()
     import_id, other_id = await new_import(pg_pool), await new_import(pg_pool)
     clients_before = SSE_CLIENTS._value.get()
@@ -242,7 +113,7 @@ async def test_many_clients_share_one_redis_reader(start_daemon, http, reporter,
     assert SSE_CLIENTS._value.get() == clients_before
 
 
-async def test_finished_import_sends_snapshot_and_done(start_daemon, http, reporter, pg_pool) -> None:  # noqa: F811
+async def test_finished_import_sends_snapshot_and_done(start_daemon, http, reporter, pg_pool) -> None:
     daemon = await start_daemon()
     import_id = await new_import(pg_pool)
     progress_id = await reporter.report(import_id, stage="catalog", progress=50)
@@ -262,7 +133,7 @@ async def test_finished_import_sends_snapshot_and_done(start_daemon, http, repor
     assert await reader.event() is None
 
 
-async def test_heartbeat_comments_while_idle(start_daemon, http, pg_pool) -> None:  # noqa: F811
+async def test_heartbeat_comments_while_idle(start_daemon, http, pg_pool) -> None:
     daemon = await start_daemon(heartbeat_s=0.05)
     import_id = await new_import(pg_pool)
     reader, _ = await open_stream(http, daemon, import_id)
@@ -273,17 +144,7 @@ async def test_heartbeat_comments_while_idle(start_daemon, http, pg_pool) -> Non
 # --- errors ------------------------------------------------------------------------------
 
 
-async def expect_error(response: aiohttp.ClientResponse, status: int, error: str, **fields: str) -> dict:
-    assert response.status == status
-    assert response.headers["Content-Type"].startswith("application/json")
-    body = await response.json()
-    assert body["error"] == error and body["message"]
-    for name, value in fields.items():
-        assert body[name] == value
-    return body
-
-
-async def test_token_and_import_errors(start_daemon, http, pg_pool) -> None:  # noqa: F811
+async def test_token_and_import_errors(start_daemon, http, pg_pool) -> None:
     daemon = await start_daemon()
     import_id, other_id = await new_import(pg_pool), await new_import(pg_pool)
     forged = sign_events_token("not-the-secret", import_id, ttl_s=60)
@@ -310,7 +171,7 @@ def test_events_url_carries_a_valid_token() -> None:
 # --- shutdown ----------------------------------------------------------------------------
 
 
-async def test_shutdown_sends_reconnect_and_closes(start_daemon, http, reporter, pg_pool) -> None:  # noqa: F811
+async def test_shutdown_sends_reconnect_and_closes(start_daemon, http, reporter, pg_pool) -> None:
     daemon = await start_daemon()
     import_id = await new_import(pg_pool)
     readers = [(await open_stream(http, daemon, import_id))[0] for _ in range(3)]
@@ -325,7 +186,7 @@ async def test_shutdown_sends_reconnect_and_closes(start_daemon, http, reporter,
     assert (daemon.hub.readers, daemon.hub.clients) == (0, 0)
 
 
-async def test_closed_hub_answers_reconnect_at_once(start_daemon, http, pg_pool) -> None:  # noqa: F811
+async def test_closed_hub_answers_reconnect_at_once(start_daemon, http, pg_pool) -> None:
     daemon = await start_daemon()
     import_id = await new_import(pg_pool)
     await daemon.hub.close()
@@ -336,7 +197,7 @@ async def test_closed_hub_answers_reconnect_at_once(start_daemon, http, pg_pool)
     assert await reader.event() is None
 
 
-async def test_redis_away_answers_reconnect_not_a_500(start_daemon, http, pg_pool) -> None:  # noqa: F811
+async def test_redis_away_answers_reconnect_not_a_500(start_daemon, http, pg_pool) -> None:
     daemon = await start_daemon(url=f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
     import_id = await new_import(pg_pool)
     response = await connect(http, daemon, import_id)
@@ -382,7 +243,7 @@ async def test_subscription_skips_entries_already_replayed() -> None:
     assert await sub.next(0.01) is None
 
 
-async def test_late_subscriber_joins_live_without_gap(async_redis, namespace, reporter, pg_pool) -> None:  # noqa: F811
+async def test_late_subscriber_joins_live_without_gap(async_redis, namespace, reporter, pg_pool) -> None:
     hub = ProgressHub(async_redis, namespace, block_ms=1000)
     import_id = await new_import(pg_pool)
     async with hub.subscribe(import_id) as early:
@@ -433,7 +294,7 @@ class _StalePipelineRedis:
         return Pipe()
 
 
-async def test_subscriber_fills_the_gap_when_the_reader_is_ahead(async_redis, namespace, reporter, pg_pool) -> None:  # noqa: F811
+async def test_subscriber_fills_the_gap_when_the_reader_is_ahead(async_redis, namespace, reporter, pg_pool) -> None:
     import_id = await new_import(pg_pool)
     hub = ProgressHub(async_redis, namespace, block_ms=1000)
     raced: list[str] = []

@@ -11,10 +11,11 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.helpers.environment import free_port
-from tests.imports.test_progress import new_import, pg_pool  # noqa: F401  (the import_status fixture)
-from tests.web.test_sse import SECRET, connect, eventually, expect_error, http, open_stream, reporter, start_daemon, SseReader  # noqa: F401
+from tests.helpers.import_rows import new_import
+from tests.helpers.sse import SECRET, SseReader, connect, eventually, expect_error, open_stream
 from theset_daemon import config
 from theset_daemon.imports import plan
+from theset_daemon.imports.signing import sign_events_token
 from theset_daemon.imports.stream import CONTROL_CONNECTIONS, reader_client
 from theset_daemon.store import imports as imports_store
 
@@ -30,7 +31,7 @@ async def sse_connections(admin: aioredis.Redis, namespace: str) -> int:
 
 
 async def test_thirty_followed_imports_share_two_reader_connections(
-    start_daemon, http, reporter, pg_pool, async_redis, namespace, redis_url  # noqa: F811
+    start_daemon, http, reporter, pg_pool, async_redis, namespace, redis_url
 ) -> None:
     client = sse_client(namespace, redis_url, readers=2)
     daemon = await start_daemon(redis=client, readers=2)
@@ -55,7 +56,7 @@ async def test_thirty_followed_imports_share_two_reader_connections(
 
 
 async def test_a_new_import_wakes_the_reader_blocked_on_the_others(
-    start_daemon, http, reporter, pg_pool, namespace, redis_url  # noqa: F811
+    start_daemon, http, reporter, pg_pool, namespace, redis_url
 ) -> None:
     client = sse_client(namespace, redis_url, readers=1, socket_timeout=120)
     daemon = await start_daemon(redis=client, readers=1, block_ms=60_000)  # a block far beyond the test's waits
@@ -72,7 +73,7 @@ async def test_a_new_import_wakes_the_reader_blocked_on_the_others(
         await client.aclose()
 
 
-async def test_streams_beyond_the_cap_get_503_with_a_jittered_retry_after(start_daemon, http, pg_pool) -> None:  # noqa: F811
+async def test_streams_beyond_the_cap_get_503_with_a_jittered_retry_after(start_daemon, http, pg_pool) -> None:
     daemon = await start_daemon(max_streams=2)
     import_id = await new_import(pg_pool)
     first, _ = await open_stream(http, daemon, import_id)
@@ -86,7 +87,7 @@ async def test_streams_beyond_the_cap_get_503_with_a_jittered_retry_after(start_
     await open_stream(http, daemon, import_id)  # room again
 
 
-async def test_redis_away_is_logged_once_for_many_clients(start_daemon, http, pg_pool, caplog) -> None:  # noqa: F811
+async def test_redis_away_is_logged_once_for_many_clients(start_daemon, http, pg_pool, caplog) -> None:
     daemon = await start_daemon(url=f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
     import_id = await new_import(pg_pool)
     with caplog.at_level(logging.WARNING, logger="theset_daemon.imports.stream"):
@@ -100,7 +101,7 @@ async def test_redis_away_is_logged_once_for_many_clients(start_daemon, http, pg
 
 @pytest.mark.parametrize("fans", [200])
 async def test_fans_of_one_import_share_one_read_and_all_get_done(
-    start_daemon, reporter, pg_pool, fans, namespace, redis_url  # noqa: F811
+    start_daemon, reporter, pg_pool, fans, namespace, redis_url
 ) -> None:
     client = sse_client(namespace, redis_url, readers=2)  # 4 connections for 200 fans' replays: they queue
     daemon = await start_daemon(redis=client)
@@ -162,16 +163,12 @@ async def test_a_client_whose_socket_backs_up_is_told_to_reconnect() -> None:
         await sub.finished_within(0.01)
 
 
-async def test_an_http_1_0_client_gets_plain_frames(start_daemon, reporter, pg_pool) -> None:  # noqa: F811
-    from tests.web.test_sse import SECRET as secret
-
-    from theset_daemon.imports.signing import sign_events_token
-
+async def test_an_http_1_0_client_gets_plain_frames(start_daemon, reporter, pg_pool) -> None:
     daemon = await start_daemon()
     import_id = await new_import(pg_pool)
     port = int(daemon.url.rsplit(":", 1)[1])
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    token = sign_events_token(secret, import_id, ttl_s=60)
+    token = sign_events_token(SECRET, import_id, ttl_s=60)
     writer.write(f"GET /api/imports/{import_id}/events?token={token} HTTP/1.0\r\n\r\n".encode())
     head = await asyncio.wait_for(reader.readuntil(b"\n\n"), 5)  # status, headers, then the snapshot
     assert head.startswith(b"HTTP/1.0 200") and b"chunked" not in head.lower()

@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 
 from tests.helpers.environment import ADMIN_TOKEN, daemon_environment
 from tests.helpers.daemon_process import DaemonProcess
-from tests.web.test_sse import SseReader
+from tests.helpers.sse import SseReader
 from theset_daemon.imports import plan
 from theset_daemon.imports import progress as p
 from theset_daemon.store import imports as imports_store
