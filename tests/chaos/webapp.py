@@ -18,7 +18,7 @@ import aiohttp
 import orjson
 
 from tests.chaos.cluster import Cluster
-from theset_daemon.follow import read_events
+from theset_daemon.cli.follow import read_events
 
 
 @dataclass

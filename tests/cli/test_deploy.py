@@ -16,7 +16,7 @@ import pytest
 
 from tests.helpers.environment import REPO
 
-from theset_daemon import config, logs
+from theset_daemon.runtime import config, logs
 
 UNIT = REPO / "systemd" / "theset-daemon.service"
 #: systemd-analyze security --offline score of the unit (lower is better); it must not rise.

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tests.helpers.environment import REPO
 
-DAEMON = [sys.executable, "-m", "theset_daemon.cli"]
+DAEMON = [sys.executable, "-m", "theset_daemon.cli.main"]
 
 
 def run_cli(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:

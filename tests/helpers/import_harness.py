@@ -15,7 +15,7 @@ import asyncpg
 
 from tests.helpers.environment import API_TOKEN, REPO, free_port
 from tests.helpers.daemon_process import DaemonProcess
-from theset_daemon.follow import follow_events
+from theset_daemon.cli.follow import follow_events
 
 
 #: The seed of the sandbox's world in the import tests (its truth is the ``truth`` fixture's).
@@ -28,7 +28,7 @@ class SandboxProcess:
     def __init__(self, *args: str, seed: int = SANDBOX_SEED) -> None:
         self.port = free_port()
         self.seed = seed
-        cmd = [sys.executable, "-m", "theset_daemon.cli", "sandbox", "--port", str(self.port), "--seed", str(seed), *args]
+        cmd = [sys.executable, "-m", "theset_daemon.cli.main", "sandbox", "--port", str(self.port), "--seed", str(seed), *args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO, text=True)
         self.env: dict[str, str] = {}
         for line in self.proc.stdout:  # the sandbox prints its THESET_* variables once serving

@@ -13,7 +13,7 @@ import pytest
 
 from tests.helpers.daemon_process import REPO, run_cli
 
-from theset_daemon import config, logs
+from theset_daemon.runtime import config, logs
 
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.helpers.broker import make_broker, spec
 from tests.helpers.daemon_process import run_cli
-from theset_daemon import config
+from theset_daemon.runtime import config
 from theset_daemon.broker import Worker
 from theset_daemon.broker.admin import QueueAdmin
 from theset_daemon.broker.serving import served_by

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from tests.helpers.environment import scratch_database
-from theset_daemon.db.migrate import migrate
+from theset_daemon.store.migrate import migrate
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,11 @@ import pytest
 from tests.helpers.daemon_process import run_cli
 
 from theset_daemon.broker import Postpone
-from theset_daemon.context import Resources
+from theset_daemon.runtime.resources import Resources
 from theset_daemon.imports.run import PhaseRun
 from theset_daemon.imports.progress import ProgressReporter
 from theset_daemon.providers import QuotaHeld
-from theset_daemon.quota import PERSON, now_ms
+from theset_daemon.providers.quota.rules import PERSON, now_ms
 from theset_daemon.store import create_import, get_import
 
 
@@ -39,8 +39,8 @@ async def test_the_quotas_verb_shows_the_budget_the_queued_cost_and_the_warning(
     import dramatiq
     from tests.helpers.broker import make_broker
 
-    from theset_daemon.quota import RECURRING, QuotaPolicy
-    from theset_daemon.quota_store import QuotaBudget
+    from theset_daemon.providers.quota.rules import RECURRING, QuotaPolicy
+    from theset_daemon.providers.quota.store import QuotaBudget
     from theset_daemon.queues import QUEUES
 
     budget = QuotaBudget(async_redis, namespace, QuotaPolicy("ticketmaster", 10, reserve=0.3))

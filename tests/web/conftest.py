@@ -12,7 +12,7 @@ from aiohttp import web
 
 from tests.helpers.environment import free_port
 from tests.helpers.sse import SECRET, Daemon
-from theset_daemon import config
+from theset_daemon.runtime import config
 from theset_daemon.imports import progress as p
 from theset_daemon.imports.stream import HUB, PROGRESS, ProgressHub, add_routes
 from theset_daemon.web.errors import json_errors

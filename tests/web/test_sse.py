@@ -13,11 +13,11 @@ from aiohttp import web
 from tests.helpers.environment import free_port
 from tests.helpers.import_rows import new_import
 from tests.helpers.sse import SECRET, TIMEOUT, Daemon, SseReader, connect, eventually, expect_error, open_stream
-from theset_daemon import config
+from theset_daemon.runtime import config
 from theset_daemon.imports import plan
 from theset_daemon.store import imports as imports_store
 from theset_daemon.imports.errors import PROVIDER_UNAVAILABLE, ImportFailure
-from theset_daemon.metrics import SSE_CLIENTS
+from theset_daemon.runtime.metrics import SSE_CLIENTS
 from theset_daemon.imports.stream import ProgressHub, Reconnect, StreamEntry, Subscription, add_routes, events_url
 from theset_daemon.imports.signing import sign_events_token
 from theset_daemon.web.keys import SETTINGS

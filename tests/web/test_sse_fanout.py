@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from tests.helpers.environment import free_port
 from tests.helpers.import_rows import new_import
 from tests.helpers.sse import SECRET, SseReader, connect, eventually, expect_error, open_stream
-from theset_daemon import config
+from theset_daemon.runtime import config
 from theset_daemon.imports import plan
 from theset_daemon.imports.signing import sign_events_token
 from theset_daemon.imports.stream import CONTROL_CONNECTIONS, reader_client
