@@ -85,8 +85,9 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 async def one_stream(port: int, path: str, latencies: list[float], outcome: dict[str, int], ready: list[int],
-                     gate: asyncio.Semaphore) -> None:
-    """Follow one stream to its done event, appending each event's delivery time (ms) to ``latencies``."""
+                     gate: asyncio.Semaphore, done_latencies: list[float]) -> None:
+    """Follow one stream to its done event: each event's delivery time (ms) to ``latencies``, the done's
+    also to ``done_latencies``."""
     try:
         async with gate:  # a bounded number of connects in flight: no SYN storm
             reader, writer = await asyncio.open_connection(HOST, port)
@@ -115,6 +116,7 @@ async def one_stream(port: int, path: str, latencies: list[float], outcome: dict
                 elif name in (b"progress", b"done") and event_id:
                     latencies.append(now_ms - int(event_id.split(b"-")[0]))
                     if name == b"done":
+                        done_latencies.append(latencies[-1])
                         outcome["done"] += 1
                         return
                 elif name == b"reconnect":
@@ -135,12 +137,14 @@ async def client_main(port: int, paths: list[str]) -> None:
     outcome = {"done": 0, "reconnect": 0, "closed": 0, "refused": 0}
     ready = [0]
     gate = asyncio.Semaphore(64)
-    tasks = [asyncio.ensure_future(one_stream(port, p, latencies[fan], outcome, ready, gate)) for p, fan in paths]
+    done: list[float] = []
+    tasks = [asyncio.ensure_future(one_stream(port, p, latencies[fan], outcome, ready, gate, done)) for p, fan in paths]
     while ready[0] + outcome["refused"] < len(paths):
         await asyncio.sleep(0.1)
     print("ready", flush=True)
     await asyncio.gather(*tasks, return_exceptions=True)
-    print(orjson.dumps({"fans": latencies[True], "distinct": latencies[False], **outcome}).decode(), flush=True)
+    print(orjson.dumps({"fans": latencies[True], "distinct": latencies[False], "done_events": done, **outcome}).decode(),
+          flush=True)
 
 
 # --- the bench ------------------------------------------------------------------------------
@@ -246,6 +250,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                THESET_DATABASE_URL=database_url, THESET_API_TOKEN=API_TOKEN, THESET_ADMIN_TOKEN=ADMIN_TOKEN,
                THESET_SSE_SECRET=SSE_SECRET, THESET_HTTP_PORT=str(port), THESET_LOG_LEVEL="WARNING",
                THESET_ACTOR_MODULES="theset_daemon.actors", **LOOPBACK_PROVIDERS)
+    if args.readers:
+        env["THESET_SSE_READERS"] = str(args.readers)
     daemon = DaemonProcess(env).start()
     clients: list[subprocess.Popen[bytes]] = []
     pool = redis = None
@@ -306,6 +312,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             "open_all_s": round(open_s, 2),
             "delivery_ms": percentiles(fans + others),
             "delivery_ms_distinct": percentiles(others), "delivery_ms_fans_of_one": percentiles(fans),
+            "delivery_ms_done_events": percentiles([x for r in results for x in r["done_events"]]),  # all at once
             # the daemon's side: entry id time -> written to every caught-up fan's socket (bucket bounds)
             "daemon_written_ms": histogram_quantiles(scrape[1] if isinstance(scrape[1], str) else "",
                                                      "theset_sse_delivery_seconds"),
@@ -348,6 +355,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of progress reports")
     parser.add_argument("--period", type=float, default=5.0, help="seconds between reports of one distinct import")
     parser.add_argument("--client-procs", type=int, default=4, help="client processes (bounded, loopback only)")
+    parser.add_argument("--readers", type=int, help="THESET_SSE_READERS for the daemon (default: the daemon's)")
     parser.add_argument("--py-spy", metavar="OUT", help="profile the daemon with py-spy (pip install py-spy) into OUT")
     args = parser.parse_args()
     args.client_procs = max(1, min(args.client_procs, 8))

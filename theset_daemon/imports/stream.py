@@ -70,7 +70,7 @@ from ..metrics import SSE_CLIENTS, SSE_DELIVERY
 from ..store.imports import FINAL_STATUSES
 from ..web.errors import error_body, json_response
 from ..web.keys import SETTINGS
-from .progress import ProgressReporter, is_uuid, stream_key
+from .progress import ProgressReporter, changes_key, is_uuid, stream_key
 from .signing import InvalidToken, sign_events_token, verify_events_token
 
 logger = logging.getLogger(__name__)
@@ -90,6 +90,10 @@ QUEUE_SIZE = 1000
 READ_RETRY_S = 1.0
 #: Entries one XREAD returns per stream.
 READ_COUNT = 100
+#: Change notices one blocking read returns.
+CHANGES_COUNT = 1000
+#: Seconds between two reads of every followed import (what a lost change notice would miss arrives then).
+SWEEP_S = 5.0
 #: Redis readers per daemon (each one connection, following a shard of the imports).
 READERS = 2
 #: Open event streams per daemon before new ones get 503.
@@ -305,10 +309,14 @@ def _entries(reply: Any) -> list[StreamEntry]:
     return [e for entry_id, fields in reply or () if (e := _decode(entry_id, fields)) is not None]
 
 
+def _raw_streams(reply: Any) -> Any:
+    """(stream key, raw entries) pairs of an XREAD reply (RESP2 list or RESP3 dict)."""
+    return reply.items() if isinstance(reply, dict) else (reply or ())
+
+
 def _streams(reply: Any) -> list[tuple[str, list[StreamEntry]]]:
     """(stream key, entries) of an XREAD reply (RESP2 list or RESP3 dict)."""
-    items = reply.items() if isinstance(reply, dict) else (reply or ())
-    return [(_text(key), _entries(entries)) for key, entries in items]
+    return [(_text(key), _entries(entries)) for key, entries in _raw_streams(reply)]
 
 
 class Subscription:
@@ -347,11 +355,13 @@ class Subscription:
         self.live.append(entry)
         self._wake()
 
-    def deliver(self, batch: _Batch, now: float) -> bool:
+    def deliver(self, batch: _Batch, now: float, woken: list[Subscription] | None = None) -> bool:
         """Deliver a feed's batch; True when it went out as one write (a caught-up client's usual case).
 
         False when this client is finished, ended, not caught up yet or its socket was refused
-        (the entries are then pushed one by one, or the client dropped)."""
+        (the entries are then pushed one by one, or the client dropped). With ``woken``, a
+        client that got its final entry is appended there instead of woken (the caller wakes
+        them after its fan-out: their handlers' teardown does not delay the other fans)."""
         sink = self.sink
         if sink is None or batch.first <= self.last or self.ended is not None or self.finished:
             for entry in batch.entries:
@@ -363,7 +373,10 @@ class Subscription:
             return False
         if batch.final:
             self.finished = True
-            self._wake()
+            if woken is None:
+                self._wake()
+            else:
+                woken.append(self)
         return True
 
     def end(self, reason: BaseException) -> None:
@@ -473,32 +486,49 @@ class _Feed:
         return arg
 
 
-def xread_command(feeds: list[_Feed], count: int, block_ms: int) -> bytes:
-    """``XREAD COUNT count BLOCK block_ms STREAMS <keys> <cursors>``, packed as RESP.
+def _command(*args: bytes) -> bytes:
+    """A command packed as RESP."""
+    return b"".join([b"*%d\r\n" % len(args), *map(_bulk, args)])
 
-    Each feed keeps its key and cursor encoded between reads, so reissuing the read over
-    1,000 imports costs a join, not 2,000 encodes (redis-py's ``pack_command``: ~7 ms).
+
+def xread_command(feeds: list[_Feed], count: int, block_ms: int | None) -> bytes:
+    """``XREAD COUNT count [BLOCK block_ms] STREAMS <keys> <cursors>``, packed as RESP.
+
+    Each feed keeps its key and cursor encoded between reads, so a read over 1,000 imports
+    costs a join, not 2,000 encodes (redis-py's ``pack_command``: 2-4 ms for 500 imports).
     """
-    head = (b"XREAD", b"COUNT", b"%d" % count, b"BLOCK", b"%d" % block_ms, b"STREAMS")
+    head = (b"XREAD", b"COUNT", b"%d" % count, *((b"BLOCK", b"%d" % block_ms) if block_ms is not None else ()),
+            b"STREAMS")
     return b"".join([b"*%d\r\n" % (len(head) + 2 * len(feeds)), *map(_bulk, head),
                      *[f.key_arg for f in feeds], *[f.cursor_arg for f in feeds]])
 
 
 class _Reader:
-    """One Redis connection following every feed of its shard with a single XREAD BLOCK."""
+    """One Redis connection following every feed of its shard.
+
+    It blocks on the changes stream (one key, whatever the number of feeds: every report
+    appends its import's id there), then reads only the feeds named there, from their
+    cursors, without blocking. A feed that joins is read at once (its XREAD interrupts the
+    block with ``CLIENT UNBLOCK``); every :data:`SWEEP_S` seconds, after an error and
+    after a silent block, one read covers every feed: what a lost or trimmed change
+    notice would have missed arrives then.
+    """
 
     def __init__(self, hub: ProgressHub, index: int) -> None:
         self.hub = hub
         self.index = index
         self.feeds: dict[str, _Feed] = {}
+        self.fresh: dict[str, _Feed] = {}  # joined since their first read
         self.task: asyncio.Task[None] | None = None
         self.client_id: int | None = None
         self.generation = 0  # bumped when a feed joins
-        self.reading: int | None = None  # the generation an XREAD in flight was built from
+        self.reading: int | None = None  # the generation a blocking read in flight was issued at
+        self.changes_cursor: str | None = None  # None: unknown, sweep first
+        self.sweep_at = 0.0
         self._changed = asyncio.Event()
 
     def add(self, feed: _Feed) -> None:
-        self.feeds[feed.key] = feed
+        self.feeds[feed.key] = self.fresh[feed.key] = feed
         self.generation += 1
         self._changed.set()
         if self.task is None or self.task.done():
@@ -507,10 +537,11 @@ class _Reader:
             self.hub._spawn(self._wake(self.generation))
 
     def remove(self, feed: _Feed) -> None:
-        self.feeds.pop(feed.key, None)  # its key leaves the next XREAD; no need to interrupt this one
+        self.feeds.pop(feed.key, None)  # it leaves the next read; no need to interrupt this one
+        self.fresh.pop(feed.key, None)
 
     async def _wake(self, generation: int) -> None:
-        """Interrupt the XREAD in flight until one includes ``generation``'s feeds (bounded tries)."""
+        """Interrupt the blocking read in flight until one follows ``generation``'s feeds (bounded tries)."""
         for _ in range(50):
             if self.reading is None or self.reading >= generation or self.client_id is None:
                 return
@@ -519,7 +550,7 @@ class _Reader:
                     return
             except (RedisError, OSError):
                 return  # the reader meets the same outage; its block bounds the delay anyway
-            await asyncio.sleep(0.002)  # the XREAD is not at the server yet
+            await asyncio.sleep(0.002)  # the read is not at the server yet
 
     async def _run(self) -> None:
         pool = self.hub.redis.connection_pool
@@ -530,56 +561,96 @@ class _Reader:
                     self._changed.clear()
                     await self._changed.wait()
                     continue
-                reply = await self._read(conn)
-                if reply:
-                    await self._deliver(reply)
+                try:
+                    await self._step(conn)
+                except (RedisError, OSError) as exc:
+                    self.client_id, self.changes_cursor = None, None  # a new connection; sweep after it
+                    with contextlib.suppress(Exception):
+                        await conn.disconnect(nowait=True)
+                    self.hub.errors.warning(f"read:{type(exc).__name__}", "progress streams unreadable, retrying: %s: %s",
+                                            type(exc).__name__, exc)
+                    await asyncio.sleep(READ_RETRY_S * (0.5 + random.random()))
         finally:
             with contextlib.suppress(Exception):
                 await conn.disconnect(nowait=True)  # a cancelled read leaves the connection mid-reply
             with contextlib.suppress(Exception):
                 await pool.release(conn)
 
-    async def _read(self, conn: Any) -> Any:
-        """One XREAD over every feed of this reader, on the reader's own connection (reconnects after an error)."""
+    async def _step(self, conn: Any) -> None:
+        """One read: a sweep when due, else the fresh feeds, else the changes (blocking), then their feeds."""
+        if self.client_id is None:
+            self.client_id = int(await self._call(conn, _command(b"CLIENT", b"ID")))
+        changes = self.hub.changes_key
+        if self.changes_cursor is None or time.monotonic() >= self.sweep_at:
+            # The position first: whatever is appended after it is noticed, whatever before it swept.
+            newest = await self._call(conn, _command(b"XREVRANGE", changes.encode(), b"+", b"-", b"COUNT", b"1"))
+            self.changes_cursor = _text(newest[0][0]) if newest else "0-0"
+            self.sweep_at = time.monotonic() + SWEEP_S
+            self.fresh.clear()
+            await self._read_feeds(conn, list(self.feeds.values()))
+            return
+        if self.fresh:
+            fresh = list(self.fresh.values())
+            self.fresh.clear()
+            await self._read_feeds(conn, fresh)
+            return
+        self.reading = self.generation
         try:
-            if self.client_id is None:
-                await conn.send_command("CLIENT", "ID")
-                self.client_id = int(await conn.read_response())
-            command = xread_command(list(self.feeds.values()), READ_COUNT, self.hub.block_ms)
-            self.reading = self.generation
-            try:
-                await conn.send_packed_command(command, check_health=False)
-                return await conn.read_response()
-            finally:
-                self.reading = None
-        except (RedisError, OSError) as exc:
-            self.client_id = None  # a new connection will have a new id
-            with contextlib.suppress(Exception):
-                await conn.disconnect(nowait=True)
-            self.hub.errors.warning(
-                f"read:{type(exc).__name__}", "progress streams unreadable, retrying: %s: %s", type(exc).__name__, exc
-            )
-            await asyncio.sleep(READ_RETRY_S * (0.5 + random.random()))
-            return None
+            reply = await self._call(conn, _command(b"XREAD", b"COUNT", b"%d" % CHANGES_COUNT, b"BLOCK",
+                                                    b"%d" % self.hub.block_ms, b"STREAMS", changes.encode(),
+                                                    self.changes_cursor.encode()))
+        finally:
+            self.reading = None
+        if not reply:
+            if not self.fresh:
+                self.sweep_at = 0.0  # a silent block: sweep (cheap when idle), in case a notice was lost
+            return
+        named: dict[str, _Feed] = {}
+        for _, entries in _raw_streams(reply):
+            for entry_id, fields in entries:
+                self.changes_cursor = _text(entry_id)
+                import_id = _field(fields, "i")
+                feed = self.feeds.get(stream_key(self.hub.namespace, _text(import_id))) if import_id else None
+                if feed is not None:
+                    named[feed.key] = feed
+        if named:
+            await self._read_feeds(conn, list(named.values()))
 
-    async def _deliver(self, reply: Any) -> None:
+    async def _read_feeds(self, conn: Any, feeds: list[_Feed]) -> None:
+        """Read ``feeds`` from their cursors without blocking and deliver; again for any that filled a read."""
+        while feeds:
+            reply = await self._call(conn, xread_command(feeds, READ_COUNT, None))
+            if not reply:
+                return
+            streams = _streams(reply)
+            await self._deliver(streams)
+            full = {key for key, entries in streams if len(entries) >= READ_COUNT}
+            feeds = [f for f in feeds if f.key in full and self.feeds.get(f.key) is f]
+
+    async def _call(self, conn: Any, command: bytes) -> Any:
+        await conn.send_packed_command(command, check_health=False)
+        return await conn.read_response()
+
+    async def _deliver(self, streams: list[tuple[str, list[StreamEntry]]]) -> None:
         """Hand each feed's new entries to its subscribers: one frame per feed, one write per caught-up
         client, yielding the loop every :data:`SLICE_S` seconds of writing (5,000 fans of one import)."""
         loop = asyncio.get_running_loop()
         budget = time.monotonic() + SLICE_S
-        for key, entries in _streams(reply):
+        for key, entries in streams:
             feed = self.feeds.get(key)
             if feed is None or not entries:
                 continue  # its last follower left while we read
             feed.cursor = entries[-1].id
             batch = _Batch(entries)
-            now = loop.time()
+            now, finished = loop.time(), []
             for n, sub in enumerate(list(feed.subscribers), 1):
-                sub.deliver(batch, now)
+                sub.deliver(batch, now, finished)
                 if n % 64 == 0 and time.monotonic() > budget:
-                    await asyncio.sleep(0)  # let the loop serve others (and the woken handlers) before writing on
+                    await asyncio.sleep(0)  # let the loop serve others before writing on
                     budget, now = time.monotonic() + SLICE_S, loop.time()
             SSE_DELIVERY.observe(max(0.0, time.time() - batch.last[0] / 1000))
+            for sub in finished:  # their handlers end the responses once every fan has the done event
+                sub._wake()
 
     def stop(self) -> None:
         """Stop the reader without waiting (the closing flag ends it; the cancel breaks its XREAD)."""
@@ -608,6 +679,8 @@ class ProgressHub:
       readers: reader tasks (Redis connections) following the imports.
       max_streams: open streams this daemon serves; :meth:`admit` refuses more.
       error_log_interval_s: seconds between two log lines about the same backend error.
+      max_buffer: bytes queued on a caught-up client's socket (beyond what the kernel holds)
+        before it is dropped with a reconnect hint (default ``queue_size`` × 2 KiB).
     """
 
     def __init__(
@@ -622,9 +695,11 @@ class ProgressHub:
         readers: int = READERS,
         max_streams: int = MAX_STREAMS,
         error_log_interval_s: float = 60.0,
+        max_buffer: int | None = None,
     ) -> None:
         self.redis = redis
         self.namespace = namespace
+        self.changes_key = changes_key(namespace)
         self.heartbeat_s = heartbeat_s
         self.retry_ms = retry_ms
         # A block as long as the client's socket timeout (redis-py 8.1 defaults it to 5 s) would
@@ -634,7 +709,7 @@ class ProgressHub:
             block_ms = min(block_ms, max(100, int(socket_timeout * 1000) - 1000))
         self.block_ms = block_ms
         self.queue_size = queue_size
-        self.max_buffer = queue_size * 2048  # bytes queued on a client's socket before it counts as behind
+        self.max_buffer = queue_size * 2048 if max_buffer is None else max_buffer
         self.max_streams = max_streams
         self.streams = 0
         self.closing = False
