@@ -179,7 +179,7 @@ def cpu_s(pid: int) -> float:
 def profile(pid: int, out: str, duration: float) -> subprocess.Popen[bytes]:
     """py-spy (if installed beside this Python) sampling the daemon while reports flow, collapsed stacks to ``out``."""
     spy = Path(sys.executable).with_name("py-spy")
-    return subprocess.Popen([str(spy), "record", "--pid", str(pid), "--duration", str(int(duration)), "--rate", "200",
+    return subprocess.Popen([str(spy), "record", "--pid", str(pid), "--duration", str(int(duration) + 15), "--rate", "200",
                              "--format", "raw", "--nonblocking", "--threads", "--gil", "--output", out], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 

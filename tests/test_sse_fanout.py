@@ -259,3 +259,23 @@ async def test_a_client_over_the_high_water_mark_is_dropped_and_the_others_keep_
     assert rest.endswith(b'event: reconnect\ndata: {"reason":"behind"}\n\n')
     for writer in (slow_writer, fast_writer):
         writer.close()
+
+
+async def test_an_entry_appended_without_a_change_notice_still_arrives(async_redis, namespace, pg_pool) -> None:  # noqa: F811
+    """The readers block on the change notices; a sweep over every followed import catches what has none."""
+    import orjson
+
+    from theset_daemon.imports.progress import stream_key
+    from theset_daemon.imports.stream import ProgressHub, Sink
+
+    hub = ProgressHub(async_redis, namespace, block_ms=200)
+    import_id = await new_import(pg_pool)
+    transport = _Transport()
+    try:
+        async with hub.subscribe(import_id) as sub:
+            sub.attach(Sink(transport, chunked=False, max_buffer=1000))  # type: ignore[arg-type]
+            entry_id = await async_redis.xadd(stream_key(namespace, import_id), {"data": orjson.dumps({"status": "running"})})
+            await eventually(lambda: bool(transport.written))
+        assert transport.written[0].startswith(b"id: %s\nevent: progress\n" % entry_id)
+    finally:
+        await hub.close()
