@@ -22,13 +22,22 @@ import's, with a ``reason``), 404 ``not_found`` (unknown import), 503
 serves ``max_streams`` streams.
 
 Fan-out: :class:`ProgressHub` keeps one feed per followed import (a cursor and
-its subscribers) and ``readers`` reader tasks; each reader owns one Redis
-connection and follows all the feeds of its shard with one ``XREAD BLOCK``
-over every stream key, so N followed imports cost ``readers`` connections, and
-one entry read once reaches every fan of its import on this daemon. A new
-feed wakes its reader with ``CLIENT UNBLOCK``. The hub's Redis client (and the
-PostgreSQL pool behind ``app[PROGRESS]``) belong to the SSE path alone: build
-the client with :func:`reader_client`, never hand it the job path's client.
+its subscribers) and ``readers`` reader tasks, each owning one Redis connection.
+A reader blocks on the change-notice stream ``{namespace}:progress-changes``
+(every report appends its import's id there, in the transaction of its XADD:
+one key, whatever the number of followed imports), then reads only the feeds
+named there, from their cursors, with one non-blocking XREAD; a sweep over every
+feed of its shard (every :data:`SWEEP_S` s, after an error, after a silent block)
+catches what a lost notice would miss. N followed imports cost ``readers``
+connections, and one entry read once reaches every fan of its import on this
+daemon: framed once, then one ``transport.write`` per caught-up client from the
+reader itself (:class:`Sink`; no task wake-up, no JSON, no drain), yielding the
+loop every :data:`SLICE_S` s. A client whose socket has ``max_buffer`` bytes
+queued is dropped with a ``reconnect`` hint (and cut after a grace if it reads
+nothing); one keepalive task per hub writes the comments. A new feed wakes its
+reader with ``CLIENT UNBLOCK``. The hub's Redis client (and the PostgreSQL pool
+behind ``app[PROGRESS]``) belong to the SSE path alone: build the client with
+:func:`reader_client`, never hand it the job path's client.
 
 Wiring (the app factory, before the app is frozen)::
 
@@ -251,6 +260,15 @@ class Sink:
         transport.write(_chunk(frame) if self.chunked else frame)
         transport.close()  # writes what is queued, then closes
         asyncio.get_running_loop().call_later(grace_s, _abort, transport)
+
+
+async def _wake_all(subs: list[Subscription], chunk: int = 64) -> None:
+    """Wake the handlers of ``subs`` ``chunk`` at a time, the loop serving others in between
+    (5,000 handlers ending at once would queue 5,000 steps ahead of everything else)."""
+    for n, sub in enumerate(subs, 1):
+        sub._wake()
+        if n % chunk == 0:
+            await asyncio.sleep(0)
 
 
 def _abort(transport: asyncio.BaseTransport) -> None:
@@ -649,8 +667,8 @@ class _Reader:
                     await asyncio.sleep(0)  # let the loop serve others before writing on
                     budget, now = time.monotonic() + SLICE_S, loop.time()
             SSE_DELIVERY.observe(max(0.0, time.time() - batch.last[0] / 1000))
-            for sub in finished:  # their handlers end the responses once every fan has the done event
-                sub._wake()
+            if finished:  # their handlers end the responses once every fan has the done event
+                self.hub._spawn(_wake_all(finished))
 
     def stop(self) -> None:
         """Stop the reader without waiting (the closing flag ends it; the cancel breaks its XREAD)."""
