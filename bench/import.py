@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests"), str(REPO)]
 
 from daemon_process import DaemonProcess  # noqa: E402
-from theset_daemon.follow import follow_events, start_import  # noqa: E402
+from theset_daemon.cli.follow import follow_events, start_import  # noqa: E402
 from theset_daemon.sandbox import run_sandbox  # noqa: E402
 
 PG_ADMIN = "postgresql://root@127.0.0.1:5432/postgres"

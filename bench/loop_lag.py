@@ -74,9 +74,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     from conftest import free_port
     from import_harness import SandboxProcess
-    from theset_daemon import config
-    from theset_daemon.daemon import Daemon
-    from theset_daemon.follow import follow_events, start_import
+    from theset_daemon.runtime import config
+    from theset_daemon.runtime.daemon import Daemon
+    from theset_daemon.cli.follow import follow_events, start_import
     from theset_daemon.sandbox import Sandbox
 
     loop = asyncio.get_running_loop()

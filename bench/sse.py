@@ -234,7 +234,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
 
     from conftest import free_port
     from daemon_process import DaemonProcess
-    from theset_daemon.db import create_pool
+    from theset_daemon.store import create_pool
     from theset_daemon.imports.progress import ProgressReporter
     from theset_daemon.imports.signing import sign_events_token
 

@@ -12,7 +12,7 @@ from typing import AsyncIterator, Sequence
 import pytest
 import redis
 
-from theset_daemon import encoder
+from theset_daemon.runtime import encoder
 from theset_daemon.broker import TheSetBroker, Worker
 from theset_daemon.queues import JobDefaults, Priority, QueueSpec
 

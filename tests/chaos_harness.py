@@ -54,7 +54,7 @@ for _p in (str(TESTS), str(REPO)):
 from conftest import free_port  # noqa: E402
 from daemon_process import DaemonProcess  # noqa: E402
 from import_harness import SandboxProcess  # noqa: E402
-from theset_daemon.follow import read_events  # noqa: E402
+from theset_daemon.cli.follow import read_events  # noqa: E402
 from theset_daemon.sandbox import Sandbox  # noqa: E402
 from theset_daemon.imports.signing import sign_events_token  # noqa: E402
 

@@ -121,7 +121,7 @@ def database_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def migrated_database_url(database_url: str) -> str:
     """The session database with every migration applied."""
-    from theset_daemon.db.migrate import migrate
+    from theset_daemon.store.migrate import migrate
 
     asyncio.run(migrate(database_url))
     return database_url
@@ -130,7 +130,7 @@ def migrated_database_url(database_url: str) -> str:
 @pytest.fixture
 async def pool(migrated_database_url: str) -> AsyncIterator[asyncpg.Pool]:
     """An asyncpg pool (the daemon's codecs) on the migrated session database."""
-    from theset_daemon.db import create_pool
+    from theset_daemon.store import create_pool
 
     pool = await create_pool(migrated_database_url, max_size=12)
     yield pool

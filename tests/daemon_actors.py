@@ -9,7 +9,7 @@ from __future__ import annotations
 import dramatiq
 import orjson
 
-from theset_daemon.context import resources
+from theset_daemon.runtime.resources import resources
 
 
 def _key(name: str) -> str:

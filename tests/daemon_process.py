@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DAEMON = [sys.executable, "-m", "theset_daemon.cli"]
+DAEMON = [sys.executable, "-m", "theset_daemon.cli.main"]
 
 
 class DaemonProcess:

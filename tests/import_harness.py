@@ -13,7 +13,7 @@ import asyncpg
 
 from conftest import free_port
 from daemon_process import DaemonProcess
-from theset_daemon.follow import follow_events
+from theset_daemon.cli.follow import follow_events
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,7 +24,7 @@ class SandboxProcess:
     def __init__(self, *args: str, seed: int = 7) -> None:
         self.port = free_port()
         self.seed = seed
-        cmd = [sys.executable, "-m", "theset_daemon.cli", "sandbox", "--port", str(self.port), "--seed", str(seed), *args]
+        cmd = [sys.executable, "-m", "theset_daemon.cli.main", "sandbox", "--port", str(self.port), "--seed", str(seed), *args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO, text=True)
         self.env: dict[str, str] = {}
         for line in self.proc.stdout:  # the sandbox prints its THESET_* variables once serving

@@ -8,7 +8,7 @@ from typing import Any, AsyncIterator
 
 import redis.asyncio as aioredis
 
-from theset_daemon import config
+from theset_daemon.runtime import config
 from theset_daemon.providers import HttpPolicy, Providers
 from theset_daemon.sandbox import RunningSandbox, run_sandbox
 

@@ -20,7 +20,7 @@ from theset_daemon.queues import QUEUES, QUEUES_BY_NAME
 def cli(namespace: str, redis_url: str, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("THESET_")}
     env.update(THESET_REDIS_URL=redis_url, THESET_REDIS_NAMESPACE=namespace)
-    return subprocess.run([sys.executable, "-m", "theset_daemon.cli", *args], env=env, cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "theset_daemon.cli.main", *args], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=60, check=False)
 
 

@@ -8,7 +8,7 @@ import logging
 import dramatiq
 
 from broker_support import make_broker, running, spec, wait_for
-from theset_daemon.metrics import JOBS_LOST
+from theset_daemon.runtime.metrics import JOBS_LOST
 
 
 def lost_count(queue: str) -> float:

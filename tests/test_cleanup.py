@@ -11,8 +11,8 @@ import pytest
 from test_trending import add_artist, add_show, pool, scratch_db  # noqa: F401  (fixtures)
 from theset_daemon.services import cleanup
 from theset_daemon.broker import TheSetBroker
-from theset_daemon.config import load
-from theset_daemon.context import Resources
+from theset_daemon.runtime.config import load
+from theset_daemon.runtime.resources import Resources
 from theset_daemon.queues import QUEUES
 
 
@@ -58,7 +58,7 @@ async def test_cleanup_removes_what_is_past_retention_and_reports_it(res, pool, 
 
 async def test_active_artists_fan_out_is_one_bulk_enqueue_least_recently_synced_first(res, pool, monkeypatch):  # noqa: F811
     from theset_daemon.actors import scheduled_sync
-    from theset_daemon import context
+    from theset_daemon.runtime.resources import set_resources
 
     async with pool.acquire() as conn:
         ids = {}
@@ -75,13 +75,13 @@ async def test_active_artists_fan_out_is_one_bulk_enqueue_least_recently_synced_
         return await original(calls[-1], **kw)
 
     monkeypatch.setattr(res.broker, "enqueue_many_async", spy)
-    context.set_resources(res)
+    set_resources(res)
     try:
         fn = scheduled_sync.sync_active_artists.fn.__wrapped__  # the async function the worker awaits
         assert await fn(limit=50) == 3
         assert await fn(limit=50) == 3
     finally:
-        context.set_resources(None)
+        set_resources(None)
     assert len(calls) == 2
     order = [m.kwargs["artist_id"] for m in calls[0] if m.actor_name == "sync_spotify_profile"]
     assert order == [ids["Never"], ids["Stale"], ids["Fresh"]]

@@ -14,8 +14,10 @@ import pytest
 from conftest import API_TOKEN, free_port
 from daemon_process import REPO, DaemonProcess
 
-from theset_daemon import cli, config
-from theset_daemon.cli_errors import explain
+from theset_daemon.cli import main as cli
+
+from theset_daemon.runtime import config
+from theset_daemon.cli.errors import explain
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from theset_daemon import config, logs
+from theset_daemon.runtime import config, logs
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "theset_daemon.cli", *args], env=env, capture_output=True, text=True, cwd=REPO)
+    return subprocess.run([sys.executable, "-m", "theset_daemon.cli.main", *args], env=env, capture_output=True, text=True, cwd=REPO)
 
 
 @pytest.mark.parametrize(

@@ -283,8 +283,8 @@ def test_the_overview_warns_when_queued_recurring_work_will_not_fit_the_ticketma
 
     import redis.asyncio as aioredis
 
-    from theset_daemon.quota import RECURRING, QuotaPolicy
-    from theset_daemon.quota_store import QuotaBudget
+    from theset_daemon.providers.quota.rules import RECURRING, QuotaPolicy
+    from theset_daemon.providers.quota.store import QuotaBudget
 
     async def spend_to_the_reserve() -> None:
         client = aioredis.Redis.from_url(redis_url)

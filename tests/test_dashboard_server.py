@@ -16,9 +16,9 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from theset_daemon.config import load
-from theset_daemon.loop_monitor import LoopMonitor
-from theset_daemon.readiness import ReadinessCheck
+from theset_daemon.runtime.config import load
+from theset_daemon.runtime.loop_monitor import LoopMonitor
+from theset_daemon.runtime.readiness import ReadinessCheck
 from theset_daemon.web import admin, dashboard
 from theset_daemon.web.admin_auth import CSRF_HEADER, SESSION_COOKIE, require_admin
 from theset_daemon.web.app import add_fallback, create_app, mount_auth
@@ -85,7 +85,7 @@ async def test_static_route_serves_only_flat_package_files(client: TestClient) -
     for name in ("missing.js", "..%2Fdashboard.py", "%2E%2E%2Fweb%2Fdashboard.py", ".hidden.js", "dashboard.html"):
         resp = await client.get(f"/dashboard/static/{name}")
         assert resp.status == 404, name
-    assert (await client.get("/dashboard/static/../web/dashboard.py")).status == 404
+    assert (await client.get("/dashboard/static/../dashboard.py")).status == 404
 
 
 async def test_every_page_script_avoids_html_parsing_of_data(client: TestClient) -> None:

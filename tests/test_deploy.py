@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from theset_daemon import config, logs
+from theset_daemon.runtime import config, logs
 
 REPO = Path(__file__).resolve().parents[1]
 UNIT = REPO / "systemd" / "theset-daemon.service"

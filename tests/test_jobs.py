@@ -67,7 +67,7 @@ def test_a_daemon_refuses_to_start_with_an_actor_on_an_unserved_queue(daemon_env
         "import dramatiq\n\n\n@dramatiq.actor(queue_name='nowhere')\nasync def orphan() -> None:\n    pass\n"
     )
     env = {**daemon_env, "THESET_ACTOR_MODULES": "theset_daemon.actors,orphan_actors", "PYTHONPATH": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "theset_daemon.cli", "run"], env=env, cwd=REPO,
+    proc = subprocess.run([sys.executable, "-m", "theset_daemon.cli.main", "run"], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 78, proc.stderr[-2000:]
     assert "actor 'orphan' is on queue 'nowhere', which is not served" in proc.stderr

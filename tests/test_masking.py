@@ -16,11 +16,13 @@ import orjson
 import pytest
 from broker_support import make_broker, running, spec, wait_for_state
 
-from theset_daemon import cli, config
+from theset_daemon.cli import main as cli
+
+from theset_daemon.runtime import config
 from theset_daemon.broker import Permanent
 from theset_daemon.broker.admin import QueueAdmin
-from theset_daemon.logs import JsonFormatter
-from theset_daemon.masking import MASK, Masker, mask_url, masker
+from theset_daemon.runtime.logs import JsonFormatter
+from theset_daemon.runtime.masking import MASK, Masker, mask_url, masker
 
 HOOK = "https://partner:hunter2pass@hooks.partner.test/in?key=qk-123456&v=2"
 

@@ -12,8 +12,8 @@ import asyncpg
 import orjson
 import pytest
 
-from theset_daemon.db import MigrationError, create_pool, migrate
-from theset_daemon.db.migrate import SQL_DIR, migration_files, migration_name
+from theset_daemon.store import MigrationError, create_pool, migrate
+from theset_daemon.store.migrate import SQL_DIR, migration_files, migration_name
 
 from conftest import PG_ADMIN_URL
 
@@ -66,7 +66,7 @@ async def test_creates_a_missing_database(fresh_url: str) -> None:
 def test_five_processes_apply_each_migration_once(fresh_url: str) -> None:
     code = (
         "import asyncio, sys, orjson\n"
-        "from theset_daemon.db import migrate\n"
+        "from theset_daemon.store import migrate\n"
         "print(orjson.dumps(asyncio.run(migrate(sys.argv[1]))).decode())\n"
     )
     procs = [

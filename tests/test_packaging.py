@@ -105,7 +105,7 @@ def test_the_wheel_carries_its_metadata(wheel: Path) -> None:
     assert meta.get_all("Project-URL") and meta.get_all("Classifier")
     assert meta["Description-Content-Type"] == "text/markdown" and "theset-daemon" in meta.get_payload()
     assert meta.get_all("Requires-Dist") and all("==" in r for r in meta.get_all("Requires-Dist") if "extra ==" not in r)
-    assert "theset-daemon = theset_daemon.cli:main" in entry_points
+    assert "theset-daemon = theset_daemon.cli.main:main" in entry_points
 
 
 def test_the_installed_daemon_migrates_serves_and_imports_from_anywhere(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from broker_support import make_broker, spec
-from theset_daemon import pauses
+from theset_daemon.runtime import pauses
 
 
 async def test_a_lost_pause_flag_is_reasserted_and_a_resume_is_not_undone(pool, redis_url, namespace, sync_redis):

@@ -15,8 +15,8 @@ from theset_daemon.imports import plan
 from theset_daemon.imports import progress as p
 from theset_daemon.store import imports as imports_store
 from theset_daemon.imports.errors import NOT_FOUND, ImportFailure
-from theset_daemon.db.pool import init_connection  # the daemon's jsonb codec: reports must work with it
-from theset_daemon.metrics import IMPORT_PHASE_DURATION
+from theset_daemon.store.pool import init_connection  # the daemon's jsonb codec: reports must work with it
+from theset_daemon.runtime.metrics import IMPORT_PHASE_DURATION
 from theset_daemon.imports.signing import InvalidToken, sign_events_token, verify_events_token
 
 #: The columns sql/001_schema.sql gives import_status (created here in a test-local schema).

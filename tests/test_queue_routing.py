@@ -9,7 +9,7 @@ import pytest
 
 from broker_support import make_broker, spec
 from test_config import cli
-from theset_daemon import config
+from theset_daemon.runtime import config
 from theset_daemon.broker import Worker
 from theset_daemon.broker.admin import QueueAdmin
 from theset_daemon.broker.serving import served_by

@@ -7,9 +7,9 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
-from theset_daemon.quota import PERSON, RECURRING, ProviderReport, QuotaPolicy, QuotaState, held_message, work_kind
-from theset_daemon.quota_forecast import QueuedJob, forecast
-from theset_daemon.quota_store import QuotaBudget
+from theset_daemon.providers.quota.rules import PERSON, RECURRING, ProviderReport, QuotaPolicy, QuotaState, held_message, work_kind
+from theset_daemon.providers.quota.forecast import QueuedJob, forecast
+from theset_daemon.providers.quota.store import QuotaBudget
 
 
 def budget(client: aioredis.Redis, namespace: str, limit: int = 10, reserve: float = 0.3, window_s: float = 3600) -> QuotaBudget:

@@ -117,7 +117,7 @@ def test_a_deep_sync_stops_at_the_reserve_and_a_fans_import_completes(daemon, sa
     metrics = http_json(f"{daemon.url}/metrics")
     assert 'theset_provider_quota_used{provider="ticketmaster"} 10.0' in metrics
     assert 'theset_provider_quota_remaining{provider="ticketmaster"} 40.0' in metrics
-    cli = subprocess.run([sys.executable, "-m", "theset_daemon.cli", "quotas", "--json"], env=daemon.env, cwd=REPO,
+    cli = subprocess.run([sys.executable, "-m", "theset_daemon.cli.main", "quotas", "--json"], env=daemon.env, cwd=REPO,
                          capture_output=True, text=True, timeout=30)
     [tm] = [p for p in json.loads(cli.stdout)["providers"] if p["provider"] == "ticketmaster"]
     assert (tm["used"], tm["byKind"], tm["limit"]) == (10, {"person": 0, "recurring": 10}, TM_QUOTA)

@@ -15,10 +15,10 @@ import pytest
 
 from providers_support import policy, sandbox_and_providers
 from theset_daemon.broker.job import Job, _current
-from theset_daemon.logs import JsonFormatter
+from theset_daemon.runtime.logs import JsonFormatter
 from theset_daemon.providers import ProviderThrottled, QuotaHeld
 from theset_daemon.providers.http import redact_fault
-from theset_daemon.quota import PERSON, RECURRING, now_ms
+from theset_daemon.providers.quota.rules import PERSON, RECURRING, now_ms
 from theset_daemon.sandbox import run_sandbox
 
 #: Quotas the sandbox enforces in these tests; the daemon is told the same.

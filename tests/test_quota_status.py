@@ -12,11 +12,11 @@ import pytest
 from daemon_process import REPO
 
 from theset_daemon.broker import Postpone
-from theset_daemon.context import Resources
+from theset_daemon.runtime.resources import Resources
 from theset_daemon.imports.run import PhaseRun
 from theset_daemon.imports.progress import ProgressReporter
 from theset_daemon.providers import QuotaHeld
-from theset_daemon.quota import PERSON, now_ms
+from theset_daemon.providers.quota.rules import PERSON, now_ms
 from theset_daemon.store import create_import, get_import
 
 
@@ -40,8 +40,8 @@ async def test_the_quotas_verb_shows_the_budget_the_queued_cost_and_the_warning(
     import dramatiq
     from broker_support import make_broker
 
-    from theset_daemon.quota import RECURRING, QuotaPolicy
-    from theset_daemon.quota_store import QuotaBudget
+    from theset_daemon.providers.quota.rules import RECURRING, QuotaPolicy
+    from theset_daemon.providers.quota.store import QuotaBudget
     from theset_daemon.queues import QUEUES
 
     budget = QuotaBudget(async_redis, namespace, QuotaPolicy("ticketmaster", 10, reserve=0.3))
@@ -71,5 +71,5 @@ async def test_the_quotas_verb_shows_the_budget_the_queued_cost_and_the_warning(
 def cli(namespace: str, redis_url: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     full = {k: v for k, v in os.environ.items() if not k.startswith("THESET_")}
     full.update(THESET_REDIS_URL=redis_url, THESET_REDIS_NAMESPACE=namespace, **env)
-    return subprocess.run([sys.executable, "-m", "theset_daemon.cli", *args], env=full, cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "theset_daemon.cli.main", *args], env=full, cwd=REPO,
                           capture_output=True, text=True, timeout=60, check=False)

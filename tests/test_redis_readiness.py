@@ -12,9 +12,9 @@ import pytest
 
 from redis_servers import PrivateRedis
 from theset_daemon.broker import TheSetBroker, connection
-from theset_daemon.metrics import REDIS_MAXMEMORY_POLICY
-from theset_daemon.readiness import NotReady, ReadinessCheck
-from theset_daemon.redis_health import RedisHealth
+from theset_daemon.runtime.metrics import REDIS_MAXMEMORY_POLICY
+from theset_daemon.runtime.readiness import NotReady, ReadinessCheck
+from theset_daemon.runtime.redis_health import RedisHealth
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ async def test_allkeys_policy_is_not_ready_unless_allowed_and_volatile_warns(hea
 
 
 async def test_config_get_refused_is_said_once_and_not_fatal(server, admin, caplog):
-    caplog.set_level(logging.INFO, "theset_daemon.redis_health")
+    caplog.set_level(logging.INFO, "theset_daemon.runtime.redis_health")
     admin.acl_setuser("noconfig", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-config"])
     broker = TheSetBroker(target=connection.parse(f"redis://noconfig@127.0.0.1:{server.port}/0", password="pw"),
                           namespace="ready", host_id="h2")

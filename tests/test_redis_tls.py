@@ -25,7 +25,7 @@ from redis_servers import Ca, PrivateRedis
 from test_redis_faults import call
 from theset_daemon.broker import TheSetBroker, connection
 from theset_daemon.queues import QUEUES
-from theset_daemon.redis_health import NotReady, RedisHealth
+from theset_daemon.runtime.redis_health import NotReady, RedisHealth
 from theset_daemon.sandbox import Sandbox
 
 
@@ -138,7 +138,7 @@ def test_an_import_completes_over_tls_and_the_cli_reads_it(tls_redis, pki, sandb
         assert status == 200, body
         _, events = run_import(daemon, Sandbox(7).truth.demo_attraction_id)
         assert events[-1][0] == "done" and events[-1][1]["status"] == "completed", events[-3:]
-        cli = subprocess.run([sys.executable, "-m", "theset_daemon.cli", "queues", "--json"], env=env, cwd=REPO,
+        cli = subprocess.run([sys.executable, "-m", "theset_daemon.cli.main", "queues", "--json"], env=env, cwd=REPO,
                              capture_output=True, text=True, timeout=60)
         assert cli.returncode == 0, cli.stderr
         overview = json.loads(cli.stdout)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 
-from theset_daemon.image_size import image_size
+from theset_daemon.catalog.image_size import image_size
 from yarl import URL
 
 from theset_daemon.providers.safe_fetch import AddressRefused, check_literal_host, guarded_session, is_public

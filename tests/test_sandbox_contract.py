@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from theset_daemon.image_size import image_size
+from theset_daemon.catalog.image_size import image_size
 from theset_daemon.sandbox import RunningSandbox, run_sandbox
 
 EXAMPLES = Path(__file__).parent / "fixtures" / "provider_examples"

@@ -81,7 +81,7 @@ def test_crontab_weekdays_count_from_sunday_and_six_fields_have_seconds():
 
 def test_a_daemon_refuses_to_start_with_an_invalid_schedule_file(daemon_env, tmp_path):
     path = write(tmp_path, '[[schedule]]\nname = "x"\ncron = "61 * * * *"\nactor = "reconcile_imports"\n')
-    proc = subprocess.run([sys.executable, "-m", "theset_daemon.cli", "run"], env={**daemon_env, "THESET_SCHEDULES_FILE": str(path)},
+    proc = subprocess.run([sys.executable, "-m", "theset_daemon.cli.main", "run"], env={**daemon_env, "THESET_SCHEDULES_FILE": str(path)},
                           cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 78, proc.stderr[-2000:]
     assert f"{path}:3: bad cron line" in proc.stderr
@@ -202,15 +202,15 @@ def test_metrics_count_each_fire_enqueued_by_one_daemon(cluster, database_url):
 def test_schedules_command_lists_last_and_next_run(daemon_env, tmp_path, database_url):
     path = write(tmp_path, CLUSTER_SCHEDULES)
     env = {**daemon_env, "THESET_SCHEDULES_FILE": str(path)}
-    subprocess.run([sys.executable, "-m", "theset_daemon.cli", "migrate"], env=env, cwd=REPO, check=True, timeout=60,
+    subprocess.run([sys.executable, "-m", "theset_daemon.cli.main", "migrate"], env=env, cwd=REPO, check=True, timeout=60,
                    capture_output=True)
-    out = subprocess.run([sys.executable, "-m", "theset_daemon.cli", "schedules", "--json"], env=env, cwd=REPO,
+    out = subprocess.run([sys.executable, "-m", "theset_daemon.cli.main", "schedules", "--json"], env=env, cwd=REPO,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     rows = {r["name"]: r for r in json.loads(out.stdout)}
     assert set(rows) == {"tick", "hourly-catch-up", "long-ago"}
     assert rows["long-ago"]["next_fire"].startswith(f"{datetime.now(timezone.utc).year + 1}-01-01T00:00:00")
     assert rows["long-ago"]["last_fire"] is None
-    table = subprocess.run([sys.executable, "-m", "theset_daemon.cli", "schedules"], env=env, cwd=REPO,
+    table = subprocess.run([sys.executable, "-m", "theset_daemon.cli.main", "schedules"], env=env, cwd=REPO,
                            capture_output=True, text=True, timeout=60)
     assert table.stdout.splitlines()[0].split() == ["NAME", "CRON", "QUEUE", "LAST", "RUN", "OUTCOME", "NEXT", "RUN"]

@@ -20,10 +20,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 from multidict import CIMultiDict
 
-from theset_daemon import cli, config
+from theset_daemon.cli import main as cli
+
+from theset_daemon.runtime import config
 from theset_daemon.imports import stream
-from theset_daemon.loop_monitor import LoopMonitor
-from theset_daemon.readiness import ReadinessCheck
+from theset_daemon.runtime.loop_monitor import LoopMonitor
+from theset_daemon.runtime.readiness import ReadinessCheck
 from theset_daemon.imports.signing import InvalidToken, sign_events_token, verify_events_token
 from theset_daemon.web import admin, dashboard, imports
 from theset_daemon.web.admin_auth import CSRF_HEADER, SESSION_COOKIE, require_admin

@@ -14,10 +14,10 @@ import pytest
 from aiohttp import web
 
 from conftest import free_port
-from theset_daemon import config
-from theset_daemon.log_throttle import ThrottledLog
-from theset_daemon.loop_monitor import LoopMonitor
-from theset_daemon.readiness import ReadinessCheck
+from theset_daemon.runtime import config
+from theset_daemon.runtime.log_throttle import ThrottledLog
+from theset_daemon.runtime.loop_monitor import LoopMonitor
+from theset_daemon.runtime.readiness import ReadinessCheck
 from theset_daemon.web.app import CONNECTION_GUARD, create_app, start_runner
 
 PARTIAL = b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "  # headers never finished

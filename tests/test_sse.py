@@ -18,12 +18,12 @@ from aiohttp import web
 from conftest import free_port
 from openapi_contract import check_event
 from test_progress import new_import, pg_pool  # noqa: F401  (the import_status fixture)
-from theset_daemon import config
+from theset_daemon.runtime import config
 from theset_daemon.imports import plan
 from theset_daemon.imports import progress as p
 from theset_daemon.store import imports as imports_store
 from theset_daemon.imports.errors import PROVIDER_UNAVAILABLE, ImportFailure
-from theset_daemon.metrics import SSE_CLIENTS
+from theset_daemon.runtime.metrics import SSE_CLIENTS
 from theset_daemon.imports.stream import HUB, PROGRESS, ProgressHub, Reconnect, StreamEntry, Subscription, add_routes, events_url
 from theset_daemon.imports.signing import sign_events_token
 from theset_daemon.web.errors import json_errors

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from conftest import free_port
 from test_progress import new_import, pg_pool  # noqa: F401  (the import_status fixture)
 from test_sse import SECRET, connect, eventually, expect_error, http, open_stream, reporter, start_daemon, SseReader  # noqa: F401
-from theset_daemon import config
+from theset_daemon.runtime import config
 from theset_daemon.imports import plan
 from theset_daemon.imports.stream import CONTROL_CONNECTIONS, reader_client
 from theset_daemon.store import imports as imports_store

@@ -57,7 +57,7 @@ def daemon(redis_url: str, database_url: str) -> Iterator[DaemonProcess]:
 
 @pytest.fixture
 async def db(daemon: DaemonProcess) -> AsyncIterator[asyncpg.Pool]:
-    from theset_daemon.db import create_pool
+    from theset_daemon.store import create_pool
 
     pool = await create_pool(daemon.env["THESET_DATABASE_URL"], max_size=4)
     yield pool

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import scratch_database
 from theset_daemon.services import trending
-from theset_daemon.db.migrate import migrate
+from theset_daemon.store.migrate import migrate
 
 AS_OF = datetime(2030, 6, 1, 12, 0, tzinfo=timezone.utc)
 

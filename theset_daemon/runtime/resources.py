@@ -17,10 +17,10 @@ import redis.asyncio as aioredis
 from .config import Settings
 
 if TYPE_CHECKING:  # only for the annotations: these modules reach the resources through this one
-    from .broker import TheSetBroker
-    from .imports.progress import ProgressReporter
-    from .providers import Providers
-    from .services.cache import Cache
+    from ..broker import TheSetBroker
+    from ..imports.progress import ProgressReporter
+    from ..providers import Providers
+    from ..services.cache import Cache
 
 
 @dataclass

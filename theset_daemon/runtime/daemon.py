@@ -27,18 +27,19 @@ import dramatiq
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from . import context, encoder
+from . import encoder
 from .config import Settings
-from .jobs import check_actor_queues
+from ..jobs import check_actor_queues
 from .loop_monitor import LoopMonitor
-from .queues import QUEUES
+from ..queues import QUEUES
 from .readiness import ReadinessCheck
 from .redis_health import RedisHealth
 from .refusals import dependency_refusal, postgres_where
+from .resources import Resources, resources, set_resources
 from .systemd import Notifier
-from .web.app import add_fallback, create_app, start_runner
-from .web.connection_guard import raise_open_files_limit
-from .web.keys import QUEUE_DEPTHS
+from ..web.app import add_fallback, create_app, start_runner
+from ..web.connection_guard import raise_open_files_limit
+from ..web.keys import QUEUE_DEPTHS
 
 logger = logging.getLogger(__name__)
 
@@ -139,23 +140,23 @@ class Daemon:
 
     def extend_app(self, app: web.Application) -> None:
         """Mount the import API, its SSE stream, the admin and jobs APIs and the queue-depth source."""
-        from .imports import stream
-        from .web import imports
+        from ..imports import stream
+        from ..web import imports
 
         app[QUEUE_DEPTHS] = self.broker.export_depths
         app[stream.HUB] = self.hub
         app[stream.PROGRESS] = self.sse_progress
         app.add_routes(imports.ROUTES)
         stream.add_routes(app)
-        from .broker.admin import QueueAdmin
+        from ..broker.admin import QueueAdmin
         from .masking import masker
-        from .web import admin, dashboard
-        from .web.app import mount_auth
+        from ..web import admin, dashboard
+        from ..web.app import mount_auth
 
         admin.mount(app, QueueAdmin(self.broker, mask=masker(self.settings.secrets).value), self.schedules)
         mount_auth(app, self.redis, self.settings)
         app.add_routes(dashboard.ROUTES)
-        from .web import quotas
+        from ..web import quotas
 
         app[quotas.QUOTAS] = self.quota_overview
         app.add_routes(quotas.ROUTES)
@@ -163,12 +164,12 @@ class Daemon:
     async def quota_overview(self) -> list[dict[str, Any]]:
         """Each provider's daily budget and the queued work's expected cost (see ``quota_forecast``);
         read at most once per :data:`QUOTA_OVERVIEW_TTL_S` (the dashboard, the API and scrapes share it)."""
-        from .quota import now_ms
-        from .quota_forecast import quota_overview
+        from ..providers.quota.rules import now_ms
+        from ..providers.quota.forecast import quota_overview
 
         cached_at, rows = self._quota_overview
         if rows is None or time.monotonic() - cached_at > QUOTA_OVERVIEW_TTL_S:
-            budgets = context.resources().providers.budgets
+            budgets = resources().providers.budgets
             rows = await quota_overview(budgets, self.redis, self.broker.keys, now_ms())
             self._quota_overview = (time.monotonic(), rows)
         return rows
@@ -178,14 +179,14 @@ class Daemon:
 
     async def build(self) -> None:
         """Create the broker, pools and clients; nothing connects until first used."""
-        from .broker import TheSetBroker
-        from .broker.broker import default_middleware
-        from .db.pool import create_pool
-        from .imports.failures import ImportFailures
-        from .imports.progress import ProgressReporter
-        from .imports.stream import ProgressHub, reader_client
-        from .providers import Providers
-        from .providers.safe_fetch import guarded_session
+        from ..broker import TheSetBroker
+        from ..broker.broker import default_middleware
+        from ..store.pool import create_pool
+        from ..imports.failures import ImportFailures
+        from ..imports.progress import ProgressReporter
+        from ..imports.stream import ProgressHub, reader_client
+        from ..providers import Providers
+        from ..providers.safe_fetch import guarded_session
 
         settings = self.settings
         encoder.install()
@@ -205,7 +206,7 @@ class Daemon:
         self.broker.emit_after("process_boot")  # once per process, as Dramatiq's CLI would
         for module in settings.actor_modules:
             importlib.import_module(module)
-        from .scheduling.scheduler import load_schedules, schedules_path
+        from ..scheduling.scheduler import load_schedules, schedules_path
 
         actor_queues = {name: actor.queue_name for name, actor in self.broker.actors.items()}
         check_actor_queues(actor_queues, (q.name for q in QUEUES))  # a job on an unserved queue would wait forever
@@ -229,11 +230,11 @@ class Daemon:
         self.hub = ProgressHub(
             sse_redis, settings.redis_namespace, readers=settings.sse_readers, max_streams=settings.sse_max_streams
         )
-        from .services import cache, webhooks
+        from ..services import cache, webhooks
 
         webhook_session = webhooks.new_session(settings.allow_private_fetch)
         self._closers.append(webhook_session.close)
-        context.set_resources(context.Resources(
+        set_resources(Resources(
             settings, self.pool, self.redis, self.broker, providers, self.progress, image_session,
             webhook_session=webhook_session, cache=cache.Cache(self.redis, settings.redis_namespace),
         ))
@@ -263,13 +264,13 @@ class Daemon:
         return not self.stop_requested.is_set()
 
     async def start_scheduler(self) -> None:
-        from .scheduling.scheduler import ClusterScheduler
+        from ..scheduling.scheduler import ClusterScheduler
 
         self.scheduler = ClusterScheduler(self.schedules, pool=self.pool, broker=self.broker, host_id=self.settings.host_id)
         await self.scheduler.start()
 
     async def _migrate(self) -> list[str]:
-        from .db.migrate import migrate
+        from ..store.migrate import migrate
 
         applied = await migrate(self.settings.database_url)
         if applied:
@@ -305,11 +306,11 @@ class Daemon:
         self._tasks.append(task)
 
     async def _reconcile_after_failover(self, new: str) -> None:
-        from .imports.reconcile import reconcile_imports
+        from ..imports.reconcile import reconcile_imports
 
         for _ in range(30):  # bounded: the new primary may still be settling
             try:
-                report = await reconcile_imports(context.resources())
+                report = await reconcile_imports(resources())
                 logger.info("reconciled imports after the failover to %s", new, extra=report.as_dict())
                 return
             except Exception as exc:
@@ -320,7 +321,7 @@ class Daemon:
         return self.broker.target.where if "Redis" in what else postgres_where(self.settings.database_url)
 
     async def start_workers(self) -> None:
-        from .broker import Worker
+        from ..broker import Worker
 
         served = [spec for spec in QUEUES if spec.name in self.settings.queues] or list(QUEUES)
         self.worker = Worker(self.broker, queues=served, concurrency=dict(self.settings.concurrency),
@@ -359,5 +360,5 @@ class Daemon:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        context.set_resources(None)
+        set_resources(None)
         self.notifier.close()

@@ -17,7 +17,7 @@ from typing import Any, AsyncIterator, TextIO
 import aiohttp
 import orjson
 
-from .imports.plan import PHASES, PHASES_BY_NAME
+from ..imports.plan import PHASES, PHASES_BY_NAME
 
 #: Seconds to wait before resuming a dropped stream.
 RECONNECT_S = 1.0

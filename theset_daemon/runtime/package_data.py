@@ -1,7 +1,7 @@
 """The files the package ships beside its code, found through ``importlib.resources``.
 
 The repository keeps them in its top-level ``sql/`` and ``schedules/`` folders
-(and ``theset_daemon/static``); ``pyproject.toml`` maps those folders into the
+(and ``theset_daemon/web/static``); ``pyproject.toml`` maps those folders into the
 package (``theset_daemon.sql``, ``theset_daemon.schedules``), so the same names
 work from a checkout, an editable install and an installed wheel.
 """
@@ -31,4 +31,4 @@ def default_schedules_file() -> Traversable:
 
 def static_dir() -> Traversable:
     """The dashboard's page, scripts and styles."""
-    return files("theset_daemon").joinpath("static")
+    return files("theset_daemon.web").joinpath("static")

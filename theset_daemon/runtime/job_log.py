@@ -18,7 +18,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterator
 
-from .broker import current_job
+from ..broker import current_job
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from redis.exceptions import (
     ResponseError,
 )
 
-from .broker import connection
+from ..broker import connection
 from .metrics import REDIS_MAXMEMORY_POLICY
 from .readiness import NotReady
 

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlparse, urlunparse
 
 import asyncpg
 
-from ..package_data import sql_dir
+from ..runtime.package_data import sql_dir
 
 #: Where the migrations live: the package's ``sql`` data (the checkout's top-level ``sql/``).
 SQL_DIR = sql_dir()

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping, TextIO
 
 import orjson
 
-from .broker.job import job_context
+from ..broker.job import job_context
 from .masking import Masker
 
 #: syslog(3) priorities journald reads from a ``<N>`` line prefix.

@@ -1,5 +1,5 @@
 """The ``theset-daemon`` command: run, config, migrate, sandbox, and the operator verbs
-(``queues``, ``queue``, ``jobs``, ``dlq``: see ``admin_cli.py``).
+(``queues``, ``queue``, ``jobs``, ``dlq``: see ``operator.py``).
 
 Exit statuses: 0 success, 1 failure, 2 bad usage (a message names the flag),
 78 a configuration variable is wrong (the message names it). A failure the user
@@ -19,9 +19,10 @@ from typing import Callable, Mapping, Sequence
 
 import orjson
 
-from . import config, logs
-from .cli_errors import Failure, explain, reason, report
-from .cli_help import Parser, environment
+from ..runtime import config, logs
+from .errors import Failure, explain, reason, report
+from .help import Parser, environment
+from .table import print_fields, print_table
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -29,14 +30,14 @@ Command = Callable[[argparse.Namespace], int]
 def _run(args: argparse.Namespace) -> int:
     import uvloop
 
-    from .daemon import Daemon
+    from ..runtime.daemon import Daemon
 
     environ = dict(os.environ) if args.queues is None else {**os.environ, "THESET_QUEUES": args.queues}
     settings = config.load(environ)  # --queues is THESET_QUEUES for this run
     settings.check_serving()
     logs.setup(settings.log_level, settings.secrets)
     for warning in boot_warnings(settings, os.environ):
-        logging.getLogger("theset_daemon.config").warning(warning)
+        logging.getLogger("theset_daemon.runtime.config").warning(warning)
     return uvloop.run(Daemon(settings, migrate=not args.no_migrate).run())
 
 
@@ -64,14 +65,12 @@ def _config(args: argparse.Namespace) -> int:
     if args.json:
         print(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
     else:
-        width = max(map(len, shown))
-        for name, value in shown.items():
-            print(f"{name:<{width}}  {','.join(value) if isinstance(value, list) else value}")
+        print_fields({name: ",".join(value) if isinstance(value, list) else value for name, value in shown.items()})
     return 0
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from .db.migrate import migrate
+    from ..store.migrate import migrate
 
     settings = config.load()
     applied = asyncio.run(migrate(settings.database_url))
@@ -113,15 +112,15 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _schedules(args: argparse.Namespace) -> int:
-    from .db.pool import create_pool
-    from .scheduling.scheduler import load_schedules, schedule_status, schedules_path
+    from ..store.pool import create_pool
+    from ..scheduling.scheduler import load_schedules, schedule_status, schedules_path
 
     import importlib
 
     import dramatiq
 
-    from .broker import TheSetBroker
-    from .queues import QUEUES
+    from ..broker import TheSetBroker
+    from ..queues import QUEUES
 
     settings = config.load()
     broker = TheSetBroker(target=settings.redis_target, namespace=settings.redis_namespace, queues=QUEUES)  # never connects
@@ -142,15 +141,11 @@ def _schedules(args: argparse.Namespace) -> int:
     if args.json:
         print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
         return 0
-    header = ("NAME", "CRON", "QUEUE", "LAST RUN", "OUTCOME", "NEXT RUN")
-    table = [header] + [
+    print_table(("NAME", "CRON", "QUEUE", "LAST RUN", "OUTCOME", "NEXT RUN"), [
         (r["name"], r["cron"] + ("" if r["timezone"] == "UTC" else f" ({r['timezone']})"), r["queue"],
          r["last_fire"] or "never", r["last_outcome"] or "-", r["next_fire"] or "-")
         for r in rows
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    ])
     return 0
 
 
@@ -166,7 +161,7 @@ def _command(sub, name: str, summary: str, description: str, *variables: str) ->
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .. import __version__
 
     parser = Parser(prog="theset-daemon", description="TheSet sync daemon and its operator's tools.",
                     epilog="`theset-daemon COMMAND --help` describes a command and the variables it reads.")
@@ -219,9 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("sandbox", help="serve the local Spotify / Ticketmaster / setlist.fm sandbox (see sandbox --help)")
 
-    from . import admin_cli
+    from . import operator
 
-    admin_cli.add_parsers(sub, _command)
+    operator.add_parsers(sub, _command)
     return parser
 
 
@@ -230,14 +225,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
     if argv[:1] == ["sandbox"]:  # the sandbox parses its own options
-        from . import sandbox
+        from .. import sandbox
 
         return _guarded(lambda: sandbox.main(argv[1:]), debug=debug, as_json=False, port_flag="--port")
     parser = build_parser()
     args = parser.parse_args(argv)
-    from . import admin_cli
+    from . import operator
 
-    admin_cli.check_args(parser, args)
+    operator.check_args(parser, args)
     port_flag = "--port or --sandbox-port" if args.command == "demo" else "THESET_HTTP_PORT"
     return _guarded(lambda: args.func(args), debug=debug, as_json=getattr(args, "json", False), port_flag=port_flag)
 

@@ -26,7 +26,7 @@ from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 # The broker's own series (jobs, queues, leases, rate limits, the cluster-wide gauges) are defined
 # with the broker, which knows no TheSet module; they are listed here so that this module stays
 # the index of every series.
-from .broker.metrics import (  # noqa: F401
+from ..broker.metrics import (  # noqa: F401
     CLUSTER_GAUGES, CLUSTER_LEADER, JOB_DURATION, JOB_QUEUE_WAIT, JOBS, JOBS_IN_PROGRESS, JOBS_LOST,
     LEASE_RECLAIMS, QUEUE_DEPTH, QUEUE_OLDEST_ACTIVE, QUEUE_OLDEST_WAITING, QUEUE_PAUSED, QUEUE_SERVED,
     QUEUE_WAITING, RATE_LIMIT_WAIT, REDIS_MEMORY,
@@ -69,7 +69,7 @@ REDIS_MAXMEMORY_POLICY = Gauge(
     "theset_redis_maxmemory_policy",
     "1 for Redis's maxmemory-policy as last read (policy 'unknown' where CONFIG GET is refused).", ["policy"],
 )
-# Daily provider quotas (theset_daemon/quota.py): cluster-wide, read from Redis at scrape time by the
+# Daily provider quotas (theset_daemon/providers/quota/rules.py): cluster-wide, read from Redis at scrape time by the
 # metrics leader only (web/quotas.py), like CLUSTER_GAUGES.
 PROVIDER_QUOTA_LIMIT = Gauge(
     "theset_provider_quota_limit", "Calls per daily window of the provider (0: no published quota); leader only.",

@@ -29,7 +29,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from . import config
+from ..runtime import config
 from .follow import ProgressBars, error_text, follow_events, overall, start_import
 
 DEMO_DIR = Path(".demo")
@@ -104,7 +104,7 @@ async def wait_ready(base_url: str, daemon: subprocess.Popen[bytes], timeout: fl
 
 async def summary(database_url: str, import_id: str) -> dict[str, Any]:
     """What landed for the imported artist, from PostgreSQL."""
-    from .store import artist_counts
+    from ..store import artist_counts
 
     conn = await asyncpg.connect(database_url)
     try:

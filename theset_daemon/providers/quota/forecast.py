@@ -1,7 +1,7 @@
 """What the queued work will cost each provider's budget, and whether it fits.
 
 The cost of a job is learned: calls per job of its actor, over every window
-counted so far (:meth:`~theset_daemon.quota_store.QuotaBudget.costs`), or a
+counted so far (:meth:`~theset_daemon.providers.quota.store.QuotaBudget.costs`), or a
 first guess from :data:`FIRST_GUESS` until the actor has made calls. Queued
 work is what waits in the provider-calling queues: jobs waiting or due before
 the window's reset spend this window, jobs due after it (the budget's held
@@ -20,8 +20,8 @@ from typing import Any, Iterable, Mapping
 
 import orjson
 
-from .quota import KINDS, PERSON, RECURRING, QuotaState, format_time, work_kind
-from .quota_store import QuotaBudget
+from .rules import KINDS, PERSON, RECURRING, QuotaState, format_time, work_kind
+from .store import QuotaBudget
 
 #: Calls per job of an actor, per provider, until measured (the benchmark's sandbox figures:
 #: an attraction is 1 call, an act's events 1 page, venue details one per venue, ~15 new).

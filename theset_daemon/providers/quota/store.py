@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from .quota import KINDS, PERSON, ProviderReport, QuotaPolicy, QuotaState, Spend
+from .rules import KINDS, PERSON, ProviderReport, QuotaPolicy, QuotaState, Spend
 
 #: Closed windows kept per provider.
 HISTORY = 30

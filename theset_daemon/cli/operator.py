@@ -19,18 +19,19 @@ from typing import Any
 
 import orjson
 
-from . import config
-from .broker.admin import STATES, JobFilter, JobStateConflict, QueueAdmin, UnknownJob, UnknownQueue
-from .cli_errors import Failure
-from .masking import masker
+from ..broker.admin import STATES, JobFilter, JobStateConflict, QueueAdmin, UnknownJob, UnknownQueue
+from ..runtime import config
+from ..runtime.masking import masker
+from .errors import Failure
+from .table import print_fields, print_table
 
 #: Most rows ``jobs list`` / ``dlq list`` print.
 MAX_LIMIT = 200
 
 
 def _admin() -> QueueAdmin:
-    from .broker import TheSetBroker
-    from .queues import QUEUES
+    from ..broker import TheSetBroker
+    from ..queues import QUEUES
 
     settings = config.load()
     broker = TheSetBroker(target=settings.redis_target, namespace=settings.redis_namespace, queues=QUEUES,
@@ -66,13 +67,6 @@ def _when(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _print_table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    table = [header] + [tuple("-" if c is None else str(c) for c in row) for row in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
-
-
 def _short(text: str | None, width: int = 60) -> str:
     text = (text or "").replace("\n", " ")
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -89,7 +83,7 @@ def _queues_table(overview: dict) -> None:
         served = ",".join(f"{d['hostId']}({d['concurrency']})" for d in q.get("servedBy", [])) or "NONE"
         rows.append((q["name"], "yes" if q["paused"] else "", c["waiting"], c["delayed"], c["active"], c["completed"],
                      c["failed"], c["dead"], "-" if age is None else f"{age:.1f}", sum(q["throughputPerMin"]), served))
-    _print_table(("QUEUE", "PAUSED", "WAITING", "DELAYED", "ACTIVE", "COMPLETED", "FAILED", "DEAD", "OLDEST S",
+    print_table(("QUEUE", "PAUSED", "WAITING", "DELAYED", "ACTIVE", "COMPLETED", "FAILED", "DEAD", "OLDEST S",
                   "DONE 15M", "SERVED BY"), rows)
     for q in overview["queues"]:
         if q.get("unserved"):
@@ -100,7 +94,7 @@ def _queues_table(overview: dict) -> None:
     if not overview["daemons"]:
         print("no daemon has sent a heartbeat in the last day")
         return
-    _print_table(("DAEMON", "ALIVE", "LAST HEARTBEAT", "ACTIVE"),
+    print_table(("DAEMON", "ALIVE", "LAST HEARTBEAT", "ACTIVE"),
                  [(d["hostId"], "yes" if d["alive"] else "no", _when(d["lastHeartbeat"]), d["active"])
                   for d in overview["daemons"]])
 
@@ -130,9 +124,9 @@ async def _record_pause(queue: str, paused: bool) -> None:
     """
     import os
 
-    from . import pauses
-    from .db.pool import create_pool
-    from .queues import QUEUES
+    from ..runtime import pauses
+    from ..store.pool import create_pool
+    from ..queues import QUEUES
 
     if queue not in {q.name for q in QUEUES} or not ({"THESET_DATABASE_URL", "THESET_DATABASE_URL_FILE"} & set(os.environ)):
         return
@@ -153,22 +147,25 @@ async def _record_pause(queue: str, paused: bool) -> None:
 
 def _job_show(args: argparse.Namespace) -> int:
     def show(job: dict) -> None:
-        width = max(map(len, job))
-        for name, value in job.items():
-            if name in ("traceback", "history", "logs", "logsDropped"):
-                continue
-            if name.endswith("At"):
-                value = _when(value)
-            elif isinstance(value, (dict, list)):
-                value = orjson.dumps(value).decode()
-            print(f"{name:<{width}}  {'-' if value is None else value}")
+        fields = {name: _shown(name, value) for name, value in job.items()
+                  if name not in ("traceback", "history", "logs", "logsDropped")}
         if job["history"]:
-            print("history" + " " * (width - 5) + "  ".join(f"{h['state']} {_when(h['at'])}" for h in job["history"]))
+            fields["history"] = "  ".join(f"{h['state']} {_when(h['at'])}" for h in job["history"])
+        print_fields(fields)
         if job["traceback"]:
             print("\n" + job["traceback"].rstrip())
         _print_logs(job)
 
     return _run(lambda admin: admin.job(args.job_id), args, show)
+
+
+def _shown(name: str, value: Any) -> Any:
+    """A job field as ``jobs show`` prints it: times readable, structures as JSON."""
+    if name.endswith("At"):
+        return _when(value)
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value).decode()
+    return value
 
 
 def _print_logs(job: dict) -> None:
@@ -194,7 +191,7 @@ def _jobs_list(args: argparse.Namespace) -> int:
         if not page["jobs"]:
             print("no jobs match" if page["nextCursor"] else "no jobs match (searched to the end)")
         else:
-            _print_table(("JOB", "QUEUE", "ACTOR", "STATE", "PRIORITY", "ATTEMPTS", "ENQUEUED", "FINISHED", "ERROR"),
+            print_table(("JOB", "QUEUE", "ACTOR", "STATE", "PRIORITY", "ATTEMPTS", "ENQUEUED", "FINISHED", "ERROR"),
                          [(j["jobId"], j["queue"], j["actor"], j["state"], j["priority"], j["attempts"],
                            _when(j["enqueuedAt"]), _when(j["finishedAt"]), _short(j["error"])) for j in page["jobs"]])
         if page["nextCursor"]:
@@ -233,7 +230,7 @@ def _dlq(args: argparse.Namespace) -> int:
             if not body["deadLetters"]:
                 print("no dead letters")
                 return
-            _print_table(("JOB", "QUEUE", "ACTOR", "REASON", "ATTEMPTS", "LAST FAILED", "ERROR"),
+            print_table(("JOB", "QUEUE", "ACTOR", "REASON", "ATTEMPTS", "LAST FAILED", "ERROR"),
                          [(d["jobId"], d["queue"], d["actor"], d["reason"], d["attempts"], _when(d["lastFailedAt"]),
                            _short(d["error"])) for d in body["deadLetters"]])
             if body["nextCursor"]:
@@ -294,7 +291,7 @@ def _quotas_table(body: dict) -> None:
                      f"{int(q['reserve'] * 100)}%" if q["limit"] else "-", spent["person"], spent["recurring"],
                      q["other"], f"{held['person']}/{held['recurring']}", f"{queued['person']}/{queued['recurring']}",
                      _when(q["resetAt"]) if q["resetAt"] else "at next call"))
-    _print_table(("PROVIDER", "LIMIT", "USED", "LEFT", "RESERVE", "PERSON", "RECURRING", "OTHER", "HELD P/R",
+    print_table(("PROVIDER", "LIMIT", "USED", "LEFT", "RESERVE", "PERSON", "RECURRING", "OTHER", "HELD P/R",
                   "QUEUED P/R", "RESET (UTC)"), rows)
     for q in body["providers"]:
         if q["holdUntil"]:
@@ -305,9 +302,9 @@ def _quotas_table(body: dict) -> None:
 
 def _quotas(args: argparse.Namespace) -> int:
     async def work(admin: QueueAdmin) -> dict:
-        from .quota import now_ms, quota_policies
-        from .quota_forecast import quota_overview
-        from .quota_store import QuotaBudget
+        from ..providers.quota.rules import now_ms, quota_policies
+        from ..providers.quota.forecast import quota_overview
+        from ..providers.quota.store import QuotaBudget
 
         settings = config.load()
         client = admin.broker.aredis

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 import orjson
 
-from . import config
+from ..runtime import config
 
 
 @dataclass
@@ -108,7 +108,7 @@ def _redis(exc: BaseException, _: str) -> Failure | None:
 def _postgres(exc: BaseException, _: str) -> Failure | None:
     import asyncpg
 
-    from .db.migrate import MigrationError
+    from ..store.migrate import MigrationError
 
     where, variable = _where(_configured("database_url")), "THESET_DATABASE_URL"
     name = urlparse(_configured("database_url")).path.lstrip("/")

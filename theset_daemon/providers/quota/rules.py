@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from ...runtime.config import Settings
 
 PERSON = "person"
 RECURRING = "recurring"
@@ -84,7 +84,7 @@ def work_kind(kwargs: Mapping[str, Any] | None, options: Mapping[str, Any] | Non
 
 def current_work() -> tuple[str, str, str]:
     """``(kind, actor, job_id)`` of the job running in this task (``person`` outside a job)."""
-    from .broker.job import current_job
+    from ...broker.job import current_job
 
     job = current_job()
     if job is None:

@@ -13,7 +13,7 @@ import difflib
 import re
 from typing import Iterator, NoReturn
 
-from . import config
+from ..runtime import config
 
 #: What every subcommand help prints its description and environment with.
 FORMATTER = argparse.RawDescriptionHelpFormatter

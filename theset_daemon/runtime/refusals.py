@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from .broker import connection
+from ..broker import connection
 from .config import ConfigError, Settings
 
 _POSTGRES = {
