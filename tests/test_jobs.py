@@ -6,21 +6,13 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 
-import dramatiq
 import pytest
 
-import theset_daemon.actors
-from daemon_process import REPO
+from tests.helpers.daemon_process import REPO
+from tests.helpers.shipped_actors import shipped_actors
 from theset_daemon import jobs
 from theset_daemon.imports.plan import PHASES
 from theset_daemon.queues import QUEUES_BY_NAME
-
-
-def shipped_actors() -> dict[str, str]:
-    """Each actor of the shipped actor modules -> its queue (read from the actor objects: the global
-    broker they were declared on may have been replaced by another test since)."""
-    modules = [getattr(theset_daemon.actors, name) for name in theset_daemon.actors.__all__]
-    return {a.actor_name: a.queue_name for m in modules for a in vars(m).values() if isinstance(a, dramatiq.Actor)}
 
 
 def test_every_job_runs_on_a_queue_of_the_queue_table_and_is_named_once():
