@@ -205,14 +205,10 @@ async def test_fans_of_one_import_get_one_shared_frame(async_redis, namespace, r
 async def test_a_client_over_the_high_water_mark_is_dropped_and_the_others_keep_receiving(
     start_daemon, reporter, pg_pool  # noqa: F811
 ) -> None:
-    from test_sse import SECRET as secret
-
-    from theset_daemon.imports.signing import sign_events_token
-
     daemon = await start_daemon(max_buffer=16384)
     import_id = await new_import(pg_pool)
     port = int(daemon.url.rsplit(":", 1)[1])
-    request = f"GET /api/imports/{import_id}/events?token={sign_events_token(secret, import_id, ttl_s=60)} HTTP/1.0\r\n\r\n"
+    request = f"GET /api/imports/{import_id}/events?token={sign_events_token(SECRET, import_id, ttl_s=60)} HTTP/1.0\r\n\r\n"
 
     async def connect(rcvbuf: int | None = None) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         sock = socket.socket()
