@@ -118,7 +118,11 @@ async def poisson_kickoffs(env: dict[str, str], rate: float, duration: float, la
     sandbox = await asyncio.to_thread(SandboxProcess, "--latency-ms", str(latency_ms), "--jitter-ms", str(jitter_ms),
                                       *limits, seed=11)
     rates = {f"THESET_{p.upper()}_RATE": str(r if limited else 1000) for p, r in RATES.items()}
-    daemon = await start_daemon({**env, **sandbox.env, **rates, "THESET_HTTP_PORT": str(free_port())})
+    try:
+        daemon = await start_daemon({**env, **sandbox.env, **rates, "THESET_HTTP_PORT": str(free_port())})
+    except BaseException:
+        await asyncio.to_thread(sandbox.stop)  # a daemon that never came up leaves no sandbox behind
+        raise
     from theset_daemon.sandbox import Sandbox
 
     attractions = [a.tm_id for a in Sandbox(11).truth.artists]
