@@ -39,7 +39,7 @@ import asyncpg
 import orjson
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO)]  # tests.helpers by package: tests/redis would shadow redis
+sys.path[:0] = [str(REPO)]
 
 from tests.helpers.daemon_process import DaemonProcess  # noqa: E402
 from theset_daemon.cli.follow import follow_events, start_import  # noqa: E402

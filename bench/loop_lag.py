@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO)]  # tests.helpers by package: tests/redis would shadow redis
+sys.path[:0] = [str(REPO)]
 
 PG_ADMIN = "postgresql://root@127.0.0.1:5432/postgres"
 API_TOKEN, SSE_SECRET = "bench-token-" + "x" * 26, "bench-secret-" + "x" * 26

@@ -53,9 +53,9 @@ import orjson
 import redis.asyncio as aioredis
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tests"), str(REPO)]
+sys.path[:0] = [str(REPO)]
 
-from daemon_process import DaemonProcess  # noqa: E402
+from tests.helpers.daemon_process import DaemonProcess  # noqa: E402
 from theset_daemon.cli.follow import follow_events, start_import  # noqa: E402
 from theset_daemon.sandbox import run_sandbox  # noqa: E402
 

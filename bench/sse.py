@@ -50,7 +50,7 @@ from typing import Any
 import orjson
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO)]  # tests.helpers by package: tests/redis would shadow redis
+sys.path[:0] = [str(REPO)]
 
 PG_ADMIN = "postgresql://root@127.0.0.1:5432/postgres"
 HOST = "127.0.0.1"
