@@ -7,7 +7,9 @@ shape every client sees; one report of an import at a time, cluster-wide, so the
 stream's order is the row's) to the import's stream
 ``{namespace}:progress:{import_id}`` (``MAXLEN ~ 1000``, expiring
 :data:`DEFAULT_STREAM_TTL_S` after the last report), from which any host's SSE
-endpoint replays and follows it. A report with ``stage_done=True`` ends its
+endpoint replays and follows it; the same transaction appends the import's id to
+``{namespace}:progress-changes`` (``MAXLEN ~ 10000``), the one key the SSE readers
+block on, whatever the number of imports they follow. A report with ``stage_done=True`` ends its
 stage: the stage's wall time, measured from its first report on any host, is
 observed once in ``IMPORT_PHASE_DURATION``.
 """
@@ -31,6 +33,8 @@ from .view import import_view, load_import_view
 
 #: Entries kept per import stream (approximate trim).
 STREAM_MAXLEN = 1000
+#: Change notices kept (approximate trim): the SSE readers are never that far behind, and sweep anyway.
+CHANGES_MAXLEN = 10000
 #: Seconds a stream (and its phase clock) lives after its last report.
 DEFAULT_STREAM_TTL_S = 24 * 3600
 
@@ -42,6 +46,11 @@ class UnknownImport(LookupError):
 def stream_key(namespace: str, import_id: str) -> str:
     """The Redis Stream holding an import's progress events."""
     return f"{namespace}:progress:{import_id}"
+
+
+def changes_key(namespace: str) -> str:
+    """The stream every report also appends its import's id to: what the SSE readers block on."""
+    return f"{namespace}:progress-changes"
 
 
 def _phases_key(namespace: str, import_id: str) -> str:
@@ -142,6 +151,7 @@ class ProgressReporter:
                 pipe.hget(phases, stage)
                 pipe.hsetnx(phases, f"{stage}:done", now)
             pipe.expire(phases, self.stream_ttl_s)
+            pipe.xadd(changes_key(self.namespace), {"i": event["importId"]}, maxlen=CHANGES_MAXLEN, approximate=True)
             replies = await pipe.execute()
         if stage_done and replies[4]:  # first end of this stage: observe it exactly once
             IMPORT_PHASE_DURATION.labels(stage).observe(max(0.0, now - float(replies[3])))

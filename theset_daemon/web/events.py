@@ -9,17 +9,15 @@ handler reads; ``web/app.py`` mounts the route and closes the hub on shutdown.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from ..imports.progress import ProgressReporter, is_uuid
 from ..imports.signing import InvalidToken, verify_events_token
-from ..imports.stream import BACKEND_ERRORS, ProgressHub, Reconnect, Sink, Subscription, jittered_ms
+from ..imports.stream import BACKEND_ERRORS, ProgressHub, Reconnect, Sink, Subscription, jittered_ms, sse_event
 from ..runtime.metrics import SSE_CLIENTS
 from ..store.imports import FINAL_STATUSES
 from .errors import error_body, json_response
@@ -27,17 +25,6 @@ from .keys import HUB, PROGRESS, SETTINGS
 
 #: A Redis Stream entry id, as ``Last-Event-ID`` may carry it.
 _LAST_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
-
-
-def _event(name: str, data: Any, *, event_id: str | None = None, retry_ms: int | None = None) -> bytes:
-    lines = []
-    if retry_ms is not None:
-        lines.append(f"retry: {retry_ms}")
-    if event_id is not None:
-        lines.append(f"id: {event_id}")
-    lines.append(f"event: {name}")
-    lines.append("data: " + orjson.dumps(data, default=str).decode())
-    return ("\n".join(lines) + "\n\n").encode()
 
 
 def _requested_after(request: web.Request) -> str | None:
@@ -53,26 +40,30 @@ async def _follow(
     """Write entries until the done event; keepalives while idle.
 
     The replay (and whatever queued meanwhile) is written here; once caught up, the
-    reader writes each live entry to the socket itself (:class:`Sink`) and this task
-    only waits for the final one, sending keepalives while the stream is silent.
+    reader writes each live entry to the socket itself (:class:`Sink`), the hub's one
+    keepalive task the comments, and this task only waits for the final entry (no timer
+    of its own). A client that falls behind there is dropped with a reconnect hint.
     """
     if snapshot["status"] in FINAL_STATUSES:  # finished: send what the replay holds, then done
         for entry in sub.backlog():
             await response.write(entry.frame)
             if entry.final:
                 return
-        await response.write(_event("done", snapshot))
+        await response.write(sse_event("done", snapshot))
         return
     while (entry := sub.take()) is not None:
         await response.write(entry.frame)
         if entry.final:
             return
     sink = Sink(request.transport, chunked=response.chunked, max_buffer=hub.max_buffer)
-    sub.attach(sink)
-    loop = asyncio.get_running_loop()
-    while not await sub.finished_within(max(0.01, sink.last_write + hub.heartbeat_s - loop.time())):
-        if loop.time() - sink.last_write >= hub.heartbeat_s and not sink.write(b": keepalive\n\n"):
-            raise ConnectionResetError("the client went away")
+    sub.attach(sink)  # from here the reader writes the events and the hub the keepalives
+    try:
+        await sub.finished_within(None)
+    except Reconnect as exc:
+        if exc.reason != "behind":
+            raise
+        sink.drop("behind", hub.retry_hint_ms())  # no drain to wait for: the hint follows its backlog
+        raise ConnectionResetError("dropped: too far behind") from None
 
 
 def _stream_response() -> web.StreamResponse:
@@ -128,7 +119,7 @@ async def _serve(request: web.Request, hub: ProgressHub, reporter: ProgressRepor
             await response.prepare(request)
             SSE_CLIENTS.inc()
             try:
-                await response.write(_event("snapshot", snapshot, event_id=after, retry_ms=hub.retry_hint_ms()))
+                await response.write(sse_event("snapshot", snapshot, event_id=after, retry_ms=hub.retry_hint_ms()))
                 await _follow(request, response, sub, snapshot, hub)
             finally:
                 SSE_CLIENTS.dec()
@@ -151,7 +142,7 @@ async def _send_reconnect(request: web.Request, response: web.StreamResponse, re
     with contextlib.suppress(ConnectionResetError):
         if not response.prepared:
             await response.prepare(request)
-        await response.write(_event("reconnect", {"reason": reason}, retry_ms=hub.retry_hint_ms()))
+        await response.write(sse_event("reconnect", {"reason": reason}, retry_ms=hub.retry_hint_ms()))
 
 
 async def close_hub(app: web.Application) -> None:
