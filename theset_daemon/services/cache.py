@@ -31,6 +31,7 @@ import redis.asyncio as aioredis
 
 from .. import jobs
 from ..runtime.package_data import query
+from ..runtime.resources import Resources
 
 logger = logging.getLogger(__name__)
 
@@ -214,13 +215,13 @@ def warm_message(artist_ids: list[str], *, reason: str = "") -> dramatiq.Message
     return jobs.WARM_ARTIST_PAGES.message(job_id=job_id, artist_ids=list(artist_ids), reason=reason)
 
 
-async def refresh_artist(res: Any, artist_id: str, *, reason: str = "") -> None:
+async def refresh_artist(res: Resources, artist_id: str, *, reason: str = "") -> None:
     """The artist changed: drop every cached key tagged with it, then enqueue a warm of its page."""
     await current(res).invalidate_tags(artist_tag(artist_id))
     await res.broker.enqueue_async(warm_message([artist_id], reason=reason))
 
 
-def current(res: Any) -> Cache:
+def current(res: Resources) -> Cache:
     """The daemon's cache (``res.cache``); one over ``res.redis`` is set there when none is (tests)."""
     if res.cache is None or res.cache.redis is not res.redis:
         res.cache = Cache(res.redis, res.settings.redis_namespace)
