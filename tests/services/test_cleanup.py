@@ -12,7 +12,8 @@ from tests.helpers.catalog_rows import add_artist, add_show
 from theset_daemon.services import cleanup
 from theset_daemon.broker import TheSetBroker
 from theset_daemon.runtime.config import load
-from theset_daemon.runtime.resources import Resources
+from theset_daemon.actors import scheduled_sync
+from theset_daemon.runtime.resources import Resources, set_resources
 from theset_daemon.queues import QUEUES
 
 
@@ -57,9 +58,6 @@ async def test_cleanup_removes_what_is_past_retention_and_reports_it(res, catalo
 
 
 async def test_active_artists_fan_out_is_one_bulk_enqueue_least_recently_synced_first(res, catalog_pool, monkeypatch):
-    from theset_daemon.actors import scheduled_sync
-    from theset_daemon.runtime.resources import set_resources
-
     async with catalog_pool.acquire() as conn:
         ids = {}
         for name, synced in (("Fresh", "now()"), ("Stale", "now() - interval '3 days'"), ("Never", "null")):
