@@ -19,12 +19,9 @@ from theset_daemon.imports.phases.spotify_profile import sync_spotify_profile as
 from theset_daemon.imports.plan import PHASES_BY_NAME
 from theset_daemon.providers.quota.rules import RECURRING, WORK_OPTION
 from theset_daemon.queues import Priority
-from theset_daemon.runtime.package_data import query
 from theset_daemon.runtime.resources import resources
-from theset_daemon.store import trending_artist_ids
+from theset_daemon.store.artists import active_artists, recently_viewed, trending_artist_ids
 
-ACTIVE_ARTISTS = query("active_artists")
-RECENTLY_VIEWED = query("recently_viewed")
 #: How far back votes and views make an artist active.
 ACTIVITY_WINDOW = timedelta(days=7)
 
@@ -42,11 +39,11 @@ def sync_messages(artist_ids: Iterable[str], phases: Iterable[str], *, priority:
 async def sync_active_artists(limit: int = 50) -> int:
     """Profile and shows of the ``limit`` most active artists, least recently synced first."""
     res = resources()
-    rows = await res.pool.fetch(ACTIVE_ARTISTS, limit, ACTIVITY_WINDOW)
-    messages = sync_messages([r["id"] for r in rows], ("spotify_profile", "shows"))
+    artist_ids = await active_artists(res.pool, limit, ACTIVITY_WINDOW)
+    messages = sync_messages(artist_ids, ("spotify_profile", "shows"))
     if messages:
         await res.broker.enqueue_many_async(messages)
-    return len(rows)
+    return len(artist_ids)
 
 
 @jobs.actor(jobs.DEEP_SYNC_TRENDING)
@@ -64,17 +61,16 @@ async def deep_sync_trending() -> int:
 async def quick_sync_viewed_artists(viewed_within_s: int = 3600, stale_after_s: int = 21600, limit: int = 100) -> int:
     """A quick profile refresh of recently viewed artists whose profile is stale."""
     res = resources()
-    rows = await res.pool.fetch(
-        RECENTLY_VIEWED, timedelta(seconds=viewed_within_s), timedelta(seconds=stale_after_s), limit
-    )
+    artist_ids = await recently_viewed(res.pool, timedelta(seconds=viewed_within_s),
+                                       timedelta(seconds=stale_after_s), limit)
     messages = [
-        jobs.QUICK_SYNC_ARTIST.message(job_id=jobs.quick_sync_id(r["id"]), options={WORK_OPTION: RECURRING},
-                                       artist_id=r["id"])
-        for r in rows
+        jobs.QUICK_SYNC_ARTIST.message(job_id=jobs.quick_sync_id(artist_id), options={WORK_OPTION: RECURRING},
+                                       artist_id=artist_id)
+        for artist_id in artist_ids
     ]
     if messages:
         await res.broker.enqueue_many_async(messages)
-    return len(rows)
+    return len(artist_ids)
 
 
 @jobs.actor(jobs.QUICK_SYNC_ARTIST)
