@@ -86,3 +86,22 @@ async def test_active_artists_fan_out_is_one_bulk_enqueue_least_recently_synced_
     assert {m.options["job_id"] for m in calls[0]} == {f"sync:{i}:{p}" for i in order for p in ("spotify_profile", "shows")}
     depths = await res.broker.depths(["spotify_sync", "ticketmaster_sync"])
     assert depths["spotify_sync"]["waiting"] == 3 and depths["ticketmaster_sync"]["waiting"] == 3  # the repeat deduplicated
+
+
+async def test_recently_viewed_stale_artists_get_one_quick_sync_each(res, catalog_pool):
+    async with catalog_pool.acquire() as conn:
+        ids = {}
+        for name, synced in (("Viewed stale", "now() - interval '1 day'"), ("Viewed fresh", "now()"),
+                             ("Unviewed", "null")):
+            ids[name] = await add_artist(conn, name, 10, 0)
+            await conn.execute(f"update artists set last_synced_at = {synced} where id = $1", ids[name])
+        for name in ("Viewed stale", "Viewed fresh"):
+            await conn.execute("insert into artist_views (artist_id) values ($1)", ids[name])
+    set_resources(res)
+    try:
+        fn = scheduled_sync.quick_sync_viewed_artists.fn.__wrapped__
+        assert await fn() == 1
+    finally:
+        set_resources(None)
+    record = await res.broker.admin.find(f"quick-sync:{ids['Viewed stale']}")
+    assert record is not None and record["message"].kwargs == {"artist_id": ids["Viewed stale"]}
