@@ -111,10 +111,22 @@ class _Protocol(asyncio.Protocol):
 
     def expect(self, futures: list[asyncio.Future]) -> None:
         if not self.waiters:
-            self.progress_at = self._loop.time()
-            if self._timer is None and self.timeout is not None:
-                self._timer = self._loop.call_later(self.timeout, self._watch)
+            self._arm()
         self.waiters.extend(futures)
+
+    def request(self, data: bytes) -> asyncio.Future:
+        """Write one command; the future gets its reply (the one-reply fast path of ``expect``)."""
+        future = self._loop.create_future()
+        if not self.waiters:
+            self._arm()
+        self.waiters.append(future)
+        self.transport.write(data)  # type: ignore[union-attr]
+        return future
+
+    def _arm(self) -> None:
+        self.progress_at = self._loop.time()
+        if self._timer is None and self.timeout is not None:
+            self._timer = self._loop.call_later(self.timeout, self._watch)
 
     def _watch(self) -> None:
         self._timer = None
@@ -233,6 +245,8 @@ class AsyncResp:
     def _send(protocol: _Protocol, data: bytes, replies: int = 1) -> Any:
         if protocol.closed or protocol.transport is None:
             raise ConnectionError("Redis connection closed")
+        if replies == 1:
+            return protocol.request(data)
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in range(replies)]
         protocol.expect(futures)
@@ -254,11 +268,15 @@ class AsyncResp:
 
     async def evalsha(self, script: Script, args: Sequence[Any]) -> Any:
         """Run ``script`` with no KEYS and its head plus ``args`` as ARGV."""
-        protocol = await self._connection()
+        protocol = self._protocol
+        if protocol is None or protocol.closed:
+            protocol = await self._connection()
         reply = await self._send(protocol, script.command(args))
-        if isinstance(reply, ResponseError) and str(reply).startswith("NOSCRIPT"):
-            return (await self.evalsha_many(script, [args]))[0]
-        return self._checked(protocol, reply)
+        if isinstance(reply, ResponseError):
+            if str(reply).startswith("NOSCRIPT"):
+                return (await self.evalsha_many(script, [args]))[0]
+            return self._checked(protocol, reply)
+        return reply
 
     async def evalsha_many(self, script: Script, calls: Sequence[Sequence[Any]]) -> list[Any]:
         """Run ``script`` once per argument list (after its head), all in one write (one round trip)."""
