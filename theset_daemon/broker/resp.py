@@ -33,20 +33,26 @@ _DEFAULT = object()
 
 def pack(args: Sequence[Any]) -> bytes:
     """One command in RESP: bytes as they are, str as UTF-8, numbers in decimal."""
-    parts = [b"*%d\r\n" % len(args)]
+    parts = [b"*%d" % len(args)]
+    _frame(args, parts)
+    return b"\r\n".join(parts)
+
+
+def _frame(args: Sequence[Any], parts: list[bytes]) -> None:
+    """Append each argument's bulk-string length line and data to ``parts``, then the final empty
+    part: ``b"\\r\\n".join(parts)`` is the command (every line ends in CRLF)."""
     append = parts.append
     for arg in args:
         kind = type(arg)
-        if kind is bytes:
-            data = arg
-        elif kind is str:
-            data = arg.encode()
+        if kind is str:
+            arg = arg.encode()
         elif kind is int:
-            data = b"%d" % arg
-        else:
-            data = repr(arg).encode() if kind is float else str(arg).encode()
-        append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(parts)
+            arg = b"%d" % arg
+        elif kind is not bytes:
+            arg = repr(arg).encode() if kind is float else str(arg).encode()
+        append(b"$%d" % len(arg))
+        append(arg)
+    append(b"")
 
 
 def _reader() -> hiredis.Reader:
@@ -65,12 +71,14 @@ class Script:
         self.source = source.encode()
         self.sha = hashlib.sha1(self.source).hexdigest().encode()
         self._fixed = 3 + len(head)
-        self._head = pack([b"EVALSHA", self.sha, b"0", *head])[len(b"*%d\r\n" % self._fixed) :]
+        # the framed EVALSHA, sha, 0 and head, without the count line and the last CRLF
+        self._head = pack([b"EVALSHA", self.sha, b"0", *head])[len(b"*%d\r\n" % self._fixed) : -2]
 
     def command(self, args: Sequence[Any]) -> bytes:
         """The RESP bytes of one call: EVALSHA sha 0 head... args..."""
-        body = pack(args)
-        return b"*%d\r\n" % (self._fixed + len(args)) + self._head + body[body.index(b"\n") + 1 :]
+        parts = [b"*%d\r\n%s" % (self._fixed + len(args), self._head)]
+        _frame(args, parts)
+        return b"\r\n".join(parts)
 
 
 def _target(where: RedisTarget | str) -> RedisTarget:

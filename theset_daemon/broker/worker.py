@@ -123,6 +123,7 @@ class Worker:
         self._plans: dict[str, _ActorPlan] = {}
         self._metrics: dict[tuple[str, str, str], Any] = {}
         self._durations: dict[tuple[str, str], Any] = {}
+        self._waits: dict[str, Any] = {}
         self._running = 0
         self._finished = 0
         self._handed_back = 0
@@ -303,7 +304,10 @@ class Worker:
     def _dispatch(self, lane: Lane, fields: list) -> None:
         """Turn one fetched job into a :class:`Job` and queue it for a runner."""
         raw_id, raw_msg, attempt, token, priority, waited_ms = fields
-        JOB_QUEUE_WAIT.labels(lane.name).observe(waited_ms / 1000)
+        wait = self._waits.get(lane.name)
+        if wait is None:
+            wait = self._waits[lane.name] = JOB_QUEUE_WAIT.labels(lane.name)
+        wait.observe(waited_ms / 1000)
         job_id = raw_id.decode()
         token = token.decode()
         try:
