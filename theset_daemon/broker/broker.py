@@ -420,6 +420,10 @@ class TheSetBroker(dramatiq.Broker):
         for listener in self.failover_listeners:
             listener(before, after)
 
+    async def connect(self) -> None:
+        """Open the hot-path connection (script calls) now rather than on the first call."""
+        await self._resp.connect()
+
     async def ping(self) -> None:
         """Raise if Redis does not answer."""
         await self.aredis.ping()

@@ -269,6 +269,10 @@ class AsyncResp:
                 protocol.transport.close()  # reconnect (Sentinel: to the new primary) on the next call
             raise
 
+    async def connect(self) -> None:
+        """Open the connection now (a no-op while it is open); calls otherwise connect on first use."""
+        await self._connection()
+
     async def execute(self, *args: Any) -> Any:
         """Run one command; raise ResponseError on an error reply."""
         protocol = await self._connection()

@@ -152,6 +152,7 @@ class Worker:
             broker.aredis, broker.namespace, broker.host_id, self.served_queues, broker.lease_timeout_s
         )
         self._idle.set()
+        self.fetcher._wake_task(self._connect_early())
         self.leases.start()
         self.fetcher.start()
         self.served.start()
@@ -161,6 +162,14 @@ class Worker:
             for name in list(broker.queues):
                 self._on_declare(name)
         broker.emit_after("worker_boot", self)
+
+    async def _connect_early(self) -> None:
+        """Open the broker's script connection at start: a worker serving no queue yet makes no call
+        until one is declared, and that queue's first fetch should not also pay for the connect."""
+        try:
+            await self.broker.connect()
+        except Exception:  # the first fetch connects (and reports) anyway
+            logger.debug("could not connect to Redis at start", exc_info=True)
 
     def _add_lane(self, spec: QueueSpec) -> None:
         lane = self._lane(spec)
