@@ -4,7 +4,7 @@ Each fan-out selects artists with a named query from ``sql/queries/`` and
 enqueues their syncs in ONE bulk enqueue, each with a deterministic job id
 (``sync:<artist_id>:<phase>``) so an artist already waiting is not queued twice.
 The phase actors run with ``import_id=None`` (no import bookkeeping), marked
-``work="recurring"``: they stop at the daily quota's reserve (:mod:`theset_daemon.quota`).
+``work="recurring"``: they stop at the daily quota's reserve (:mod:`theset_daemon.providers.quota.rules`).
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from typing import Iterable
 import dramatiq
 
 from theset_daemon import jobs
-from theset_daemon.context import resources
+from theset_daemon.runtime.resources import resources
 from theset_daemon.imports.phases.spotify_profile import (
     sync_spotify_profile as sync_profile,
 )
 from theset_daemon.imports.plan import PHASES_BY_NAME
-from theset_daemon.package_data import query
+from theset_daemon.runtime.package_data import query
 from theset_daemon.queues import Priority
-from theset_daemon.quota import RECURRING, WORK_OPTION
+from theset_daemon.providers.quota.rules import RECURRING, WORK_OPTION
 
 ACTIVE_ARTISTS = query("active_artists")
 RECENTLY_VIEWED = query("recently_viewed")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from theset_daemon import jobs
-from theset_daemon.context import resources
+from theset_daemon.runtime.resources import resources
 from theset_daemon.imports.phases.shows import sync_shows as sync_events
 from theset_daemon.imports.run import PhaseRun
 

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from theset_daemon import jobs
-from theset_daemon.context import resources
+from theset_daemon.runtime.resources import resources
 from theset_daemon.services import trending
 from theset_daemon.services.cache import warm_message
 

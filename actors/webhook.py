@@ -6,7 +6,7 @@ from typing import Any
 
 from theset_daemon import jobs
 from theset_daemon.broker import Permanent
-from theset_daemon.context import resources
+from theset_daemon.runtime.resources import resources
 from theset_daemon.services import webhooks
 
 

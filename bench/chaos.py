@@ -9,7 +9,7 @@ private PostgreSQL cluster (initdb'd in a temp dir; the machine's shared Redis a
 PostgreSQL are never touched), the sandbox with faults on for the whole run (5 % of
 requests: 500, 503, 30 s hangs, truncated bodies, 429 bursts), imports driven through
 the HTTP API with an SSE client each (resuming with Last-Event-ID on any daemon). The
-scenarios, in turn (``tests/chaos_harness.py``; the short form is ``tests/test_chaos.py``):
+scenarios, in turn (``tests/chaos/``; the short form is ``tests/chaos/test_chaos.py``):
 
 1. SIGKILL of the daemon running a catalogue phase (lease bound ``--lease-timeout``);
 2. rolling restart: SIGTERM each daemon in turn, restarted after exit, while 20 imports run;
@@ -40,9 +40,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tests"), str(REPO)]
+sys.path[:0] = [str(REPO)]
 
-from chaos_harness import Chaos, ChaosParams, ScenarioResult, format_table  # noqa: E402
+from tests.chaos import scenarios  # noqa: E402
+from tests.chaos.results import ScenarioResult, format_table  # noqa: E402
+from tests.chaos.run import Chaos, ChaosParams  # noqa: E402
 
 SCENARIOS = ("sigkill", "rolling_restart", "redis_restart", "postgres_outage", "soak", "bad_input")
 
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in SCENARIOS:
             if name in wanted:
                 try:
-                    result = asyncio.run(getattr(chaos, f"scenario_{name}")())
+                    result = asyncio.run(getattr(scenarios, name)(chaos))
                 except Exception as exc:  # the harness broke: a row with the problem, and the run goes on
                     result = ScenarioResult(name, problems=[f"harness error: {type(exc).__name__}: {exc}"])
                     chaos.results.append(result)

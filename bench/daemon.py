@@ -34,9 +34,9 @@ import orjson
 import redis
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tests"), str(REPO)]
+sys.path[:0] = [str(REPO)]
 
-from daemon_process import DaemonProcess  # noqa: E402
+from tests.helpers.daemon_process import DaemonProcess  # noqa: E402
 from theset_daemon.broker import TheSetBroker  # noqa: E402
 from theset_daemon.queues import QUEUES  # noqa: E402
 
@@ -107,7 +107,7 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("THESET_")}
     env.update(THESET_REDIS_URL="redis://127.0.0.1:6379/0", THESET_REDIS_NAMESPACE=namespace,
                THESET_DATABASE_URL=f"postgresql://root@127.0.0.1:5432/{database}", THESET_API_TOKEN="bench-api-token-" + "b" * 24,
-               THESET_SSE_SECRET="bench-sse-secret-" + "b" * 24, THESET_ACTOR_MODULES="theset_daemon.actors,daemon_actors")
+               THESET_SSE_SECRET="bench-sse-secret-" + "b" * 24, THESET_ACTOR_MODULES="theset_daemon.actors,tests.helpers.daemon_actors")
     try:
         idle = [one_run(env, namespace, with_job=False) for _ in range(args.runs)]
         busy = [one_run(env, namespace, with_job=True) for _ in range(args.runs)]

@@ -39,10 +39,10 @@ import asyncpg
 import orjson
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tests"), str(REPO)]
+sys.path[:0] = [str(REPO)]
 
-from daemon_process import DaemonProcess  # noqa: E402
-from theset_daemon.follow import follow_events, start_import  # noqa: E402
+from tests.helpers.daemon_process import DaemonProcess  # noqa: E402
+from theset_daemon.cli.follow import follow_events, start_import  # noqa: E402
 from theset_daemon.sandbox import run_sandbox  # noqa: E402
 
 PG_ADMIN = "postgresql://root@127.0.0.1:5432/postgres"
@@ -112,7 +112,7 @@ async def poisson_kickoffs(env: dict[str, str], rate: float, duration: float, la
     ``latency_ms`` ± ``jitter_ms`` and the providers' rate limits enforced by it and configured in the
     daemon. Kickoff to artist visible (the SSE event carrying ``artistId``), and the daemon's loop lag
     sampled from /healthz every 250 ms over the same window."""
-    from import_harness import SandboxProcess
+    from tests.helpers.import_harness import SandboxProcess
 
     limits = [arg for p, r in RATES.items() for arg in ("--rate-limit", f"{p}={r:g}")] if limited else []
     sandbox = await asyncio.to_thread(SandboxProcess, "--latency-ms", str(latency_ms), "--jitter-ms", str(jitter_ms),

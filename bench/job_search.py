@@ -29,7 +29,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirna
 import dramatiq  # noqa: E402
 import redis  # noqa: E402
 
-from theset_daemon import encoder  # noqa: E402
+from theset_daemon.runtime import encoder  # noqa: E402
 from theset_daemon.broker import TheSetBroker  # noqa: E402
 from theset_daemon.broker.admin import JobFilter, QueueAdmin  # noqa: E402
 from theset_daemon.queues import QUEUES  # noqa: E402

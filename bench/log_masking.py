@@ -1,4 +1,4 @@
-"""Cost of masking a log line (theset_daemon.masking via logs.JsonFormatter), printed as JSON.
+"""Cost of masking a log line (theset_daemon.runtime.masking via logs.JsonFormatter), printed as JSON.
 
     .venv/bin/python bench/log_masking.py [--lines N]
 
@@ -8,13 +8,19 @@ encoding of the same entry (the floor), best of five rounds each.
 
 from __future__ import annotations
 
-import argparse
-import logging
-import time
+import os
+import sys
 
-import orjson
+# bench/queue.py would shadow the standard library's queue (redis-py imports it).
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 
-from theset_daemon.logs import JsonFormatter
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import time  # noqa: E402
+
+import orjson  # noqa: E402
+
+from theset_daemon.runtime.logs import JsonFormatter  # noqa: E402
 
 
 def _record(message: str) -> logging.LogRecord:

@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tests"), str(REPO)]
+sys.path[:0] = [str(REPO)]
 
 PG_ADMIN = "postgresql://root@127.0.0.1:5432/postgres"
 API_TOKEN, SSE_SECRET = "bench-token-" + "x" * 26, "bench-secret-" + "x" * 26
@@ -72,11 +72,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     import aiohttp
     import asyncpg
 
-    from conftest import free_port
-    from import_harness import SandboxProcess
-    from theset_daemon import config
-    from theset_daemon.daemon import Daemon
-    from theset_daemon.follow import follow_events, start_import
+    from tests.helpers.environment import free_port
+    from tests.helpers.import_harness import SandboxProcess
+    from theset_daemon.runtime import config
+    from theset_daemon.runtime.daemon import Daemon
+    from theset_daemon.cli.follow import follow_events, start_import
     from theset_daemon.sandbox import Sandbox
 
     loop = asyncio.get_running_loop()

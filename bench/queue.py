@@ -39,7 +39,7 @@ import dramatiq
 import redis
 import uvloop
 
-from theset_daemon import encoder  # noqa: E402
+from theset_daemon.runtime import encoder  # noqa: E402
 from theset_daemon.broker import TheSetBroker, Worker  # noqa: E402
 from theset_daemon.queues import JobDefaults, Priority, QueueSpec  # noqa: E402
 

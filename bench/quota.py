@@ -53,10 +53,10 @@ import orjson
 import redis.asyncio as aioredis
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tests"), str(REPO)]
+sys.path[:0] = [str(REPO)]
 
-from daemon_process import DaemonProcess  # noqa: E402
-from theset_daemon.follow import follow_events, start_import  # noqa: E402
+from tests.helpers.daemon_process import DaemonProcess  # noqa: E402
+from theset_daemon.cli.follow import follow_events, start_import  # noqa: E402
 from theset_daemon.sandbox import run_sandbox  # noqa: E402
 
 PG_ADMIN = "postgresql://root@127.0.0.1:5432/postgres"
@@ -200,8 +200,8 @@ async def collect(sb: Any, ns: str, imports: list[dict[str, Any]], queues: list[
 
 
 async def overhead(n: int) -> dict[str, Any]:
-    from theset_daemon.quota import PERSON, ProviderReport, QuotaPolicy
-    from theset_daemon.quota_store import QuotaBudget
+    from theset_daemon.providers.quota.rules import PERSON, ProviderReport, QuotaPolicy
+    from theset_daemon.providers.quota.store import QuotaBudget
 
     client = aioredis.Redis.from_url("redis://127.0.0.1:6379/0")
     ns = f"bench-{uuid.uuid4().hex[:8]}"

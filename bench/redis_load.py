@@ -29,11 +29,11 @@ from pathlib import Path
 import orjson
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tests"), str(REPO)]
+sys.path[:0] = [str(REPO)]
 
-from conftest import daemon_environment, scratch_database  # noqa: E402
-from import_harness import SandboxProcess, kickoff, start_daemon  # noqa: E402
-from redis_servers import PrivateRedis  # noqa: E402
+from tests.helpers.environment import daemon_environment, scratch_database  # noqa: E402
+from tests.helpers.import_harness import SandboxProcess, kickoff, start_daemon  # noqa: E402
+from tests.helpers.redis_servers import PrivateRedis  # noqa: E402
 from theset_daemon.sandbox import Sandbox  # noqa: E402
 
 IDLE_S = 3.0

@@ -45,7 +45,7 @@ from typing import Any
 import orjson
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tests"), str(REPO)]
+sys.path[:0] = [str(REPO)]
 
 PG_ADMIN = "postgresql://root@127.0.0.1:5432/postgres"
 HOST = "127.0.0.1"
@@ -200,9 +200,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     import asyncpg
     import redis.asyncio as aioredis
 
-    from conftest import free_port
-    from daemon_process import DaemonProcess
-    from theset_daemon.db import create_pool
+    from tests.helpers.environment import free_port
+    from tests.helpers.daemon_process import DaemonProcess
+    from theset_daemon.store import create_pool
     from theset_daemon.imports.progress import ProgressReporter
     from theset_daemon.imports.signing import sign_events_token
 

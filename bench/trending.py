@@ -29,7 +29,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from theset_daemon.services import trending  # noqa: E402
-from theset_daemon.db.migrate import migrate  # noqa: E402
+from theset_daemon.store.migrate import migrate  # noqa: E402
 
 FILL = """
 insert into artists (slug, name, popularity, followers)

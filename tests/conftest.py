@@ -1,17 +1,15 @@
-"""Shared fixtures: the real Redis and PostgreSQL, isolated per test run.
+"""Shared fixtures: the real Redis and PostgreSQL, isolated per test run, and what several folders use.
 
 Each test gets its own Redis key namespace (deleted afterwards); each test
 module gets its own PostgreSQL database (dropped afterwards). Nothing here fakes a
-service: if Redis or PostgreSQL do not answer, the tests fail loudly.
+service: if Redis or PostgreSQL do not answer, the tests fail loudly. Also here: the
+sandbox and its truth, a private redis-server, a webhook receiver, an import_status
+table of the test's own. Plain helpers are in ``tests/helpers/``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextlib
-import os
-import socket
 import uuid
 from typing import AsyncIterator, Iterator
 
@@ -20,9 +18,13 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-REDIS_URL = os.environ.get("THESET_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-PG_ADMIN_URL = os.environ.get("THESET_TEST_PG_URL", "postgresql://root@127.0.0.1:5432/postgres")
-RUN_ID = uuid.uuid4().hex[:8]
+from tests.helpers.environment import REDIS_URL, RUN_ID, daemon_environment, redis_namespace, scratch_database
+from tests.helpers.import_harness import SANDBOX_SEED, SandboxProcess
+from tests.helpers.import_rows import IMPORT_STATUS_DDL, IMPORT_VIEW_DDL
+from tests.helpers.redis_servers import PrivateRedis
+from tests.helpers.webhooks import Receiver
+from theset_daemon.store.pool import init_connection
+from theset_daemon.sandbox import Sandbox, Truth
 
 
 @pytest.fixture(autouse=True)
@@ -36,19 +38,6 @@ def _global_broker_kept() -> Iterator[None]:
     dramatiq.broker.global_broker = kept
 
 
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _delete_namespace(client: redis.Redis, namespace: str) -> None:
-    keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
-    for i in range(0, len(keys), 500):
-        client.delete(*keys[i : i + 500])
-
-
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """The Redis every test shares (isolated by namespace)."""
@@ -59,11 +48,8 @@ def redis_url() -> str:
 @pytest.fixture
 def namespace(redis_url: str) -> Iterator[str]:
     """A fresh Redis key namespace, deleted after the test."""
-    ns = f"test-{RUN_ID}-{uuid.uuid4().hex[:8]}"
-    yield ns
-    client = redis.Redis.from_url(redis_url)
-    _delete_namespace(client, ns)
-    client.close()
+    with redis_namespace(redis_url) as ns:
+        yield ns
 
 
 @pytest.fixture
@@ -78,32 +64,6 @@ async def async_redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     client = aioredis.Redis.from_url(redis_url)
     yield client
     await client.aclose()
-
-
-def _admin(sql: str) -> None:
-    """Run one statement on the maintenance database (in a thread of its own, so it
-    works even where the caller's thread already runs an event loop, e.g. Playwright's)."""
-
-    async def run() -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, run()).result()
-
-
-@contextlib.contextmanager
-def scratch_database(prefix: str = "theset_scratch") -> Iterator[str]:
-    """A new, empty PostgreSQL database, dropped afterwards; yields its URL."""
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    _admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +81,7 @@ def database_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def migrated_database_url(database_url: str) -> str:
     """The session database with every migration applied."""
-    from theset_daemon.db.migrate import migrate
+    from theset_daemon.store.migrate import migrate
 
     asyncio.run(migrate(database_url))
     return database_url
@@ -130,47 +90,64 @@ def migrated_database_url(database_url: str) -> str:
 @pytest.fixture
 async def pool(migrated_database_url: str) -> AsyncIterator[asyncpg.Pool]:
     """An asyncpg pool (the daemon's codecs) on the migrated session database."""
-    from theset_daemon.db import create_pool
+    from theset_daemon.store import create_pool
 
     pool = await create_pool(migrated_database_url, max_size=12)
     yield pool
     await pool.close()
 
 
-#: Test tokens and secrets are 32+ characters, like every token the daemon accepts (THESET_*: MIN_SECRET_CHARS).
-API_TOKEN = f"test-api-token-{RUN_ID}-{uuid.uuid4().hex}"
-ADMIN_TOKEN = f"test-admin-token-{RUN_ID}-{uuid.uuid4().hex}"
-SSE_SECRET = f"test-sse-secret-{RUN_ID}-{uuid.uuid4().hex}"
-
-
-#: Provider URLs on a closed loopback port: a daemon a test starts without a sandbox
-#: (whose variables override these) never looks up a provider's public host.
-NO_PROVIDERS = {
-    name: f"http://127.0.0.1:{free_port()}/no-provider"
-    for name in ("THESET_SPOTIFY_API_URL", "THESET_SPOTIFY_ACCOUNTS_URL",
-                 "THESET_TICKETMASTER_API_URL", "THESET_SETLISTFM_API_URL")
-}
-
-
-def daemon_environment(redis_url: str, namespace: str, database_url: str, **extra: str) -> dict[str, str]:
-    """Environment for a daemon subprocess on this Redis namespace and database, with test tokens."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("THESET_")}
-    env.update(
-        THESET_REDIS_URL=redis_url,
-        THESET_REDIS_NAMESPACE=namespace,
-        THESET_DATABASE_URL=database_url,
-        THESET_HTTP_HOST="127.0.0.1",
-        THESET_HTTP_PORT=str(free_port()),
-        THESET_API_TOKEN=API_TOKEN,
-        THESET_ADMIN_TOKEN=ADMIN_TOKEN,
-        THESET_SSE_SECRET=SSE_SECRET,
-        PYTHONUNBUFFERED="1",
+@pytest.fixture
+async def pg_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool like the daemon's whose search_path is a fresh schema holding only import_status."""
+    schema = f"progress_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(database_url)
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    pool = await asyncpg.create_pool(
+        database_url, min_size=1, max_size=4, server_settings={"search_path": schema}, init=init_connection
     )
-    env.update({**NO_PROVIDERS, **extra})
-    return env
+    await pool.execute(IMPORT_STATUS_DDL)
+    await pool.execute(IMPORT_VIEW_DDL)
+    yield pool
+    await pool.close()
+    await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    await admin.close()
 
 
 @pytest.fixture
 def daemon_env(redis_url: str, namespace: str, database_url: str) -> dict[str, str]:
     """Environment for a daemon subprocess bound to this test's Redis namespace and database."""
     return daemon_environment(redis_url, namespace, database_url)
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[SandboxProcess]:
+    """The stand-in provider APIs (``theset-daemon sandbox``, seed ``SANDBOX_SEED``), one per test module.
+
+    A module that needs other sandbox options (faults, daily quotas) defines its own ``sandbox``.
+    """
+    sb = SandboxProcess()
+    yield sb
+    sb.stop()
+
+
+@pytest.fixture(scope="module")
+def truth() -> Truth:
+    """The ground truth of that sandbox's world: what an import must leave in PostgreSQL."""
+    return Sandbox(SANDBOX_SEED).truth
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    """A redis-server of the test's own on a free loopback port, which it may kill, restart empty or freeze."""
+    server = PrivateRedis().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A webhook endpoint on loopback: statuses scripted by the test, every signature verified."""
+    rec = await Receiver().start()
+    yield rec
+    await rec.close()

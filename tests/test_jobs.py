@@ -6,21 +6,13 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 
-import dramatiq
 import pytest
 
-import theset_daemon.actors
-from daemon_process import REPO
+from tests.helpers.daemon_process import REPO
+from tests.helpers.shipped_actors import shipped_actors
 from theset_daemon import jobs
 from theset_daemon.imports.plan import PHASES
 from theset_daemon.queues import QUEUES_BY_NAME
-
-
-def shipped_actors() -> dict[str, str]:
-    """Each actor of the shipped actor modules -> its queue (read from the actor objects: the global
-    broker they were declared on may have been replaced by another test since)."""
-    modules = [getattr(theset_daemon.actors, name) for name in theset_daemon.actors.__all__]
-    return {a.actor_name: a.queue_name for m in modules for a in vars(m).values() if isinstance(a, dramatiq.Actor)}
 
 
 def test_every_job_runs_on_a_queue_of_the_queue_table_and_is_named_once():
@@ -67,7 +59,7 @@ def test_a_daemon_refuses_to_start_with_an_actor_on_an_unserved_queue(daemon_env
         "import dramatiq\n\n\n@dramatiq.actor(queue_name='nowhere')\nasync def orphan() -> None:\n    pass\n"
     )
     env = {**daemon_env, "THESET_ACTOR_MODULES": "theset_daemon.actors,orphan_actors", "PYTHONPATH": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "theset_daemon.cli", "run"], env=env, cwd=REPO,
+    proc = subprocess.run([sys.executable, "-m", "theset_daemon.cli.main", "run"], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 78, proc.stderr[-2000:]
     assert "actor 'orphan' is on queue 'nowhere', which is not served" in proc.stderr

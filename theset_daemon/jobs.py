@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 import dramatiq
 
-from .config import ConfigError
+from .runtime.config import ConfigError
 from .queues import Priority
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import threading
-import uuid
 from collections import defaultdict
 from typing import Any, Iterator
 
@@ -41,7 +40,7 @@ from dramatiq.results import backends as res_backends
 from theset_daemon.broker import TheSetBroker, Worker
 from theset_daemon.queues import JobDefaults
 
-from conftest import RUN_ID, _delete_namespace  # tests/conftest.py
+from tests.helpers.environment import redis_namespace
 
 #: Dramatiq's Retries defaults (max_retries=20, min_backoff 15 s, max_backoff 7 days), which
 #: upstream's tests assume; the daemon's own default is 3 attempts (JobDefaults.max_attempts).
@@ -210,11 +209,8 @@ def _dead_records(broker: TheSetBroker, queue: str) -> list[dramatiq.Message]:
 
 @pytest.fixture
 def conformance_namespace(redis_url: str) -> Iterator[str]:
-    ns = f"test-{RUN_ID}-dq-{uuid.uuid4().hex[:8]}"
-    yield ns
-    client = redis.Redis.from_url(redis_url)
-    _delete_namespace(client, ns)
-    client.close()
+    with redis_namespace(redis_url, "dq") as ns:
+        yield ns
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The broker's Prometheus series: jobs, queues, leases, rate limits, and the cluster-wide
 gauges only the metrics leader exports (:mod:`.cluster_metrics`). Re-exported by
-:mod:`theset_daemon.metrics`, the index of every series.
+:mod:`theset_daemon.runtime.metrics`, the index of every series.
 """
 
 from __future__ import annotations

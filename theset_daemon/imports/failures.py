@@ -16,7 +16,7 @@ import logging
 import dramatiq
 from dramatiq.broker import MessageProxy
 
-from ..context import resources
+from ..runtime.resources import resources
 from .errors import ImportFailure, failure_of
 from .plan import PHASES
 from .run import fail_import

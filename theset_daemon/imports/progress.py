@@ -24,7 +24,7 @@ import asyncpg
 import orjson
 import redis.asyncio as aioredis
 
-from ..metrics import IMPORT_PHASE_DURATION
+from ..runtime.metrics import IMPORT_PHASE_DURATION
 from ..store.imports import STATUS_RUNNING, STATUSES
 from .plan import STAGES
 from .view import VIEW_COLUMNS, import_view, load_import_view

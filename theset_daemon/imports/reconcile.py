@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..context import Resources
+from ..runtime.resources import Resources
 from ..jobs import import_phase_id
 from .kickoff import phase_message
 from .plan import PHASES_BY_NAME

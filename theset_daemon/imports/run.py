@@ -30,13 +30,13 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from .. import job_log
+from ..runtime import job_log
 from ..broker.errors import Postpone
-from ..context import Resources
-from ..metrics import IMPORT_VISIBLE, IMPORTS
+from ..runtime.resources import Resources
+from ..runtime.metrics import IMPORT_VISIBLE, IMPORTS
 from ..providers.errors import ProviderError, QuotaHeld
 from ..queues import Priority
-from ..quota import held_message
+from ..providers.quota.rules import held_message
 from ..services import cache, webhooks
 from ..store.imports import STATUS_COMPLETED, STATUS_FAILED
 from . import tracker

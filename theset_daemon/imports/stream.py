@@ -64,8 +64,8 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from ..broker import connection
-from ..log_throttle import ThrottledLog
-from ..metrics import SSE_CLIENTS
+from ..runtime.log_throttle import ThrottledLog
+from ..runtime.metrics import SSE_CLIENTS
 from ..store.imports import FINAL_STATUSES
 from ..web.errors import error_body, json_response
 from ..web.keys import SETTINGS

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 
 import orjson
 
-from ..masking import masker
+from ..runtime.masking import masker
 from .errors import ImportFailure
 from .plan import PHASES
 

@@ -6,8 +6,8 @@
 
 Each provider has one cluster-wide rate limiter in Redis
 (``{namespace}:rate:provider:{name}``) at its configured rate, and one daily
-budget (``{namespace}:quota:{name}``, :mod:`theset_daemon.quota`); base URLs
-and credentials come from :class:`~theset_daemon.config.Settings`.
+budget (``{namespace}:quota:{name}``, :mod:`theset_daemon.providers.quota.rules`); base URLs
+and credentials come from :class:`~theset_daemon.runtime.config.Settings`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import aiohttp
 import redis.asyncio as aioredis
 
 from ..broker.rate_limit import ClusterRateLimiter
-from ..config import Settings
-from ..quota import quota_policies
-from ..quota_store import QuotaBudget
+from ..runtime.config import Settings
+from .quota.rules import quota_policies
+from .quota.store import QuotaBudget
 from .errors import (
     AudioFeaturesRefused,
     MalformedResponse,

@@ -67,7 +67,7 @@ class QuotaHeld(ProviderThrottled):
     """
 
     def __init__(self, provider: str, endpoint: str, kind: str, until_ms: int, now_ms: int) -> None:
-        from ..quota import held_message
+        from .quota.rules import held_message
 
         wait_s = max(0.001, (until_ms - now_ms) / 1000)
         super().__init__(provider, endpoint, wait_s, f"{kind} work: {held_message(provider, until_ms)}")

@@ -28,11 +28,11 @@ from multidict import CIMultiDictProxy
 
 from ..broker.job import current_job
 from ..broker.rate_limit import ClusterRateLimiter
-from ..job_log import count_request
-from ..metrics import PROVIDER_LATENCY, PROVIDER_REQUESTS
+from ..runtime.job_log import count_request
+from ..runtime.metrics import PROVIDER_LATENCY, PROVIDER_REQUESTS
 from ..queues import Priority
-from ..quota import ProviderReport, current_work, now_ms
-from ..quota_store import QuotaBudget
+from .quota.rules import ProviderReport, current_work, now_ms
+from .quota.store import QuotaBudget
 from .errors import (
     MalformedResponse,
     ProviderError,

@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Sequence, 
 from urllib.parse import quote
 
 from ..catalog.models import Album, AudioFeatures, Image, SpotifyArtist, Track
-from ..quota import ProviderReport, now_ms
+from .quota.rules import ProviderReport, now_ms
 from .errors import (
     AudioFeaturesRefused,
     MalformedResponse,

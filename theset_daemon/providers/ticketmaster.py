@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..catalog.models import Event, Image, TmAttraction, Venue
-from ..quota import ProviderReport
+from .quota.rules import ProviderReport
 from .http import ProviderHttp, Reply, wire_shape
 
 #: Events per page (Ticketmaster's maximum).

@@ -38,9 +38,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from .. import jobs
-from ..config import ConfigError
-from ..metrics import SCHEDULE_RUNS
-from ..package_data import default_schedules_file
+from ..runtime.config import ConfigError
+from ..runtime.metrics import SCHEDULE_RUNS
+from ..runtime.package_data import default_schedules_file
 from ..queues import QUEUES_BY_NAME, Priority
 
 logger = logging.getLogger(__name__)
@@ -63,8 +63,8 @@ _FIRE_TIME: contextvars.ContextVar[datetime] = contextvars.ContextVar("theset_fi
 class ScheduleFileError(ConfigError):
     """A schedule file the daemon cannot use; the message starts with ``file:line:``.
 
-    A :class:`~theset_daemon.config.ConfigError`, so ``run`` exits with
-    :data:`~theset_daemon.config.EXIT_CONFIG` and the message.
+    A :class:`~theset_daemon.runtime.config.ConfigError`, so ``run`` exits with
+    :data:`~theset_daemon.runtime.config.EXIT_CONFIG` and the message.
     """
 
     def __init__(self, path: Path | str | Traversable, line: int, problem: str) -> None:

@@ -30,7 +30,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from .. import jobs
-from ..package_data import query
+from ..runtime.package_data import query
 
 logger = logging.getLogger(__name__)
 

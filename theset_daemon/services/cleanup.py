@@ -25,7 +25,7 @@ import time
 import uuid
 from typing import Any
 
-from ..context import Resources
+from ..runtime.resources import Resources
 
 logger = logging.getLogger(__name__)
 

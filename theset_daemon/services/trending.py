@@ -26,7 +26,7 @@ import asyncpg
 import orjson
 import redis.asyncio as aioredis
 
-from ..package_data import query
+from ..runtime.package_data import query
 
 #: Artists kept per timeframe.
 TOP_N = 50

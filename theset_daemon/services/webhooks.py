@@ -37,7 +37,7 @@ import orjson
 
 from .. import jobs
 from ..broker import Permanent
-from ..context import Resources
+from ..runtime.resources import Resources
 from ..imports.view import load_import_view
 from ..providers.safe_fetch import AddressRefused, guarded_session, is_public
 

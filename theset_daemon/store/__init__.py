@@ -1,8 +1,8 @@
-"""SQL upserts the import actors call: idempotent, batched, one module per table.
+"""PostgreSQL: the connection pool (:mod:`.pool`), the migration runner (:mod:`.migrate`)
+and the SQL the daemon runs, one module per table: idempotent, batched upserts.
 
-Every function takes a pool or a connection (``Db``) from
-:func:`theset_daemon.db.create_pool` (jsonb values are Python values) and
-plain model values.
+Every function takes a pool or a connection (``Db``) from :func:`create_pool`
+(jsonb values are Python values) and plain model values.
 """
 
 from .artists import (
@@ -16,14 +16,16 @@ from .artists import (
 )
 from .connection import Db, transaction
 from .imports import create_import, fail_stale_imports, get_import, update_import
+from .migrate import MigrationError, migrate
+from .pool import create_pool
 from .setlists import upsert_setlists
 from .shows import show_status, shows_for_linking, upsert_shows
 from .songs import song_ids_by_title, upsert_songs
 from .venues import update_venue_details, upsert_venues
 
 __all__ = [
-    "Db", "SpotifyArtistTaken", "artist_counts", "create_import", "fail_stale_imports", "get_import",
-    "mark_artist_synced", "set_setlistfm_mbid", "show_status", "shows_for_linking", "slugify",
+    "Db", "MigrationError", "SpotifyArtistTaken", "artist_counts", "create_import", "create_pool", "fail_stale_imports", "get_import",
+    "mark_artist_synced", "migrate", "set_setlistfm_mbid", "show_status", "shows_for_linking", "slugify",
     "song_ids_by_title", "transaction", "update_artist_spotify", "update_import",
     "update_venue_details", "upsert_artist_from_tm", "upsert_setlists", "upsert_shows",
     "upsert_songs", "upsert_venues",

@@ -18,12 +18,12 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import pauses
+from ..runtime import pauses
 from ..broker.admin import JobStateConflict, QueueAdmin, UnknownJob, UnknownQueue
 from ..imports.stream import events_url as signed_events_url
 from ..imports.view import public_error
 from ..jobs import schedule_manual_id
-from ..masking import masker
+from ..runtime.masking import masker
 from .admin_auth import require_admin
 from .errors import InvalidRequest, json_response
 from .imports import read_json_object

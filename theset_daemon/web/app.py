@@ -6,9 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ..config import Settings
-from ..loop_monitor import LoopMonitor
-from ..readiness import ReadinessCheck
+from ..runtime.config import Settings
+from ..runtime.loop_monitor import LoopMonitor
+from ..runtime.readiness import ReadinessCheck
 from . import health, metrics
 from .connection_guard import ConnectionGuard
 from .errors import error_body, json_errors, json_response, quiet_client_errors

@@ -32,7 +32,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from ..log_throttle import ThrottledLog
+from ..runtime.log_throttle import ThrottledLog
 
 logger = logging.getLogger(__name__)
 

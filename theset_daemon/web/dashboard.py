@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import orjson
 from aiohttp import web
 
-from ..package_data import static_dir
+from ..runtime.package_data import static_dir
 from .admin_auth import CSRF_HEADER, SESSION_COOKIE, SESSION_TTL_S, csrf_matches, current_session
 from .auth import token_matches
 from .errors import InvalidRequest, error_body, json_response

@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ..config import Settings
-from ..loop_monitor import LoopMonitor
-from ..readiness import ReadinessCheck
+from ..runtime.config import Settings
+from ..runtime.loop_monitor import LoopMonitor
+from ..runtime.readiness import ReadinessCheck
 
 if TYPE_CHECKING:
-    from ..context import Resources
+    from ..runtime.resources import Resources
     from .sessions import SessionStore
     from .throttle import AuthThrottle
 
@@ -28,7 +28,7 @@ AUTH_THROTTLE: web.AppKey["AuthThrottle"] = web.AppKey("auth_throttle")
 
 def booted(request: web.Request) -> "Resources":
     """The daemon's resources, or 503 while it is still connecting."""
-    from ..context import resources
+    from ..runtime.resources import resources
 
     try:
         return resources()

@@ -13,7 +13,7 @@ import logging
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from ..metrics import DAEMON_READY, LOOP_LAG, LOOP_LAG_MAX
+from ..runtime.metrics import DAEMON_READY, LOOP_LAG, LOOP_LAG_MAX
 from .auth import require_bearer
 from .keys import LOOP_MONITOR, QUEUE_DEPTHS, READINESS, SETTINGS
 

@@ -3,7 +3,7 @@
 Built from the live app's facts (the queue table, the loaded schedules) so the
 enums in the document are the queues and schedules this daemon knows. The
 document itself is public: it holds no secret, and tools fetch it before they
-authenticate. ``tests/test_openapi_fuzz.py`` fuzzes a running daemon from it.
+authenticate. ``tests/web/test_openapi_fuzz.py`` fuzzes a running daemon from it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The daily provider budgets: ``GET /api/admin/quotas`` and their ``/metrics`` gauges.
 
-Both read the same overview (:func:`~theset_daemon.quota_forecast.quota_overview`):
+Both read the same overview (:func:`~theset_daemon.providers.quota.forecast.quota_overview`):
 per provider, its window (limit, used by kind of work, remaining, reset), what
 the queued work is expected to cost and a warning when the queued recurring
 work will not fit before the reset. The daemon sets :data:`QUOTAS`. The gauges
@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import REGISTRY
 
-from ..metrics import (
+from ..runtime.metrics import (
     QUOTA_GAUGES,
     PROVIDER_QUOTA_HELD,
     PROVIDER_QUOTA_LIMIT,
@@ -26,7 +26,7 @@ from ..metrics import (
     PROVIDER_QUOTA_SPENT,
     PROVIDER_QUOTA_USED,
 )
-from ..quota import KINDS, now_ms
+from ..providers.quota.rules import KINDS, now_ms
 from .admin_auth import require_admin
 from .errors import json_response
 from .keys import booted

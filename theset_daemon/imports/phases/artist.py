@@ -15,7 +15,7 @@ from uuid import UUID
 import asyncpg
 
 from ...catalog.matching import best_artist_match
-from ...job_log import note
+from ...runtime.job_log import note
 from ...providers import ProviderError, Providers
 from ...store import SpotifyArtistTaken, update_artist_spotify, upsert_artist_from_tm
 

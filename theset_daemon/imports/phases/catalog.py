@@ -17,7 +17,7 @@ import asyncpg
 
 from ...catalog import studio_tracks
 from ...catalog.studio import live_albums
-from ...job_log import note, note_each
+from ...runtime.job_log import note, note_each
 from ...providers import AudioFeaturesRefused, Providers
 from ...store import mark_artist_synced, upsert_songs
 from . import Report, no_report

@@ -15,7 +15,7 @@ from uuid import UUID
 import aiohttp
 import asyncpg
 
-from ...image_size import image_size
+from ...catalog.image_size import image_size
 from ...providers.safe_fetch import read_capped
 
 logger = logging.getLogger(__name__)

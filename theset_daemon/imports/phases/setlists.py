@@ -13,7 +13,7 @@ from ...catalog.matching import (
     link_setlist_to_show,
     match_setlist_songs,
 )
-from ...job_log import note, note_each
+from ...runtime.job_log import note, note_each
 from ...providers import Providers
 from ...store import (
     mark_artist_synced,

@@ -7,7 +7,7 @@ from uuid import UUID
 
 import asyncpg
 
-from ...job_log import note
+from ...runtime.job_log import note
 from ...providers import Providers
 from ...store import mark_artist_synced, upsert_shows, upsert_venues
 from . import Report, no_report

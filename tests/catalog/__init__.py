@@ -1,0 +1,1 @@
+"""The catalogue: the studio filter, live markers, dedupe, cross-provider matching."""

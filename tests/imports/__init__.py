@@ -1,0 +1,1 @@
+"""The artist import: kickoff, plan, phases, progress, reconciliation, end to end."""

@@ -1,0 +1,1 @@
+"""The provider clients against the sandbox, the priority gate, the safe fetch."""

@@ -1,0 +1,1 @@
+"""Process life: the daemon under systemd, configuration, queue routing, logs and masking, pauses, monitoring."""

@@ -1,0 +1,1 @@
+"""The stand-in provider APIs: their generated world and their contract with the documented examples."""

@@ -1,0 +1,1 @@
+"""Schedules: the file, cron, the cluster claim."""

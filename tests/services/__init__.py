@@ -1,0 +1,1 @@
+"""Services around the import: cache, trending, webhooks, cleanup, the daily quota."""

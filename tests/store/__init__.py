@@ -1,0 +1,1 @@
+"""The store on real PostgreSQL: migrations, upserts, import status rows."""

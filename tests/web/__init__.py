@@ -1,0 +1,1 @@
+"""The side server: admin and jobs API, dashboard, SSE, OpenAPI, the security findings."""
