@@ -118,7 +118,11 @@ async def poisson_kickoffs(env: dict[str, str], rate: float, duration: float, la
     sandbox = await asyncio.to_thread(SandboxProcess, "--latency-ms", str(latency_ms), "--jitter-ms", str(jitter_ms),
                                       *limits, seed=11)
     rates = {f"THESET_{p.upper()}_RATE": str(r if limited else 1000) for p, r in RATES.items()}
-    daemon = await start_daemon({**env, **sandbox.env, **rates, "THESET_HTTP_PORT": str(free_port())})
+    try:
+        daemon = await start_daemon({**env, **sandbox.env, **rates, "THESET_HTTP_PORT": str(free_port())})
+    except BaseException:
+        await asyncio.to_thread(sandbox.stop)  # a daemon that never came up leaves no sandbox behind
+        raise
     from theset_daemon.sandbox import Sandbox
 
     attractions = [a.tm_id for a in Sandbox(11).truth.artists]
@@ -148,6 +152,8 @@ async def poisson_kickoffs(env: dict[str, str], rate: float, duration: float, la
             await asyncio.gather(*arrivals)
             stop.set()
             await watcher
+            async with session.get(f"{daemon.url}/metrics") as resp:
+                scrape = await resp.text()
     finally:
         await asyncio.to_thread(daemon.stop)
         await asyncio.to_thread(sandbox.stop)
@@ -157,6 +163,10 @@ async def poisson_kickoffs(env: dict[str, str], rate: float, duration: float, la
             "p50_ms": round(percentile(ms, 0.5), 2), "p99_ms": round(percentile(ms, 0.99), 2),
             "max_ms": round(max(ms), 2),
             "loop_lag_ms": lag_summary(lags),
+            # the daemon's own histograms (upper bucket bounds): kickoff -> phase 1 done, and a progress
+            # entry's XADD -> written to its SSE clients' sockets
+            "daemon_visible_ms": histogram_quantiles(scrape, "theset_import_visible_seconds"),
+            "daemon_sse_written_ms": histogram_quantiles(scrape, "theset_sse_delivery_seconds"),
             "load_avg_1m": round(os.getloadavg()[0], 2)}
 
 
@@ -205,6 +215,17 @@ async def watch_loop_lag(daemon: DaemonProcess, lags: list[float], stop: asyncio
             async with session.get(f"{daemon.url}/healthz") as resp:
                 lags.append((await resp.json())["loop_lag_ms"])
             await asyncio.sleep(0.25)
+
+
+def histogram_quantiles(metrics_text: str, name: str, qs: tuple[float, ...] = (0.5, 0.99)) -> dict[str, Any]:
+    """Upper bucket bounds (ms) holding the ``qs`` quantiles of a Prometheus histogram, and its count."""
+    buckets = [(float(line.split('le="', 1)[1].split('"', 1)[0]), float(line.rsplit(" ", 1)[1]))
+               for line in metrics_text.splitlines() if line.startswith(f"{name}_bucket{{")]
+    if not buckets or not buckets[-1][1]:
+        return {"n": 0}
+    total = buckets[-1][1]
+    return {"n": int(total), **{f"p{round(q * 100)}_le": next(b for b, c in buckets if c >= q * total) * 1000
+                                for q in qs}}
 
 
 def lag_summary(lags: list[float]) -> dict[str, float]:

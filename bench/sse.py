@@ -17,7 +17,12 @@ Figures:
 
 * ``delivery_ms``: event received by a client minus its stream id's time (the
   XADD's Redis clock, right after the report's commit), p50/p99/max over every
-  progress and done event of every client;
+  progress and done event of every client; split into ``delivery_ms_distinct``
+  (the clients on their own import) and ``delivery_ms_fans_of_one``;
+* ``daemon_written_ms``: the daemon's own ``theset_sse_delivery_seconds``: from the
+  stream id's time to the frame written to every caught-up client's socket of that
+  import (upper bucket bounds of p50 and p99): the part the clients' scheduling
+  on this shared machine does not add to;
 * ``readyz_ms`` / ``admin_ms``: latency of each probe, with the count of non-200s;
 * ``done``: streams that ended with their ``done`` event (must equal ``streams``);
 * ``rss_mb_per_1000_streams``: the daemon's RSS with every stream open minus its
@@ -80,7 +85,9 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 async def one_stream(port: int, path: str, latencies: list[float], outcome: dict[str, int], ready: list[int],
-                     gate: asyncio.Semaphore) -> None:
+                     gate: asyncio.Semaphore, done_latencies: list[float]) -> None:
+    """Follow one stream to its done event: each event's delivery time (ms) to ``latencies``, the done's
+    also to ``done_latencies``."""
     try:
         async with gate:  # a bounded number of connects in flight: no SYN storm
             reader, writer = await asyncio.open_connection(HOST, port)
@@ -109,6 +116,7 @@ async def one_stream(port: int, path: str, latencies: list[float], outcome: dict
                 elif name in (b"progress", b"done") and event_id:
                     latencies.append(now_ms - int(event_id.split(b"-")[0]))
                     if name == b"done":
+                        done_latencies.append(latencies[-1])
                         outcome["done"] += 1
                         return
                 elif name == b"reconnect":
@@ -125,16 +133,18 @@ async def one_stream(port: int, path: str, latencies: list[float], outcome: dict
 
 async def client_main(port: int, paths: list[str]) -> None:
     raise_nofile()
-    latencies: list[float] = []
+    latencies: dict[bool, list[float]] = {True: [], False: []}  # by "a fan of the shared import"
     outcome = {"done": 0, "reconnect": 0, "closed": 0, "refused": 0}
     ready = [0]
     gate = asyncio.Semaphore(64)
-    tasks = [asyncio.ensure_future(one_stream(port, p, latencies, outcome, ready, gate)) for p in paths]
+    done: list[float] = []
+    tasks = [asyncio.ensure_future(one_stream(port, p, latencies[fan], outcome, ready, gate, done)) for p, fan in paths]
     while ready[0] + outcome["refused"] < len(paths):
         await asyncio.sleep(0.1)
     print("ready", flush=True)
     await asyncio.gather(*tasks, return_exceptions=True)
-    print(orjson.dumps({"latencies": latencies, **outcome}).decode(), flush=True)
+    print(orjson.dumps({"fans": latencies[True], "distinct": latencies[False], "done_events": done, **outcome}).decode(),
+          flush=True)
 
 
 # --- the bench ------------------------------------------------------------------------------
@@ -164,6 +174,28 @@ async def probe(url: str, every_s: float, stop: asyncio.Event, headers: dict[str
 def cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def profile(pid: int, out: str, duration: float) -> subprocess.Popen[bytes]:
+    """py-spy (if installed beside this Python) sampling the daemon while reports flow, collapsed stacks to ``out``."""
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen([str(spy), "record", "--pid", str(pid), "--duration", str(int(duration) + 15), "--rate", "200",
+                             "--format", "raw", "--nonblocking", "--threads", "--gil", "--output", out], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def histogram_quantiles(metrics_text: str, name: str, qs: tuple[float, ...] = (0.5, 0.99)) -> dict[str, Any]:
+    """Upper bucket bounds holding the ``qs`` quantiles of a Prometheus histogram (in ms), and its count."""
+    buckets = []
+    for line in metrics_text.splitlines():
+        if line.startswith(f"{name}_bucket{{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets.append((float(bound), float(line.rsplit(" ", 1)[1])))
+    if not buckets or not buckets[-1][1]:
+        return {"n": 0}
+    total = buckets[-1][1]
+    found = {f"p{round(q * 100)}_le": next(b for b, c in buckets if c >= q * total) * 1000 for q in qs}
+    return {"n": int(total), **found}
 
 
 def rss_mb(pid: int) -> float:
@@ -218,6 +250,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                THESET_DATABASE_URL=database_url, THESET_API_TOKEN=API_TOKEN, THESET_ADMIN_TOKEN=ADMIN_TOKEN,
                THESET_SSE_SECRET=SSE_SECRET, THESET_HTTP_PORT=str(port), THESET_LOG_LEVEL="WARNING",
                THESET_ACTOR_MODULES="theset_daemon.actors", **LOOPBACK_PROVIDERS)
+    if args.readers:
+        env["THESET_SSE_READERS"] = str(args.readers)
     daemon = DaemonProcess(env).start()
     clients: list[subprocess.Popen[bytes]] = []
     pool = redis = None
@@ -236,7 +270,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         def path(import_id: str) -> str:
             return f"/api/imports/{import_id}/events?token={sign_events_token(SSE_SECRET, import_id, ttl_s=3600)}"
 
-        paths = [path(i) for i in distinct] + [path(shared)] * args.fans
+        paths = [(path(i), False) for i in distinct] + [(path(shared), True)] * args.fans
         random.shuffle(paths)
         rss_before = rss_mb(daemon.proc.pid)
         opened = time.monotonic()
@@ -260,18 +294,28 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                                             {"Authorization": f"Bearer {ADMIN_TOKEN}"}))
         reporter = ProgressReporter(pool, redis, namespace)
         cpu_before, wall_before = cpu_s(daemon.proc.pid), time.monotonic()
+        spy = profile(daemon.proc.pid, args.py_spy, args.duration) if args.py_spy else None
         sent = await produce(reporter, distinct, shared, args.duration, args.period)
+        if spy is not None:
+            await asyncio.to_thread(spy.wait)
         results = [orjson.loads(await asyncio.to_thread(proc.stdout.readline)) for proc in clients]
         daemon_cpu = (cpu_s(daemon.proc.pid) - cpu_before) / (time.monotonic() - wall_before)
         health = await asyncio.to_thread(daemon.get, "/healthz")
+        scrape = await asyncio.to_thread(daemon.get, "/metrics")
         stop.set()
-        latencies = [x for r in results for x in r["latencies"]]
+        fans = [x for r in results for x in r["fans"]]
+        others = [x for r in results for x in r["distinct"]]
         streams = len(paths)
         return {
             "streams": streams, "distinct_imports": args.distinct, "fans_of_one": args.fans,
             "client_procs": args.client_procs, "duration_s": args.duration, "reports_sent": sent,
             "open_all_s": round(open_s, 2),
-            "delivery_ms": percentiles(latencies),
+            "delivery_ms": percentiles(fans + others),
+            "delivery_ms_distinct": percentiles(others), "delivery_ms_fans_of_one": percentiles(fans),
+            "delivery_ms_done_events": percentiles([x for r in results for x in r["done_events"]]),  # all at once
+            # the daemon's side: entry id time -> written to every caught-up fan's socket (bucket bounds)
+            "daemon_written_ms": histogram_quantiles(scrape[1] if isinstance(scrape[1], str) else "",
+                                                     "theset_sse_delivery_seconds"),
             "done": sum(r["done"] for r in results),
             "reconnect": sum(r["reconnect"] for r in results), "closed_early": sum(r["closed"] for r in results),
             "refused": sum(r["refused"] for r in results),
@@ -311,6 +355,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of progress reports")
     parser.add_argument("--period", type=float, default=5.0, help="seconds between reports of one distinct import")
     parser.add_argument("--client-procs", type=int, default=4, help="client processes (bounded, loopback only)")
+    parser.add_argument("--readers", type=int, help="THESET_SSE_READERS for the daemon (default: the daemon's)")
+    parser.add_argument("--py-spy", metavar="OUT", help="profile the daemon with py-spy (pip install py-spy) into OUT")
     args = parser.parse_args()
     args.client_procs = max(1, min(args.client_procs, 8))
     raise_nofile()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 import redis.asyncio as aioredis
 
@@ -16,7 +19,16 @@ from tests.helpers.sse import SECRET, SseReader, connect, eventually, expect_err
 from theset_daemon.runtime import config
 from theset_daemon.imports import plan
 from theset_daemon.imports.signing import sign_events_token
-from theset_daemon.imports.stream import CONTROL_CONNECTIONS, reader_client
+from theset_daemon.imports.progress import stream_key
+from theset_daemon.imports.stream import (
+    CONTROL_CONNECTIONS,
+    ProgressHub,
+    Reconnect,
+    Sink,
+    StreamEntry,
+    Subscription,
+    reader_client,
+)
 from theset_daemon.store import imports as imports_store
 
 
@@ -140,7 +152,6 @@ class _Transport:
 
 
 async def test_a_caught_up_client_gets_live_entries_straight_from_the_reader() -> None:
-    from theset_daemon.imports.stream import Sink, StreamEntry, Subscription
 
     transport = _Transport()
     sub = Subscription("1-0", queue_size=10)
@@ -154,7 +165,6 @@ async def test_a_caught_up_client_gets_live_entries_straight_from_the_reader() -
 
 
 async def test_a_client_whose_socket_backs_up_is_told_to_reconnect() -> None:
-    from theset_daemon.imports.stream import Reconnect, Sink, StreamEntry, Subscription
 
     sub = Subscription("1-0", queue_size=10)
     sub.attach(Sink(_Transport(queued=5000), chunked=False, max_buffer=1000))  # type: ignore[arg-type]
@@ -178,3 +188,91 @@ async def test_an_http_1_0_client_gets_plain_frames(start_daemon, reporter, pg_p
     rest = await asyncio.wait_for(reader.read(), 5)  # to the end: the server closes after done
     assert rest.startswith(f"id: {done}\nevent: done\ndata: {{".encode()) and rest.endswith(b"}\n\n")
     writer.close()
+
+
+async def test_fans_of_one_import_get_one_shared_frame(async_redis, namespace, reporter, pg_pool) -> None:  # noqa: F811
+
+    hub = ProgressHub(async_redis, namespace, block_ms=1000)
+    import_id = await new_import(pg_pool)
+    transports = [_Transport() for _ in range(50)]
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            for transport in transports:
+                sub = await stack.enter_async_context(hub.subscribe(import_id))
+                sub.attach(Sink(transport, chunked=True, max_buffer=1000))  # type: ignore[arg-type]
+            await reporter.report(import_id, stage="catalog", progress=50)
+            await eventually(lambda: all(t.written for t in transports))
+        frames = [t.written[0] for t in transports]
+        assert all(frame is frames[0] for frame in frames)  # encoded once, the same bytes for every fan
+        assert b"event: progress" in frames[0]
+    finally:
+        await hub.close()
+
+
+async def test_a_client_over_the_high_water_mark_is_dropped_and_the_others_keep_receiving(
+    start_daemon, reporter, pg_pool  # noqa: F811
+) -> None:
+    daemon = await start_daemon(max_buffer=16384)
+    import_id = await new_import(pg_pool)
+    port = int(daemon.url.rsplit(":", 1)[1])
+    request = f"GET /api/imports/{import_id}/events?token={sign_events_token(SECRET, import_id, ttl_s=60)} HTTP/1.0\r\n\r\n"
+
+    async def connect(rcvbuf: int | None = None) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        sock = socket.socket()
+        if rcvbuf:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)  # a small window: the daemon's side backs up
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        reader, writer = await asyncio.open_connection(sock=sock, limit=2**16)  # pauses reading at 128 KiB
+        writer.write(request.encode())
+        head = b""
+        while b"event: snapshot" not in head:
+            head += await asyncio.wait_for(reader.readuntil(b"\n\n"), 5)
+        return reader, writer
+
+    slow, slow_writer = await connect(rcvbuf=4096)  # reads nothing from here on
+    fast, fast_writer = await connect()
+    received = []
+
+    async def follow() -> None:
+        while frame := await fast.readuntil(b"\n\n"):
+            received.append(frame)
+            if b"event: done" in frame:
+                return
+
+    following = asyncio.ensure_future(follow())
+    padding = "x" * 8000
+    sent = 0
+    while daemon.hub.clients == 2 and sent < 2000:  # bounded: the slow client must go long before that
+        await reporter.report(import_id, stage="catalog", progress=1 + sent % 98, message=padding)
+        sent += 1
+    await eventually(lambda: daemon.hub.clients == 1)
+    done = await reporter.report(import_id, stage=plan.DONE, progress=100, status=imports_store.STATUS_COMPLETED)
+    await asyncio.wait_for(following, 10)
+    assert sum(b"event: progress" in f for f in received) == sent and f"id: {done}".encode() in received[-1]
+    # The slow client, reading at last: its backlog, then the reconnect hint, then the end (or a reset).
+    # (read within the daemon's grace: after it, a client that never reads is cut off with a reset)
+    rest = b""
+    while data := await asyncio.wait_for(slow.read(2**20), 10):
+        rest += data
+    assert b"event: done" not in rest
+    assert rest.endswith(b'event: reconnect\ndata: {"reason":"behind"}\n\n')
+    for writer in (slow_writer, fast_writer):
+        writer.close()
+
+
+async def test_an_entry_appended_without_a_change_notice_still_arrives(async_redis, namespace, pg_pool) -> None:  # noqa: F811
+    """The readers block on the change notices; a sweep over every followed import catches what has none."""
+
+
+    hub = ProgressHub(async_redis, namespace, block_ms=200)
+    import_id = await new_import(pg_pool)
+    transport = _Transport()
+    try:
+        async with hub.subscribe(import_id) as sub:
+            sub.attach(Sink(transport, chunked=False, max_buffer=1000))  # type: ignore[arg-type]
+            entry_id = await async_redis.xadd(stream_key(namespace, import_id), {"data": orjson.dumps({"status": "running"})})
+            await eventually(lambda: bool(transport.written))
+        assert transport.written[0].startswith(b"id: %s\nevent: progress\n" % entry_id)
+    finally:
+        await hub.close()

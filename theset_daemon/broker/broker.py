@@ -15,15 +15,17 @@ import logging
 import os
 import socket
 import time
+from functools import cached_property
 from typing import Any, Callable, Iterable, Sequence
 
 import dramatiq
 from dramatiq import Message
-from dramatiq.errors import DecodeError, QueueJoinTimeout, QueueNotFound
+from dramatiq.errors import QueueJoinTimeout, QueueNotFound
 from dramatiq.middleware import CurrentMessage, Middleware, MiddlewareError
 
-from . import connection
+from . import cluster_metrics, connection
 from . import priority as priorities
+from .admin import QueueAdmin
 from .composition import composition_middleware
 from .connection import RedisTarget
 from .deferred import defer, on_loop
@@ -201,6 +203,12 @@ class TheSetBroker(dramatiq.Broker):
         for listener in list(self.declare_listeners):
             listener(queue_name)
 
+    @cached_property
+    def admin(self) -> QueueAdmin:
+        """The operator API on this broker's queues and jobs (pause, resume, job records, dead
+        letters; unmasked): :class:`~.admin.QueueAdmin`, the only one."""
+        return QueueAdmin(self)
+
     def spec_for(self, queue_name: str) -> QueueSpec:
         """The table's row for ``queue_name``; a queue missing from it gets concurrency 1, NORMAL."""
         spec = self.specs.get(queue_name)
@@ -376,37 +384,7 @@ class TheSetBroker(dramatiq.Broker):
 
     async def export_depths(self) -> dict[str, dict[str, int]]:
         """Claim the metrics lead and, when held, set the cluster-wide gauges (``cluster_metrics.py``)."""
-        from .cluster_metrics import export
-
-        return await export(self)
-
-    async def pause(self, queue: str) -> None:
-        """Stop every daemon fetching from ``queue`` (persists in Redis until :meth:`resume`)."""
-        await self.aredis.set(self.keys.queue(queue, "paused"), 1)
-
-    async def resume(self, queue: str) -> None:
-        """Let daemons fetch from ``queue`` again, waking an idle one."""
-        async with self.aredis.pipeline(transaction=False) as pipe:
-            pipe.delete(self.keys.queue(queue, "paused"))
-            pipe.zadd(self.keys.queue(queue, "marker"), {"1": 0})
-            await pipe.execute()
-
-    async def is_paused(self, queue: str) -> bool:
-        return bool(await self.aredis.exists(self.keys.queue(queue, "paused")))
-
-    async def job(self, job_id: str) -> dict[str, Any] | None:
-        """The job record of ``job_id`` (decoded; ``message`` holds the Dramatiq message), or None."""
-        raw = await self.aredis.hgetall(self.keys.job(job_id))
-        return decode_record(raw) if raw else None
-
-    async def dead_letters(self, queue: str, *, limit: int = 100) -> list[dict[str, Any]]:
-        """The newest dead letters of ``queue`` (job records with reason and failure story)."""
-        ids = await self.aredis.zrevrange(self.keys.queue(queue, "dead"), 0, limit - 1)
-        async with self.aredis.pipeline(transaction=False) as pipe:
-            for job_id in ids:
-                pipe.hgetall(self.keys.job(job_id.decode()))
-            raws = await pipe.execute()
-        return [decode_record(raw) for raw in raws if raw]
+        return await cluster_metrics.export(self)
 
     # -- scripts and lifecycle -------------------------------------------------------------
 
@@ -439,29 +417,3 @@ class TheSetBroker(dramatiq.Broker):
         await self.aredis.aclose()
         self._sync_resp.close()
         self.redis.close()
-
-
-_INT_FIELDS = {"priority", "attempts", "runs", "seq", "failures", "handbacks", "reclaims", "postpones", "logs_dropped"}
-_TIME_FIELDS = {"enqueued_at", "started_at", "finished_at", "due_at", "first_failed_at", "last_failed_at", "ready_at"}
-
-
-def decode_record(raw: dict[bytes, bytes]) -> dict[str, Any]:
-    """A job record HASH as Python values: ints, times in ms, ``message`` decoded.
-
-    A poison message that cannot be decoded (it is in the dead letters for that)
-    reads as ``message`` None with its first bytes in ``undecodable``.
-    """
-    record: dict[str, Any] = {}
-    for key, value in raw.items():
-        name = key.decode()
-        if name == "msg":
-            try:
-                record["message"] = Message.decode(value)
-            except DecodeError:
-                record["message"] = None
-                record["undecodable"] = value[:200].decode(errors="replace")
-        elif name in _INT_FIELDS or name in _TIME_FIELDS:
-            record[name] = int(value)
-        else:
-            record[name] = value.decode()
-    return record

@@ -7,7 +7,9 @@ shape every client sees; one report of an import at a time, cluster-wide, so the
 stream's order is the row's) to the import's stream
 ``{namespace}:progress:{import_id}`` (``MAXLEN ~ 1000``, expiring
 :data:`DEFAULT_STREAM_TTL_S` after the last report), from which any host's SSE
-endpoint replays and follows it. A report with ``stage_done=True`` ends its
+endpoint replays and follows it; the same transaction appends the import's id to
+``{namespace}:progress-changes`` (``MAXLEN ~ 10000``), the one key the SSE readers
+block on, whatever the number of imports they follow. A report with ``stage_done=True`` ends its
 stage: the stage's wall time, measured from its first report on any host, is
 observed once in ``IMPORT_PHASE_DURATION``.
 """
@@ -25,12 +27,14 @@ import orjson
 import redis.asyncio as aioredis
 
 from ..runtime.metrics import IMPORT_PHASE_DURATION
-from ..store.imports import STATUS_RUNNING, STATUSES
+from ..store.imports import STATUSES, STATUS_RUNNING, import_exists, lock_reports, report_row, unlock_reports
 from .plan import STAGES
-from .view import VIEW_COLUMNS, import_view, load_import_view
+from .view import import_view, load_import_view
 
 #: Entries kept per import stream (approximate trim).
 STREAM_MAXLEN = 1000
+#: Change notices kept (approximate trim): the SSE readers are never that far behind, and sweep anyway.
+CHANGES_MAXLEN = 10000
 #: Seconds a stream (and its phase clock) lives after its last report.
 DEFAULT_STREAM_TTL_S = 24 * 3600
 
@@ -44,32 +48,13 @@ def stream_key(namespace: str, import_id: str) -> str:
     return f"{namespace}:progress:{import_id}"
 
 
+def changes_key(namespace: str) -> str:
+    """The stream every report also appends its import's id to: what the SSE readers block on."""
+    return f"{namespace}:progress-changes"
+
+
 def _phases_key(namespace: str, import_id: str) -> str:
     return f"{namespace}:progress:{import_id}:phases"
-
-
-_UPDATE = """
-WITH s AS (
-UPDATE import_status SET
-    stage = $2::text,
-    progress = CASE WHEN $5::text = 'completed' THEN 100 ELSE GREATEST(COALESCE(progress, 0), $3::int) END,
-    message = $4::text,
-    status = $5::text,
-    counts = COALESCE(counts, '{}'::jsonb) || $6::text::jsonb,
-    error = COALESCE($7::text, error),
-    updated_at = now(),
-    completed_at = CASE WHEN $5::text IN ('completed', 'failed') THEN now() ELSE completed_at END
-WHERE id = $1::text::uuid AND status NOT IN ('completed', 'failed')
-RETURNING *
-)
-SELECT""" + VIEW_COLUMNS + """FROM s LEFT JOIN artists a ON a.id = s.artist_id
-"""
-
-#: Serialises one import's reports across hosts (released by _UNLOCK, or by the pool's reset).
-_LOCK = "SELECT pg_advisory_lock(hashtextextended('theset.progress:' || $1::text, 0))"
-_UNLOCK = "SELECT pg_advisory_unlock(hashtextextended('theset.progress:' || $1::text, 0))"
-
-_EXISTS = "SELECT true FROM import_status WHERE id = $1::text::uuid"
 
 
 def _check(stage: str, progress: int, status: str) -> None:
@@ -139,20 +124,18 @@ class ProgressReporter:
         # is committed before the append: the stream only ever shows committed states,
         # and a completion is kept in PostgreSQL even when Redis is away.
         async with self.pool.acquire() as conn:
-            await conn.execute(_LOCK, import_id)
+            await lock_reports(conn, import_id)
             try:
-                row = await conn.fetchrow(
-                    _UPDATE, import_id, stage, progress, message, status, orjson.dumps(counts or {}).decode(), error
-                )
+                row = await report_row(conn, import_id, stage, progress, message, status, counts or {}, error)
                 if row is None:
-                    if await conn.fetchval(_EXISTS, import_id) is None:
+                    if not await import_exists(conn, import_id):
                         raise UnknownImport(import_id)
                     return None  # already completed or failed: its stream has ended
                 return await self._append(import_view(row), stage_done=stage_done)
             finally:
                 if not conn.is_closed():
                     with contextlib.suppress(Exception):  # a lost session has released it already
-                        await conn.execute(_UNLOCK, import_id)
+                        await unlock_reports(conn, import_id)
 
     async def _append(self, event: dict[str, Any], *, stage_done: bool) -> str:
         """XADD the event (the import's view) and keep the stage's clock, in one round trip."""
@@ -168,6 +151,7 @@ class ProgressReporter:
                 pipe.hget(phases, stage)
                 pipe.hsetnx(phases, f"{stage}:done", now)
             pipe.expire(phases, self.stream_ttl_s)
+            pipe.xadd(changes_key(self.namespace), {"i": event["importId"]}, maxlen=CHANGES_MAXLEN, approximate=True)
             replies = await pipe.execute()
         if stage_done and replies[4]:  # first end of this stage: observe it exactly once
             IMPORT_PHASE_DURATION.labels(stage).observe(max(0.0, now - float(replies[3])))

@@ -22,24 +22,30 @@ import's, with a ``reason``), 404 ``not_found`` (unknown import), 503
 serves ``max_streams`` streams.
 
 Fan-out: :class:`ProgressHub` keeps one feed per followed import (a cursor and
-its subscribers) and ``readers`` reader tasks; each reader owns one Redis
-connection and follows all the feeds of its shard with one ``XREAD BLOCK``
-over every stream key, so N followed imports cost ``readers`` connections, and
-one entry read once reaches every fan of its import on this daemon. A new
-feed wakes its reader with ``CLIENT UNBLOCK``. The hub's Redis client (and the
-PostgreSQL pool behind ``app[PROGRESS]``) belong to the SSE path alone: build
-the client with :func:`reader_client`, never hand it the job path's client.
+its subscribers) and ``readers`` reader tasks, each owning one Redis connection.
+A reader blocks on the change-notice stream ``{namespace}:progress-changes``
+(every report appends its import's id there, in the transaction of its XADD:
+one key, whatever the number of followed imports), then reads only the feeds
+named there, from their cursors, with one non-blocking XREAD; a sweep over every
+feed of its shard (every :data:`SWEEP_S` s, after an error, after a silent block)
+catches what a lost notice would miss. N followed imports cost ``readers``
+connections, and one entry read once reaches every fan of its import on this
+daemon: framed once, then one ``transport.write`` per caught-up client from the
+reader itself (:class:`Sink`; no task wake-up, no JSON, no drain), yielding the
+loop every :data:`SLICE_S` s. A client whose socket has ``max_buffer`` bytes
+queued is dropped with a ``reconnect`` hint (and cut after a grace if it reads
+nothing); one keepalive task per hub writes the comments. A new feed wakes its
+reader with ``CLIENT UNBLOCK``. The hub's Redis client (and the PostgreSQL pool
+behind ``app[PROGRESS]``) belong to the SSE path alone: build the client with
+:func:`reader_client`, never hand it the job path's client.
 
-Wiring (the app factory, before the app is frozen)::
-
-    app[SETTINGS] = settings                       # web.keys.SETTINGS: sse_secret
-    redis = reader_client(settings)                # the SSE path's own connections
-    app[PROGRESS] = ProgressReporter(sse_pool, redis, settings.redis_namespace)
-    app[HUB] = ProgressHub(redis, settings.redis_namespace, readers=..., max_streams=...)
-    add_routes(app)                                # the route + on_shutdown hub.close()
+The HTTP handler is :mod:`theset_daemon.web.events`; ``web/app.py`` mounts it
+with the hub (``redis = reader_client(settings)``, the SSE path's own
+connections; ``ProgressHub(redis, namespace, readers=..., max_streams=...)``) and
+a :class:`~.progress.ProgressReporter` on the SSE path's own PostgreSQL pool.
 
 ``await hub.close(reconnect_hint=True)`` (idempotent) ends every stream with
-``reconnect``; :func:`add_routes` registers it on ``on_shutdown``, and a drain
+``reconnect``; the app closes the hub on shutdown, and a drain
 may call it earlier. The Redis client's ``socket_timeout`` (if any) must exceed
 ``block_ms`` (the hub shortens its block to a second under that timeout).
 """
@@ -50,7 +56,7 @@ import asyncio
 import contextlib
 import logging
 import random
-import re
+import time
 import zlib
 from collections import deque
 from dataclasses import dataclass, field
@@ -60,21 +66,16 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 import asyncpg
 import orjson
 import redis.asyncio as aioredis
-from aiohttp import web
 from redis.exceptions import RedisError
 
 from ..broker import connection
 from ..runtime.log_throttle import ThrottledLog
-from ..runtime.metrics import SSE_CLIENTS
+from ..runtime.metrics import SSE_DELIVERY
 from ..store.imports import FINAL_STATUSES
-from ..web.errors import error_body, json_response
-from ..web.keys import SETTINGS
-from .progress import ProgressReporter, is_uuid, stream_key
-from .signing import InvalidToken, sign_events_token, verify_events_token
+from .progress import changes_key, stream_key
 
 logger = logging.getLogger(__name__)
 
-ROUTE = "/api/imports/{import_id}/events"
 #: Seconds of silence before a ``: keepalive`` comment.
 HEARTBEAT_S = 15.0
 #: Milliseconds a client waits before reconnecting (the ``retry:`` field), before jitter.
@@ -89,6 +90,10 @@ QUEUE_SIZE = 1000
 READ_RETRY_S = 1.0
 #: Entries one XREAD returns per stream.
 READ_COUNT = 100
+#: Change notices one blocking read returns.
+CHANGES_COUNT = 1000
+#: Seconds between two reads of every followed import (what a lost change notice would miss arrives then).
+SWEEP_S = 5.0
 #: Redis readers per daemon (each one connection, following a shard of the imports).
 READERS = 2
 #: Open event streams per daemon before new ones get 503.
@@ -97,10 +102,25 @@ MAX_STREAMS = 10000
 CONTROL_CONNECTIONS = 4
 #: Seconds a new stream waits for one of those connections before it is told to reconnect.
 POOL_WAIT_S = 20
-#: Subscribers woken per entry before the reader yields the loop (5,000 fans of one import).
-FANOUT_CHUNK = 500
+#: Seconds a reader writes to subscribers' sockets before it yields the loop (5,000 fans of one import).
+SLICE_S = 0.004
 
-_LAST_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
+#: The keepalive comment, plain and as an HTTP/1.1 chunk.
+KEEPALIVE = b": keepalive\n\n"
+KEEPALIVE_CHUNK = b"%x\r\n%s\r\n" % (len(KEEPALIVE), KEEPALIVE)
+
+
+def sse_event(name: str, data: Any, *, event_id: str | None = None, retry_ms: int | None = None) -> bytes:
+    """One server-sent event, framed (``retry:``, ``id:``, ``event:``, ``data:`` as JSON)."""
+    lines = []
+    if retry_ms is not None:
+        lines.append(f"retry: {retry_ms}")
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    lines.append(f"event: {name}")
+    lines.append("data: " + orjson.dumps(data, default=str).decode())
+    return ("\n".join(lines) + "\n\n").encode()
+
 
 
 #: Failures of the stores behind a stream: the client is told to reconnect, not given a 500.
@@ -164,6 +184,11 @@ class StreamEntry:
         return "done" if self.final else "progress"
 
     @cached_property
+    def key(self) -> tuple[int, int]:
+        """The id as (milliseconds, sequence), parsed once: what orders entries."""
+        return _id_key(self.id)
+
+    @cached_property
     def frame(self) -> bytes:
         """The entry as one SSE event, encoded once for every client."""
         return b"id: %s\nevent: %s\ndata: %s\n\n" % (self.id.encode(), self.name.encode(), self.raw)
@@ -185,9 +210,12 @@ def _chunk(data: bytes) -> bytes:
 class Sink:
     """Writes a caught-up client's events straight to its socket, from the reader's fan-out.
 
-    One ``transport.write`` per event and client (no task wake-up, no JSON): what lets a
-    daemon keep 5,000 fans of one import current. Frames are chunk-encoded when the
-    response is (HTTP/1.1), exactly as aiohttp's own writer would.
+    One ``transport.write`` per batch of events and client (no task wake-up, no JSON, no
+    drain): what lets a daemon keep 5,000 fans of one import current. Frames are
+    chunk-encoded when the response is (HTTP/1.1), exactly as aiohttp's own writer would.
+    A client whose socket has more than ``max_buffer`` bytes queued is dropped
+    (:meth:`drop`): its browser reconnects with its ``Last-Event-ID`` and misses nothing,
+    and the daemon holds no unbounded backlog for it.
 
     Parameters:
       transport: the client's transport (``request.transport``), after the response's first write.
@@ -195,27 +223,96 @@ class Sink:
       max_buffer: bytes queued for the client beyond which it counts as fallen behind.
     """
 
+    __slots__ = ("transport", "chunked", "max_buffer", "last_write")
+
     def __init__(self, transport: asyncio.Transport | None, *, chunked: bool, max_buffer: int) -> None:
         self.transport = transport
         self.chunked = chunked
         self.max_buffer = max_buffer
         self.last_write = asyncio.get_running_loop().time()
 
-    def write_entry(self, entry: StreamEntry) -> bool:
-        return self.write(entry.chunk if self.chunked else entry.frame, framed=True)
+    def write_entry(self, entry: StreamEntry, now: float | None = None) -> bool:
+        return self.send(entry.chunk if self.chunked else entry.frame, now)
 
     def write(self, data: bytes, *, framed: bool = False) -> bool:
-        """Queue ``data`` on the socket; False when the client is gone or too far behind."""
+        """Queue ``data`` (chunk-framed here unless ``framed``); False when the client is gone or too far behind."""
+        return self.send(data if framed or not self.chunked else _chunk(data))
+
+    def send(self, data: bytes, now: float | None = None) -> bool:
+        """Queue ``data``, already framed for this response, at loop time ``now``; False as :meth:`write`."""
         transport = self.transport
         if transport is None or transport.is_closing() or transport.get_write_buffer_size() > self.max_buffer:
             return False
-        transport.write(data if framed or not self.chunked else _chunk(data))
-        self.last_write = asyncio.get_running_loop().time()
+        transport.write(data)
+        self.last_write = asyncio.get_running_loop().time() if now is None else now
         return True
 
+    @property
+    def gone(self) -> bool:
+        """The client's connection is closed or closing."""
+        return self.transport is None or self.transport.is_closing()
 
-def _decode(entry_id: bytes | str, fields: dict[Any, Any]) -> StreamEntry | None:
-    raw = fields.get(b"data", fields.get("data"))
+    def drop(self, reason: str, retry_ms: int, grace_s: float = 5.0) -> None:
+        """Close a client that fell behind: a ``reconnect`` hint after its backlog, and an abort
+        after ``grace_s`` seconds if it has not read that far by then."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        frame = sse_event("reconnect", {"reason": reason}, retry_ms=retry_ms)
+        transport.write(_chunk(frame) if self.chunked else frame)
+        transport.close()  # writes what is queued, then closes
+        asyncio.get_running_loop().call_later(grace_s, _abort, transport)
+
+
+async def _wake_all(subs: list[Subscription], chunk: int = 64) -> None:
+    """Wake the handlers of ``subs`` ``chunk`` at a time, the loop serving others in between
+    (5,000 handlers ending at once would queue 5,000 steps ahead of everything else)."""
+    for n, sub in enumerate(subs, 1):
+        sub._wake()
+        if n % chunk == 0:
+            await asyncio.sleep(0)
+
+
+def _abort(transport: asyncio.BaseTransport) -> None:
+    with contextlib.suppress(Exception):
+        transport.abort()
+
+
+class _Batch:
+    """The entries of one feed from one read, up to its final one: framed once for all its fans."""
+
+    __slots__ = ("entries", "first", "last", "final", "frame", "_chunk")
+
+    def __init__(self, entries: list[StreamEntry]) -> None:
+        for n, entry in enumerate(entries):
+            if entry.final:
+                entries = entries[: n + 1]  # nothing follows the done event
+                break
+        self.entries = entries
+        self.first, self.last = entries[0].key, entries[-1].key
+        self.final = entries[-1].final
+        self.frame = entries[0].frame if len(entries) == 1 else b"".join(e.frame for e in entries)
+        self._chunk: bytes | None = None
+
+    @property
+    def chunk(self) -> bytes:
+        if self._chunk is None:
+            self._chunk = _chunk(self.frame)
+        return self._chunk
+
+
+def _field(fields: dict[Any, Any] | list[Any], name: str) -> Any:
+    """A field of a stream entry, as redis-py's reply callback (a dict) or the raw reply (a flat list) holds it."""
+    if isinstance(fields, dict):
+        return fields.get(name.encode(), fields.get(name))
+    for n in range(0, len(fields) - 1, 2):
+        if _text(fields[n]) == name:
+            return fields[n + 1]
+    return None
+
+
+def _decode(entry_id: bytes | str, fields: dict[Any, Any] | list[Any]) -> StreamEntry | None:
+    raw = _field(fields, "data")
     try:
         raw = raw.encode() if isinstance(raw, str) else raw
         data = orjson.loads(raw)
@@ -232,10 +329,14 @@ def _entries(reply: Any) -> list[StreamEntry]:
     return [e for entry_id, fields in reply or () if (e := _decode(entry_id, fields)) is not None]
 
 
+def _raw_streams(reply: Any) -> Any:
+    """(stream key, raw entries) pairs of an XREAD reply (RESP2 list or RESP3 dict)."""
+    return reply.items() if isinstance(reply, dict) else (reply or ())
+
+
 def _streams(reply: Any) -> list[tuple[str, list[StreamEntry]]]:
     """(stream key, entries) of an XREAD reply (RESP2 list or RESP3 dict)."""
-    items = reply.items() if isinstance(reply, dict) else (reply or ())
-    return [(_text(key), _entries(entries)) for key, entries in items]
+    return [(_text(key), _entries(entries)) for key, entries in _raw_streams(reply)]
 
 
 class Subscription:
@@ -263,7 +364,7 @@ class Subscription:
         if self.sink is not None:
             if self._fresh(entry):
                 if not self.sink.write_entry(entry):
-                    self.end(Reconnect("behind"))
+                    self.end(ConnectionResetError("the client went away") if self.sink.gone else Reconnect("behind"))
                 elif entry.final:
                     self.finished = True
                     self._wake()
@@ -273,6 +374,30 @@ class Subscription:
             return
         self.live.append(entry)
         self._wake()
+
+    def deliver(self, batch: _Batch, now: float, woken: list[Subscription] | None = None) -> bool:
+        """Deliver a feed's batch; True when it went out as one write (a caught-up client's usual case).
+
+        False when this client is finished, ended, not caught up yet or its socket was refused
+        (the entries are then pushed one by one, or the client dropped). With ``woken``, a
+        client that got its final entry is appended there instead of woken (the caller wakes
+        them after its fan-out: their handlers' teardown does not delay the other fans)."""
+        sink = self.sink
+        if sink is None or batch.first <= self.last or self.ended is not None or self.finished:
+            for entry in batch.entries:
+                self.push(entry)
+            return False
+        self.last = batch.last
+        if not sink.send(batch.chunk if sink.chunked else batch.frame, now):
+            self.end(ConnectionResetError("the client went away") if sink.gone else Reconnect("behind"))
+            return False
+        if batch.final:
+            self.finished = True
+            if woken is None:
+                self._wake()
+            else:
+                woken.append(self)
+        return True
 
     def end(self, reason: BaseException) -> None:
         """Make the next :meth:`next` raise ``reason`` (before any entry still buffered)."""
@@ -299,8 +424,9 @@ class Subscription:
                 return entry
         return None
 
-    async def finished_within(self, timeout: float) -> bool:
-        """In sink mode: True once the final entry went out, False after ``timeout`` seconds without it.
+    async def finished_within(self, timeout: float | None) -> bool:
+        """In sink mode: True once the final entry went out, False after ``timeout`` seconds
+        (None: no limit) without it.
 
         Raises:
           Reconnect / EOFError: as :meth:`next`.
@@ -353,6 +479,11 @@ class Subscription:
                 return entry
 
 
+def _bulk(value: bytes) -> bytes:
+    """One RESP bulk string."""
+    return b"$%d\r\n%s\r\n" % (len(value), value)
+
+
 @dataclass(eq=False)
 class _Feed:
     """One followed import on this daemon: where its stream has been read to, and who follows it."""
@@ -360,23 +491,64 @@ class _Feed:
     key: str
     cursor: str
     subscribers: set[Subscription] = field(default_factory=set)
+    key_arg: bytes = b""
+    _cursor_arg: tuple[str, bytes] = ("", b"")
+
+    def __post_init__(self) -> None:
+        self.key_arg = _bulk(self.key.encode())
+
+    @property
+    def cursor_arg(self) -> bytes:
+        """The cursor as a RESP bulk string, re-encoded only when it moved."""
+        cursor, arg = self._cursor_arg
+        if cursor != self.cursor:
+            self._cursor_arg = (self.cursor, arg := _bulk(self.cursor.encode()))
+        return arg
+
+
+def _command(*args: bytes) -> bytes:
+    """A command packed as RESP."""
+    return b"".join([b"*%d\r\n" % len(args), *map(_bulk, args)])
+
+
+def xread_command(feeds: list[_Feed], count: int, block_ms: int | None) -> bytes:
+    """``XREAD COUNT count [BLOCK block_ms] STREAMS <keys> <cursors>``, packed as RESP.
+
+    Each feed keeps its key and cursor encoded between reads, so a read over 1,000 imports
+    costs a join, not 2,000 encodes (redis-py's ``pack_command``: 2-4 ms for 500 imports).
+    """
+    head = (b"XREAD", b"COUNT", b"%d" % count, *((b"BLOCK", b"%d" % block_ms) if block_ms is not None else ()),
+            b"STREAMS")
+    return b"".join([b"*%d\r\n" % (len(head) + 2 * len(feeds)), *map(_bulk, head),
+                     *[f.key_arg for f in feeds], *[f.cursor_arg for f in feeds]])
 
 
 class _Reader:
-    """One Redis connection following every feed of its shard with a single XREAD BLOCK."""
+    """One Redis connection following every feed of its shard.
+
+    It blocks on the changes stream (one key, whatever the number of feeds: every report
+    appends its import's id there), then reads only the feeds named there, from their
+    cursors, without blocking. A feed that joins is read at once (its XREAD interrupts the
+    block with ``CLIENT UNBLOCK``); every :data:`SWEEP_S` seconds, after an error and
+    after a silent block, one read covers every feed: what a lost or trimmed change
+    notice would have missed arrives then.
+    """
 
     def __init__(self, hub: ProgressHub, index: int) -> None:
         self.hub = hub
         self.index = index
         self.feeds: dict[str, _Feed] = {}
+        self.fresh: dict[str, _Feed] = {}  # joined since their first read
         self.task: asyncio.Task[None] | None = None
         self.client_id: int | None = None
         self.generation = 0  # bumped when a feed joins
-        self.reading: int | None = None  # the generation an XREAD in flight was built from
+        self.reading: int | None = None  # the generation a blocking read in flight was issued at
+        self.changes_cursor: str | None = None  # None: unknown, sweep first
+        self.sweep_at = 0.0
         self._changed = asyncio.Event()
 
     def add(self, feed: _Feed) -> None:
-        self.feeds[feed.key] = feed
+        self.feeds[feed.key] = self.fresh[feed.key] = feed
         self.generation += 1
         self._changed.set()
         if self.task is None or self.task.done():
@@ -385,10 +557,11 @@ class _Reader:
             self.hub._spawn(self._wake(self.generation))
 
     def remove(self, feed: _Feed) -> None:
-        self.feeds.pop(feed.key, None)  # its key leaves the next XREAD; no need to interrupt this one
+        self.feeds.pop(feed.key, None)  # it leaves the next read; no need to interrupt this one
+        self.fresh.pop(feed.key, None)
 
     async def _wake(self, generation: int) -> None:
-        """Interrupt the XREAD in flight until one includes ``generation``'s feeds (bounded tries)."""
+        """Interrupt the blocking read in flight until one follows ``generation``'s feeds (bounded tries)."""
         for _ in range(50):
             if self.reading is None or self.reading >= generation or self.client_id is None:
                 return
@@ -397,54 +570,107 @@ class _Reader:
                     return
             except (RedisError, OSError):
                 return  # the reader meets the same outage; its block bounds the delay anyway
-            await asyncio.sleep(0.002)  # the XREAD is not at the server yet
+            await asyncio.sleep(0.002)  # the read is not at the server yet
 
     async def _run(self) -> None:
-        conn = aioredis.Redis(connection_pool=self.hub.redis.connection_pool, single_connection_client=True)
+        pool = self.hub.redis.connection_pool
+        conn = await pool.get_connection()
         try:
             while not self.hub.closing:
                 if not self.feeds:
                     self._changed.clear()
                     await self._changed.wait()
                     continue
-                reply = await self._read(conn)
-                if reply:
-                    await self._deliver(reply)
+                try:
+                    await self._step(conn)
+                except (RedisError, OSError) as exc:
+                    self.client_id, self.changes_cursor = None, None  # a new connection; sweep after it
+                    with contextlib.suppress(Exception):
+                        await conn.disconnect(nowait=True)
+                    self.hub.errors.warning(f"read:{type(exc).__name__}", "progress streams unreadable, retrying: %s: %s",
+                                            type(exc).__name__, exc)
+                    await asyncio.sleep(READ_RETRY_S * (0.5 + random.random()))
         finally:
             with contextlib.suppress(Exception):
-                await conn.aclose()
+                await conn.disconnect(nowait=True)  # a cancelled read leaves the connection mid-reply
+            with contextlib.suppress(Exception):
+                await pool.release(conn)
 
-    async def _read(self, conn: aioredis.Redis) -> Any:
+    async def _step(self, conn: Any) -> None:
+        """One read: a sweep when due, else the fresh feeds, else the changes (blocking), then their feeds."""
+        if self.client_id is None:
+            self.client_id = int(await self._call(conn, _command(b"CLIENT", b"ID")))
+        changes = self.hub.changes_key
+        if self.changes_cursor is None or time.monotonic() >= self.sweep_at:
+            # The position first: whatever is appended after it is noticed, whatever before it swept.
+            newest = await self._call(conn, _command(b"XREVRANGE", changes.encode(), b"+", b"-", b"COUNT", b"1"))
+            self.changes_cursor = _text(newest[0][0]) if newest else "0-0"
+            self.sweep_at = time.monotonic() + SWEEP_S
+            self.fresh.clear()
+            await self._read_feeds(conn, list(self.feeds.values()))
+            return
+        if self.fresh:
+            fresh = list(self.fresh.values())
+            self.fresh.clear()
+            await self._read_feeds(conn, fresh)
+            return
+        self.reading = self.generation
         try:
-            if self.client_id is None:
-                self.client_id = await conn.client_id()
-            streams = {key: feed.cursor for key, feed in self.feeds.items()}
-            self.reading = self.generation
-            try:
-                return await conn.xread(streams, count=READ_COUNT, block=self.hub.block_ms)
-            finally:
-                self.reading = None
-        except (RedisError, OSError) as exc:
-            self.client_id = None  # a new connection will have a new id
-            self.hub.errors.warning(
-                f"read:{type(exc).__name__}", "progress streams unreadable, retrying: %s: %s", type(exc).__name__, exc
-            )
-            await asyncio.sleep(READ_RETRY_S * (0.5 + random.random()))
-            return None
+            reply = await self._call(conn, _command(b"XREAD", b"COUNT", b"%d" % CHANGES_COUNT, b"BLOCK",
+                                                    b"%d" % self.hub.block_ms, b"STREAMS", changes.encode(),
+                                                    self.changes_cursor.encode()))
+        finally:
+            self.reading = None
+        if not reply:
+            if not self.fresh:
+                self.sweep_at = 0.0  # a silent block: sweep (cheap when idle), in case a notice was lost
+            return
+        named: dict[str, _Feed] = {}
+        for _, entries in _raw_streams(reply):
+            for entry_id, fields in entries:
+                self.changes_cursor = _text(entry_id)
+                import_id = _field(fields, "i")
+                feed = self.feeds.get(stream_key(self.hub.namespace, _text(import_id))) if import_id else None
+                if feed is not None:
+                    named[feed.key] = feed
+        if named:
+            await self._read_feeds(conn, list(named.values()))
 
-    async def _deliver(self, reply: Any) -> None:
-        woken = 0
-        for key, entries in _streams(reply):
+    async def _read_feeds(self, conn: Any, feeds: list[_Feed]) -> None:
+        """Read ``feeds`` from their cursors without blocking and deliver; again for any that filled a read."""
+        while feeds:
+            reply = await self._call(conn, xread_command(feeds, READ_COUNT, None))
+            if not reply:
+                return
+            streams = _streams(reply)
+            await self._deliver(streams)
+            full = {key for key, entries in streams if len(entries) >= READ_COUNT}
+            feeds = [f for f in feeds if f.key in full and self.feeds.get(f.key) is f]
+
+    async def _call(self, conn: Any, command: bytes) -> Any:
+        await conn.send_packed_command(command, check_health=False)
+        return await conn.read_response()
+
+    async def _deliver(self, streams: list[tuple[str, list[StreamEntry]]]) -> None:
+        """Hand each feed's new entries to its subscribers: one frame per feed, one write per caught-up
+        client, yielding the loop every :data:`SLICE_S` seconds of writing (5,000 fans of one import)."""
+        loop = asyncio.get_running_loop()
+        budget = time.monotonic() + SLICE_S
+        for key, entries in streams:
             feed = self.feeds.get(key)
-            if feed is None:
+            if feed is None or not entries:
                 continue  # its last follower left while we read
-            for entry in entries:
-                feed.cursor = entry.id
-                for sub in list(feed.subscribers):
-                    sub.push(entry)
-                    woken += 1
-                    if woken % FANOUT_CHUNK == 0:
-                        await asyncio.sleep(0)  # let the woken clients write before waking more
+            feed.cursor = entries[-1].id
+            batch = _Batch(entries)
+            now, finished = loop.time(), []
+            for n, sub in enumerate(list(feed.subscribers), 1):
+                sub.deliver(batch, now, finished)
+                if n % 64 == 0 and time.monotonic() > budget:
+                    await asyncio.sleep(0)  # let the loop serve others before writing on
+                    budget, now = time.monotonic() + SLICE_S, loop.time()
+            SSE_DELIVERY.observe(max(0.0, time.time() - batch.last[0] / 1000))
+            if finished:  # their handlers end the responses once every fan has the done event
+                self.hub._spawn(_wake_all(finished))
 
     def stop(self) -> None:
         """Stop the reader without waiting (the closing flag ends it; the cancel breaks its XREAD)."""
@@ -473,6 +699,8 @@ class ProgressHub:
       readers: reader tasks (Redis connections) following the imports.
       max_streams: open streams this daemon serves; :meth:`admit` refuses more.
       error_log_interval_s: seconds between two log lines about the same backend error.
+      max_buffer: bytes queued on a caught-up client's socket (beyond what the kernel holds)
+        before it is dropped with a reconnect hint (default ``queue_size`` × 2 KiB).
     """
 
     def __init__(
@@ -487,9 +715,11 @@ class ProgressHub:
         readers: int = READERS,
         max_streams: int = MAX_STREAMS,
         error_log_interval_s: float = 60.0,
+        max_buffer: int | None = None,
     ) -> None:
         self.redis = redis
         self.namespace = namespace
+        self.changes_key = changes_key(namespace)
         self.heartbeat_s = heartbeat_s
         self.retry_ms = retry_ms
         # A block as long as the client's socket timeout (redis-py 8.1 defaults it to 5 s) would
@@ -499,7 +729,7 @@ class ProgressHub:
             block_ms = min(block_ms, max(100, int(socket_timeout * 1000) - 1000))
         self.block_ms = block_ms
         self.queue_size = queue_size
-        self.max_buffer = queue_size * 2048  # bytes queued on a client's socket before it counts as behind
+        self.max_buffer = queue_size * 2048 if max_buffer is None else max_buffer
         self.max_streams = max_streams
         self.streams = 0
         self.closing = False
@@ -510,6 +740,7 @@ class ProgressHub:
         self._positions = _Coalesced()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._beating = False
 
     @property
     def readers(self) -> int:
@@ -602,6 +833,29 @@ class ProgressHub:
         finally:
             self._leave(import_id, sub)
 
+    def _beat_soon(self) -> None:
+        """Start the keepalive task (one for every stream of this hub) unless it runs."""
+        if not self._beating:
+            self._beating = True
+            self._spawn(self._beat())
+
+    async def _beat(self) -> None:
+        """Every quarter of ``heartbeat_s``, a keepalive comment to each caught-up client silent that long."""
+        loop = asyncio.get_running_loop()
+        while not self.closing:
+            await asyncio.sleep(self.heartbeat_s / 4)
+            now, budget = loop.time(), time.monotonic() + SLICE_S
+            for feed in list(self._feeds.values()):
+                for sub in list(feed.subscribers):
+                    sink = sub.sink
+                    if sink is None or sub.finished or sub.ended is not None or now - sink.last_write < self.heartbeat_s:
+                        continue
+                    if not sink.send(KEEPALIVE_CHUNK if sink.chunked else KEEPALIVE, now):
+                        sub.end(ConnectionResetError("the client went away") if sink.gone else Reconnect("behind"))
+                if time.monotonic() > budget:
+                    await asyncio.sleep(0)
+                    now, budget = loop.time(), time.monotonic() + SLICE_S
+
     def _reader_of(self, import_id: str) -> _Reader:
         return self._readers[zlib.crc32(import_id.encode()) % len(self._readers)]
 
@@ -614,6 +868,7 @@ class ProgressHub:
         else:
             feed.subscribers.add(sub)
         self._idle.clear()
+        self._beat_soon()
         return feed
 
     def _leave(self, import_id: str, sub: Subscription) -> None:
@@ -686,153 +941,3 @@ def _socket_timeout(redis: Any) -> float | None:
         return pool.connection_class(**pool.connection_kwargs).socket_timeout
     except Exception:  # noqa: BLE001 - a stand-in client in tests, an unusual pool
         return None
-
-
-# --- the HTTP surface ---------------------------------------------------------------------
-
-HUB = web.AppKey("progress_hub", ProgressHub)
-PROGRESS = web.AppKey("progress_reporter", ProgressReporter)
-
-
-def _event(name: str, data: Any, *, event_id: str | None = None, retry_ms: int | None = None) -> bytes:
-    lines = []
-    if retry_ms is not None:
-        lines.append(f"retry: {retry_ms}")
-    if event_id is not None:
-        lines.append(f"id: {event_id}")
-    lines.append(f"event: {name}")
-    lines.append("data: " + orjson.dumps(data, default=str).decode())
-    return ("\n".join(lines) + "\n\n").encode()
-
-
-def _requested_after(request: web.Request) -> str | None:
-    """The client's Last-Event-ID (header first, then ``lastEventId``), if it is a stream id."""
-    value = (request.headers.get("Last-Event-ID") or request.query.get("lastEventId") or "").strip()
-    valid = _LAST_ID.fullmatch(value) and all(int(part) < 2**64 for part in value.split("-"))
-    return value if valid else None  # the value used is exactly the one validated
-
-
-async def _follow(
-    request: web.Request, response: web.StreamResponse, sub: Subscription, snapshot: dict[str, Any], hub: ProgressHub
-) -> None:
-    """Write entries until the done event; keepalives while idle.
-
-    The replay (and whatever queued meanwhile) is written here; once caught up, the
-    reader writes each live entry to the socket itself (:class:`Sink`) and this task
-    only waits for the final one, sending keepalives while the stream is silent.
-    """
-    if snapshot["status"] in FINAL_STATUSES:  # finished: send what the replay holds, then done
-        for entry in sub.backlog():
-            await response.write(entry.frame)
-            if entry.final:
-                return
-        await response.write(_event("done", snapshot))
-        return
-    while (entry := sub.take()) is not None:
-        await response.write(entry.frame)
-        if entry.final:
-            return
-    sink = Sink(request.transport, chunked=response.chunked, max_buffer=hub.max_buffer)
-    sub.attach(sink)
-    loop = asyncio.get_running_loop()
-    while not await sub.finished_within(max(0.01, sink.last_write + hub.heartbeat_s - loop.time())):
-        if loop.time() - sink.last_write >= hub.heartbeat_s and not sink.write(b": keepalive\n\n"):
-            raise ConnectionResetError("the client went away")
-
-
-def _stream_response() -> web.StreamResponse:
-    return web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    )
-
-
-def _busy(hub: ProgressHub) -> web.Response:
-    retry_after = str(max(1, round(jittered_ms(hub.retry_ms, 2.0) / 1000)))
-    body = error_body(503, f"this daemon already serves {hub.max_streams} event streams; retry later or elsewhere",
-                      code="too_many_streams")
-    return json_response(body, status=503, headers={"Retry-After": retry_after})
-
-
-async def import_events(request: web.Request) -> web.StreamResponse:
-    """``GET /api/imports/{import_id}/events``: the import's progress as server-sent events."""
-    import_id = request.match_info["import_id"]
-    try:
-        verify_events_token(request.app[SETTINGS].sse_secrets, request.query.get("token", ""), import_id)
-    except InvalidToken as exc:
-        return json_response(error_body(401, exc.message, code="invalid_token", reason=exc.reason), status=401)
-    except ValueError:  # no THESET_SSE_SECRET: no token can be valid
-        return json_response(error_body(401, "import events are off (no THESET_SSE_SECRET)", code="invalid_token",
-                                        reason="forged"), status=401)
-    hub, reporter = request.app.get(HUB), request.app.get(PROGRESS)
-    if hub is None or reporter is None:
-        body = error_body(503, "import events are not available until the daemon has booted")
-        return json_response(body, status=503, headers={"Retry-After": "1"})
-    if not is_uuid(import_id):
-        return json_response(error_body(404, f"no import {import_id}"), status=404)
-    if not hub.admit():
-        return _busy(hub)
-    try:
-        return await _serve(request, hub, reporter, import_id)
-    finally:
-        hub.release()
-
-
-async def _serve(request: web.Request, hub: ProgressHub, reporter: ProgressReporter, import_id: str) -> web.StreamResponse:
-    response = _stream_response()
-    if request.version >= (1, 1):
-        response.enable_chunked_encoding()  # what aiohttp would choose; said explicitly, the Sink frames alike
-    try:
-        requested = _requested_after(request)
-        if requested is None:
-            after, snapshot = await hub.position_and_snapshot(import_id, reporter.snapshot)
-        else:
-            after, snapshot = requested, await reporter.snapshot(import_id)
-        if snapshot is None:
-            return json_response(error_body(404, f"no import {import_id}"), status=404)
-        async with hub.subscribe(import_id, after) as sub:
-            await response.prepare(request)
-            SSE_CLIENTS.inc()
-            try:
-                await response.write(_event("snapshot", snapshot, event_id=after, retry_ms=hub.retry_hint_ms()))
-                await _follow(request, response, sub, snapshot, hub)
-            finally:
-                SSE_CLIENTS.dec()
-    except Reconnect as exc:
-        await _send_reconnect(request, response, exc.reason, hub)
-    except EOFError:
-        pass
-    except ConnectionResetError:  # the client went away (aiohttp's ClientConnectionResetError is one)
-        return response
-    except BACKEND_ERRORS as exc:
-        # Redis or PostgreSQL away: the browser retries after the hint (a 5xx would end its EventSource).
-        hub.errors.warning(f"serve:{type(exc).__name__}", "import events interrupted: %s: %s", type(exc).__name__, exc)
-        await _send_reconnect(request, response, "unavailable", hub)
-    with contextlib.suppress(ConnectionResetError):
-        await response.write_eof()
-    return response
-
-
-async def _send_reconnect(request: web.Request, response: web.StreamResponse, reason: str, hub: ProgressHub) -> None:
-    with contextlib.suppress(ConnectionResetError):
-        if not response.prepared:
-            await response.prepare(request)
-        await response.write(_event("reconnect", {"reason": reason}, retry_ms=hub.retry_hint_ms()))
-
-
-async def close_hub(app: web.Application) -> None:
-    """``on_shutdown`` hook: every SSE client gets ``reconnect`` and its stream ends."""
-    hub = app.get(HUB)
-    if hub is not None:
-        await hub.close(reconnect_hint=True)
-
-
-def add_routes(app: web.Application) -> None:
-    """Mount the events route and close the hub on shutdown (``app[HUB]`` set by the caller)."""
-    app.router.add_get(ROUTE, import_events, allow_head=False)
-    app.on_shutdown.append(close_hub)
-
-
-def events_url(public_url: str, secret: str, import_id: str, *, ttl_s: float, now: float | None = None) -> str:
-    """The signed SSE URL of an import, as the kickoff answers it (``public_url`` without trailing ``/``)."""
-    token = sign_events_token(secret, import_id, ttl_s=ttl_s, now=now)
-    return f"{public_url.rstrip('/')}{ROUTE.format(import_id=import_id)}?token={token}"

@@ -47,6 +47,12 @@ PROVIDER_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10),
 )
 SSE_CLIENTS = Gauge("theset_sse_clients", "Server-sent-event clients connected to this daemon.")
+SSE_DELIVERY = Histogram(
+    "theset_sse_delivery_seconds",
+    "From a progress entry's stream id time (Redis's clock at the XADD) to its frame written to the sockets "
+    "of every caught-up client of its import on this daemon.",
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 IMPORT_PHASE_DURATION = Histogram(
     "theset_import_phase_seconds", "Wall time of one import phase.", ["phase"],
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
