@@ -66,8 +66,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 RETRY_CODES = ("429", "503")
 RETRY_AFTER = {"required": True, "description": "seconds to wait before retrying", "schema": {"type": "integer", "minimum": 0}}
 #: What every operation that reads Redis, PostgreSQL or the booted daemon may answer.
-UNAVAILABLE = ("unavailable: the daemon is still booting (error unavailable), or Redis does not answer "
-               "(redis_unavailable); retry after Retry-After")
+UNAVAILABLE = ("unavailable: the daemon is still booting (error unavailable), or Redis or PostgreSQL does not "
+               "answer (redis_unavailable, postgres_unavailable); retry after Retry-After")
 #: What every operation behind a bearer token (or a dashboard session) may answer.
 THROTTLED = "too many wrong tokens from this address: every authenticated request waits Retry-After"
 
