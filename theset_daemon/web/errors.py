@@ -39,6 +39,9 @@ _CODES = {
     503: "unavailable",
 }
 
+#: OSErrors that name a local file, not a connection (DATABASE_UNREACHABLE holds every OSError).
+_LOCAL_FILE_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+
 #: Seconds a client is asked to wait before retrying while Redis or PostgreSQL is away.
 REDIS_RETRY_AFTER_S = 5
 
@@ -128,6 +131,9 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         logger.warning("Redis unavailable for %s %s: %s", request.method, request.path, exc)
         body = error_body(503, f"Redis is unavailable ({type(exc).__name__}); retry shortly", code="redis_unavailable")
         return json_response(body, status=503, headers={"Retry-After": str(REDIS_RETRY_AFTER_S)})
+    except _LOCAL_FILE_ERRORS:  # a file of ours is missing or unreadable: our fault, not PostgreSQL's
+        logger.exception("unhandled error in %s %s", request.method, request.path)
+        return json_response(error_body(500, "internal error", code="internal"), status=500)
     except DATABASE_UNREACHABLE as exc:  # refused, lost mid-query, shutting down; a pool acquire timing out
         logger.warning("PostgreSQL unavailable for %s %s: %s: %s", request.method, request.path, type(exc).__name__, exc)
         body = error_body(503, f"PostgreSQL is unavailable ({type(exc).__name__}); retry shortly",
