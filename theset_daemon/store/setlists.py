@@ -11,6 +11,7 @@ from typing import Iterable, Mapping
 from uuid import UUID
 
 from ..catalog.matching import match_setlist_songs
+from ..runtime.yielding import map_yielding
 from ..catalog.models import Setlist
 from .connection import Db, transaction
 
@@ -100,8 +101,8 @@ async def upsert_setlists(
 
 async def _store_songs(conn, rows: list[Setlist], ids: Mapping[str, UUID], catalogue: Mapping[str, UUID]) -> set[UUID]:
     columns: tuple[list, ...] = ([], [], [], [], [], [], [], [], [])
-    for setlist in rows:
-        matched = match_setlist_songs(setlist.songs, catalogue)
+    per_setlist = await map_yielding(lambda s: match_setlist_songs(s.songs, catalogue), rows)
+    for setlist, matched in zip(rows, per_setlist):
         for position, (song, song_id) in enumerate(zip(setlist.songs, matched), start=1):
             values = (ids[setlist.id], position, song_id, song.name.strip(), song.cover_artist,
                       song.tape, song.encore, song.set_index, song.info)

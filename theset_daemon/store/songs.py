@@ -14,6 +14,7 @@ from uuid import UUID
 from ..catalog.dedupe import dedup_key, spotify_track_id
 from ..catalog.matching import normalise_title
 from ..catalog.models import Track
+from ..runtime.yielding import map_yielding
 from .connection import Db, transaction
 
 _UPSERT = """
@@ -85,6 +86,6 @@ async def song_ids_by_title(db: Db, artist_id: UUID) -> dict[str, UUID]:
         artist_id,
     )
     catalogue: dict[str, UUID] = {}
-    for row in rows:
-        catalogue.setdefault(normalise_title(row["name"]), row["id"])
+    for row, title in zip(rows, await map_yielding(lambda r: normalise_title(r["name"]), rows)):
+        catalogue.setdefault(title, row["id"])
     return catalogue
