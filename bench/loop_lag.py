@@ -21,6 +21,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirna
 
 import argparse
 import asyncio
+import gc
 import logging
 import re
 import threading
@@ -77,7 +78,9 @@ class HoldSampler:
         self.stop = threading.Event()
         self.loop_thread = threading.get_ident()
         self.current: list[tuple[str, ...]] = []
-        self.holds: list[tuple[float, tuple[str, ...]]] = []
+        self.holds: list[tuple[float, float, tuple[str, ...]]] = []
+        self.gc_pauses: list[float] = []
+        self._gc_started = 0.0
 
     def install(self) -> None:
         original = asyncio.events.Handle._run
@@ -85,6 +88,7 @@ class HoldSampler:
 
         def _run(handle: asyncio.events.Handle) -> None:
             sampler.started = started = time.perf_counter()
+            cpu = time.thread_time()
             sampler.current = []
             try:
                 original(handle)
@@ -93,10 +97,17 @@ class HoldSampler:
                 held = time.perf_counter() - started
                 if held >= sampler.slow and sampler.current:
                     top = max(set(sampler.current), key=sampler.current.count)
-                    sampler.holds.append((held * 1000, top))
+                    sampler.holds.append((held * 1000, (time.thread_time() - cpu) * 1000, top))
 
         asyncio.events.Handle._run = _run  # type: ignore[method-assign]
+        gc.callbacks.append(self._gc)
         threading.Thread(target=self._watch, daemon=True).start()
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.gc_pauses.append((time.perf_counter() - self._gc_started) * 1000)
 
     def _watch(self) -> None:
         while not self.stop.wait(self.period):
@@ -118,9 +129,11 @@ class HoldSampler:
         return [{"ms": round(n * self.period * 1000), "innermost": key[0], "ours": list(key[1:])} for key, n in rows]
 
     def worst(self, top: int = 20) -> list[dict[str, Any]]:
-        """The longest single callbacks, each with its most sampled stack."""
-        rows = sorted(self.holds, key=lambda h: -h[0])[:top]
-        return [{"held_ms": round(ms, 1), "innermost": key[0], "ours": list(key[1:])} for ms, key in rows]
+        """The single callbacks that used the most CPU, each with its wall time and most sampled
+        stack (wall time alone also counts waiting for the GIL and being descheduled)."""
+        rows = sorted(self.holds, key=lambda h: -h[1])[:top]
+        return [{"cpu_ms": round(cpu, 1), "held_ms": round(ms, 1), "innermost": key[0], "ours": list(key[1:])}
+                for ms, cpu, key in rows]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -168,6 +181,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if sampler:
             sampler.samples.clear()
             sampler.holds.clear()
+            sampler.gc_pauses.clear()
         began = time.monotonic()
         async with aiohttp.ClientSession() as session:
             for label, attraction in (("big_catalogue", truth.big_catalogue_attraction_id),
@@ -185,6 +199,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if sampler:
             out["held_stacks"] = sampler.report()
             out["worst_callbacks"] = sampler.worst()
+            out["slow_count"] = len(sampler.holds)
+            out["cpu_over_5ms"] = sum(1 for h in sampler.holds if h[1] >= 5)
+            out["gc_pauses_ms"] = {"count": len(sampler.gc_pauses), "over_5ms": sum(1 for p in sampler.gc_pauses if p >= 5),
+                                   "max": round(max(sampler.gc_pauses, default=0.0), 1)}
     finally:
         if sampler:
             sampler.stop.set()
