@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from theset_daemon import jobs
-from theset_daemon.runtime.resources import resources
 from theset_daemon.imports.errors import NOT_FOUND, ImportFailure
 from theset_daemon.imports.phases.artist import import_artist as create_artist
 from theset_daemon.imports.run import PhaseRun
 from theset_daemon.providers import ProviderNotFound
+from theset_daemon.runtime.resources import resources
 from theset_daemon.store import update_import
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from theset_daemon import jobs
-from theset_daemon.runtime.resources import resources
 from theset_daemon.imports.phases.catalog import sync_catalog as sync_studio_catalog
 from theset_daemon.imports.run import PhaseRun
+from theset_daemon.runtime.resources import resources
 
 
 @jobs.actor(jobs.SYNC_CATALOG)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from theset_daemon import jobs
-from theset_daemon.runtime.resources import resources
 from theset_daemon.imports.phases.images import process_images as measure_image
 from theset_daemon.imports.run import PhaseRun
+from theset_daemon.runtime.resources import resources
 
 
 @jobs.actor(jobs.PROCESS_IMAGES)

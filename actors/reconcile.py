@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from theset_daemon import jobs
-from theset_daemon.runtime.resources import resources
 from theset_daemon.imports.reconcile import reconcile_imports as reconcile
+from theset_daemon.runtime.resources import resources
 
 
 @jobs.actor(jobs.RECONCILE_IMPORTS)

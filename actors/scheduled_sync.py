@@ -15,14 +15,13 @@ from typing import Iterable
 import dramatiq
 
 from theset_daemon import jobs
-from theset_daemon.runtime.resources import resources
-from theset_daemon.imports.phases.spotify_profile import (
-    sync_spotify_profile as sync_profile,
-)
+from theset_daemon.imports.phases.spotify_profile import sync_spotify_profile as sync_profile
 from theset_daemon.imports.plan import PHASES_BY_NAME
-from theset_daemon.runtime.package_data import query
-from theset_daemon.queues import Priority
 from theset_daemon.providers.quota.rules import RECURRING, WORK_OPTION
+from theset_daemon.queues import Priority
+from theset_daemon.runtime.package_data import query
+from theset_daemon.runtime.resources import resources
+from theset_daemon.store import trending_artist_ids
 
 ACTIVE_ARTISTS = query("active_artists")
 RECENTLY_VIEWED = query("recently_viewed")
@@ -54,11 +53,11 @@ async def sync_active_artists(limit: int = 50) -> int:
 async def deep_sync_trending() -> int:
     """Full catalogue and shows of every trending artist."""
     res = resources()
-    rows = await res.pool.fetch("select id::text as id from artists where is_trending order by trending_rank nulls last, id")
-    messages = sync_messages([r["id"] for r in rows], ("catalog", "shows"))
+    artist_ids = await trending_artist_ids(res.pool)
+    messages = sync_messages(artist_ids, ("catalog", "shows"))
     if messages:
         await res.broker.enqueue_many_async(messages)
-    return len(rows)
+    return len(artist_ids)
 
 
 @jobs.actor(jobs.QUICK_SYNC_VIEWED_ARTISTS)

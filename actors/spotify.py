@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from theset_daemon import jobs
-from theset_daemon.runtime.resources import resources
-from theset_daemon.imports.phases.spotify_profile import (
-    sync_spotify_profile as sync_profile,
-)
+from theset_daemon.imports.phases.spotify_profile import sync_spotify_profile as sync_profile
 from theset_daemon.imports.run import PhaseRun
+from theset_daemon.runtime.resources import resources
 
 
 @jobs.actor(jobs.SYNC_SPOTIFY_PROFILE)

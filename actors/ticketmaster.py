@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from theset_daemon import jobs
-from theset_daemon.runtime.resources import resources
 from theset_daemon.imports.phases.shows import sync_shows as sync_events
 from theset_daemon.imports.run import PhaseRun
+from theset_daemon.runtime.resources import resources
 
 
 @jobs.actor(jobs.SYNC_SHOWS)

@@ -22,8 +22,8 @@ from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 import dramatiq
 
-from .runtime.config import ConfigError
 from .queues import Priority
+from .runtime.config import ConfigError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -24,6 +24,6 @@ async def test_an_undecodable_message_is_dead_lettered_and_listed(redis_url, nam
     dead = await QueueAdmin(broker).dead_letters("venue_sync")
     assert [d["jobId"] for d in dead] == [job_id]
     assert dead[0]["reason"] and dead[0]["args"] == [] and dead[0]["kwargs"] == {}
-    record = await broker.job(job_id)
+    record = await broker.admin.find(job_id)
     assert record["message"] is None and record["undecodable"].startswith("{this is not json")
     await broker.close()

@@ -38,8 +38,8 @@ async def test_actor_sees_its_job_and_reports_progress(redis_url, namespace):
     assert seen["async"] == ("import:a1", 1, "artist_import", 0)
     assert seen["context"] == {"job_id": "import:a1", "queue": "artist_import", "actor": "kickoff", "import_id": "imp-9"}
     assert seen["sync"] == (second.message_id, 1)
-    assert (await broker.job("import:a1"))["progress"] == '{"stage":"artist","progress":40}'
-    assert (await broker.job(second.message_id))["progress"] == "75"
+    assert (await broker.admin.find("import:a1"))["progress"] == '{"stage":"artist","progress":40}'
+    assert (await broker.admin.find(second.message_id))["progress"] == "75"
     assert first.options["job_id"] == "import:a1"
     await broker.close()
 

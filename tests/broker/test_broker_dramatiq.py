@@ -24,8 +24,8 @@ async def test_enqueue_delay_argument_wins_over_the_message_option(redis_url, na
     await asyncio.to_thread(broker.enqueue, soon, delay=0)
     never = later.message_with_options(delay=0)
     await asyncio.to_thread(broker.enqueue, never, delay=3_600_000)
-    assert (await broker.job(soon.message_id))["state"] == "waiting"
-    assert (await broker.job(never.message_id))["state"] == "delayed"
+    assert (await broker.admin.find(soon.message_id))["state"] == "waiting"
+    assert (await broker.admin.find(never.message_id))["state"] == "delayed"
     await broker.close()
 
 
@@ -42,8 +42,8 @@ async def test_actor_priority_runs_n_levels_below_the_queue_default(redis_url, n
 
     first = await broker.enqueue_async(a_bit_later.message())
     second = await broker.enqueue_async(much_later.message())
-    assert (await broker.job(first.message_id))["priority"] == Priority.LOW
-    assert (await broker.job(second.message_id))["priority"] == Priority.BACKGROUND
+    assert (await broker.admin.find(first.message_id))["priority"] == Priority.LOW
+    assert (await broker.admin.find(second.message_id))["priority"] == Priority.BACKGROUND
     await broker.close()
 
 

@@ -36,7 +36,7 @@ async def test_job_id_returns_the_existing_job_while_it_is_pending(redis_url, na
         release.set()
         record = None
         for _ in range(200):
-            record = await broker.job("spotify:b2")
+            record = await broker.admin.find("spotify:b2")
             if record["state"] == "completed":
                 break
             await asyncio.sleep(0.01)

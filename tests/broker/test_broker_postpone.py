@@ -27,7 +27,7 @@ async def test_a_postponed_job_waits_then_runs_with_its_attempts_intact(redis_ur
         await wait_for_state(broker, message.message_id, "completed")
     assert [attempt for attempt, _ in runs] == [1, 1, 1], "a postponement is not an attempt"
     assert all(b - a >= 0.14 for (_, a), (_, b) in zip(runs, runs[1:]))
-    record = await broker.job(message.message_id)
+    record = await broker.admin.find(message.message_id)
     assert record["attempts"] == 1 and record["postpones"] == 2 and record.get("failures", 0) == 0
     await broker.close()
 
@@ -83,6 +83,6 @@ async def test_redis_failing_a_jobs_own_calls_postpones_it_without_spending_an_a
     async with running(broker, [queue]):
         message = await broker.enqueue_async(report_progress.message())
         await wait_for_state(broker, message.message_id, "completed")
-    record = await broker.job(message.message_id)
+    record = await broker.admin.find(message.message_id)
     assert runs == [1, 1, 1, 1] and record["attempts"] == 1 and record["postpones"] == 3, (runs, record)
     await broker.close()

@@ -75,16 +75,16 @@ async def test_pause_holds_a_queue_for_every_daemon_until_resumed(redis_url, nam
     async def notify() -> None:
         ran.set()
 
-    await broker.pause("webhook")
-    assert await broker.is_paused("webhook")
+    await broker.admin.pause("webhook")
+    assert await broker.admin.is_paused("webhook")
     async with running(broker, [queue]):
         await broker.enqueue_async(notify.message())
         await asyncio.sleep(0.3)
         assert not ran.is_set()
         depths = (await broker.depths())["webhook"]
         assert depths["waiting"] == 1 and depths["paused"] == 1
-        await broker.resume("webhook")
+        await broker.admin.resume("webhook")
         await asyncio.wait_for(ran.wait(), 2)
-    assert not await broker.is_paused("webhook")
+    assert not await broker.admin.is_paused("webhook")
     await broker.ping()
     await broker.close()

@@ -42,7 +42,7 @@ async def test_drain_hands_back_a_running_job_with_its_attempt_uncounted(redis_u
     report = await worker.drain(0.2)
     # Not waiting for the 30 s job: handed back once the 0.2 s window closed (loose bound for a busy machine).
     assert report.handed_back == 1 and report.finished == 0 and 0.2 <= report.seconds < 10
-    record = await broker.job(message.message_id)
+    record = await broker.admin.find(message.message_id)
     assert record["state"] == "waiting" and record["attempts"] == 1 and record["priority"] == 1
     assert (await broker.depths())["long"]["dead"] == 0
     await broker.close()
@@ -136,7 +136,7 @@ async def test_jobs_of_a_killed_daemon_come_back_within_the_bound(redis_url, nam
     assert recovered_in <= 2.0 + 0.3, recovered_in  # the bound (lease_timeout_s) plus scheduling slack
     assert runs == [1]  # the killed attempt was not counted
     await wait_for_state(broker, message.message_id, "completed")
-    record = await broker.job(message.message_id)
+    record = await broker.admin.find(message.message_id)
     assert record["reclaims"] == 1
     reclaims = REGISTRY.get_sample_value("theset_lease_reclaims_total", {"queue": "crashy"})
     assert reclaims - reclaims_before == 1, "the rescuer counts the reclaim in theset_lease_reclaims_total"

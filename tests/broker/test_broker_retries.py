@@ -54,7 +54,7 @@ async def test_failed_attempts_retry_with_backoff_then_succeed(redis_url, namesp
     assert [n for n, _ in attempts] == [1, 2, 3]
     gaps = [b - a for (_, a), (_, b) in zip(attempts, attempts[1:])]
     assert gaps[0] >= 0.045 and gaps[1] >= 0.095  # 50 ms, then 100 ms (FAST_DEFAULTS, no jitter)
-    record = await broker.job(message.message_id)
+    record = await broker.admin.find(message.message_id)
     assert record["attempts"] == 3 and record["failures"] == 2
     await broker.close()
 
@@ -70,7 +70,7 @@ async def test_exhausted_retries_dead_letter_with_their_story(redis_url, namespa
     async with running(broker, [queue]):
         message = await broker.enqueue_async(doomed.message("a1", import_id="imp-1"))
         await wait_for_state(broker, message.message_id, "dead")
-    [dead] = await broker.dead_letters("doomed")
+    [dead] = await broker.admin.dead_records("doomed")
     assert dead["reason"] == "attempts exhausted (2/2)"
     assert dead["exc_type"] == "builtins.ValueError" and dead["error"] == "bad payload for a1"
     assert "ValueError: bad payload for a1" in dead["traceback"]
@@ -97,7 +97,7 @@ async def test_permanent_error_dead_letters_at_once(redis_url, namespace):
         message = await broker.enqueue_async(validate.message())
         await wait_for_state(broker, message.message_id, "dead")
     assert calls == 1
-    [dead] = await broker.dead_letters("strict")
+    [dead] = await broker.admin.dead_records("strict")
     assert dead["reason"] == "permanent" and dead["exc_type"].endswith("ProviderRejected")
     await broker.close()
 
@@ -114,9 +114,9 @@ async def test_dead_letters_are_trimmed_after_their_ttl(redis_url, namespace):
     async with running(broker, [queue]) as worker:
         message = await broker.enqueue_async(fails.message())
         await wait_for_state(broker, message.message_id, "dead")
-        assert len(await broker.dead_letters("short")) == 1
+        assert len(await broker.admin.dead_records("short")) == 1
         await asyncio.sleep(1.05)
         await asyncio.sleep(worker.leases.interval_s)  # the next periodic check trims it
-        await wait_for_async(lambda: broker.dead_letters("short"), lambda v: v == [])
-    assert await broker.job(message.message_id) is None
+        await wait_for_async(lambda: broker.admin.dead_records("short"), lambda v: v == [])
+    assert await broker.admin.find(message.message_id) is None
     await broker.close()

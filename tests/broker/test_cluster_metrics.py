@@ -58,10 +58,10 @@ async def test_time_in_queue_is_observed_from_ready_to_start_and_served_queues_a
 
     before = _value("theset_job_queue_wait_seconds_count", queue=queue.name) or 0.0
     sum_before = _value("theset_job_queue_wait_seconds_sum", queue=queue.name) or 0.0
-    await broker.pause(queue.name)
+    await broker.admin.pause(queue.name)
     held = [await broker.enqueue_async(quick.message()) for _ in range(3)]
     await asyncio.sleep(0.3)  # the time being measured: the jobs wait in a paused queue
-    await broker.resume(queue.name)
+    await broker.admin.resume(queue.name)
     async with running(broker, [queue]):
         assert _value("theset_queue_served", queue=queue.name) == 1
         for message in held:
@@ -70,6 +70,6 @@ async def test_time_in_queue_is_observed_from_ready_to_start_and_served_queues_a
     assert _value("theset_job_queue_wait_seconds_count", queue=queue.name) - before == 3
     waited = _value("theset_job_queue_wait_seconds_sum", queue=queue.name) - sum_before
     assert 3 * 0.3 <= waited < 3 * 30
-    record = await broker.job(held[0].message_id)
+    record = await broker.admin.find(held[0].message_id)
     assert record["started_at"] - record["enqueued_at"] >= 300
     await broker.close()

@@ -80,8 +80,8 @@ async def test_filters_combine(searched):
     assert (await _walk(admin, JobFilter(actor="tag_beta", queue="alpha"), 10))[0] == []
     beta_waiting, _ = await _walk(admin, JobFilter(actor="tag_beta", state="waiting"), 10)
     assert sorted(beta_waiting) == sorted(ids["beta_waiting"])
-    first = await broker.job(ids["alpha_waiting"][0])
-    last = await broker.job(ids["beta_waiting"][-1])
+    first = await broker.admin.find(ids["alpha_waiting"][0])
+    last = await broker.admin.find(ids["beta_waiting"][-1])
     between = JobFilter(state="waiting", since=first["enqueued_at"], until=last["enqueued_at"])
     window, _ = await _walk(admin, between, 10)
     assert set(ids["alpha_waiting"]) | set(ids["beta_waiting"]) == set(window)

@@ -47,7 +47,7 @@ async def test_queues_jobs_dlq_and_pause_from_the_terminal(redis_url, namespace)
     webhook = QUEUES_BY_NAME["webhook"]
     async with running(broker, [webhook]):
         dead = [await broker.enqueue_async(refused.message(f"https://example.test/{i}")) for i in range(2)]
-        while len(await broker.dead_letters("webhook")) < 2:
+        while len(await broker.admin.dead_records("webhook")) < 2:
             await asyncio.sleep(0.02)
 
     overview = parsed(await acli(namespace, redis_url, "queues", "--json"))
@@ -85,15 +85,15 @@ async def test_queues_jobs_dlq_and_pause_from_the_terminal(redis_url, namespace)
     assert {d["jobId"] for d in letters["deadLetters"]} == {m.message_id for m in dead}
     assert parsed(await acli(namespace, redis_url, "dlq", "retry", "--job", dead[0].message_id, "--json")) == {
         "retried": 1}
-    assert (await broker.job(dead[0].message_id))["state"] == "waiting"
+    assert (await broker.admin.find(dead[0].message_id))["state"] == "waiting"
     assert parsed(await acli(namespace, redis_url, "dlq", "purge", "--queue", "webhook", "--yes", "--json")) == {
         "purged": 1}
 
     assert parsed(await acli(namespace, redis_url, "queue", "pause", "cleanup", "--json"))["affected"] == 1
-    assert await broker.is_paused("cleanup")
+    assert await broker.admin.is_paused("cleanup")
     resumed = await acli(namespace, redis_url, "queue", "resume", "cleanup")
     assert resumed.returncode == 0 and "cleanup: resumed" in resumed.stdout
-    assert not await broker.is_paused("cleanup")
+    assert not await broker.admin.is_paused("cleanup")
     await broker.close()
 
 

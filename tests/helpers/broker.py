@@ -91,7 +91,7 @@ def monitor_lines(redis_url: str, namespace: str, seconds: float) -> list[dict]:
 
 async def wait_for_state(broker, job_id: str, state: str, timeout: float = 5.0) -> None:
     """Poll the job record until it reaches ``state``."""
-    await wait_for_async(lambda: broker.job(job_id), lambda r: r is not None and r["state"] == state, timeout)
+    await wait_for_async(lambda: broker.admin.find(job_id), lambda r: r is not None and r["state"] == state, timeout)
 
 
 async def wait_for_async(fetch, check, timeout: float = 5.0) -> None:

@@ -50,7 +50,7 @@ async def test_flushall_mid_import_then_reconciliation_completes_it_without_dupl
     broker = TheSetBroker(redis_url=private_redis.url, namespace=namespace, host_id="test-producer", queues=QUEUES)
     conn = await asyncpg.connect(database_url)
     try:
-        await broker.pause("setlist_sync")  # hold the import at its last phase
+        await broker.admin.pause("setlist_sync")  # hold the import at its last phase
         status, body = await kickoff(daemon.url, daemon.env["THESET_API_TOKEN"], attraction)
         assert status == 202, body
         import_id = body["importId"]

@@ -10,17 +10,17 @@ async def test_a_lost_pause_flag_is_reasserted_and_a_resume_is_not_undone(pool, 
     broker = make_broker(redis_url, namespace, [spec("held"), spec("free")])
     try:
         await pauses.record(pool, "held", True, "test")
-        await broker.pause("held")
+        await broker.admin.pause("held")
         assert await pauses.reassert(pool, broker) == []  # nothing missing
 
         sync_redis.delete(broker.keys.queue("held", "paused"))  # what eviction or a failover would do
         assert await pauses.reassert(pool, broker) == ["held"]
-        assert await broker.is_paused("held")
+        assert await broker.admin.is_paused("held")
 
         await pauses.record(pool, "held", False)
-        await broker.resume("held")
+        await broker.admin.resume("held")
         assert await pauses.reassert(pool, broker) == []
-        assert not await broker.is_paused("held") and not await broker.is_paused("free")
+        assert not await broker.admin.is_paused("held") and not await broker.admin.is_paused("free")
     finally:
         await pauses.record(pool, "held", False)
         await broker.close()

@@ -88,7 +88,7 @@ async def test_daemon_retries_a_failing_endpoint_then_dead_letters(daemon, recei
 async def wait_state(broker: TheSetBroker, job_id: str, state: str, timeout: float = 10.0) -> dict:
     """The job record once it reaches ``state`` (its finish record is written right after the reply)."""
     async with asyncio.timeout(timeout):
-        while (record := await broker.job(job_id)) is None or record["state"] != state:
+        while (record := await broker.admin.find(job_id)) is None or record["state"] != state:
             await asyncio.sleep(0.05)
     return record
 

@@ -14,9 +14,10 @@ from tests.helpers.environment import free_port
 from tests.helpers.sse import SECRET, Daemon
 from theset_daemon.runtime import config
 from theset_daemon.imports import progress as p
-from theset_daemon.imports.stream import HUB, PROGRESS, ProgressHub, add_routes
+from theset_daemon.imports.stream import ProgressHub
+from theset_daemon.web.app import IMPORT_ROUTES, close_hub_on_shutdown
 from theset_daemon.web.errors import json_errors
-from theset_daemon.web.keys import SETTINGS
+from theset_daemon.web.keys import HUB, PROGRESS, SETTINGS
 
 
 @pytest.fixture
@@ -36,7 +37,8 @@ async def start_daemon(
         app[PROGRESS] = p.ProgressReporter(pg_pool, redis, namespace)
         hub_options = {"retry_ms": 1500, "block_ms": 1000, **hub_options}
         app[HUB] = ProgressHub(redis, namespace, heartbeat_s=heartbeat_s, **hub_options)
-        add_routes(app)
+        app.add_routes(IMPORT_ROUTES)
+        close_hub_on_shutdown(app)
         runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=5)
         await runner.setup()
         port = free_port()

@@ -19,9 +19,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from theset_daemon.runtime.config import load
 from theset_daemon.runtime.loop_monitor import LoopMonitor
 from theset_daemon.runtime.readiness import ReadinessCheck
-from theset_daemon.web import admin, dashboard
+from theset_daemon.web import dashboard
 from theset_daemon.web.admin_auth import CSRF_HEADER, SESSION_COOKIE, require_admin
-from theset_daemon.web.app import add_fallback, create_app, mount_auth
+from theset_daemon.web.app import ADMIN_ROUTES, DASHBOARD_ROUTES, add_fallback, create_app, mount_auth
 from theset_daemon.web.errors import json_response
 
 TOKEN = "dashboard-test-admin-token-" + "t" * 16
@@ -42,7 +42,7 @@ async def make_app(redis_url, namespace) -> AsyncIterator[Callable[..., web.Appl
         app = create_app(settings, ReadinessCheck(), LoopMonitor())
         clients.append(aioredis.Redis.from_url(redis_url))
         mount_auth(app, clients[-1], settings)
-        app.add_routes([*dashboard.ROUTES, *admin.ROUTES, web.post("/test/action", guarded_action)])
+        app.add_routes([*DASHBOARD_ROUTES, *ADMIN_ROUTES, web.post("/test/action", guarded_action)])
         add_fallback(app)
         return app
 

@@ -23,13 +23,12 @@ from multidict import CIMultiDict
 from theset_daemon.cli import main as cli
 
 from theset_daemon.runtime import config
-from theset_daemon.imports import stream
 from theset_daemon.runtime.loop_monitor import LoopMonitor
 from theset_daemon.runtime.readiness import ReadinessCheck
 from theset_daemon.imports.signing import InvalidToken, sign_events_token, verify_events_token
-from theset_daemon.web import admin, dashboard, imports
+from theset_daemon.web import events
 from theset_daemon.web.admin_auth import CSRF_HEADER, SESSION_COOKIE, require_admin
-from theset_daemon.web.app import add_fallback, create_app, mount_auth
+from theset_daemon.web.app import ADMIN_ROUTES, DASHBOARD_ROUTES, IMPORT_ROUTES, add_fallback, create_app, mount_auth
 from theset_daemon.web.errors import json_response
 from theset_daemon.web.keys import AUTH_THROTTLE
 from theset_daemon.web.throttle import MAX_BLOCK_S
@@ -58,8 +57,7 @@ async def make_client(redis_url, namespace) -> AsyncIterator[Callable[..., TestC
         app = create_app(settings, readiness or ReadinessCheck(), LoopMonitor())
         redis_client = aioredis.Redis.from_url(redis_url)
         mount_auth(app, redis_client, settings)
-        app.add_routes([*dashboard.ROUTES, *admin.ROUTES, *imports.ROUTES, web.post("/test/action", guarded_action)])
-        stream.add_routes(app)
+        app.add_routes([*DASHBOARD_ROUTES, *ADMIN_ROUTES, *IMPORT_ROUTES, web.post("/test/action", guarded_action)])
         add_fallback(app)
         client = TestClient(TestServer(app))
         await client.start_server()
@@ -312,7 +310,7 @@ def test_last_event_id_is_used_exactly_as_validated(given, used) -> None:
     from urllib.parse import quote
 
     request = make_mocked_request("GET", f"/x?lastEventId={quote(given)}")
-    assert stream._requested_after(request) == used  # noqa: SLF001
+    assert events._requested_after(request) == used  # noqa: SLF001
 
 
 async def test_the_previous_admin_token_and_sse_secret_work_during_a_rotation(make_client) -> None:

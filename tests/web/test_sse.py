@@ -18,8 +18,9 @@ from theset_daemon.imports import plan
 from theset_daemon.store import imports as imports_store
 from theset_daemon.imports.errors import PROVIDER_UNAVAILABLE, ImportFailure
 from theset_daemon.runtime.metrics import SSE_CLIENTS
-from theset_daemon.imports.stream import ProgressHub, Reconnect, StreamEntry, Subscription, add_routes, events_url
-from theset_daemon.imports.signing import sign_events_token
+from theset_daemon.imports.signing import events_url, sign_events_token
+from theset_daemon.imports.stream import ProgressHub, Reconnect, StreamEntry, Subscription
+from theset_daemon.web.app import IMPORT_ROUTES
 from theset_daemon.web.keys import SETTINGS
 
 # --- delivery ----------------------------------------------------------------------------
@@ -319,7 +320,7 @@ async def test_subscriber_fills_the_gap_when_the_reader_is_ahead(async_redis, na
 async def test_unwired_app_answers_503(http) -> None:
     app = web.Application()
     app[SETTINGS] = config.load({"THESET_SSE_SECRET": SECRET})
-    add_routes(app)
+    app.add_routes(IMPORT_ROUTES)
     runner = web.AppRunner(app)
     await runner.setup()
     port = free_port()

@@ -9,6 +9,7 @@ import socket
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 import redis.asyncio as aioredis
 
@@ -18,7 +19,16 @@ from tests.helpers.sse import SECRET, SseReader, connect, eventually, expect_err
 from theset_daemon.runtime import config
 from theset_daemon.imports import plan
 from theset_daemon.imports.signing import sign_events_token
-from theset_daemon.imports.stream import CONTROL_CONNECTIONS, reader_client
+from theset_daemon.imports.progress import stream_key
+from theset_daemon.imports.stream import (
+    CONTROL_CONNECTIONS,
+    ProgressHub,
+    Reconnect,
+    Sink,
+    StreamEntry,
+    Subscription,
+    reader_client,
+)
 from theset_daemon.store import imports as imports_store
 
 
@@ -142,7 +152,6 @@ class _Transport:
 
 
 async def test_a_caught_up_client_gets_live_entries_straight_from_the_reader() -> None:
-    from theset_daemon.imports.stream import Sink, StreamEntry, Subscription
 
     transport = _Transport()
     sub = Subscription("1-0", queue_size=10)
@@ -156,7 +165,6 @@ async def test_a_caught_up_client_gets_live_entries_straight_from_the_reader() -
 
 
 async def test_a_client_whose_socket_backs_up_is_told_to_reconnect() -> None:
-    from theset_daemon.imports.stream import Reconnect, Sink, StreamEntry, Subscription
 
     sub = Subscription("1-0", queue_size=10)
     sub.attach(Sink(_Transport(queued=5000), chunked=False, max_buffer=1000))  # type: ignore[arg-type]
@@ -183,7 +191,6 @@ async def test_an_http_1_0_client_gets_plain_frames(start_daemon, reporter, pg_p
 
 
 async def test_fans_of_one_import_get_one_shared_frame(async_redis, namespace, reporter, pg_pool) -> None:  # noqa: F811
-    from theset_daemon.imports.stream import ProgressHub, Sink
 
     hub = ProgressHub(async_redis, namespace, block_ms=1000)
     import_id = await new_import(pg_pool)
@@ -256,10 +263,7 @@ async def test_a_client_over_the_high_water_mark_is_dropped_and_the_others_keep_
 
 async def test_an_entry_appended_without_a_change_notice_still_arrives(async_redis, namespace, pg_pool) -> None:  # noqa: F811
     """The readers block on the change notices; a sweep over every followed import catches what has none."""
-    import orjson
 
-    from theset_daemon.imports.progress import stream_key
-    from theset_daemon.imports.stream import ProgressHub, Sink
 
     hub = ProgressHub(async_redis, namespace, block_ms=200)
     import_id = await new_import(pg_pool)

@@ -1,7 +1,7 @@
 """The operator's view of the broker: queue overview, job records, dead letters, queue controls.
 
 One class, :class:`QueueAdmin`, used by the HTTP admin API (``web/admin.py``,
-``web/jobs.py``) and the terminal (``admin_cli.py``) alike, so both show the
+``web/jobs.py``) and the terminal (``cli/operator.py``) alike, so both show the
 same numbers in the same JSON shapes (camelCase, times in ms since the epoch on
 the Redis clock). Everything reads and writes Redis directly: no daemon needs
 to run. Each read is one Lua call (``scripts/admin_*.lua``); a queue-wide
@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from dramatiq import Message
+from dramatiq.errors import DecodeError
 
 from . import retries
-from .broker import decode_record
 from .queues import Priority, QueueSpec
 from .serving import served_by
 
@@ -231,18 +232,26 @@ class QueueAdmin:
             })
         return out
 
+    async def is_paused(self, queue: str) -> bool:
+        return bool(await self.broker.aredis.exists(self.keys.queue(queue, "paused")))
+
     async def pause(self, queue: str) -> int:
-        """Pause ``queue`` for every daemon (persists in Redis). Returns 1, or 0 if it already was."""
+        """Stop every daemon fetching from ``queue`` (persists in Redis until :meth:`resume`).
+        Returns 1, or 0 if it already was paused."""
         self.spec(queue)
-        was = await self.broker.is_paused(queue)
-        await self.broker.pause(queue)
+        async with self.broker.aredis.pipeline(transaction=False) as pipe:
+            pipe.exists(self.keys.queue(queue, "paused"))
+            pipe.set(self.keys.queue(queue, "paused"), 1)
+            was, _ = await pipe.execute()
         return 0 if was else 1
 
     async def resume(self, queue: str) -> int:
-        """Resume ``queue`` and wake an idle daemon. Returns 1, or 0 if it was not paused."""
+        """Let daemons fetch from ``queue`` again, waking an idle one. Returns 1, or 0 if it was not paused."""
         self.spec(queue)
-        was = await self.broker.is_paused(queue)
-        await self.broker.resume(queue)
+        async with self.broker.aredis.pipeline(transaction=False) as pipe:
+            pipe.delete(self.keys.queue(queue, "paused"))
+            pipe.zadd(self.keys.queue(queue, "marker"), {"1": 0})
+            was, _ = await pipe.execute()
         return 1 if was else 0
 
     async def queue_action(self, queue: str, action: str, *, older_than_s: float | None = None) -> int:
@@ -283,16 +292,29 @@ class QueueAdmin:
 
     # -- jobs ------------------------------------------------------------------------------
 
+    async def find(self, job_id: str) -> dict[str, Any] | None:
+        """The decoded job record of ``job_id`` (``message`` holds the Dramatiq message), or None."""
+        raw = await self.broker.aredis.hgetall(self.keys.job(job_id))
+        return decode_record(raw) if raw else None
+
+    async def states(self, job_ids: Iterable[str]) -> list[tuple[str | None, str | None]]:
+        """(state, error) of each job, (None, None) for a job without a record; one round trip."""
+        async with self.broker.aredis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hmget(self.keys.job(job_id), "state", "error")
+            replies = await pipe.execute()
+        return [(_text(state), _text(error)) for state, error in replies]
+
     async def record(self, job_id: str) -> dict[str, Any]:
         """The decoded job record of ``job_id``.
 
         Raises:
           UnknownJob: no record.
         """
-        raw = await self.broker.aredis.hgetall(self.keys.job(job_id))
-        if not raw:
+        record = await self.find(job_id)
+        if record is None:
             raise UnknownJob(job_id)
-        return decode_record(raw)
+        return record
 
     async def job(self, job_id: str) -> dict[str, Any]:
         """Everything known about one job (the ``GET /api/jobs/{jobId}`` body)."""
@@ -434,6 +456,10 @@ class QueueAdmin:
         """The newest dead letters of ``queue`` (or of every queue), newest first."""
         return (await self.dead_letter_page(queue, limit=limit))[0]
 
+    async def dead_records(self, queue: str | None = None, *, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest dead letters' whole job records (decoded, unmasked: traceback, message, failure story)."""
+        return (await self._dead_page(queue, limit, None))[0]
+
     async def dead_letter_page(
         self, queue: str | None = None, *, limit: int = 100, cursor: str | None = None
     ) -> tuple[list[dict[str, Any]], str | None]:
@@ -446,6 +472,12 @@ class QueueAdmin:
           UnknownQueue: ``queue`` is not in the table.
           ValueError: a bad cursor.
         """
+        records, next_cursor = await self._dead_page(queue, limit, cursor)
+        return [self.mask(_dead_letter(record)) for record in records], next_cursor
+
+    async def _dead_page(
+        self, queue: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
         queues = [self.spec(queue).name] if queue else list(self.broker.specs)
         _, after_id, after_score = decode_cursor(cursor) if cursor else (0, "", "")
         aredis = self.broker.aredis
@@ -469,9 +501,9 @@ class QueueAdmin:
             for _, job_id in page:
                 pipe.hgetall(self.keys.job(job_id))
             raws = await pipe.execute()
-        letters = [self.mask(_dead_letter(decode_record(raw))) for raw in raws if raw and raw.get(b"state") == b"dead"]
+        records = [decode_record(raw) for raw in raws if raw and raw.get(b"state") == b"dead"]
         next_cursor = encode_cursor(page[-1][1], repr(page[-1][0])) if more else None
-        return letters, next_cursor
+        return records, next_cursor
 
     async def retry_dead(self, job_ids: Iterable[str]) -> int:
         """Send these dead letters back to waiting (attempts reset); ids that are not dead are skipped."""
@@ -560,3 +592,29 @@ def _history(record: dict[str, Any]) -> list[dict[str, Any]]:
     if state in ("completed", "dead"):
         events.append((state, record.get("finished_at")))
     return [{"state": s, "at": at} for s, at in sorted((e for e in events if e[1]), key=lambda e: e[1])]
+
+
+_INT_FIELDS = {"priority", "attempts", "runs", "seq", "failures", "handbacks", "reclaims", "postpones", "logs_dropped"}
+_TIME_FIELDS = {"enqueued_at", "started_at", "finished_at", "due_at", "first_failed_at", "last_failed_at", "ready_at"}
+
+
+def decode_record(raw: dict[bytes, bytes]) -> dict[str, Any]:
+    """A job record HASH as Python values: ints, times in ms, ``message`` decoded.
+
+    A poison message that cannot be decoded (it is in the dead letters for that)
+    reads as ``message`` None with its first bytes in ``undecodable``.
+    """
+    record: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = key.decode()
+        if name == "msg":
+            try:
+                record["message"] = Message.decode(value)
+            except DecodeError:
+                record["message"] = None
+                record["undecodable"] = value[:200].decode(errors="replace")
+        elif name in _INT_FIELDS or name in _TIME_FIELDS:
+            record[name] = int(value)
+        else:
+            record[name] = value.decode()
+    return record

@@ -10,20 +10,22 @@ job; :meth:`consume` (Dramatiq's thread worker) is not supported.
 from __future__ import annotations
 
 import asyncio
-
+import dataclasses
 import logging
 import os
 import socket
 import time
+from functools import cached_property
 from typing import Any, Callable, Iterable, Sequence
 
 import dramatiq
 from dramatiq import Message
-from dramatiq.errors import DecodeError, QueueJoinTimeout, QueueNotFound
+from dramatiq.errors import QueueJoinTimeout, QueueNotFound
 from dramatiq.middleware import CurrentMessage, Middleware, MiddlewareError
 
-from . import connection
+from . import cluster_metrics, connection
 from . import priority as priorities
+from .admin import QueueAdmin
 from .composition import composition_middleware
 from .connection import RedisTarget
 from .deferred import defer, on_loop
@@ -32,7 +34,7 @@ from .keys import Keys
 from .middleware import JobOptions
 from .queues import JobDefaults, Priority, QueueSpec
 from .resp import AsyncResp, Script, SyncResp
-from .scripts import NAMES, source
+from .scripts import HEADER_ARGS, NAMES, source
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,26 @@ BULK_CHUNK = 1000
 DEFAULT_MAX_CONNECTIONS = 64
 
 _EMPTY: dict[str, Any] = {}
+
+
+#: Message's fields as :func:`encode` writes them (Dramatiq 2.x); another Dramatiq falls back to ``encode()``.
+_FIELDS = ("queue_name", "actor_name", "args", "kwargs", "options", "message_id", "message_timestamp")
+_PLAIN = tuple(f.name for f in dataclasses.fields(Message)) == _FIELDS
+
+
+def encode(message: Message) -> bytes:
+    """``message.encode()``: the same bytes, without ``asdict``'s per-call field lookup for a plain Message."""
+    if type(message) is not Message or not _PLAIN:
+        return message.encode()
+    return dramatiq.get_encoder().encode({
+        "queue_name": message.queue_name,
+        "actor_name": message.actor_name,
+        "args": message.args,
+        "kwargs": message.kwargs,
+        "options": message.options,
+        "message_id": message.message_id,
+        "message_timestamp": message.message_timestamp,
+    })
 
 
 def default_middleware(target: RedisTarget, namespace: str, defaults: JobDefaults = JobDefaults()) -> list[Middleware]:
@@ -127,7 +149,10 @@ class TheSetBroker(dramatiq.Broker):
             defaults.failed_ttl_s * 1000,
             defaults.dead_ttl_s * 1000,
         ]
-        self._scripts = {name: Script(source(name), self._header) for name in NAMES}
+        self._scripts = {
+            name: Script(source(name), self._header[: HEADER_ARGS.get(name, len(self._header))]) for name in NAMES
+        }
+        self._enqueue_script = self._scripts["enqueue"]
         #: The loop a worker of this broker runs on (set by :meth:`Worker.start`); an
         #: enqueue on it is deferred, an enqueue on any other thread or loop blocks.
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -178,6 +203,12 @@ class TheSetBroker(dramatiq.Broker):
         for listener in list(self.declare_listeners):
             listener(queue_name)
 
+    @cached_property
+    def admin(self) -> QueueAdmin:
+        """The operator API on this broker's queues and jobs (pause, resume, job records, dead
+        letters; unmasked): :class:`~.admin.QueueAdmin`, the only one."""
+        return QueueAdmin(self)
+
     def spec_for(self, queue_name: str) -> QueueSpec:
         """The table's row for ``queue_name``; a queue missing from it gets concurrency 1, NORMAL."""
         spec = self.specs.get(queue_name)
@@ -196,14 +227,14 @@ class TheSetBroker(dramatiq.Broker):
         gets the blocking enqueue: a task deferred there might never run.
         """
         if on_loop() and asyncio.get_running_loop() is self.loop:
-            [args] = self._pack([message], delay)  # refusals (unknown queue, wrong queue) raise here
+            args = self._pack_one(message, delay)  # refusals (unknown queue, wrong queue) raise here
             defer(self._enqueue_packed(message, args, delay))
             return message
         return self.enqueue_many([message], delay=delay)[0]
 
     async def _enqueue_packed(self, message: Message, args: list[Any], delay: int | None) -> None:
-        reply = await self._resp.evalsha(self._scripts["enqueue"], args)
-        self._unpack([message], [reply], delay)
+        reply = await self._resp.evalsha(self._enqueue_script, args)
+        self._unpack_one(message, reply[0], delay)
 
     def join(self, queue_name: str, *, timeout: int | None = None, interval_s: float = 0.005) -> None:
         """Block until ``queue_name`` has nothing waiting, delayed or running (Dramatiq's join).
@@ -239,9 +270,9 @@ class TheSetBroker(dramatiq.Broker):
 
         Returns it, or the existing job's message if its ``job_id`` is waiting, delayed or running.
         """
-        [args] = self._pack([message], delay)
-        reply = await self._resp.evalsha(self._scripts["enqueue"], args)
-        return self._unpack([message], [reply], delay)[0]
+        args = self._pack_one(message, delay)
+        reply = await self._resp.evalsha(self._enqueue_script, args)
+        return self._unpack_one(message, reply[0], delay)
 
     async def enqueue_many_async(self, messages: Iterable[Message], *, delay: int | None = None) -> list[Message]:
         """:meth:`enqueue_many` without blocking the loop (one round trip)."""
@@ -279,24 +310,32 @@ class TheSetBroker(dramatiq.Broker):
             chunk = messages[start : start + BULK_CHUNK]
             args: list[Any] = [len(chunk)]
             for message in chunk:
-                options = message.options
-                actor = self.actors.get(message.actor_name)
-                self._check_queue(message, actor)
-                actor_options = actor.options if actor is not None else _EMPTY
-                wait = options.get("delay") if delay is None else delay
-                if emit is not None:
-                    emit("enqueue", message, wait)
-                args += (
-                    options.get("job_id") or message.message_id,
-                    message.queue_name,
-                    message.actor_name,
-                    int(priorities.resolve(options, actor_options, self.specs.get(message.queue_name), actor)),
-                    int(wait or 0),
-                    int(options.get("debounce_ms") or actor_options.get("debounce_ms") or 0),
-                    message.encode(),
-                )
+                args += self._job_args(message, delay, emit)
             calls.append(args)
         return calls
+
+    def _pack_one(self, message: Message, delay: int | None) -> list[Any]:
+        """The enqueue script's arguments for one message (:meth:`_pack` of one, without the chunking)."""
+        return [1, *self._job_args(message, delay, self.emit_before if self._hooks_for("before_enqueue") else None)]
+
+    def _job_args(self, message: Message, delay: int | None, emit: Callable[..., None] | None) -> tuple[Any, ...]:
+        """One message's seven enqueue arguments; refuses it first (:meth:`_check_queue`), then ``before_enqueue``."""
+        options = message.options
+        actor = self.actors.get(message.actor_name)
+        self._check_queue(message, actor)
+        actor_options = actor.options if actor is not None else _EMPTY
+        wait = options.get("delay") if delay is None else delay
+        if emit is not None:
+            emit("enqueue", message, wait)
+        return (
+            options.get("job_id") or message.message_id,
+            message.queue_name,
+            message.actor_name,
+            int(priorities.resolve(options, actor_options, self.specs.get(message.queue_name), actor)),
+            int(wait or 0),
+            int(options.get("debounce_ms") or actor_options.get("debounce_ms") or 0),
+            encode(message),
+        )
 
     def _check_queue(self, message: Message, actor: Any) -> None:
         """Refuse a message no daemon would ever fetch, or one sent to another actor's queue."""
@@ -307,17 +346,18 @@ class TheSetBroker(dramatiq.Broker):
                              f"not {message.queue_name!r}")
 
     def _unpack(self, messages: list[Message], replies: list[Any], delay: int | None) -> list[Message]:
-        results: list[Message] = []
         flat = [value for reply in replies for value in reply]
-        for message, value in zip(messages, flat):
-            if value == 0:
+        return [self._unpack_one(message, value, delay) for message, value in zip(messages, flat)]
+
+    def _unpack_one(self, message: Message, value: Any, delay: int | None) -> Message:
+        """``message`` if the script enqueued it (``after_enqueue`` emitted), else the existing job's."""
+        if value == 0:
+            if self._hooks_for("after_enqueue"):
                 self.emit_after("enqueue", message, message.options.get("delay") if delay is None else delay)
-                results.append(message)
-            elif value == b"":  # debounced, and the earlier job's record is gone
-                results.append(message)
-            else:
-                results.append(Message.decode(value))
-        return results
+            return message
+        if value == b"":  # debounced, and the earlier job's record is gone
+            return message
+        return Message.decode(value)
 
     # -- queue state -----------------------------------------------------------------------
 
@@ -344,37 +384,7 @@ class TheSetBroker(dramatiq.Broker):
 
     async def export_depths(self) -> dict[str, dict[str, int]]:
         """Claim the metrics lead and, when held, set the cluster-wide gauges (``cluster_metrics.py``)."""
-        from .cluster_metrics import export
-
-        return await export(self)
-
-    async def pause(self, queue: str) -> None:
-        """Stop every daemon fetching from ``queue`` (persists in Redis until :meth:`resume`)."""
-        await self.aredis.set(self.keys.queue(queue, "paused"), 1)
-
-    async def resume(self, queue: str) -> None:
-        """Let daemons fetch from ``queue`` again, waking an idle one."""
-        async with self.aredis.pipeline(transaction=False) as pipe:
-            pipe.delete(self.keys.queue(queue, "paused"))
-            pipe.zadd(self.keys.queue(queue, "marker"), {"1": 0})
-            await pipe.execute()
-
-    async def is_paused(self, queue: str) -> bool:
-        return bool(await self.aredis.exists(self.keys.queue(queue, "paused")))
-
-    async def job(self, job_id: str) -> dict[str, Any] | None:
-        """The job record of ``job_id`` (decoded; ``message`` holds the Dramatiq message), or None."""
-        raw = await self.aredis.hgetall(self.keys.job(job_id))
-        return decode_record(raw) if raw else None
-
-    async def dead_letters(self, queue: str, *, limit: int = 100) -> list[dict[str, Any]]:
-        """The newest dead letters of ``queue`` (job records with reason and failure story)."""
-        ids = await self.aredis.zrevrange(self.keys.queue(queue, "dead"), 0, limit - 1)
-        async with self.aredis.pipeline(transaction=False) as pipe:
-            for job_id in ids:
-                pipe.hgetall(self.keys.job(job_id.decode()))
-            raws = await pipe.execute()
-        return [decode_record(raw) for raw in raws if raw]
+        return await cluster_metrics.export(self)
 
     # -- scripts and lifecycle -------------------------------------------------------------
 
@@ -387,6 +397,10 @@ class TheSetBroker(dramatiq.Broker):
         logger.warning("Redis primary moved from %s to %s (failover)", before, after)
         for listener in self.failover_listeners:
             listener(before, after)
+
+    async def connect(self) -> None:
+        """Open the hot-path connection (script calls) now rather than on the first call."""
+        await self._resp.connect()
 
     async def ping(self) -> None:
         """Raise if Redis does not answer."""
@@ -403,29 +417,3 @@ class TheSetBroker(dramatiq.Broker):
         await self.aredis.aclose()
         self._sync_resp.close()
         self.redis.close()
-
-
-_INT_FIELDS = {"priority", "attempts", "runs", "seq", "failures", "handbacks", "reclaims", "postpones", "logs_dropped"}
-_TIME_FIELDS = {"enqueued_at", "started_at", "finished_at", "due_at", "first_failed_at", "last_failed_at", "ready_at"}
-
-
-def decode_record(raw: dict[bytes, bytes]) -> dict[str, Any]:
-    """A job record HASH as Python values: ints, times in ms, ``message`` decoded.
-
-    A poison message that cannot be decoded (it is in the dead letters for that)
-    reads as ``message`` None with its first bytes in ``undecodable``.
-    """
-    record: dict[str, Any] = {}
-    for key, value in raw.items():
-        name = key.decode()
-        if name == "msg":
-            try:
-                record["message"] = Message.decode(value)
-            except DecodeError:
-                record["message"] = None
-                record["undecodable"] = value[:200].decode(errors="replace")
-        elif name in _INT_FIELDS or name in _TIME_FIELDS:
-            record[name] = int(value)
-        else:
-            record[name] = value.decode()
-    return record

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dramatiq.errors import BrokerError
+from redis import exceptions as redis_errors
 
 
 class WrongQueue(BrokerError):
@@ -43,15 +44,13 @@ def redis_away(exc: BaseException) -> bool:
 
     Not the job's fault: the worker postpones such a job instead of spending an attempt.
     """
-    from redis.exceptions import ConnectionError, ReadOnlyError, RedisError, TimeoutError
-
     cause: BaseException | None = exc
     for _ in range(5):
         if cause is None:
             return False
-        if isinstance(cause, (ConnectionError, TimeoutError, ReadOnlyError)):
+        if isinstance(cause, (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.ReadOnlyError)):
             return True
-        if isinstance(cause, RedisError) and (
+        if isinstance(cause, redis_errors.RedisError) and (
             type(cause).__name__ in ("OutOfMemoryError", "BusyLoadingError") or str(cause).startswith(_REDIS_BUSY)
         ):
             return True

@@ -84,6 +84,19 @@ class Fetcher:
     def start(self) -> None:
         self.fetching = True
         self._task = asyncio.get_running_loop().create_task(self._run(), name="theset-fetcher")
+        self._connect_blocker_soon()
+
+    def _connect_blocker_soon(self) -> None:
+        """Open the blocking connection in the background: a first park (the first queue declared
+        after start, a lane added) should not also pay for a connect and its handshake."""
+        self._wake_task(self._connect_quietly(self._blocker))
+
+    @staticmethod
+    async def _connect_quietly(blocker: AsyncResp) -> None:
+        try:
+            await blocker.connect()
+        except Exception:  # the block connects (and reports) anyway
+            logger.debug("could not open the blocking connection ahead of use", exc_info=True)
 
     def add_lane(self, lane: Lane) -> None:
         """Serve one more queue (the lane is already in ``lanes``); wakes a parked loop."""
@@ -107,6 +120,7 @@ class Fetcher:
             self._block_task.cancel()
             old, self._blocker = self._blocker, AsyncResp(self.broker.target, name=self.broker.client_name, timeout_s=None)
             self._wake_task(old.close())
+            self._connect_blocker_soon()
 
     def stop(self) -> None:
         """Stop fetching now (sync, idempotent); a fetch in flight still lands and is dispatched."""

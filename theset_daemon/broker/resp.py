@@ -33,20 +33,26 @@ _DEFAULT = object()
 
 def pack(args: Sequence[Any]) -> bytes:
     """One command in RESP: bytes as they are, str as UTF-8, numbers in decimal."""
-    parts = [b"*%d\r\n" % len(args)]
+    parts = [b"*%d" % len(args)]
+    _frame(args, parts)
+    return b"\r\n".join(parts)
+
+
+def _frame(args: Sequence[Any], parts: list[bytes]) -> None:
+    """Append each argument's bulk-string length line and data to ``parts``, then the final empty
+    part: ``b"\\r\\n".join(parts)`` is the command (every line ends in CRLF)."""
     append = parts.append
     for arg in args:
         kind = type(arg)
-        if kind is bytes:
-            data = arg
-        elif kind is str:
-            data = arg.encode()
+        if kind is str:
+            arg = arg.encode()
         elif kind is int:
-            data = b"%d" % arg
-        else:
-            data = repr(arg).encode() if kind is float else str(arg).encode()
-        append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(parts)
+            arg = b"%d" % arg
+        elif kind is not bytes:
+            arg = repr(arg).encode() if kind is float else str(arg).encode()
+        append(b"$%d" % len(arg))
+        append(arg)
+    append(b"")
 
 
 def _reader() -> hiredis.Reader:
@@ -65,12 +71,14 @@ class Script:
         self.source = source.encode()
         self.sha = hashlib.sha1(self.source).hexdigest().encode()
         self._fixed = 3 + len(head)
-        self._head = pack([b"EVALSHA", self.sha, b"0", *head])[len(b"*%d\r\n" % self._fixed) :]
+        # the framed EVALSHA, sha, 0 and head, without the count line and the last CRLF
+        self._head = pack([b"EVALSHA", self.sha, b"0", *head])[len(b"*%d\r\n" % self._fixed) : -2]
 
     def command(self, args: Sequence[Any]) -> bytes:
         """The RESP bytes of one call: EVALSHA sha 0 head... args..."""
-        body = pack(args)
-        return b"*%d\r\n" % (self._fixed + len(args)) + self._head + body[body.index(b"\n") + 1 :]
+        parts = [b"*%d\r\n%s" % (self._fixed + len(args), self._head)]
+        _frame(args, parts)
+        return b"\r\n".join(parts)
 
 
 def _target(where: RedisTarget | str) -> RedisTarget:
@@ -111,10 +119,22 @@ class _Protocol(asyncio.Protocol):
 
     def expect(self, futures: list[asyncio.Future]) -> None:
         if not self.waiters:
-            self.progress_at = self._loop.time()
-            if self._timer is None and self.timeout is not None:
-                self._timer = self._loop.call_later(self.timeout, self._watch)
+            self._arm()
         self.waiters.extend(futures)
+
+    def request(self, data: bytes) -> asyncio.Future:
+        """Write one command; the future gets its reply (the one-reply fast path of ``expect``)."""
+        future = self._loop.create_future()
+        if not self.waiters:
+            self._arm()
+        self.waiters.append(future)
+        self.transport.write(data)  # type: ignore[union-attr]
+        return future
+
+    def _arm(self) -> None:
+        self.progress_at = self._loop.time()
+        if self._timer is None and self.timeout is not None:
+            self._timer = self._loop.call_later(self.timeout, self._watch)
 
     def _watch(self) -> None:
         self._timer = None
@@ -233,6 +253,8 @@ class AsyncResp:
     def _send(protocol: _Protocol, data: bytes, replies: int = 1) -> Any:
         if protocol.closed or protocol.transport is None:
             raise ConnectionError("Redis connection closed")
+        if replies == 1:
+            return protocol.request(data)
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in range(replies)]
         protocol.expect(futures)
@@ -247,6 +269,10 @@ class AsyncResp:
                 protocol.transport.close()  # reconnect (Sentinel: to the new primary) on the next call
             raise
 
+    async def connect(self) -> None:
+        """Open the connection now (a no-op while it is open); calls otherwise connect on first use."""
+        await self._connection()
+
     async def execute(self, *args: Any) -> Any:
         """Run one command; raise ResponseError on an error reply."""
         protocol = await self._connection()
@@ -254,11 +280,15 @@ class AsyncResp:
 
     async def evalsha(self, script: Script, args: Sequence[Any]) -> Any:
         """Run ``script`` with no KEYS and its head plus ``args`` as ARGV."""
-        protocol = await self._connection()
+        protocol = self._protocol
+        if protocol is None or protocol.closed:
+            protocol = await self._connection()
         reply = await self._send(protocol, script.command(args))
-        if isinstance(reply, ResponseError) and str(reply).startswith("NOSCRIPT"):
-            return (await self.evalsha_many(script, [args]))[0]
-        return self._checked(protocol, reply)
+        if isinstance(reply, ResponseError):
+            if str(reply).startswith("NOSCRIPT"):
+                return (await self.evalsha_many(script, [args]))[0]
+            return self._checked(protocol, reply)
+        return reply
 
     async def evalsha_many(self, script: Script, calls: Sequence[Sequence[Any]]) -> list[Any]:
         """Run ``script`` once per argument list (after its head), all in one write (one round trip)."""

@@ -123,6 +123,7 @@ class Worker:
         self._plans: dict[str, _ActorPlan] = {}
         self._metrics: dict[tuple[str, str, str], Any] = {}
         self._durations: dict[tuple[str, str], Any] = {}
+        self._waits: dict[str, Any] = {}
         self._running = 0
         self._finished = 0
         self._handed_back = 0
@@ -151,6 +152,7 @@ class Worker:
             broker.aredis, broker.namespace, broker.host_id, self.served_queues, broker.lease_timeout_s
         )
         self._idle.set()
+        self.fetcher._wake_task(self._connect_early())
         self.leases.start()
         self.fetcher.start()
         self.served.start()
@@ -160,6 +162,14 @@ class Worker:
             for name in list(broker.queues):
                 self._on_declare(name)
         broker.emit_after("worker_boot", self)
+
+    async def _connect_early(self) -> None:
+        """Open the broker's script connection at start: a worker serving no queue yet makes no call
+        until one is declared, and that queue's first fetch should not also pay for the connect."""
+        try:
+            await self.broker.connect()
+        except Exception:  # the first fetch connects (and reports) anyway
+            logger.debug("could not connect to Redis at start", exc_info=True)
 
     def _add_lane(self, spec: QueueSpec) -> None:
         lane = self._lane(spec)
@@ -303,7 +313,10 @@ class Worker:
     def _dispatch(self, lane: Lane, fields: list) -> None:
         """Turn one fetched job into a :class:`Job` and queue it for a runner."""
         raw_id, raw_msg, attempt, token, priority, waited_ms = fields
-        JOB_QUEUE_WAIT.labels(lane.name).observe(waited_ms / 1000)
+        wait = self._waits.get(lane.name)
+        if wait is None:
+            wait = self._waits[lane.name] = JOB_QUEUE_WAIT.labels(lane.name)
+        wait.observe(waited_ms / 1000)
         job_id = raw_id.decode()
         token = token.decode()
         try:

@@ -28,8 +28,11 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import orjson
 
 from ..runtime import config
+from ..store import artist_counts
+from ..store.imports import import_summary
 from .follow import ProgressBars, error_text, follow_events, overall, start_import
 
 DEMO_DIR = Path(".demo")
@@ -104,18 +107,12 @@ async def wait_ready(base_url: str, daemon: subprocess.Popen[bytes], timeout: fl
 
 async def summary(database_url: str, import_id: str) -> dict[str, Any]:
     """What landed for the imported artist, from PostgreSQL."""
-    from ..store import artist_counts
-
     conn = await asyncpg.connect(database_url)
     try:
-        row = await conn.fetchrow(
-            "select i.counts, a.id, a.name, a.slug from import_status i join artists a on a.id = i.artist_id where i.id = $1",
-            import_id,
-        )
+        row = await import_summary(conn, import_id)
         counts = dict(await artist_counts(conn, row["id"]))
     finally:
         await conn.close()
-    import orjson
 
     progress = orjson.loads(row["counts"]) if isinstance(row["counts"], str) else dict(row["counts"])
     live_tracks = sum(progress.get(f"catalog_{k}", 0) for k in ("live_album_tracks_dropped", "live_titles_dropped", "liveness_dropped"))

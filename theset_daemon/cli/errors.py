@@ -18,9 +18,13 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 from urllib.parse import urlparse
 
+import asyncpg
 import orjson
+import redis.exceptions
 
 from ..runtime import config
+from ..store.migrate import MigrationError
+from .follow import KickoffRefused
 
 
 @dataclass
@@ -94,8 +98,6 @@ def _raised_in(exc: BaseException, package: str) -> bool:
 
 
 def _redis(exc: BaseException, _: str) -> Failure | None:
-    import redis.exceptions
-
     where, variable = _where(_configured("redis_url")), "THESET_REDIS_URL"
     refused = isinstance(exc, redis.exceptions.ResponseError) and str(exc).split(" ", 1)[0] in ("WRONGPASS", "NOAUTH")
     if refused or isinstance(exc, redis.exceptions.AuthenticationError):
@@ -106,10 +108,6 @@ def _redis(exc: BaseException, _: str) -> Failure | None:
 
 
 def _postgres(exc: BaseException, _: str) -> Failure | None:
-    import asyncpg
-
-    from ..store.migrate import MigrationError
-
     where, variable = _where(_configured("database_url")), "THESET_DATABASE_URL"
     name = urlparse(_configured("database_url")).path.lstrip("/")
     if isinstance(exc, asyncpg.InvalidCatalogNameError):
@@ -135,8 +133,6 @@ def _listen(exc: BaseException, port_flag: str) -> Failure | None:
 
 
 def _daemon(exc: BaseException, _: str) -> Failure | None:
-    from .follow import KickoffRefused
-
     if not isinstance(exc, KickoffRefused):
         return None
     body: Any = exc.body

@@ -5,22 +5,36 @@ Exit statuses: 0 success, 1 failure, 2 bad usage (a message names the flag),
 78 a configuration variable is wrong (the message names it). A failure the user
 can fix (a service not answering, a missing database, a port in use, a refused
 token) is one line naming the cause and the variable or flag (JSON under
-``--json``: see ``cli_errors.py``); ``--debug`` shows the traceback instead.
+``--json``: see ``cli/errors.py``); ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import os
 import sys
 from typing import Callable, Mapping, Sequence
 
+import aiohttp
+import dramatiq
 import orjson
+import uvloop
 
+from .. import __version__, sandbox
+from ..broker import TheSetBroker
+from ..queues import QUEUES
 from ..runtime import config, logs
+from ..runtime.daemon import Daemon
+from ..scheduling.scheduler import load_schedules, schedule_status, schedules_path
+from ..store.migrate import migrate
+from ..store.pool import create_pool
+from . import operator
+from .demo import run_demo
 from .errors import Failure, explain, reason, report
+from .follow import ProgressBars, follow_events, start_import
 from .help import Parser, environment
 from .table import print_fields, print_table
 
@@ -28,10 +42,6 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def _run(args: argparse.Namespace) -> int:
-    import uvloop
-
-    from ..runtime.daemon import Daemon
-
     environ = dict(os.environ) if args.queues is None else {**os.environ, "THESET_QUEUES": args.queues}
     settings = config.load(environ)  # --queues is THESET_QUEUES for this run
     settings.check_serving()
@@ -70,8 +80,6 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from ..store.migrate import migrate
-
     settings = config.load()
     applied = asyncio.run(migrate(settings.database_url))
     print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
@@ -79,8 +87,6 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from .follow import ProgressBars, follow_events, start_import
-
     settings = config.load()
     base_url = args.url or f"http://{settings.http_host}:{settings.http_port}"
     token = settings.api_token
@@ -88,8 +94,6 @@ def _import(args: argparse.Namespace) -> int:
         raise Failure("config", "no token for the import API", "THESET_API_TOKEN", status=config.EXIT_CONFIG)
 
     async def go() -> int:
-        import aiohttp
-
         async with aiohttp.ClientSession() as session:
             try:
                 started = await start_import(session, base_url, token, args.attraction_id)
@@ -112,16 +116,6 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _schedules(args: argparse.Namespace) -> int:
-    from ..store.pool import create_pool
-    from ..scheduling.scheduler import load_schedules, schedule_status, schedules_path
-
-    import importlib
-
-    import dramatiq
-
-    from ..broker import TheSetBroker
-    from ..queues import QUEUES
-
     settings = config.load()
     broker = TheSetBroker(target=settings.redis_target, namespace=settings.redis_namespace, queues=QUEUES)  # never connects
     dramatiq.set_broker(broker)
@@ -150,8 +144,6 @@ def _schedules(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
-
     return run_demo(args)
 
 
@@ -161,8 +153,6 @@ def _command(sub, name: str, summary: str, description: str, *variables: str) ->
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
-
     parser = Parser(prog="theset-daemon", description="TheSet sync daemon and its operator's tools.",
                     epilog="`theset-daemon COMMAND --help` describes a command and the variables it reads.")
     parser.add_argument("--version", action="version", version=f"theset-daemon {__version__}")
@@ -214,8 +204,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("sandbox", help="serve the local Spotify / Ticketmaster / setlist.fm sandbox (see sandbox --help)")
 
-    from . import operator
-
     operator.add_parsers(sub, _command)
     return parser
 
@@ -225,12 +213,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
     if argv[:1] == ["sandbox"]:  # the sandbox parses its own options
-        from .. import sandbox
 
         return _guarded(lambda: sandbox.main(argv[1:]), debug=debug, as_json=False, port_flag="--port")
     parser = build_parser()
     args = parser.parse_args(argv)
-    from . import operator
 
     operator.check_args(parser, args)
     port_flag = "--port or --sandbox-port" if args.command == "demo" else "THESET_HTTP_PORT"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -19,9 +20,15 @@ from typing import Any
 
 import orjson
 
+from ..broker import TheSetBroker
 from ..broker.admin import STATES, JobFilter, JobStateConflict, QueueAdmin, UnknownJob, UnknownQueue
-from ..runtime import config
+from ..providers.quota.forecast import quota_overview
+from ..providers.quota.rules import now_ms, quota_policies
+from ..providers.quota.store import QuotaBudget
+from ..queues import QUEUES
+from ..runtime import config, pauses
 from ..runtime.masking import masker
+from ..store.pool import create_pool
 from .errors import Failure
 from .table import print_fields, print_table
 
@@ -30,9 +37,6 @@ MAX_LIMIT = 200
 
 
 def _admin() -> QueueAdmin:
-    from ..broker import TheSetBroker
-    from ..queues import QUEUES
-
     settings = config.load()
     broker = TheSetBroker(target=settings.redis_target, namespace=settings.redis_namespace, queues=QUEUES,
                           defaults=settings.jobs, host_id="theset-daemon-cli", lease_timeout_s=settings.lease_timeout)
@@ -117,16 +121,11 @@ def _queue(args: argparse.Namespace) -> int:
 
 
 async def _record_pause(queue: str, paused: bool) -> None:
-    """Keep the pause in PostgreSQL too, so daemons re-assert a flag Redis loses (see pauses.py).
+    """Keep the pause in PostgreSQL too, so daemons re-assert a flag Redis loses (see runtime/pauses.py).
 
     Done where the database is configured (``THESET_DATABASE_URL``, as on a daemon
     host); a database that does not answer is reported and the Redis flag still set.
     """
-    import os
-
-    from ..runtime import pauses
-    from ..store.pool import create_pool
-    from ..queues import QUEUES
 
     if queue not in {q.name for q in QUEUES} or not ({"THESET_DATABASE_URL", "THESET_DATABASE_URL_FILE"} & set(os.environ)):
         return
@@ -302,10 +301,6 @@ def _quotas_table(body: dict) -> None:
 
 def _quotas(args: argparse.Namespace) -> int:
     async def work(admin: QueueAdmin) -> dict:
-        from ..providers.quota.rules import now_ms, quota_policies
-        from ..providers.quota.forecast import quota_overview
-        from ..providers.quota.store import QuotaBudget
-
         settings = config.load()
         client = admin.broker.aredis
         budgets = {name: QuotaBudget(client, settings.redis_namespace, policy)

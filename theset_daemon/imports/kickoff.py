@@ -18,9 +18,9 @@ from typing import Any, Sequence
 import dramatiq
 from redis.exceptions import RedisError
 
-from ..runtime.resources import Resources
 from ..jobs import import_phase_id
 from ..runtime.metrics import IMPORTS
+from ..runtime.resources import Resources
 from ..store import create_import, get_import
 from .plan import PHASES_BY_NAME, Phase
 from .tracker import mark_enqueued

@@ -27,9 +27,9 @@ import orjson
 import redis.asyncio as aioredis
 
 from ..runtime.metrics import IMPORT_PHASE_DURATION
-from ..store.imports import STATUS_RUNNING, STATUSES
+from ..store.imports import STATUSES, STATUS_RUNNING, import_exists, lock_reports, report_row, unlock_reports
 from .plan import STAGES
-from .view import VIEW_COLUMNS, import_view, load_import_view
+from .view import import_view, load_import_view
 
 #: Entries kept per import stream (approximate trim).
 STREAM_MAXLEN = 1000
@@ -55,30 +55,6 @@ def changes_key(namespace: str) -> str:
 
 def _phases_key(namespace: str, import_id: str) -> str:
     return f"{namespace}:progress:{import_id}:phases"
-
-
-_UPDATE = """
-WITH s AS (
-UPDATE import_status SET
-    stage = $2::text,
-    progress = CASE WHEN $5::text = 'completed' THEN 100 ELSE GREATEST(COALESCE(progress, 0), $3::int) END,
-    message = $4::text,
-    status = $5::text,
-    counts = COALESCE(counts, '{}'::jsonb) || $6::text::jsonb,
-    error = COALESCE($7::text, error),
-    updated_at = now(),
-    completed_at = CASE WHEN $5::text IN ('completed', 'failed') THEN now() ELSE completed_at END
-WHERE id = $1::text::uuid AND status NOT IN ('completed', 'failed')
-RETURNING *
-)
-SELECT""" + VIEW_COLUMNS + """FROM s LEFT JOIN artists a ON a.id = s.artist_id
-"""
-
-#: Serialises one import's reports across hosts (released by _UNLOCK, or by the pool's reset).
-_LOCK = "SELECT pg_advisory_lock(hashtextextended('theset.progress:' || $1::text, 0))"
-_UNLOCK = "SELECT pg_advisory_unlock(hashtextextended('theset.progress:' || $1::text, 0))"
-
-_EXISTS = "SELECT true FROM import_status WHERE id = $1::text::uuid"
 
 
 def _check(stage: str, progress: int, status: str) -> None:
@@ -148,20 +124,18 @@ class ProgressReporter:
         # is committed before the append: the stream only ever shows committed states,
         # and a completion is kept in PostgreSQL even when Redis is away.
         async with self.pool.acquire() as conn:
-            await conn.execute(_LOCK, import_id)
+            await lock_reports(conn, import_id)
             try:
-                row = await conn.fetchrow(
-                    _UPDATE, import_id, stage, progress, message, status, orjson.dumps(counts or {}).decode(), error
-                )
+                row = await report_row(conn, import_id, stage, progress, message, status, counts or {}, error)
                 if row is None:
-                    if await conn.fetchval(_EXISTS, import_id) is None:
+                    if not await import_exists(conn, import_id):
                         raise UnknownImport(import_id)
                     return None  # already completed or failed: its stream has ended
                 return await self._append(import_view(row), stage_done=stage_done)
             finally:
                 if not conn.is_closed():
                     with contextlib.suppress(Exception):  # a lost session has released it already
-                        await conn.execute(_UNLOCK, import_id)
+                        await unlock_reports(conn, import_id)
 
     async def _append(self, event: dict[str, Any], *, stage_done: bool) -> str:
         """XADD the event (the import's view) and keep the stage's clock, in one round trip."""

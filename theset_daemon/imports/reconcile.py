@@ -19,8 +19,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..runtime.resources import Resources
 from ..jobs import import_phase_id
+from ..runtime.resources import Resources
+from ..store import import_phases
 from .kickoff import phase_message
 from .plan import PHASES_BY_NAME
 from .run import fail_import
@@ -30,24 +31,6 @@ logger = logging.getLogger(__name__)
 
 #: Job record states that mean a job will still run (``failed`` = a retry is due).
 LIVE_STATES = frozenset({"waiting", "delayed", "active", "failed"})
-
-_IN_FLIGHT = """
-select i.id::text as import_id, i.tm_attraction_id, i.artist_id::text as artist_id, p.phase, p.state
-from import_status i
-join import_phases p on p.import_id = i.id
-where i.status in ('queued', 'running') and p.state in ('enqueued', 'running')
-union all
-select i.id::text, i.tm_attraction_id, i.artist_id::text, 'artist', 'enqueued'
-from import_status i
-where i.status in ('queued', 'running')
-  and not exists (select 1 from import_phases p where p.import_id = i.id)
-"""
-_STILL_IN_FLIGHT = """
-select p.import_id::text as import_id, p.phase from import_phases p
-join import_status i on i.id = p.import_id
-where i.status in ('queued', 'running') and p.state in ('enqueued', 'running')
-  and (p.import_id, p.phase) in (select * from unnest($1::uuid[], $2::text[]))
-"""
 
 
 @dataclass
@@ -65,11 +48,11 @@ class ReconcileReport:
 async def reconcile_imports(res: Resources) -> ReconcileReport:
     """Re-enqueue in-flight phases that have no live job; fail imports whose phase is dead."""
     report = ReconcileReport()
-    rows = await res.pool.fetch(_IN_FLIGHT)
+    rows = await import_phases.in_flight(res.pool)
     report.checked = len(rows)
     if not rows:
         return report
-    records = await _job_states(res, [import_phase_id(r["import_id"], r["phase"]) for r in rows])
+    records = await res.broker.admin.states(import_phase_id(r["import_id"], r["phase"]) for r in rows)
     orphans = []
     for row, (state, error) in zip(rows, records):
         if state in LIVE_STATES:
@@ -82,10 +65,7 @@ async def reconcile_imports(res: Resources) -> ReconcileReport:
     if not orphans:
         return report
     # Checked again after reading Redis: a phase that finished meanwhile is left alone.
-    still = {
-        (r["import_id"], r["phase"])
-        for r in await res.pool.fetch(_STILL_IN_FLIGHT, [o["import_id"] for o in orphans], [o["phase"] for o in orphans])
-    }
+    still = await import_phases.still_in_flight(res.pool, [o["import_id"] for o in orphans], [o["phase"] for o in orphans])
     messages = []
     for row in orphans:
         key = (row["import_id"], row["phase"])
@@ -112,11 +92,3 @@ async def reconcile_imports(res: Resources) -> ReconcileReport:
         logger.warning("re-enqueued in-flight import phases with no live job", extra={"phases": report.requeued})
     return report
 
-
-async def _job_states(res: Resources, job_ids: list[str]) -> list[tuple[str | None, str | None]]:
-    """(state, error) of each job record, None for a missing record (one round trip)."""
-    async with res.redis.pipeline(transaction=False) as pipe:
-        for job_id in job_ids:
-            pipe.hmget(res.broker.keys.job(job_id), "state", "error")
-        replies = await pipe.execute()
-    return [tuple(v.decode() if v is not None else None for v in reply) for reply in replies]  # type: ignore[misc]

@@ -30,15 +30,15 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from ..runtime import job_log
 from ..broker.errors import Postpone
-from ..runtime.resources import Resources
-from ..runtime.metrics import IMPORT_VISIBLE, IMPORTS
 from ..providers.errors import ProviderError, QuotaHeld
-from ..queues import Priority
 from ..providers.quota.rules import held_message
+from ..queues import Priority
+from ..runtime import job_log
+from ..runtime.metrics import IMPORTS, IMPORT_VISIBLE
+from ..runtime.resources import Resources
 from ..services import cache, webhooks
-from ..store.imports import STATUS_COMPLETED, STATUS_FAILED
+from ..store.imports import STATUS_COMPLETED, STATUS_FAILED, import_age_s, import_artist_id
 from . import tracker
 from .errors import ImportFailure, failure_of
 from .kickoff import enqueue_phases
@@ -212,9 +212,7 @@ class PhaseRun:
 
     async def _observe_visible(self) -> None:
         """Kickoff → artist page visible (phase 1 done), once per import: ``theset_import_visible_seconds``."""
-        waited = await self.res.pool.fetchval(
-            "select extract(epoch from now() - created_at)::float8 from import_status where id = $1::text::uuid",
-            self.import_id)
+        waited = await import_age_s(self.res.pool, self.import_id)
         if waited is not None:
             IMPORT_VISIBLE.observe(max(0.0, waited))
 
@@ -245,7 +243,7 @@ async def _after_import(res: Resources, import_id: str, event: str) -> None:
     """Tell partner systems (webhooks) and refresh the artist's cached pages; never fails the phase."""
     try:
         await webhooks.notify_import(res, import_id, event)
-        artist_id = await res.pool.fetchval("select artist_id::text from import_status where id = $1::text::uuid", import_id)
+        artist_id = await import_artist_id(res.pool, import_id)
         if artist_id:
             await cache.refresh_artist(res, artist_id, reason=event)
     except Exception as exc:

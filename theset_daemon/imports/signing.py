@@ -109,3 +109,13 @@ def verify_events_token(secret: str | bytes | Sequence[str], token: str, import_
         raise InvalidToken(WRONG_IMPORT, "token was issued for another import")
     if (time.time() if now is None else now) >= expires:
         raise InvalidToken(EXPIRED, "token has expired")
+
+
+#: The path of an import's event stream (served by :mod:`theset_daemon.web.events`).
+EVENTS_PATH = "/api/imports/{import_id}/events"
+
+
+def events_url(public_url: str, secret: str, import_id: str, *, ttl_s: float, now: float | None = None) -> str:
+    """The signed SSE URL of an import, as the kickoff answers it (``public_url`` without trailing ``/``)."""
+    token = sign_events_token(secret, import_id, ttl_s=ttl_s, now=now)
+    return f"{public_url.rstrip('/')}{EVENTS_PATH.format(import_id=import_id)}?token={token}"

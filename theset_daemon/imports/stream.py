@@ -39,16 +39,13 @@ reader with ``CLIENT UNBLOCK``. The hub's Redis client (and the PostgreSQL pool
 behind ``app[PROGRESS]``) belong to the SSE path alone: build the client with
 :func:`reader_client`, never hand it the job path's client.
 
-Wiring (the app factory, before the app is frozen)::
-
-    app[SETTINGS] = settings                       # web.keys.SETTINGS: sse_secret
-    redis = reader_client(settings)                # the SSE path's own connections
-    app[PROGRESS] = ProgressReporter(sse_pool, redis, settings.redis_namespace)
-    app[HUB] = ProgressHub(redis, settings.redis_namespace, readers=..., max_streams=...)
-    add_routes(app)                                # the route + on_shutdown hub.close()
+The HTTP handler is :mod:`theset_daemon.web.events`; ``web/app.py`` mounts it
+with the hub (``redis = reader_client(settings)``, the SSE path's own
+connections; ``ProgressHub(redis, namespace, readers=..., max_streams=...)``) and
+a :class:`~.progress.ProgressReporter` on the SSE path's own PostgreSQL pool.
 
 ``await hub.close(reconnect_hint=True)`` (idempotent) ends every stream with
-``reconnect``; :func:`add_routes` registers it on ``on_shutdown``, and a drain
+``reconnect``; the app closes the hub on shutdown, and a drain
 may call it earlier. The Redis client's ``socket_timeout`` (if any) must exceed
 ``block_ms`` (the hub shortens its block to a second under that timeout).
 """
@@ -59,7 +56,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import re
 import time
 import zlib
 from collections import deque
@@ -70,21 +66,16 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 import asyncpg
 import orjson
 import redis.asyncio as aioredis
-from aiohttp import web
 from redis.exceptions import RedisError
 
 from ..broker import connection
 from ..runtime.log_throttle import ThrottledLog
-from ..runtime.metrics import SSE_CLIENTS, SSE_DELIVERY
+from ..runtime.metrics import SSE_DELIVERY
 from ..store.imports import FINAL_STATUSES
-from ..web.errors import error_body, json_response
-from ..web.keys import SETTINGS
-from .progress import ProgressReporter, changes_key, is_uuid, stream_key
-from .signing import InvalidToken, sign_events_token, verify_events_token
+from .progress import changes_key, stream_key
 
 logger = logging.getLogger(__name__)
 
-ROUTE = "/api/imports/{import_id}/events"
 #: Seconds of silence before a ``: keepalive`` comment.
 HEARTBEAT_S = 15.0
 #: Milliseconds a client waits before reconnecting (the ``retry:`` field), before jitter.
@@ -118,7 +109,18 @@ SLICE_S = 0.004
 KEEPALIVE = b": keepalive\n\n"
 KEEPALIVE_CHUNK = b"%x\r\n%s\r\n" % (len(KEEPALIVE), KEEPALIVE)
 
-_LAST_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
+
+def sse_event(name: str, data: Any, *, event_id: str | None = None, retry_ms: int | None = None) -> bytes:
+    """One server-sent event, framed (``retry:``, ``id:``, ``event:``, ``data:`` as JSON)."""
+    lines = []
+    if retry_ms is not None:
+        lines.append(f"retry: {retry_ms}")
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    lines.append(f"event: {name}")
+    lines.append("data: " + orjson.dumps(data, default=str).decode())
+    return ("\n".join(lines) + "\n\n").encode()
+
 
 
 #: Failures of the stores behind a stream: the client is told to reconnect, not given a 500.
@@ -256,7 +258,7 @@ class Sink:
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        frame = _event("reconnect", {"reason": reason}, retry_ms=retry_ms)
+        frame = sse_event("reconnect", {"reason": reason}, retry_ms=retry_ms)
         transport.write(_chunk(frame) if self.chunked else frame)
         transport.close()  # writes what is queued, then closes
         asyncio.get_running_loop().call_later(grace_s, _abort, transport)
@@ -939,157 +941,3 @@ def _socket_timeout(redis: Any) -> float | None:
         return pool.connection_class(**pool.connection_kwargs).socket_timeout
     except Exception:  # noqa: BLE001 - a stand-in client in tests, an unusual pool
         return None
-
-
-# --- the HTTP surface ---------------------------------------------------------------------
-
-HUB = web.AppKey("progress_hub", ProgressHub)
-PROGRESS = web.AppKey("progress_reporter", ProgressReporter)
-
-
-def _event(name: str, data: Any, *, event_id: str | None = None, retry_ms: int | None = None) -> bytes:
-    lines = []
-    if retry_ms is not None:
-        lines.append(f"retry: {retry_ms}")
-    if event_id is not None:
-        lines.append(f"id: {event_id}")
-    lines.append(f"event: {name}")
-    lines.append("data: " + orjson.dumps(data, default=str).decode())
-    return ("\n".join(lines) + "\n\n").encode()
-
-
-def _requested_after(request: web.Request) -> str | None:
-    """The client's Last-Event-ID (header first, then ``lastEventId``), if it is a stream id."""
-    value = (request.headers.get("Last-Event-ID") or request.query.get("lastEventId") or "").strip()
-    valid = _LAST_ID.fullmatch(value) and all(int(part) < 2**64 for part in value.split("-"))
-    return value if valid else None  # the value used is exactly the one validated
-
-
-async def _follow(
-    request: web.Request, response: web.StreamResponse, sub: Subscription, snapshot: dict[str, Any], hub: ProgressHub
-) -> None:
-    """Write entries until the done event; keepalives while idle.
-
-    The replay (and whatever queued meanwhile) is written here; once caught up, the
-    reader writes each live entry to the socket itself (:class:`Sink`), the hub's one
-    keepalive task the comments, and this task only waits for the final entry (no timer
-    of its own). A client that falls behind there is dropped with a reconnect hint.
-    """
-    if snapshot["status"] in FINAL_STATUSES:  # finished: send what the replay holds, then done
-        for entry in sub.backlog():
-            await response.write(entry.frame)
-            if entry.final:
-                return
-        await response.write(_event("done", snapshot))
-        return
-    while (entry := sub.take()) is not None:
-        await response.write(entry.frame)
-        if entry.final:
-            return
-    sink = Sink(request.transport, chunked=response.chunked, max_buffer=hub.max_buffer)
-    sub.attach(sink)  # from here the reader writes the events and the hub the keepalives
-    try:
-        await sub.finished_within(None)
-    except Reconnect as exc:
-        if exc.reason != "behind":
-            raise
-        sink.drop("behind", hub.retry_hint_ms())  # no drain to wait for: the hint follows its backlog
-        raise ConnectionResetError("dropped: too far behind") from None
-
-
-def _stream_response() -> web.StreamResponse:
-    return web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    )
-
-
-def _busy(hub: ProgressHub) -> web.Response:
-    retry_after = str(max(1, round(jittered_ms(hub.retry_ms, 2.0) / 1000)))
-    body = error_body(503, f"this daemon already serves {hub.max_streams} event streams; retry later or elsewhere",
-                      code="too_many_streams")
-    return json_response(body, status=503, headers={"Retry-After": retry_after})
-
-
-async def import_events(request: web.Request) -> web.StreamResponse:
-    """``GET /api/imports/{import_id}/events``: the import's progress as server-sent events."""
-    import_id = request.match_info["import_id"]
-    try:
-        verify_events_token(request.app[SETTINGS].sse_secrets, request.query.get("token", ""), import_id)
-    except InvalidToken as exc:
-        return json_response(error_body(401, exc.message, code="invalid_token", reason=exc.reason), status=401)
-    except ValueError:  # no THESET_SSE_SECRET: no token can be valid
-        return json_response(error_body(401, "import events are off (no THESET_SSE_SECRET)", code="invalid_token",
-                                        reason="forged"), status=401)
-    hub, reporter = request.app.get(HUB), request.app.get(PROGRESS)
-    if hub is None or reporter is None:
-        body = error_body(503, "import events are not available until the daemon has booted")
-        return json_response(body, status=503, headers={"Retry-After": "1"})
-    if not is_uuid(import_id):
-        return json_response(error_body(404, f"no import {import_id}"), status=404)
-    if not hub.admit():
-        return _busy(hub)
-    try:
-        return await _serve(request, hub, reporter, import_id)
-    finally:
-        hub.release()
-
-
-async def _serve(request: web.Request, hub: ProgressHub, reporter: ProgressReporter, import_id: str) -> web.StreamResponse:
-    response = _stream_response()
-    if request.version >= (1, 1):
-        response.enable_chunked_encoding()  # what aiohttp would choose; said explicitly, the Sink frames alike
-    try:
-        requested = _requested_after(request)
-        if requested is None:
-            after, snapshot = await hub.position_and_snapshot(import_id, reporter.snapshot)
-        else:
-            after, snapshot = requested, await reporter.snapshot(import_id)
-        if snapshot is None:
-            return json_response(error_body(404, f"no import {import_id}"), status=404)
-        async with hub.subscribe(import_id, after) as sub:
-            await response.prepare(request)
-            SSE_CLIENTS.inc()
-            try:
-                await response.write(_event("snapshot", snapshot, event_id=after, retry_ms=hub.retry_hint_ms()))
-                await _follow(request, response, sub, snapshot, hub)
-            finally:
-                SSE_CLIENTS.dec()
-    except Reconnect as exc:
-        await _send_reconnect(request, response, exc.reason, hub)
-    except EOFError:
-        pass
-    except ConnectionResetError:  # the client went away (aiohttp's ClientConnectionResetError is one)
-        return response
-    except BACKEND_ERRORS as exc:
-        # Redis or PostgreSQL away: the browser retries after the hint (a 5xx would end its EventSource).
-        hub.errors.warning(f"serve:{type(exc).__name__}", "import events interrupted: %s: %s", type(exc).__name__, exc)
-        await _send_reconnect(request, response, "unavailable", hub)
-    with contextlib.suppress(ConnectionResetError):
-        await response.write_eof()
-    return response
-
-
-async def _send_reconnect(request: web.Request, response: web.StreamResponse, reason: str, hub: ProgressHub) -> None:
-    with contextlib.suppress(ConnectionResetError):
-        if not response.prepared:
-            await response.prepare(request)
-        await response.write(_event("reconnect", {"reason": reason}, retry_ms=hub.retry_hint_ms()))
-
-
-async def close_hub(app: web.Application) -> None:
-    """``on_shutdown`` hook: every SSE client gets ``reconnect`` and its stream ends."""
-    hub = app.get(HUB)
-    if hub is not None:
-        await hub.close(reconnect_hint=True)
-
-
-def add_routes(app: web.Application) -> None:
-    """Mount the events route and close the hub on shutdown (``app[HUB]`` set by the caller)."""
-    app.router.add_get(ROUTE, import_events, allow_head=False)
-    app.on_shutdown.append(close_hub)
-
-
-def events_url(public_url: str, secret: str, import_id: str, *, ttl_s: float, now: float | None = None) -> str:
-    """The signed SSE URL of an import, as the kickoff answers it (``public_url`` without trailing ``/``)."""
-    token = sign_events_token(secret, import_id, ttl_s=ttl_s, now=now)
-    return f"{public_url.rstrip('/')}{ROUTE.format(import_id=import_id)}?token={token}"

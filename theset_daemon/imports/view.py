@@ -13,7 +13,7 @@ enqueued, running, done or failed; ``progress`` 0..100), so a UI need not
 parse messages; ``counts`` (overall and per phase) hold numbers only, keys in
 camelCase; ``error`` is null or ``{code, message}``
 (:mod:`theset_daemon.imports.errors`); timestamps are ISO-8601 with offset.
-:data:`VIEW_SQL` reads it in one statement (``$1``: the import id).
+:func:`theset_daemon.store.imports.view_row` reads it in one statement.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any, Mapping
 import orjson
 
 from ..runtime.masking import masker
+from ..store.imports import view_row
 from .errors import ImportFailure
 from .plan import PHASES
 
@@ -31,22 +32,6 @@ _MASK = masker()
 
 #: States a phase can be in, as clients see them (``pending``: not handed out yet).
 PHASE_STATES = ("pending", "enqueued", "running", "done", "failed")
-
-#: The columns :func:`import_view` reads, from ``import_status s`` (and ``artists a`` for the slug).
-VIEW_COLUMNS = """
-    s.id::text AS id, s.tm_attraction_id, s.artist_id::text AS artist_id, a.slug, s.status, s.stage,
-    s.progress, s.message, s.counts::text AS counts, s.error, s.created_at, s.updated_at, s.completed_at,
-    COALESCE((SELECT json_object_agg(p.phase, json_build_object(
-        'state', p.state, 'fraction', p.fraction, 'counts', p.counts, 'error', p.error))
-      FROM import_phases p WHERE p.import_id = s.id)::text, '{}') AS phases
-"""
-
-VIEW_SQL = f"""
-SELECT {VIEW_COLUMNS}
-FROM import_status s LEFT JOIN artists a ON a.id = s.artist_id
-WHERE s.id = $1::text::uuid
-"""
-
 
 def camel(key: str) -> str:
     """``catalog_live_albums_dropped`` -> ``catalogLiveAlbumsDropped`` (camelCase keys pass unchanged)."""
@@ -96,7 +81,7 @@ def phase_views(raw: Any) -> dict[str, dict[str, Any]]:
 
 
 def import_view(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The import, as clients see it, from a row of :data:`VIEW_COLUMNS`."""
+    """The import, as clients see it, from a row of ``store.imports.VIEW_COLUMNS``."""
     counts = row["counts"]
     raw_counts = orjson.loads(counts) if isinstance(counts, (str, bytes)) else (counts or {})
     return {
@@ -119,5 +104,5 @@ def import_view(row: Mapping[str, Any]) -> dict[str, Any]:
 
 async def load_import_view(db: Any, import_id: str) -> dict[str, Any] | None:
     """The import's view, or None when there is no such import."""
-    row = await db.fetchrow(VIEW_SQL, import_id)
+    row = await view_row(db, import_id)
     return import_view(row) if row is not None else None

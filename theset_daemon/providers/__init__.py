@@ -19,8 +19,6 @@ import redis.asyncio as aioredis
 
 from ..broker.rate_limit import ClusterRateLimiter
 from ..runtime.config import Settings
-from .quota.rules import quota_policies
-from .quota.store import QuotaBudget
 from .errors import (
     AudioFeaturesRefused,
     MalformedResponse,
@@ -33,6 +31,8 @@ from .errors import (
     QuotaHeld,
 )
 from .http import HttpPolicy, ProviderHttp
+from .quota.rules import quota_policies
+from .quota.store import QuotaBudget
 from .setlistfm import THROTTLE_PAUSE_S, SetlistFmClient
 from .spotify import SpotifyClient
 from .spotify_access import SpotifyAccess, version_preference

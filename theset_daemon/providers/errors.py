@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 
 from ..broker.errors import Permanent, Postpone
+from .quota.rules import held_message
 
 
 class ProviderError(Exception):
@@ -67,8 +68,6 @@ class QuotaHeld(ProviderThrottled):
     """
 
     def __init__(self, provider: str, endpoint: str, kind: str, until_ms: int, now_ms: int) -> None:
-        from .quota.rules import held_message
-
         wait_s = max(0.001, (until_ms - now_ms) / 1000)
         super().__init__(provider, endpoint, wait_s, f"{kind} work: {held_message(provider, until_ms)}")
         self.kind = kind

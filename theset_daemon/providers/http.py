@@ -28,11 +28,9 @@ from multidict import CIMultiDictProxy
 
 from ..broker.job import current_job
 from ..broker.rate_limit import ClusterRateLimiter
+from ..queues import Priority
 from ..runtime.job_log import count_request
 from ..runtime.metrics import PROVIDER_LATENCY, PROVIDER_REQUESTS
-from ..queues import Priority
-from .quota.rules import ProviderReport, current_work, now_ms
-from .quota.store import QuotaBudget
 from .errors import (
     MalformedResponse,
     ProviderError,
@@ -44,6 +42,8 @@ from .errors import (
     QuotaHeld,
 )
 from .priority_gate import PriorityGate
+from .quota.rules import ProviderReport, current_work, now_ms
+from .quota.store import QuotaBudget
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,9 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Sequence, 
 from urllib.parse import quote
 
 from ..catalog.models import Album, AudioFeatures, Image, SpotifyArtist, Track
-from .quota.rules import ProviderReport, now_ms
-from .errors import (
-    AudioFeaturesRefused,
-    MalformedResponse,
-    ProviderNotFound,
-    ProviderRejected,
-)
+from .errors import AudioFeaturesRefused, MalformedResponse, ProviderNotFound, ProviderRejected
 from .http import ProviderHttp, Reply, retry_after_header, wire_shape
+from .quota.rules import ProviderReport, now_ms
 from .spotify_access import DEV_PAGE, FULL_PAGE, SpotifyAccess
 
 #: IDs per request: several albums, several tracks, audio features.

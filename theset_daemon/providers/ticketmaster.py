@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..catalog.models import Event, Image, TmAttraction, Venue
-from .quota.rules import ProviderReport
 from .http import ProviderHttp, Reply, wire_shape
+from .quota.rules import ProviderReport
 
 #: Events per page (Ticketmaster's maximum).
 PAGE_SIZE = 200

@@ -22,8 +22,8 @@ from typing import Any, Callable, Mapping
 from urllib.parse import urlparse
 
 from ..broker import connection
-from .masking import MASK, masker
 from ..queues import QUEUES_BY_NAME, JobDefaults
+from .masking import MASK, masker
 
 #: Exit status for a configuration error (sysexits.h EX_CONFIG).
 EXIT_CONFIG = 78

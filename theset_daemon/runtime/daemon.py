@@ -27,19 +27,34 @@ import dramatiq
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from . import encoder
-from .config import Settings
-from ..jobs import check_actor_queues
-from .loop_monitor import LoopMonitor
+from .. import jobs
+from ..broker import TheSetBroker, Worker
+from ..broker.admin import QueueAdmin
+from ..broker.broker import default_middleware
+from ..imports.failures import ImportFailures
+from ..imports.progress import ProgressReporter
+from ..imports.reconcile import reconcile_imports
+from ..imports.stream import ProgressHub, reader_client
+from ..providers import Providers
+from ..providers.quota.forecast import quota_overview
+from ..providers.quota.rules import now_ms
+from ..providers.safe_fetch import guarded_session
 from ..queues import QUEUES
+from ..scheduling.scheduler import ClusterScheduler, load_schedules, schedules_path
+from ..services import cache, webhooks
+from ..store.migrate import migrate
+from ..store.pool import create_pool
+from ..web.app import create_app, mount_daemon, start_runner
+from ..web.connection_guard import raise_open_files_limit
+from . import encoder, pauses
+from .config import Settings
+from .loop_monitor import LoopMonitor
+from .masking import masker
 from .readiness import ReadinessCheck
 from .redis_health import RedisHealth
 from .refusals import dependency_refusal, postgres_where
 from .resources import Resources, resources, set_resources
 from .systemd import Notifier
-from ..web.app import add_fallback, create_app, start_runner
-from ..web.connection_guard import raise_open_files_limit
-from ..web.keys import QUEUE_DEPTHS
 
 logger = logging.getLogger(__name__)
 
@@ -129,8 +144,9 @@ class Daemon:
         """Serve /healthz, /readyz and /metrics before anything else boots."""
         self.readiness.checks["booted"] = self._booted
         self.app = create_app(self.settings, self.readiness, self.loop_monitor)
-        self.extend_app(self.app)
-        add_fallback(self.app)
+        mount_daemon(self.app, redis=self.redis, queue_depths=self.broker.export_depths, hub=self.hub,
+                     progress=self.sse_progress, schedules=self.schedules, quota_overview=self.quota_overview,
+                     queue_admin=QueueAdmin(self.broker, mask=masker(self.settings.secrets).value))
         raise_open_files_limit()
         self.runner = await start_runner(self.app, access_log=None, handler_cancellation=True)
         # A deep accept queue: a crowd of fans reconnecting at once is not turned away by the kernel.
@@ -138,35 +154,9 @@ class Daemon:
                            backlog=BACKLOG)
         await site.start()
 
-    def extend_app(self, app: web.Application) -> None:
-        """Mount the import API, its SSE stream, the admin and jobs APIs and the queue-depth source."""
-        from ..imports import stream
-        from ..web import imports
-
-        app[QUEUE_DEPTHS] = self.broker.export_depths
-        app[stream.HUB] = self.hub
-        app[stream.PROGRESS] = self.sse_progress
-        app.add_routes(imports.ROUTES)
-        stream.add_routes(app)
-        from ..broker.admin import QueueAdmin
-        from .masking import masker
-        from ..web import admin, dashboard
-        from ..web.app import mount_auth
-
-        admin.mount(app, QueueAdmin(self.broker, mask=masker(self.settings.secrets).value), self.schedules)
-        mount_auth(app, self.redis, self.settings)
-        app.add_routes(dashboard.ROUTES)
-        from ..web import quotas
-
-        app[quotas.QUOTAS] = self.quota_overview
-        app.add_routes(quotas.ROUTES)
-
     async def quota_overview(self) -> list[dict[str, Any]]:
         """Each provider's daily budget and the queued work's expected cost (see ``quota_forecast``);
         read at most once per :data:`QUOTA_OVERVIEW_TTL_S` (the dashboard, the API and scrapes share it)."""
-        from ..providers.quota.rules import now_ms
-        from ..providers.quota.forecast import quota_overview
-
         cached_at, rows = self._quota_overview
         if rows is None or time.monotonic() - cached_at > QUOTA_OVERVIEW_TTL_S:
             budgets = resources().providers.budgets
@@ -179,15 +169,6 @@ class Daemon:
 
     async def build(self) -> None:
         """Create the broker, pools and clients; nothing connects until first used."""
-        from ..broker import TheSetBroker
-        from ..broker.broker import default_middleware
-        from ..store.pool import create_pool
-        from ..imports.failures import ImportFailures
-        from ..imports.progress import ProgressReporter
-        from ..imports.stream import ProgressHub, reader_client
-        from ..providers import Providers
-        from ..providers.safe_fetch import guarded_session
-
         settings = self.settings
         encoder.install()
         self.broker = TheSetBroker(
@@ -206,10 +187,8 @@ class Daemon:
         self.broker.emit_after("process_boot")  # once per process, as Dramatiq's CLI would
         for module in settings.actor_modules:
             importlib.import_module(module)
-        from ..scheduling.scheduler import load_schedules, schedules_path
-
         actor_queues = {name: actor.queue_name for name, actor in self.broker.actors.items()}
-        check_actor_queues(actor_queues, (q.name for q in QUEUES))  # a job on an unserved queue would wait forever
+        jobs.check_actor_queues(actor_queues, (q.name for q in QUEUES))  # a job on an unserved queue would wait forever
         self.schedules = load_schedules(schedules_path(settings.schedules_file), actor_queues)
         self._closers.append(self.broker.close)
         self.redis = self.broker.aredis
@@ -230,8 +209,6 @@ class Daemon:
         self.hub = ProgressHub(
             sse_redis, settings.redis_namespace, readers=settings.sse_readers, max_streams=settings.sse_max_streams
         )
-        from ..services import cache, webhooks
-
         webhook_session = webhooks.new_session(settings.allow_private_fetch)
         self._closers.append(webhook_session.close)
         set_resources(Resources(
@@ -255,8 +232,6 @@ class Daemon:
             return False
         self._tasks.append(asyncio.create_task(health.watch()))
         self.broker.failover_listeners.append(self._after_failover)
-        from . import pauses
-
         self._tasks.append(asyncio.create_task(pauses.watch(self.pool, self.broker)))
         await self.start_workers()
         if not self.stop_requested.is_set():
@@ -264,14 +239,10 @@ class Daemon:
         return not self.stop_requested.is_set()
 
     async def start_scheduler(self) -> None:
-        from ..scheduling.scheduler import ClusterScheduler
-
         self.scheduler = ClusterScheduler(self.schedules, pool=self.pool, broker=self.broker, host_id=self.settings.host_id)
         await self.scheduler.start()
 
     async def _migrate(self) -> list[str]:
-        from ..store.migrate import migrate
-
         applied = await migrate(self.settings.database_url)
         if applied:
             logger.info("migrations applied", extra={"migrations": applied})
@@ -306,8 +277,6 @@ class Daemon:
         self._tasks.append(task)
 
     async def _reconcile_after_failover(self, new: str) -> None:
-        from ..imports.reconcile import reconcile_imports
-
         for _ in range(30):  # bounded: the new primary may still be settling
             try:
                 report = await reconcile_imports(resources())
@@ -321,8 +290,6 @@ class Daemon:
         return self.broker.target.where if "Redis" in what else postgres_where(self.settings.database_url)
 
     async def start_workers(self) -> None:
-        from ..broker import Worker
-
         served = [spec for spec in QUEUES if spec.name in self.settings.queues] or list(QUEUES)
         self.worker = Worker(self.broker, queues=served, concurrency=dict(self.settings.concurrency),
                              log_kwargs=("import_id",))  # log lines of an import's jobs carry its id

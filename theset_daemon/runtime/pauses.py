@@ -13,6 +13,8 @@ import asyncio
 import logging
 from typing import Any
 
+from ..store import queue_pauses
+
 logger = logging.getLogger(__name__)
 
 #: Seconds between re-assertions of the paused queues' flags.
@@ -21,21 +23,17 @@ REASSERT_S = 5.0
 
 async def record(pool: Any, queue: str, paused: bool, who: str = "") -> None:
     """Remember that ``queue`` is paused (or not) for the whole cluster."""
-    if paused:
-        await pool.execute(
-            "insert into queue_pauses (queue, paused_by) values ($1, $2) on conflict (queue) do nothing", queue, who
-        )
-    else:
-        await pool.execute("delete from queue_pauses where queue = $1", queue)
+    await queue_pauses.set_paused(pool, queue, paused, who)
 
 
 async def reassert(pool: Any, broker: Any) -> list[str]:
-    """Set the Redis flag of every queue paused in PostgreSQL whose flag is missing; returns those queues."""
-    queues = [r["queue"] for r in await pool.fetch("select queue from queue_pauses")]
+    """Set the Redis flag of every queue paused in PostgreSQL (and in the queue table) whose flag is
+    missing; returns those queues."""
+    queues = [queue for queue in await queue_pauses.paused_queues(pool) if queue in broker.specs]
     restored = []
     for queue in queues:
-        if not await broker.is_paused(queue):
-            await broker.pause(queue)
+        if not await broker.admin.is_paused(queue):
+            await broker.admin.pause(queue)
             restored.append(queue)
     if restored:
         logger.warning("pause flags were missing in Redis (evicted or lost); paused again: %s", ", ".join(restored))

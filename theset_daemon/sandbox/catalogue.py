@@ -15,10 +15,14 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import words
-from .data import World, prefixed_id
+from .ids import prefixed_id
 from .records import AlbumRecord, ArtistIdentity, Catalogue, TrackRecord
+
+if TYPE_CHECKING:  # the world calls these builders; they only read it
+    from .data import World
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import string
 from functools import cached_property
 
 from . import words
+from .catalogue import build_catalogue
+from .events import build_events
+from .ids import base62, index_of, prefixed_id, uuid_from
 from .records import ArtistIdentity, Catalogue, Decoy, EventRecord, SetlistRecord, VenueRecord
+from .setlists import build_setlists
 
-BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 #: Acts in the world; the first four are the special ones below.
 ARTISTS = 300
 DEMO, BIG_CATALOGUE, BIG_EVENTS, EMPTY = 0, 1, 2, 3
@@ -28,27 +30,6 @@ SPECIAL_NAMES = {
     EMPTY: ("Quiet Harbor", "empty"),
 }
 VENUES = 120
-
-
-def base62(rng: random.Random, length: int) -> str:
-    return "".join(rng.choices(BASE62, k=length))
-
-
-def prefixed_id(index: int, rng: random.Random, length: int = 22) -> str:
-    """A base62 id whose first two characters encode an act's index."""
-    return BASE62[index // 62] + BASE62[index % 62] + base62(rng, length - 2)
-
-
-def index_of(any_id: str) -> int | None:
-    """The act index encoded by :func:`prefixed_id` (None if it cannot be one)."""
-    if len(any_id) < 2 or any(c not in BASE62 for c in any_id[:2]):
-        return None
-    return BASE62.index(any_id[0]) * 62 + BASE62.index(any_id[1])
-
-
-def uuid_from(rng: random.Random) -> str:
-    h = "".join(rng.choices("0123456789abcdef", k=32))
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
 
 
 class World:
@@ -83,22 +64,16 @@ class World:
 
     def catalogue(self, index: int) -> Catalogue:
         if index not in self._catalogues:
-            from .catalogue import build_catalogue
-
             self._catalogues[index] = build_catalogue(self, self.artists[index])
         return self._catalogues[index]
 
     def events(self, index: int) -> list[EventRecord]:
         if index not in self._events:
-            from .events import build_events
-
             self._events[index] = build_events(self, self.artists[index])
         return self._events[index]
 
     def setlists(self, index: int) -> list[SetlistRecord]:
         if index not in self._setlists:
-            from .setlists import build_setlists
-
             self._setlists[index] = build_setlists(self, self.artists[index])
         return self._setlists[index]
 

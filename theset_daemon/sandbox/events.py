@@ -13,10 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import random
 import zoneinfo
+from typing import TYPE_CHECKING
 
 from . import words
-from .data import World, base62, prefixed_id
+from .ids import base62, prefixed_id
 from .records import ArtistIdentity, EventRecord
+
+if TYPE_CHECKING:  # the world calls these builders; they only read it
+    from .data import World
 
 #: Events per act kind (regular acts draw 0-30).
 EVENT_COUNTS = {"demo": 70, "big_events": 1300, "empty": 0, "big_catalogue": 40}

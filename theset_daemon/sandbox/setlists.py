@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from typing import TYPE_CHECKING
 
 from . import words
-from .data import World
 from .records import ArtistIdentity, SetEntry, SetlistRecord, SongEntry
+
+if TYPE_CHECKING:  # the world calls these builders; they only read it
+    from .data import World
 
 #: Setlists older than the Ticketmaster window, per act kind (regular acts draw 0-25).
 HISTORY = {"demo": 40, "big_events": 60, "big_catalogue": 30, "empty": 0}

@@ -38,10 +38,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from .. import jobs
+from ..queues import QUEUES_BY_NAME, Priority
 from ..runtime.config import ConfigError
 from ..runtime.metrics import SCHEDULE_RUNS
 from ..runtime.package_data import default_schedules_file
-from ..queues import QUEUES_BY_NAME, Priority
+from ..store import schedule_fires
 
 logger = logging.getLogger(__name__)
 
@@ -295,18 +296,6 @@ class _Lines:
 
 # -- the cluster scheduler ----------------------------------------------------------------------
 
-_CLAIM = """
-insert into schedule_fires (name, fire_time, job_id, host_id, outcome, caught_up)
-values ($1, $2, $3, $4, 'claimed', $5)
-on conflict (name, fire_time) do nothing
-returning true
-"""
-_SETTLE = "update schedule_fires set outcome = $3, error = $4 where name = $1 and fire_time = $2"
-_LAST_FIRES = """
-select distinct on (name) name, fire_time, job_id, host_id, outcome, caught_up, error, recorded_at
-from schedule_fires where name = any($1::text[]) order by name, fire_time desc
-"""
-
 
 class _FireTimeExecutor(AsyncIOExecutor):
     """APScheduler's asyncio executor, telling each job function the fire time it runs for.
@@ -387,7 +376,7 @@ class ClusterScheduler:
         """
         job_id = jobs.schedule_fire_id(schedule.name, fire_time)
         try:
-            claimed = await self.pool.fetchval(_CLAIM, schedule.name, fire_time, job_id, self.host_id, caught_up)
+            claimed = await schedule_fires.claim(self.pool, schedule.name, fire_time, job_id, self.host_id, caught_up)
         except Exception as exc:
             logger.error("schedule fire not recorded, so not enqueued: %s", exc, extra={"schedule": schedule.name})
             SCHEDULE_RUNS.labels(schedule.name, "record_failed").inc()
@@ -402,7 +391,7 @@ class ClusterScheduler:
             outcome, error = "enqueue_failed", f"{type(exc).__name__}: {exc}"
             logger.error("schedule fire could not be enqueued: %s", error, extra={"schedule": schedule.name})
         try:
-            await self.pool.execute(_SETTLE, schedule.name, fire_time, outcome, error)
+            await schedule_fires.settle(self.pool, schedule.name, fire_time, outcome, error)
         except Exception as exc:
             logger.warning("could not record the fire's outcome: %s", exc, extra={"schedule": schedule.name})
         SCHEDULE_RUNS.labels(schedule.name, outcome).inc()
@@ -438,7 +427,7 @@ class ClusterScheduler:
 async def schedule_status(pool: Any, schedules: list[Schedule], now: datetime | None = None) -> list[dict[str, Any]]:
     """Each schedule with its last recorded fire (time, outcome, host, job id) and its next fire time."""
     now = now or datetime.now(timezone.utc)
-    rows = {r["name"]: r for r in await pool.fetch(_LAST_FIRES, [s.name for s in schedules])}
+    rows = await schedule_fires.last_fires(pool, [s.name for s in schedules])
     status = []
     for s in schedules:
         last = rows.get(s.name)

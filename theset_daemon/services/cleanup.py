@@ -23,9 +23,10 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from typing import Any
 
 from ..runtime.resources import Resources
+from ..store import schedule_fires
+from ..store.imports import delete_finished_imports, live_or_recent
 
 logger = logging.getLogger(__name__)
 
@@ -46,19 +47,11 @@ async def cleanup(res: Resources, *, import_retention_days: int = DEFAULT_IMPORT
         "job_records": await trim_job_sets(res),
         "orphan_job_records": await remove_orphan_job_records(res),
         "progress_streams": await remove_finished_streams(res),
-        "import_status": await _count(res.pool.execute(
-            """delete from import_status where status in ('completed', 'failed')
-               and coalesce(completed_at, updated_at) < now() - make_interval(days => $1)""",
-            import_retention_days)),
-        "schedule_fires": await _count(res.pool.execute(
-            "delete from schedule_fires where fire_time < now() - make_interval(days => $1)", fire_retention_days)),
+        "import_status": await delete_finished_imports(res.pool, import_retention_days),
+        "schedule_fires": await schedule_fires.delete_older_than(res.pool, fire_retention_days),
     }
     logger.info("cleanup done", extra={"removed": removed})
     return removed
-
-
-async def _count(status: Any) -> int:
-    return int((await status).rsplit(" ", 1)[-1])
 
 
 def _retention_ms(res: Resources) -> dict[str, int]:
@@ -137,12 +130,7 @@ async def remove_finished_streams(res: Resources, *, grace_s: int = STREAM_GRACE
         by_import.setdefault(import_id, []).append(key)
     if not by_import:
         return 0
-    live = {
-        r["id"] for r in await res.pool.fetch(
-            """select id::text as id from import_status where id = any($1::uuid[])
-               and (status in ('queued', 'running') or coalesce(completed_at, updated_at) > now() - make_interval(secs => $2))""",
-            list(by_import), float(grace_s))
-    }
+    live = await live_or_recent(res.pool, list(by_import), float(grace_s))
     doomed = [key for import_id, keys in by_import.items() if import_id not in live for key in keys]
     for start in range(0, len(doomed), BATCH):
         await res.redis.delete(*doomed[start : start + BATCH])

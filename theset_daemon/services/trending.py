@@ -27,6 +27,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from ..runtime.package_data import query
+from ..store.artists import set_trending
 
 #: Artists kept per timeframe.
 TOP_N = 50
@@ -127,20 +128,7 @@ async def publish(redis: aioredis.Redis, namespace: str, timeframe: Timeframe, a
 
 async def set_artist_flags(conn: asyncpg.Connection, artists: list[TrendingArtist]) -> None:
     """Flag exactly ``artists`` as trending with their score and rank (one transaction)."""
-    ids = [a.artist_id for a in artists]
-    async with conn.transaction():
-        await conn.execute(
-            """update artists set is_trending = false, trending_score = 0, trending_rank = null
-               where (is_trending or trending_rank is not null) and not (id = any($1::uuid[]))""",
-            ids,
-        )
-        await conn.execute(
-            """update artists a set is_trending = true, trending_score = t.score, trending_rank = t.rank
-               from unnest($1::uuid[], $2::float8[], $3::int[]) as t(id, score, rank)
-               where a.id = t.id""",
-            ids, [a.score for a in artists], [a.rank for a in artists],
-        )
-
+    await set_trending(conn, [a.artist_id for a in artists], [a.score for a in artists], [a.rank for a in artists])
 
 async def calculate_trending(
     pool: asyncpg.Pool, redis: aioredis.Redis, namespace: str, *,

@@ -37,9 +37,9 @@ import orjson
 
 from .. import jobs
 from ..broker import Permanent
-from ..runtime.resources import Resources
 from ..imports.view import load_import_view
 from ..providers.safe_fetch import AddressRefused, guarded_session, is_public
+from ..runtime.resources import Resources
 
 logger = logging.getLogger(__name__)
 

@@ -8,9 +8,12 @@ Every function takes a pool or a connection (``Db``) from :func:`create_pool`
 from .artists import (
     SpotifyArtistTaken,
     artist_counts,
+    get_artist,
     mark_artist_synced,
+    set_artist_image,
     set_setlistfm_mbid,
     slugify,
+    trending_artist_ids,
     update_artist_spotify,
     upsert_artist_from_tm,
 )
@@ -21,12 +24,12 @@ from .pool import create_pool
 from .setlists import upsert_setlists
 from .shows import show_status, shows_for_linking, upsert_shows
 from .songs import song_ids_by_title, upsert_songs
-from .venues import update_venue_details, upsert_venues
+from .venues import update_venue_details, upsert_venues, venues_without_details
 
 __all__ = [
-    "Db", "MigrationError", "SpotifyArtistTaken", "artist_counts", "create_import", "create_pool", "fail_stale_imports", "get_import",
-    "mark_artist_synced", "migrate", "set_setlistfm_mbid", "show_status", "shows_for_linking", "slugify",
-    "song_ids_by_title", "transaction", "update_artist_spotify", "update_import",
+    "Db", "MigrationError", "SpotifyArtistTaken", "artist_counts", "create_import", "create_pool", "fail_stale_imports", "get_artist", "get_import",
+    "mark_artist_synced", "migrate", "set_artist_image", "set_setlistfm_mbid", "show_status", "shows_for_linking", "slugify",
+    "song_ids_by_title", "transaction", "trending_artist_ids", "update_artist_spotify", "update_import",
     "update_venue_details", "upsert_artist_from_tm", "upsert_setlists", "upsert_shows",
-    "upsert_songs", "upsert_venues",
+    "upsert_songs", "upsert_venues", "venues_without_details",
 ]

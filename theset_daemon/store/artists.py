@@ -215,3 +215,39 @@ async def artist_counts(db: Db, artist_id: UUID) -> dict[str, int]:
     setlists, setlists_linked, setlist_songs_matched."""
     row = await db.fetchrow(_COUNTS, artist_id)
     return dict(row)
+
+
+async def get_artist(db: Db, artist_id: UUID) -> asyncpg.Record | None:
+    """The artist's row, or None."""
+    return await db.fetchrow("select * from artists where id = $1", artist_id)
+
+
+async def set_artist_image(db: Db, artist_id: UUID, url: str, width: int | None, height: int | None) -> None:
+    """The image chosen for the artist and its size (None: not recognised), checked now."""
+    await db.execute(
+        """update artists set image_url = $2, image_width = $3, image_height = $4, image_checked_at = now()
+           where id = $1""",
+        artist_id, url, width, height,
+    )
+
+
+async def trending_artist_ids(db: Db) -> list[str]:
+    """Ids of the trending artists, best ranked first."""
+    rows = await db.fetch("select id::text as id from artists where is_trending order by trending_rank nulls last, id")
+    return [r["id"] for r in rows]
+
+
+async def set_trending(conn: asyncpg.Connection, ids: list[str], scores: list[float], ranks: list[int]) -> None:
+    """Flag exactly the artists ``ids`` as trending with their score and rank (one transaction)."""
+    async with conn.transaction():
+        await conn.execute(
+            """update artists set is_trending = false, trending_score = 0, trending_rank = null
+               where (is_trending or trending_rank is not null) and not (id = any($1::uuid[]))""",
+            ids,
+        )
+        await conn.execute(
+            """update artists a set is_trending = true, trending_score = t.score, trending_rank = t.rank
+               from unnest($1::uuid[], $2::float8[], $3::int[]) as t(id, score, rank)
+               where a.id = t.id""",
+            ids, scores, ranks,
+        )

@@ -81,3 +81,15 @@ async def update_venue_details(db: Db, venue: Venue) -> bool:
         _, changed = await _upsert(conn, [venue])
         await conn.execute("update venues set details_synced_at = now() where tm_venue_id = $1", venue.id)
     return bool(changed)
+
+
+async def venues_without_details(db: Db, artist_id: UUID) -> list[str]:
+    """Ticketmaster ids of the artist's venues whose details were never synced."""
+    rows = await db.fetch(
+        """select distinct v.tm_venue_id
+           from show_artists sa join shows s on s.id = sa.show_id join venues v on v.id = s.venue_id
+           where sa.artist_id = $1 and v.details_synced_at is null
+           order by v.tm_venue_id""",
+        artist_id,
+    )
+    return [r["tm_venue_id"] for r in rows]

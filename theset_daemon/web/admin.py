@@ -11,90 +11,26 @@ from __future__ import annotations
 
 import base64
 import binascii
-import logging
 import uuid
 from datetime import datetime
-from typing import Any
 
 from aiohttp import web
 
-from ..runtime import pauses
-from ..broker.admin import JobStateConflict, QueueAdmin, UnknownJob, UnknownQueue
-from ..imports.stream import events_url as signed_events_url
+from ..imports.signing import events_url as signed_events_url
 from ..imports.view import public_error
 from ..jobs import schedule_manual_id
+from ..runtime import pauses
 from ..runtime.masking import masker
+from ..scheduling.scheduler import schedule_status
+from ..store.imports import list_imports
 from .admin_auth import require_admin
+from .admin_common import audit, epoch_ms, known_queue, query_int, queue_admin
 from .errors import InvalidRequest, json_response
 from .imports import read_json_object
-from .keys import SESSIONS, SETTINGS, booted
-
-logger = logging.getLogger(__name__)
-
-QUEUE_ADMIN = web.AppKey("queue_admin", QueueAdmin)
-#: The daemon's schedules (``scheduler.Schedule`` rows).
-SCHEDULES = web.AppKey("schedules", list)
+from .keys import SCHEDULES, SESSIONS, SETTINGS, booted
 
 #: Most job ids one ``POST /api/admin/dlq/retry`` may name.
 MAX_RETRY_IDS = 1000
-
-#: Running imports first, then the most recent; keyset-paged on (running, created_at, id).
-_IMPORTS = """
-select *, (status in ('queued', 'running'))::int as running from import_status
-where $2::int is null
-   or ((status in ('queued', 'running'))::int, created_at, id) < ($2::int, $3::timestamptz, $4::uuid)
-order by (status in ('queued', 'running'))::int desc, created_at desc, id desc
-limit $1
-"""
-
-
-# -- shared by web/jobs.py ---------------------------------------------------------------------
-
-
-def queue_admin(request: web.Request) -> QueueAdmin:
-    return request.app[QUEUE_ADMIN]
-
-
-def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    """An integer query parameter in ``low..high``, or 400 naming it."""
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidRequest(name, f"expected an integer {low}-{high}") from None
-    if not low <= value <= high:
-        raise InvalidRequest(name, f"expected an integer {low}-{high}")
-    return value
-
-
-def known_queue(admin: QueueAdmin, queue: str) -> str:
-    """``queue`` if the table has it, else 404 naming it."""
-    try:
-        return admin.spec(queue).name
-    except UnknownQueue:
-        raise web.HTTPNotFound(text=f"no queue {queue!r}") from None
-
-
-def audit(request: web.Request, who: str, action: str, **details: Any) -> None:
-    """Log an admin action with who asked and from where."""
-    logger.info("admin action: %s", action, extra={"admin": who, "remote": request.remote, "action": action, **details})
-
-
-def not_found(exc: UnknownJob | UnknownQueue) -> web.HTTPNotFound:
-    return web.HTTPNotFound(text=str(exc))
-
-
-def conflict(exc: JobStateConflict) -> web.HTTPConflict:
-    return web.HTTPConflict(text=str(exc))
-
-
-def epoch_ms(value: datetime | str | None) -> int | None:
-    if value is None:
-        return None
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return int(moment.timestamp() * 1000)
 
 
 # -- queues ----------------------------------------------------------------------------------
@@ -120,7 +56,7 @@ async def queue_action(request: web.Request) -> web.Response:
             older_than_s = -1.0
         if not 0 <= older_than_s <= 365 * 86400:
             raise InvalidRequest("olderThanS", "expected seconds, 0 to 31536000")
-    if action in ("pause", "resume"):  # kept in PostgreSQL too: a flag Redis loses comes back (pauses.py)
+    if action in ("pause", "resume"):  # kept in PostgreSQL too: a flag Redis loses comes back (runtime/pauses.py)
         await pauses.record(booted(request).pool, queue, action == "pause", who)
     affected = await admin.queue_action(queue, action, older_than_s=older_than_s)
     audit(request, who, f"queue.{action}", queue=queue, affected=affected)
@@ -193,8 +129,6 @@ async def purge_dead_letters(request: web.Request) -> web.Response:
 async def schedules(request: web.Request) -> web.Response:
     """GET /api/admin/schedules — each schedule's cron, last run and outcome, next run."""
     await require_admin(request)
-    from ..scheduling.scheduler import schedule_status
-
     rows = await schedule_status(booted(request).pool, request.app[SCHEDULES])
     return json_response({
         "schedules": [
@@ -244,7 +178,7 @@ async def imports(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", 50, 1, 200)
     after = _import_cursor(request.query.get("cursor") or None)
     settings = request.app[SETTINGS]
-    rows = await booted(request).pool.fetch(_IMPORTS, limit + 1, *after)
+    rows = await list_imports(booted(request).pool, limit + 1, *after)
     more, rows = len(rows) > limit, rows[:limit]
     out = []
     for row in rows:
@@ -290,25 +224,3 @@ def _import_cursor(cursor: str | None) -> tuple[int | None, datetime | None, uui
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidRequest("cursor", "not a cursor from this API") from None
 
-
-ROUTES = [
-    web.get("/api/admin/queues", queues),
-    web.post("/api/admin/queues/{queue}/{action:pause|resume|clean|purge|retry-failed}", queue_action),
-    web.get("/api/admin/dlq", dead_letters),
-    web.post("/api/admin/dlq/retry", retry_dead_letters),
-    web.delete("/api/admin/dlq", purge_dead_letters),
-    web.get("/api/admin/schedules", schedules),
-    web.post("/api/admin/schedules/{name}/run", run_schedule),
-    web.get("/api/admin/imports", imports),
-    web.post("/api/admin/sessions/revoke", revoke_sessions),
-]
-
-
-def mount(app: web.Application, admin: QueueAdmin, schedules: list) -> None:
-    """Mount the admin, jobs, /metrics/json and OpenAPI routes with their state."""
-    from . import jobs, metrics_json, openapi
-
-    app[QUEUE_ADMIN] = admin
-    app[SCHEDULES] = schedules
-    app.add_routes(ROUTES + jobs.ROUTES + metrics_json.ROUTES + openapi.ROUTES)
-    openapi.cache_document(app)

@@ -1,7 +1,7 @@
 """The operator's dashboard: one page and its files, sign-in and sign-out.
 
-``GET /dashboard`` serves ``static/dashboard.html``; its scripts and styles
-come from ``GET /dashboard/static/{name}`` (files of the package's ``static/``
+``GET /dashboard`` serves ``web/static/dashboard.html``; its scripts and styles
+come from ``GET /dashboard/static/{name}`` (files of ``web/static/``
 folder only, no sub-paths). The page talks to the admin API (``/api/admin``,
 ``/api/jobs``) with the session cookie; every action it sends carries the
 session's CSRF token (see :mod:`.admin_auth`).
@@ -173,12 +173,3 @@ async def logout(request: web.Request) -> web.StreamResponse:
 async def redirect(request: web.Request) -> web.StreamResponse:
     raise web.HTTPMovedPermanently("/dashboard")
 
-
-ROUTES = [
-    web.get("/dashboard", page),
-    web.get("/dashboard/", redirect),
-    web.get("/dashboard/static/{name}", static_file),
-    web.post("/dashboard/login", login),
-    web.get("/dashboard/session", session),
-    web.post("/dashboard/logout", logout),
-]

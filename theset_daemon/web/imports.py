@@ -16,7 +16,7 @@ import orjson
 from aiohttp import web
 
 from ..imports.kickoff import kickoff
-from ..imports.stream import events_url as signed_events_url
+from ..imports.signing import events_url as signed_events_url
 from ..imports.view import load_import_view
 from .auth import require_bearer
 from .errors import InvalidRequest, json_response
@@ -94,8 +94,3 @@ def parse_import_id(value: str) -> str:
     except ValueError:
         raise InvalidRequest("import_id", "expected a UUID") from None
 
-
-ROUTES = [
-    web.post("/api/imports", create_import),
-    web.get("/api/imports/{import_id}", get_import),
-]

@@ -9,8 +9,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..broker.admin import STATES, JobFilter, JobStateConflict, UnknownJob
-from .admin import audit, conflict, known_queue, not_found, query_int, queue_admin
 from .admin_auth import require_admin
+from .admin_common import audit, conflict, known_queue, not_found, query_int, queue_admin
 from .errors import InvalidRequest, json_response
 
 #: Longest page of ``GET /api/jobs``.
@@ -103,11 +103,3 @@ async def delete_job(request: web.Request) -> web.Response:
     """DELETE /api/jobs/{job_id} — remove a job that is not running (409 while active)."""
     return await _act(request, "delete")
 
-
-ROUTES = [
-    web.get("/api/jobs", list_jobs),
-    web.get("/api/jobs/{job_id}", get_job),
-    web.post("/api/jobs/{job_id}/retry", retry_job),
-    web.post("/api/jobs/{job_id}/promote", promote_job),
-    web.delete("/api/jobs/{job_id}", delete_job),
-]

@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from ..runtime.metrics import DAEMON_READY, LOOP_LAG, LOOP_LAG_MAX
 from .auth import require_bearer
 from .keys import LOOP_MONITOR, QUEUE_DEPTHS, READINESS, SETTINGS
+from .quotas import refresh_quota_gauges
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,6 @@ async def refresh_queue_depths(app: web.Application) -> None:
 
 async def metrics(request: web.Request) -> web.Response:
     """Open when ``THESET_METRICS_TOKEN`` is unset (bind the side server privately); else Bearer that token."""
-    from .quotas import refresh_quota_gauges
-
     if request.app[SETTINGS].metrics_token:
         await require_bearer(request, request.app[SETTINGS].metrics_token, realm="metrics")
     await refresh_queue_depths(request.app)

@@ -44,5 +44,3 @@ async def metrics_json(request: web.Request) -> web.Response:
     await refresh_queue_depths(request.app)
     return json_response(collect())
 
-
-ROUTES = [web.get("/metrics/json", metrics_json)]

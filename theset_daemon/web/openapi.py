@@ -17,11 +17,9 @@ from ..imports.errors import CODES as IMPORT_ERROR_CODES
 from ..imports.plan import PHASES
 from ..imports.view import PHASE_STATES
 from ..queues import Priority
-from .admin import QUEUE_ADMIN, SCHEDULES
 from .admin_auth import CSRF_HEADER, SESSION_COOKIE
 from .errors import json_response
-
-_DOCUMENT = web.AppKey("openapi_document", dict)
+from .keys import OPENAPI_DOCUMENT, QUEUE_ADMIN, SCHEDULES
 
 SSE_DESCRIPTION = (
     "text/event-stream. `retry:` (ms, jittered per client), then `event: snapshot` whose `id:` is where the replay "
@@ -359,7 +357,7 @@ def build_document(queues: list[str], schedules: list[str]) -> dict[str, Any]:
 
 async def openapi_json(request: web.Request) -> web.Response:
     """GET /api/openapi.json — public."""
-    document = request.app.get(_DOCUMENT)
+    document = request.app.get(OPENAPI_DOCUMENT)
     if document is None:
         admin = request.app.get(QUEUE_ADMIN)
         queues = list(admin.broker.specs) if admin is not None else []
@@ -367,12 +365,3 @@ async def openapi_json(request: web.Request) -> web.Response:
         document = build_document(queues, schedules)
     return json_response(document)
 
-
-def cache_document(app: web.Application) -> None:
-    """Build the document once, after the app's queue table and schedules are set."""
-    admin = app.get(QUEUE_ADMIN)
-    queues = list(admin.broker.specs) if admin is not None else []
-    app[_DOCUMENT] = build_document(queues, [s.name for s in app.get(SCHEDULES, [])])
-
-
-ROUTES = [web.get("/api/openapi.json", openapi_json)]

@@ -3,7 +3,7 @@
 Both read the same overview (:func:`~theset_daemon.providers.quota.forecast.quota_overview`):
 per provider, its window (limit, used by kind of work, remaining, reset), what
 the queued work is expected to cost and a warning when the queued recurring
-work will not fit before the reset. The daemon sets :data:`QUOTAS`. The gauges
+work will not fit before the reset. ``web/app.py`` sets ``app[QUOTAS]``. The gauges
 are cluster-wide: only the daemon holding the metrics lead (see
 ``broker/cluster_metrics.py``) exports them, the others clear them.
 """
@@ -16,8 +16,8 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import REGISTRY
 
+from ..providers.quota.rules import KINDS, now_ms
 from ..runtime.metrics import (
-    QUOTA_GAUGES,
     PROVIDER_QUOTA_HELD,
     PROVIDER_QUOTA_LIMIT,
     PROVIDER_QUOTA_QUEUED,
@@ -25,17 +25,13 @@ from ..runtime.metrics import (
     PROVIDER_QUOTA_RESET,
     PROVIDER_QUOTA_SPENT,
     PROVIDER_QUOTA_USED,
+    QUOTA_GAUGES,
 )
-from ..providers.quota.rules import KINDS, now_ms
 from .admin_auth import require_admin
 from .errors import json_response
-from .keys import booted
+from .keys import QUOTAS, booted
 
 logger = logging.getLogger(__name__)
-
-#: An async callable returning the overview rows (one per provider).
-QUOTAS = web.AppKey("quotas", Any)
-
 
 def set_gauges(rows: list[dict[str, Any]]) -> None:
     """Put an overview on the ``theset_provider_quota_*`` gauges."""
@@ -86,5 +82,3 @@ async def quotas(request: web.Request) -> web.Response:
     rows = await request.app[QUOTAS]()
     return json_response({"now": now_ms(), "providers": rows})
 
-
-ROUTES = [web.get("/api/admin/quotas", quotas)]

@@ -1,23 +1,11 @@
--- Shared prelude of every broker script (prepended by scripts/__init__.py).
--- ARGV[1..7] is the same header everywhere; a script's own arguments start at ARGV[8].
--- Keys are built from the namespace (ARGV[1]); see theset_daemon/broker/__init__.py for the layout.
-local NS = ARGV[1]
+-- The job-lifecycle prelude of every script but enqueue (after core.lua): the rest of the
+-- seven-argument header, ARGV[2..7]; a script's own arguments start at ARGV[8].
 local HOST = ARGV[2]
 local LEASE_MS = tonumber(ARGV[3])
 local COMPLETED_TTL = tonumber(ARGV[4])
 local COMPLETED_MAX = tonumber(ARGV[5])
 local FAILED_TTL = tonumber(ARGV[6])
 local DEAD_TTL = tonumber(ARGV[7])
--- waiting score = priority * SPAN + seq: lower priority value first, FIFO (seq) within a level
-local SPAN = 17592186044416 -- 2^44
-local ACTIVE_STATES = {waiting = true, delayed = true, active = true, failed = true}
-
-local clock = redis.call('TIME')
-local NOW = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-
-local function job_key(id) return NS .. ':job:' .. id end
-local function qkey(q, kind) return NS .. ':q:' .. q .. ':' .. kind end
-local function wake(q) redis.call('ZADD', qkey(q, 'marker'), 0, '1') end
 
 -- Jobs completed per queue in this call; count_done() adds them to the per-minute
 -- throughput counters (ns:q:<queue>:done:<minute>, kept 16 minutes) once per call.

@@ -15,8 +15,8 @@ from uuid import UUID
 import asyncpg
 
 from ...catalog.matching import best_artist_match
-from ...runtime.job_log import note
 from ...providers import ProviderError, Providers
+from ...runtime.job_log import note
 from ...store import SpotifyArtistTaken, update_artist_spotify, upsert_artist_from_tm
 
 logger = logging.getLogger(__name__)

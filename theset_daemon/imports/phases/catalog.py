@@ -17,8 +17,8 @@ import asyncpg
 
 from ...catalog import studio_tracks
 from ...catalog.studio import live_albums
-from ...runtime.job_log import note, note_each
 from ...providers import AudioFeaturesRefused, Providers
+from ...runtime.job_log import note, note_each
 from ...store import mark_artist_synced, upsert_songs
 from . import Report, no_report
 from .spotify_profile import NoSpotifyArtist, spotify_id_of

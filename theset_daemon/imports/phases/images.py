@@ -17,6 +17,7 @@ import asyncpg
 
 from ...catalog.image_size import image_size
 from ...providers.safe_fetch import read_capped
+from ...store import get_artist, set_artist_image
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ def choose_image(images: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 async def process_images(session: aiohttp.ClientSession, pool: asyncpg.Pool, artist_id: UUID) -> dict[str, Any]:
     """Choose, fetch and measure the artist's image; counts what happened (numbers only, the reason logged)."""
-    images = await pool.fetchval("select images from artists where id = $1", artist_id) or []
+    artist = await get_artist(pool, artist_id)
+    images = (artist["images"] if artist else None) or []
     chosen = choose_image(list(images))
     if chosen is None:
         return {"images_none": 1}
@@ -51,10 +53,6 @@ async def process_images(session: aiohttp.ClientSession, pool: asyncpg.Pool, art
         logger.warning("artist image unreachable: %s: %s", type(exc).__name__, exc, extra={"artist_id": str(artist_id)})
         return {"images_unreachable": 1}
     width, height = size or (None, None)
-    await pool.execute(
-        """update artists set image_url = $2, image_width = $3, image_height = $4, image_checked_at = now()
-           where id = $1""",
-        artist_id, chosen["url"], width, height,
-    )
+    await set_artist_image(pool, artist_id, chosen["url"], width, height)
     counts = {"images_stored": 1} if size else {"images_unrecognised": 1}
     return {**counts, "image_width": width, "image_height": height} if size else counts

@@ -8,15 +8,12 @@ from uuid import UUID
 
 import asyncpg
 
-from ...catalog.matching import (
-    best_artist_match,
-    link_setlist_to_show,
-    match_setlist_songs,
-)
-from ...runtime.yielding import map_yielding
-from ...runtime.job_log import note, note_each
+from ...catalog.matching import best_artist_match, link_setlist_to_show, match_setlist_songs
 from ...providers import Providers
+from ...runtime.job_log import note, note_each
+from ...runtime.yielding import map_yielding
 from ...store import (
+    get_artist,
     mark_artist_synced,
     set_setlistfm_mbid,
     shows_for_linking,
@@ -33,7 +30,7 @@ async def sync_setlists(
     providers: Providers, pool: asyncpg.Pool, artist_id: UUID, report: Report = no_report
 ) -> dict[str, Any]:
     """Store the artist's past setlists; counts setlists, linked shows, matched songs."""
-    row = await pool.fetchrow("select name, setlistfm_mbid from artists where id = $1", artist_id)
+    row = await get_artist(pool, artist_id)
     mbid = row["setlistfm_mbid"]
     if not mbid:
         candidates = await providers.setlistfm.search_artists(row["name"])

@@ -7,9 +7,9 @@ from uuid import UUID
 
 import asyncpg
 
-from ...runtime.job_log import note
 from ...providers import Providers
-from ...store import mark_artist_synced, upsert_shows, upsert_venues
+from ...runtime.job_log import note
+from ...store import get_artist, mark_artist_synced, upsert_shows, upsert_venues
 from . import Report, no_report
 
 
@@ -17,7 +17,8 @@ async def sync_shows(
     providers: Providers, pool: asyncpg.Pool, artist_id: UUID, report: Report = no_report
 ) -> dict[str, Any]:
     """Store every event of the artist and its venue; counts shows and venues."""
-    attraction_id = await pool.fetchval("select tm_attraction_id from artists where id = $1", artist_id)
+    artist = await get_artist(pool, artist_id)
+    attraction_id = artist["tm_attraction_id"] if artist else None
     if attraction_id is None:
         return {"shows": 0}
     events = await providers.ticketmaster.events(attraction_id)

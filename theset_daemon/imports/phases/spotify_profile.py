@@ -8,7 +8,7 @@ from uuid import UUID
 import asyncpg
 
 from ...providers import Providers
-from ...store import mark_artist_synced, update_artist_spotify
+from ...store import get_artist, mark_artist_synced, update_artist_spotify
 from .artist import find_spotify_artist
 
 
@@ -22,7 +22,7 @@ async def spotify_id_of(providers: Providers, pool: asyncpg.Pool, artist_id: UUI
     Raises:
       NoSpotifyArtist: when no search result matches the artist's name.
     """
-    row = await pool.fetchrow("select name, spotify_id from artists where id = $1", artist_id)
+    row = await get_artist(pool, artist_id)
     if row is None:
         raise LookupError(f"no artist {artist_id}")
     if row["spotify_id"]:

@@ -9,22 +9,14 @@ from uuid import UUID
 import asyncpg
 
 from ...providers import ProviderNotFound, Providers
-from ...store import update_venue_details
+from ...store import update_venue_details, venues_without_details
 from . import Report, no_report
-
-_VENUES_WITHOUT_DETAILS = """
-select distinct v.tm_venue_id
-from show_artists sa join shows s on s.id = sa.show_id join venues v on v.id = s.venue_id
-where sa.artist_id = $1 and v.details_synced_at is null
-order by v.tm_venue_id
-"""
-
 
 async def sync_venue_details(
     providers: Providers, pool: asyncpg.Pool, artist_id: UUID, report: Report = no_report
 ) -> dict[str, Any]:
     """Fetch details of each venue lacking them (the provider's rate limit paces it)."""
-    venue_ids = [r["tm_venue_id"] for r in await pool.fetch(_VENUES_WITHOUT_DETAILS, artist_id)]
+    venue_ids = await venues_without_details(pool, artist_id)
     done = missing = 0
 
     async def one(tm_venue_id: str) -> None:

@@ -17,7 +17,7 @@ A job's kind is carried by the job: the message option ``work`` when set,
 else ``person`` when the message carries an ``import_id`` and ``recurring``
 when it does not. Calls made outside any job count as ``person``.
 
-The counters live in Redis (:mod:`.quota_store`); this module decides.
+The counters live in Redis (:mod:`.store`); this module decides.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Mapping
+
+from ...broker.job import current_job
 
 if TYPE_CHECKING:
     from ...runtime.config import Settings
@@ -84,8 +86,6 @@ def work_kind(kwargs: Mapping[str, Any] | None, options: Mapping[str, Any] | Non
 
 def current_work() -> tuple[str, str, str]:
     """``(kind, actor, job_id)`` of the job running in this task (``person`` outside a job)."""
-    from ...broker.job import current_job
-
     job = current_job()
     if job is None:
         return PERSON, "", ""
