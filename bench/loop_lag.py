@@ -80,6 +80,7 @@ class HoldSampler:
         self.current: list[tuple[str, ...]] = []
         self.holds: list[tuple[float, float, tuple[str, ...]]] = []
         self.gc_pauses: list[float] = []
+        self.gc_slow: list[dict[str, Any]] = []
         self._gc_started = 0.0
 
     def install(self) -> None:
@@ -107,7 +108,10 @@ class HoldSampler:
         if phase == "start":
             self._gc_started = time.perf_counter()
         else:
-            self.gc_pauses.append((time.perf_counter() - self._gc_started) * 1000)
+            ms = (time.perf_counter() - self._gc_started) * 1000
+            self.gc_pauses.append(ms)
+            if ms >= self.slow * 1000:
+                self.gc_slow.append({"ms": round(ms, 1), "generation": info["generation"], "collected": info["collected"]})
 
     def _watch(self) -> None:
         while not self.stop.wait(self.period):
@@ -182,6 +186,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             sampler.samples.clear()
             sampler.holds.clear()
             sampler.gc_pauses.clear()
+            sampler.gc_slow.clear()
         began = time.monotonic()
         async with aiohttp.ClientSession() as session:
             for label, attraction in (("big_catalogue", truth.big_catalogue_attraction_id),
@@ -202,7 +207,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             out["slow_count"] = len(sampler.holds)
             out["cpu_over_5ms"] = sum(1 for h in sampler.holds if h[1] >= 5)
             out["gc_pauses_ms"] = {"count": len(sampler.gc_pauses), "over_5ms": sum(1 for p in sampler.gc_pauses if p >= 5),
-                                   "max": round(max(sampler.gc_pauses, default=0.0), 1)}
+                                   "max": round(max(sampler.gc_pauses, default=0.0), 1), "slow": sampler.gc_slow[:20]}
     finally:
         if sampler:
             sampler.stop.set()
