@@ -1,10 +1,12 @@
 """Recurring refreshes (queue ``scheduled_sync``): fan-outs of the import's phase actors.
 
-Each fan-out selects artists with a named query from ``sql/queries/`` and
+Each fan-out selects artists through :mod:`theset_daemon.store.artists` (a named query) and
 enqueues their syncs in ONE bulk enqueue, each with a deterministic job id
 (``sync:<artist_id>:<phase>``) so an artist already waiting is not queued twice.
 The phase actors run with ``import_id=None`` (no import bookkeeping), marked
 ``work="recurring"``: they stop at the daily quota's reserve (:mod:`theset_daemon.providers.quota.rules`).
+They run at the catalogue's recurring priority, below the import's (:mod:`theset_daemon.jobs`), so a
+fan's import on the same queue starts before the fan-out's backlog.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from theset_daemon import jobs
 from theset_daemon.imports.phases.spotify_profile import sync_spotify_profile as sync_profile
 from theset_daemon.imports.plan import PHASES_BY_NAME
 from theset_daemon.providers.quota.rules import RECURRING, WORK_OPTION
-from theset_daemon.queues import Priority
 from theset_daemon.runtime.resources import resources
 from theset_daemon.store.artists import active_artists, recently_viewed, trending_artist_ids
 
@@ -26,11 +27,16 @@ from theset_daemon.store.artists import active_artists, recently_viewed, trendin
 ACTIVITY_WINDOW = timedelta(days=7)
 
 
-def sync_messages(artist_ids: Iterable[str], phases: Iterable[str], *, priority: Priority | None = None) -> list[dramatiq.Message]:
-    """One message per artist and phase, with the job id ``sync:<artist_id>:<phase>``."""
+def sync_messages(artist_ids: Iterable[str], phases: Iterable[str]) -> list[dramatiq.Message]:
+    """One message per artist and phase, with the job id ``sync:<artist_id>:<phase>``, at the phase job's
+    recurring priority (below an import's).
+
+    Raises:
+      ValueError: a phase whose job has no recurring priority (nothing runs below the import's).
+    """
     return [
-        PHASES_BY_NAME[name].job.message(job_id=jobs.sync_id(artist_id, name), priority=priority,
-                                         options={WORK_OPTION: RECURRING}, artist_id=artist_id)
+        PHASES_BY_NAME[name].job.recurring_message(job_id=jobs.sync_id(artist_id, name),
+                                                   options={WORK_OPTION: RECURRING}, artist_id=artist_id)
         for artist_id in artist_ids for name in phases
     ]
 

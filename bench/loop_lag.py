@@ -21,8 +21,10 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirna
 
 import argparse
 import asyncio
+import gc
 import logging
 import re
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -63,6 +65,81 @@ class SlowCallbacks(logging.Handler):
         return sorted(rows, key=lambda r: -r["total_ms"])[:top]
 
 
+class HoldSampler:
+    """Name what runs inside callbacks that hold the loop: the stdlib loop's ``Handle._run``
+    is timed, and a thread samples the loop thread's stack every ``period`` seconds while
+    one callback has run longer than ``slow`` seconds. Stacks are keyed by their
+    innermost frames of theset_daemon (plus the innermost frame of all)."""
+
+    def __init__(self, slow: float, period: float = 0.001) -> None:
+        self.slow, self.period = slow, period
+        self.started: float | None = None
+        self.samples: dict[tuple[str, ...], int] = defaultdict(int)
+        self.stop = threading.Event()
+        self.loop_thread = threading.get_ident()
+        self.current: list[tuple[str, ...]] = []
+        self.holds: list[tuple[float, float, tuple[str, ...]]] = []
+        self.gc_pauses: list[float] = []
+        self.gc_slow: list[dict[str, Any]] = []
+        self._gc_started = 0.0
+
+    def install(self) -> None:
+        original = asyncio.events.Handle._run
+        sampler = self
+
+        def _run(handle: asyncio.events.Handle) -> None:
+            sampler.started = started = time.perf_counter()
+            cpu = time.thread_time()
+            sampler.current = []
+            try:
+                original(handle)
+            finally:
+                sampler.started = None
+                held = time.perf_counter() - started
+                if held >= sampler.slow and sampler.current:
+                    top = max(set(sampler.current), key=sampler.current.count)
+                    sampler.holds.append((held * 1000, (time.thread_time() - cpu) * 1000, top))
+
+        asyncio.events.Handle._run = _run  # type: ignore[method-assign]
+        gc.callbacks.append(self._gc)
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            ms = (time.perf_counter() - self._gc_started) * 1000
+            self.gc_pauses.append(ms)
+            if ms >= self.slow * 1000:
+                self.gc_slow.append({"ms": round(ms, 1), "generation": info["generation"], "collected": info["collected"]})
+
+    def _watch(self) -> None:
+        while not self.stop.wait(self.period):
+            started = self.started
+            if started is None or time.perf_counter() - started < self.slow:
+                continue
+            frame = sys._current_frames().get(self.loop_thread)
+            ours: list[str] = []
+            innermost = f"{Path(frame.f_code.co_filename).name}:{frame.f_code.co_name}" if frame else "?"
+            while frame is not None and len(ours) < 4:
+                if "theset_daemon" in frame.f_code.co_filename:
+                    ours.append(f"{frame.f_code.co_filename.split('theset_daemon/')[-1]}:{frame.f_lineno}:{frame.f_code.co_name}")
+                frame = frame.f_back
+            self.samples[(innermost, *ours)] += 1
+            self.current.append((innermost, *ours))
+
+    def report(self, top: int = 20) -> list[dict[str, Any]]:
+        rows = sorted(self.samples.items(), key=lambda kv: -kv[1])[:top]
+        return [{"ms": round(n * self.period * 1000), "innermost": key[0], "ours": list(key[1:])} for key, n in rows]
+
+    def worst(self, top: int = 20) -> list[dict[str, Any]]:
+        """The single callbacks that used the most CPU, each with its wall time and most sampled
+        stack (wall time alone also counts waiting for the GIL and being descheduled)."""
+        rows = sorted(self.holds, key=lambda h: -h[1])[:top]
+        return [{"cpu_ms": round(cpu, 1), "held_ms": round(ms, 1), "innermost": key[0], "ours": list(key[1:])}
+                for ms, cpu, key in rows]
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1)))], 2) if ordered else 0.0
@@ -81,6 +158,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     loop = asyncio.get_running_loop()
     loop.slow_callback_duration = args.slow_ms / 1000
+    sampler = HoldSampler(args.slow_ms / 1000) if args.stacks else None
+    if sampler:
+        sampler.install()
     slow = SlowCallbacks()
     logging.getLogger("asyncio").addHandler(slow)
     run_id = uuid.uuid4().hex[:8]
@@ -102,6 +182,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         while not (daemon.worker is not None and daemon.worker.running):
             await asyncio.sleep(0.1)
         daemon.loop_monitor.samples.clear()
+        if sampler:
+            sampler.samples.clear()
+            sampler.holds.clear()
+            sampler.gc_pauses.clear()
+            sampler.gc_slow.clear()
         began = time.monotonic()
         async with aiohttp.ClientSession() as session:
             for label, attraction in (("big_catalogue", truth.big_catalogue_attraction_id),
@@ -116,7 +201,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                    loop_lag_ms={"samples": len(lags), "p50": percentile(lags, 0.5), "p99": percentile(lags, 0.99),
                                 "max": round(max(lags), 2) if lags else 0.0},
                    slow_callbacks=slow.report())
+        if sampler:
+            out["held_stacks"] = sampler.report()
+            out["worst_callbacks"] = sampler.worst()
+            out["slow_count"] = len(sampler.holds)
+            out["cpu_over_5ms"] = sum(1 for h in sampler.holds if h[1] >= 5)
+            out["gc_pauses_ms"] = {"count": len(sampler.gc_pauses), "over_5ms": sum(1 for p in sampler.gc_pauses if p >= 5),
+                                   "max": round(max(sampler.gc_pauses, default=0.0), 1), "slow": sampler.gc_slow[:20]}
     finally:
+        if sampler:
+            sampler.stop.set()
         daemon.stop_requested.set()
         await asyncio.wait_for(serving, 60)
         sandbox.stop()
@@ -136,10 +230,12 @@ def main() -> None:
     parser.add_argument("--slow-ms", type=float, default=5.0, help="report callbacks holding the loop longer")
     parser.add_argument("--latency-ms", type=int, default=80)
     parser.add_argument("--jitter-ms", type=int, default=40)
+    parser.add_argument("--stacks", action="store_true",
+                        help="sample the stack inside callbacks over --slow-ms (1 ms period); debug mode off")
     parser.add_argument("--profile", action="store_true", help="add the functions with the most own CPU time")
     args = parser.parse_args()
     if not args.profile:
-        print(orjson.dumps(asyncio.run(run(args), debug=True)).decode())
+        print(orjson.dumps(asyncio.run(run(args), debug=not args.stacks)).decode())
         return
     import cProfile
     import pstats

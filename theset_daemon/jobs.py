@@ -12,6 +12,14 @@ Priority is decided here: a message built by :meth:`Job.message` carries its
 job's priority unless the caller names another (a schedule's ``priority``, a
 recurring sync's); a message without one runs at its actor's
 ``default_priority`` or else its queue's (``broker/priority.py``).
+
+Imports before recurring work: the recurring fan-outs (``sync-active-artists``,
+``deep-sync-trending``) run the import's own phase jobs for many artists at once,
+on the queues an import's phases use. Such a run carries its job's ``recurring``
+priority, always below the job's own (:meth:`Job.recurring_message`), so a fan's
+import is never queued behind a nightly sync's backlog: with a backlog on the
+queue, the import's job starts first. A job with no level below its own
+(BACKGROUND) has no recurring priority and a recurring sync may not run it.
 """
 
 from __future__ import annotations
@@ -35,28 +43,48 @@ class Job:
     Parameters:
       actor: the Dramatiq actor's name.
       queue: the queue the actor is declared on.
-      priority: the priority its messages carry by default.
+      priority: the priority its messages carry by default (an import's phase: the import's).
+      recurring: the priority when a recurring sync runs it, below ``priority``; None: no recurring sync may.
     """
 
     actor: str
     queue: str
     priority: Priority
+    recurring: Priority | None = None
+
+    def __post_init__(self) -> None:
+        if self.recurring is not None and self.recurring <= self.priority:
+            raise ValueError(f"job {self.actor!r}: its recurring priority {self.recurring.name} must be below "
+                             f"{self.priority.name}, or an import waits behind a recurring backlog")
 
     def message(self, *, job_id: str | None = None, priority: Priority | None = None,
                 options: Mapping[str, Any] | None = None, **kwargs: Any) -> dramatiq.Message:
         """A message for this job with keyword arguments ``kwargs``."""
         return message(self.actor, self.queue, priority or self.priority, job_id=job_id, options=options, **kwargs)
 
+    def recurring_message(self, *, job_id: str | None = None, options: Mapping[str, Any] | None = None,
+                          **kwargs: Any) -> dramatiq.Message:
+        """A message for a recurring sync's run of this job, at its ``recurring`` priority.
+
+        Raises:
+          ValueError: the job has no recurring priority (nothing runs below it).
+        """
+        if self.recurring is None:
+            raise ValueError(f"job {self.actor!r} runs at {self.priority.name}: a recurring sync may not run it "
+                             "(nothing below it, an import would wait behind the sync)")
+        return self.message(job_id=job_id, priority=self.recurring, options=options, **kwargs)
+
 
 # -- the catalogue ---------------------------------------------------------------------------
 
-# The import's phases (also run outside an import by the recurring syncs).
+# The import's phases at the import's priority; also run outside an import by the recurring syncs, one level
+# lower (``recurring``), so a fan's import is never queued behind a sync's backlog on the queue they share.
 IMPORT_ARTIST = Job("import_artist", "artist_import", Priority.CRITICAL)
-SYNC_SPOTIFY_PROFILE = Job("sync_spotify_profile", "spotify_sync", Priority.HIGH)
-SYNC_CATALOG = Job("sync_catalog", "spotify_catalog", Priority.LOW)
-SYNC_SHOWS = Job("sync_shows", "ticketmaster_sync", Priority.NORMAL)
-SYNC_VENUE_DETAILS = Job("sync_venue_details", "venue_sync", Priority.NORMAL)
-SYNC_SETLISTS = Job("sync_setlists", "setlist_sync", Priority.LOW)
+SYNC_SPOTIFY_PROFILE = Job("sync_spotify_profile", "spotify_sync", Priority.HIGH, recurring=Priority.NORMAL)
+SYNC_CATALOG = Job("sync_catalog", "spotify_catalog", Priority.LOW, recurring=Priority.BACKGROUND)
+SYNC_SHOWS = Job("sync_shows", "ticketmaster_sync", Priority.NORMAL, recurring=Priority.LOW)
+SYNC_VENUE_DETAILS = Job("sync_venue_details", "venue_sync", Priority.NORMAL, recurring=Priority.LOW)
+SYNC_SETLISTS = Job("sync_setlists", "setlist_sync", Priority.LOW, recurring=Priority.BACKGROUND)
 PROCESS_IMAGES = Job("process_images", "image_processing", Priority.BACKGROUND)
 # Recurring work (fired by schedules/schedules.toml).
 QUICK_SYNC_ARTIST = Job("quick_sync_artist", "artist_quick_sync", Priority.HIGH)

@@ -27,13 +27,29 @@ from theset_daemon.runtime.masking import MASK, Masker, mask_url, masker
 HOOK = "https://partner:hunter2pass@hooks.partner.test/in?key=qk-123456&v=2"
 
 
-def test_urls_lose_their_password_bare_http_userinfo_and_query_values() -> None:
-    assert mask_url(HOOK) == f"https://partner:{MASK}@hooks.partner.test/in?key={MASK}&v={MASK}"
+def test_urls_lose_their_password_bare_http_userinfo_and_secret_query_values() -> None:
+    assert mask_url(HOOK) == f"https://partner:{MASK}@hooks.partner.test/in?key={MASK}&v=2"
     assert mask_url("https://ghp_tok@h.test/x") == f"https://{MASK}@h.test/x"
     assert mask_url("postgresql://root@127.0.0.1:5432/theset") == "postgresql://root@127.0.0.1:5432/theset"
     assert mask_url("redis://:s3cret@127.0.0.1:6379/0") == f"redis://:{MASK}@127.0.0.1:6379/0"
     text = Masker().text(f"POST {HOOK} failed: 503")
     assert "hunter2pass" not in text and "qk-123456" not in text and text.endswith("failed: 503")
+
+
+def test_only_secret_query_values_are_masked_the_options_are_shown() -> None:
+    tls = "rediss://app:pw9@127.0.0.1:6380/0?ssl_cert_reqs=required&ssl_ca_certs=/etc/ca.pem&socket_timeout=3"
+    assert mask_url(tls) == f"rediss://app:{MASK}@127.0.0.1:6380/0?ssl_cert_reqs=required&ssl_ca_certs=/etc/ca.pem&socket_timeout=3"
+    assert mask_url("postgresql://u@db/x?sslmode=require&password=pgpw1&application_name=d") == \
+        f"postgresql://u@db/x?sslmode=require&password={MASK}&application_name=d"
+    secret_names = ("token", "access_token", "apikey", "api-key", "X-Amz-Signature", "X-Amz-Credential", "sig",
+                    "client_secret", "pwd", "passwd", "subscription-key", "auth", "code", "Password")
+    for name in secret_names:
+        assert mask_url(f"https://h.test/p?{name}=s3cr3tv&page=2") == f"https://h.test/p?{name}={MASK}&page=2", name
+    assert mask_url("https://h.test/cb#access_token=tk77&state=s1") == f"https://h.test/cb#access_token={MASK}&state=s1"
+    assert mask_url("https://h.test/p?token=&v=1") == "https://h.test/p?token=&v=1"  # "not set" stays visible
+    assert mask_url("https://h.test/p?%74oken=enc9") == f"https://h.test/p?%74oken={MASK}"  # the name as decoded
+    assert Masker(["opaque-configured-9"]).text("https://h.test/p?hook=opaque-configured-9") == \
+        f"https://h.test/p?hook={MASK}"  # a configured secret is masked under any name
 
 
 def test_configured_secrets_of_any_length_and_secret_named_fields_are_masked() -> None:
@@ -71,18 +87,20 @@ def test_log_lines_are_scrubbed_before_json_escapes_can_hide_a_secret() -> None:
     assert "hunter2pass" not in formatter.format(record)
 
 
-def test_config_output_masks_url_credentials_and_query_keys(monkeypatch, capsys) -> None:
+def test_config_output_masks_url_credentials_and_secret_query_values_only(monkeypatch, capsys) -> None:
     for name in [n for n in list(__import__("os").environ) if n.startswith("THESET_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("THESET_WEBHOOK_URLS", HOOK)
-    monkeypatch.setenv("THESET_REDIS_URL", "redis://:redispass99@127.0.0.1:6379/0")
+    monkeypatch.setenv("THESET_REDIS_URL", "rediss://:redispass99@127.0.0.1:6379/0?ssl_cert_reqs=required")
+    monkeypatch.setenv("THESET_DATABASE_URL", "postgresql://u@127.0.0.1/t?sslmode=verify-full&password=pgpass42")
     monkeypatch.setenv("THESET_SETLISTFM_API_URL", "https://api.setlist.test/rest?apikey=plainkey77")
     for flag in ([], ["--json"]):
         assert cli.main(["config", *flag]) == 0
         out = capsys.readouterr().out
-        for secret in ("hunter2pass", "qk-123456", "redispass99", "plainkey77"):
+        for secret in ("hunter2pass", "qk-123456", "redispass99", "plainkey77", "pgpass42"):
             assert secret not in out, (flag, out)
-        assert "hooks.partner.test" in out
+        assert "hooks.partner.test" in out and "v=2" in out
+        assert "ssl_cert_reqs=required" in out and "sslmode=verify-full" in out, out
 
 
 def test_configuration_errors_do_not_echo_url_passwords() -> None:

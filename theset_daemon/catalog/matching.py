@@ -21,6 +21,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from functools import lru_cache
 from typing import Callable, Iterable, Mapping, Sequence, TypeVar
 from uuid import UUID
 
@@ -63,6 +64,10 @@ _DASH = re.compile(r"\s+[-‐‑‒–—―]\s+")
 _LABEL_PARTS = re.compile(r"\s*[/;]\s*")
 
 
+#: Names and titles kept folded: the same songs and venues recur in every setlist of an artist.
+_CACHE = 1 << 16
+
+
 def fold(text: str) -> str:
     """Case-fold, strip accents and map the few letters NFKD does not decompose."""
     decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_FOLD))
@@ -76,6 +81,7 @@ def _words(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+@lru_cache(maxsize=_CACHE)
 def normalise_name(name: str) -> str:
     """An artist, venue or city name folded for comparison ("The Beatles" → "beatles")."""
     words = _words(name)
@@ -99,6 +105,7 @@ def strip_version_noise(title: str) -> str:
     return " - ".join([head, *tail]).strip() or title.strip()
 
 
+@lru_cache(maxsize=_CACHE)
 def normalise_title(title: str) -> str:
     """A song title folded for matching, version noise removed.
 

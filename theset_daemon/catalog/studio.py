@@ -13,7 +13,7 @@ Four layers, each counted so the import can tell the user what it skipped:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Iterable, Mapping
 
 from .dedupe import dedupe
@@ -44,8 +44,8 @@ class CatalogResult:
 
     def counts(self) -> dict[str, int | bool]:
         """The per-layer counts, for the import status and its progress events."""
-        counts = asdict(self)
-        del counts["tracks"], counts["dropped"]
+        # Not asdict(): it deep-copies every kept track only to throw them away (40 ms for 1,730).
+        counts = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("tracks", "dropped")}
         return {**counts, "kept": self.kept}
 
 

@@ -28,7 +28,6 @@ from types import TracebackType
 from typing import Any
 
 import aiohttp
-import asyncpg
 
 from ..broker.errors import Postpone
 from ..providers.errors import ProviderError, QuotaHeld
@@ -39,6 +38,7 @@ from ..runtime.metrics import IMPORTS, IMPORT_VISIBLE
 from ..runtime.resources import Resources
 from ..services import cache, webhooks
 from ..store.imports import STATUS_COMPLETED, STATUS_FAILED, import_age_s, import_artist_id
+from ..store.pool import DATABASE_UNREACHABLE
 from . import tracker
 from .errors import ImportFailure, failure_of
 from .kickoff import enqueue_phases
@@ -46,15 +46,6 @@ from .plan import DONE, PHASES_BY_NAME
 
 logger = logging.getLogger(__name__)
 
-#: Errors that say PostgreSQL cannot be reached right now, rather than that the work is wrong.
-DATABASE_UNREACHABLE: tuple[type[BaseException], ...] = (
-    OSError,  # refused, reset, unreachable ("Multiple exceptions: ..." when a name has several addresses)
-    asyncpg.PostgresConnectionError,  # SQLSTATE class 08
-    asyncpg.exceptions.CannotConnectNowError,  # starting up / shutting down
-    asyncpg.exceptions.AdminShutdownError,  # pg_ctl stop -m fast
-    asyncpg.exceptions.CrashShutdownError,
-    asyncpg.ConnectionDoesNotExistError,  # the connection was lost mid-query
-)
 #: Milliseconds a phase waits before trying again while PostgreSQL is away.
 DATABASE_RETRY_MS = 2000
 

@@ -54,7 +54,7 @@ def public_counts(raw: Any) -> dict[str, int | float]:
 
 
 def public_error(value: Any) -> dict[str, str] | None:
-    """A stored error as ``{code, message}`` (URL credentials and query values in the message masked)."""
+    """A stored error as ``{code, message}`` (URL credentials and secret query values in the message masked)."""
     failure = ImportFailure.parse(value)
     return {"code": failure.code, "message": _MASK.text(failure.message)} if failure else None
 

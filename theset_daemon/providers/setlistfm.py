@@ -63,6 +63,7 @@ class SetlistFmClient:
                 for item in reply.body.get("setlist", []):
                     setlist = _setlist(item)
                     setlists.setdefault(setlist.id, setlist)
+            await asyncio.sleep(0)  # one page's shaping per loop step, not all pages' in one
         return list(setlists.values())
 
     async def _get(self, path: str, endpoint: str, params: dict[str, Any], timeout: float | None) -> Reply | None:

@@ -3,7 +3,7 @@
 The job id, queue, actor and import id of the code running are carried in
 context variables, so every line logged while a job runs names them without
 the caller passing them around. Every value is masked (:mod:`.masking`: configured
-secrets, URL credentials and query values, secret-named fields) before it is
+secrets, URL credentials and secret query values, secret-named fields) before it is
 JSON-encoded, so escaping cannot hide a secret from the scrubber.
 
 When the stream is systemd's journal (``JOURNAL_STREAM`` names its device and

@@ -7,7 +7,10 @@ arguments the admin API and the operator's CLI show. What it hides:
 * the configured secrets (``THESET_*`` tokens, keys, passwords), wherever they
   appear in a text, whatever their length;
 * in every URL found in a text: the userinfo password (or a bare userinfo of an
-  http(s) URL, which is how tokens are put there) and every query value;
+  http(s) URL, which is how tokens are put there) and the value of every query
+  (or fragment) parameter named like a secret (:func:`is_secret_param`:
+  ``password``, ``token``, ``apikey``, ``sig``...); options such as
+  ``ssl_cert_reqs=required`` or ``sslmode=require`` stay readable;
 * in mappings: the whole value of a key that names a secret (``password``,
   ``token``, ``authorization``, ``cookie``, ``api_key`` ...), which covers
   HTTP headers as well as job arguments;
@@ -21,22 +24,22 @@ import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote_plus, urlsplit, urlunsplit
 
 MASK = "********"
 
 #: A URL inside free text: a scheme, ``://``, then everything up to a space, a quote or a bracket.
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,15}://[^\s\"'<>`\\]+")
-#: Query values: what follows ``=`` up to the next ``&``, ``#`` or the end.
-_QUERY_VALUE = re.compile(r"=[^&#]*")
 #: Apigee's QuotaViolation faultstring names the caller's key after "Identifier : ".
 _FAULT_IDENTIFIER = re.compile(r"(Identifier\s*:\s*)[^\s\"'\\]+")
 #: Mapping keys whose value is a secret as a whole (lower-cased, ``-`` read as ``_``).
 _SECRET_KEY = re.compile(r"(pass(word|wd)?|secret|token|api_?key|apikey|auth(orization)?|cookie|credential|signature)")
+#: URL parameter names that hold a secret beyond the secret-named keys (and any name ending in ``key``).
+_SECRET_PARAMS = frozenset({"sig", "code", "pwd", "session", "sessionid", "sid", "jwt", "otp"})
 
 
 class Masker:
-    """Masks the given secrets, URL credentials and query values, and secret-named keys.
+    """Masks the given secrets, URL credentials and secret-named query values, and secret-named keys.
 
     Parameters:
       secrets: the configured secret values (empty ones are ignored); each is
@@ -48,7 +51,7 @@ class Masker:
         self.secrets = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
 
     def text(self, value: str) -> str:
-        """``value`` with every URL's credentials and query values and every secret masked."""
+        """``value`` with every URL's credentials and secret query values and every secret masked."""
         masked = _URL.sub(lambda m: mask_url(m.group(0)), value) if "://" in value else value
         if "Identifier" in masked:
             masked = _FAULT_IDENTIFIER.sub(rf"\g<1>{MASK}", masked)
@@ -81,8 +84,25 @@ def is_secret_key(key: Any) -> bool:
     return isinstance(key, str) and bool(_SECRET_KEY.search(key.lower().replace("-", "_")))
 
 
+def is_secret_param(name: str) -> bool:
+    """Whether a URL query or fragment parameter named ``name`` (percent-decoded) carries a secret."""
+    key = unquote_plus(name).lower().replace("-", "_")
+    return is_secret_key(key) or key.endswith("key") or key in _SECRET_PARAMS
+
+
+def _mask_params(params: str) -> str:
+    """``a=1&token=x`` -> ``a=1&token=********``: the non-empty values of secret-named parameters masked."""
+    if "=" not in params:
+        return params
+    out = []
+    for param in params.split("&"):
+        name, eq, value = param.partition("=")
+        out.append(f"{name}={MASK}" if eq and value and is_secret_param(name) else param)
+    return "&".join(out)
+
+
 def mask_url(url: str) -> str:
-    """``url`` with its userinfo password and every query value masked.
+    """``url`` with its userinfo password and the values of its secret-named parameters masked.
 
     A userinfo without a password is kept for database and Redis URLs (a user
     name) and masked for http(s) URLs (where a bare userinfo is a token).
@@ -100,10 +120,10 @@ def mask_url(url: str) -> str:
         elif parts.scheme in {"http", "https"} and user:
             userinfo = MASK
         netloc = f"{userinfo}@{host}"
-    query = _QUERY_VALUE.sub("=" + MASK, parts.query)
-    if netloc == parts.netloc and query == parts.query:
+    query, fragment = _mask_params(parts.query), _mask_params(parts.fragment)
+    if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
         return url
-    return urlunsplit(SplitResult(parts.scheme, netloc, parts.path, query, parts.fragment))
+    return urlunsplit(SplitResult(parts.scheme, netloc, parts.path, query, fragment))
 
 
 @functools.lru_cache(maxsize=8)

@@ -5,6 +5,16 @@ from __future__ import annotations
 import asyncpg
 import orjson
 
+#: Errors that say PostgreSQL cannot be reached right now, rather than that the work is wrong.
+DATABASE_UNREACHABLE: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, unreachable ("Multiple exceptions: ..." when a name has several addresses)
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08
+    asyncpg.exceptions.CannotConnectNowError,  # starting up / shutting down
+    asyncpg.exceptions.AdminShutdownError,  # pg_ctl stop -m fast
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.ConnectionDoesNotExistError,  # the connection was lost mid-query
+)
+
 #: Default per-statement timeout, in seconds (PostgreSQL ``statement_timeout``).
 DEFAULT_STATEMENT_TIMEOUT = 30.0
 

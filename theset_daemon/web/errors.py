@@ -4,7 +4,8 @@ Clients get ``{"error": <stable code>, "message": <text>}`` (plus ``field`` for
 validation errors); tracebacks go to the log, never to the client. A body the
 server cannot decode (bad ``Content-Encoding``, a broken chunk, nesting too
 deep) is the client's fault: 400, one WARNING line without a traceback. Redis
-not answering is 503 with ``Retry-After``.
+or PostgreSQL not answering is 503 with ``Retry-After`` (``redis_unavailable``,
+``postgres_unavailable``), one WARNING line.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
+from ..store.pool import DATABASE_UNREACHABLE
 from .keys import SETTINGS
 
 logger = logging.getLogger(__name__)
@@ -37,7 +39,10 @@ _CODES = {
     503: "unavailable",
 }
 
-#: Seconds a client is asked to wait before retrying while Redis is away.
+#: OSErrors that name a local file, not a connection (DATABASE_UNREACHABLE holds every OSError).
+_LOCAL_FILE_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+#: Seconds a client is asked to wait before retrying while Redis or PostgreSQL is away.
 REDIS_RETRY_AFTER_S = 5
 
 
@@ -125,6 +130,14 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except redis.exceptions.RedisError as exc:  # down, frozen (every call is bounded), out of memory, read-only
         logger.warning("Redis unavailable for %s %s: %s", request.method, request.path, exc)
         body = error_body(503, f"Redis is unavailable ({type(exc).__name__}); retry shortly", code="redis_unavailable")
+        return json_response(body, status=503, headers={"Retry-After": str(REDIS_RETRY_AFTER_S)})
+    except _LOCAL_FILE_ERRORS:  # a file of ours is missing or unreadable: our fault, not PostgreSQL's
+        logger.exception("unhandled error in %s %s", request.method, request.path)
+        return json_response(error_body(500, "internal error", code="internal"), status=500)
+    except DATABASE_UNREACHABLE as exc:  # refused, lost mid-query, shutting down; a pool acquire timing out
+        logger.warning("PostgreSQL unavailable for %s %s: %s: %s", request.method, request.path, type(exc).__name__, exc)
+        body = error_body(503, f"PostgreSQL is unavailable ({type(exc).__name__}); retry shortly",
+                          code="postgres_unavailable")
         return json_response(body, status=503, headers={"Retry-After": str(REDIS_RETRY_AFTER_S)})
     except Exception:
         logger.exception("unhandled error in %s %s", request.method, request.path)

@@ -8,6 +8,9 @@ from .auth import bearer_token, require_bearer
 from .errors import json_response
 from .keys import LOOP_MONITOR, READINESS, SETTINGS
 
+#: Seconds a caller told "not ready" is asked to wait before asking again.
+NOT_READY_RETRY_AFTER_S = 5
+
 
 async def healthz(request: web.Request) -> web.Response:
     """200 while the event loop answers; the body carries the measured loop lag (latest, decaying max, p99 of the last 5 min)."""
@@ -29,7 +32,8 @@ async def _admin(request: web.Request) -> bool:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """200 when Redis and PostgreSQL answer, workers run and we are not draining; else 503 naming the check.
+    """200 when Redis and PostgreSQL answer, workers run and we are not draining; else 503 naming the check
+    (with ``Retry-After``, like every 503 of the side server).
 
     Why a check fails (which may name internal hosts and ports) is shown only to
     a caller with the admin token (a wrong one counts as a failed authentication);
@@ -42,4 +46,6 @@ async def readyz(request: web.Request) -> web.Response:
     body = {"ready": ready, "checks": checks}
     if not ready:
         body.update(error="not_ready", message=f"failing: {', '.join(failed)}")
-    return json_response(body, status=200 if ready else 503)
+    if ready:
+        return json_response(body)
+    return json_response(body, status=503, headers={"Retry-After": str(NOT_READY_RETRY_AFTER_S)})

@@ -63,8 +63,21 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _error(description: str) -> dict[str, Any]:
-    return _json(_ref("Error"), description)
+#: The answers that ask the client to come back later carry ``Retry-After`` (whole seconds).
+RETRY_CODES = ("429", "503")
+RETRY_AFTER = {"required": True, "description": "seconds to wait before retrying", "schema": {"type": "integer", "minimum": 0}}
+#: What every operation that reads Redis, PostgreSQL or the booted daemon may answer.
+UNAVAILABLE = ("unavailable: the daemon is still booting (error unavailable), or Redis or PostgreSQL does not "
+               "answer (redis_unavailable, postgres_unavailable); retry after Retry-After")
+#: What every operation behind a bearer token (or a dashboard session) may answer.
+THROTTLED = "too many wrong tokens from this address: every authenticated request waits Retry-After"
+
+
+def _error(description: str, code: str = "") -> dict[str, Any]:
+    response = _json(_ref("Error"), description)
+    if code in RETRY_CODES:
+        response["headers"] = {"Retry-After": RETRY_AFTER}
+    return response
 
 
 ADMIN_SECURITY = [{"adminToken": []}, {"dashboardSession": []}]
@@ -72,10 +85,14 @@ ADMIN_SECURITY = [{"adminToken": []}, {"dashboardSession": []}]
 
 def _op(summary: str, ok: dict[str, Any], *, status: str = "200", security: list | None = None,
         params: list | None = None, body: dict | None = None, errors: dict[str, str] | None = None,
-        tag: str = "admin") -> dict[str, Any]:
+        tag: str = "admin", unavailable: str | None = UNAVAILABLE) -> dict[str, Any]:
+    """An operation answering ``ok`` with ``status``, each of ``errors`` (code: why) as a JSON error, and 503
+    ``unavailable`` unless None (only for operations that touch no backend)."""
     responses = {status: ok}
+    if unavailable is not None:
+        errors = {**(errors or {}), "503": (errors or {}).get("503", unavailable)}
     for code, text in (errors or {}).items():
-        responses[code] = _error(text)
+        responses[code] = _error(text, code)
     responses["default"] = _error("an error: {error, message, field?}")
     op: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": responses}
     if security is not None:
@@ -88,8 +105,7 @@ def _op(summary: str, ok: dict[str, Any], *, status: str = "200", security: list
 
 
 def _admin(summary: str, ok: dict[str, Any], **kw: Any) -> dict[str, Any]:
-    errors = {"401": "no admin token or session", "429": "too many wrong tokens from this address (Retry-After)",
-              **kw.pop("errors", {})}
+    errors = {"401": "no admin token or session", "429": THROTTLED, **kw.pop("errors", {})}
     return _op(summary, ok, security=ADMIN_SECURITY, errors=errors, **kw)
 
 
@@ -116,6 +132,9 @@ def _schemas(queues: list[str]) -> dict[str, Any]:
     )
     return {
         "Error": _obj(["error", "message"], error=STR, message=STR, field=STR, reason=STR),
+        "Readiness": _obj(["ready", "checks"], ready=BOOL, checks={"type": "object", "additionalProperties": STR},
+                          error={**STR, "description": "not_ready, when not ready"},
+                          message={**STR, "description": "the failing checks, when not ready"}),
         "Priority": priority,
         "JobState": state,
         "Counts": _all(**{s: INT for s in STATES}),
@@ -224,6 +243,17 @@ SSE_EVENTS = {
 }
 
 
+def _readyz() -> dict[str, Any]:
+    """``/readyz``: public; a caller with the admin token sees why a check fails (and may be throttled)."""
+    op = _op("route traffic here? (Bearer THESET_ADMIN_TOKEN shows why a check fails)",
+             _json(_ref("Readiness"), "ready"), security=[], tag="operations",
+             errors={"429": THROTTLED + " (a bearer token was sent)"})
+    op["responses"]["503"] = {**_json(_ref("Readiness"), "not ready (booting, draining, Redis or PostgreSQL down): "
+                                                         "the failing checks"),
+                              "headers": {"Retry-After": RETRY_AFTER}}
+    return op
+
+
 def build_document(queues: list[str], schedules: list[str]) -> dict[str, Any]:
     """The OpenAPI 3.0.3 document, with ``queues`` and ``schedules`` as the path enums."""
     queue_param = _path("queue", {"type": "string", "enum": queues}, "a queue of the queue table")
@@ -234,26 +264,30 @@ def build_document(queues: list[str], schedules: list[str]) -> dict[str, Any]:
     not_found = {"404": "no such job"}
     paths: dict[str, Any] = {
         "/healthz": {"get": _op("the process and its event loop answer", _json(
-            _all(status=STR, loop_lag_ms=NUM, max_loop_lag_ms=NUM, loop_lag_p99_ms=NUM, loop_lag_samples=INT), "alive"), security=[], tag="operations")},
-        "/readyz": {"get": _op("route traffic here?", _json(
-            _obj(["ready", "checks"], ready=BOOL, checks={"type": "object", "additionalProperties": STR}),
-            "ready"), security=[], tag="operations", errors={"503": "not ready (booting, draining, Redis or PostgreSQL down)"})},
+            _all(status=STR, loop_lag_ms=NUM, max_loop_lag_ms=NUM, loop_lag_p99_ms=NUM, loop_lag_samples=INT), "alive"),
+            security=[], tag="operations", unavailable=None)},
+        "/readyz": {"get": _readyz()},
         "/metrics": {"get": _op("Prometheus text format (Bearer THESET_METRICS_TOKEN when that is set)",
                                 {"description": "metrics", "content": {"text/plain": {"schema": STR}}},
-                                security=[], tag="operations", errors={"401": "THESET_METRICS_TOKEN is set"})},
+                                security=[], tag="operations",
+                                errors={"401": "THESET_METRICS_TOKEN is set", "429": THROTTLED + " (metrics token set)",
+                                        "503": "Redis refused the failed-token count (read-only, out of memory)"})},
         "/metrics/json": {"get": _admin("the /metrics numbers as JSON", _json(_ref("MetricsJson"), "every sample"),
                                         tag="operations")},
         "/api/openapi.json": {"get": _op("this document", _json({"type": "object"}, "OpenAPI 3.0"), security=[],
-                                         tag="operations")},
+                                         tag="operations", unavailable=None)},
         "/api/imports": {"post": _op(
             "start an artist import (a running one for the same attraction is returned)",
             _json({"allOf": [_ref("Import"), _all(eventsUrl=STR, statusUrl=STR)]}, "accepted"), status="202",
             security=[{"apiToken": []}], body=_ref("KickoffRequest"), tag="imports",
-            errors={"400": "invalid body, naming the field", "401": "no API token", "415": "not JSON"})},
+            errors={"400": "invalid body, naming the field", "401": "no API token", "413": "body over the size limit",
+                    "429": THROTTLED,
+                    "415": "not JSON", "503": "the daemon is still booting, or a backend does not answer (a kickoff "
+                    "Redis cannot take is saved and answered 202, enqueued once Redis is back)"})},
         "/api/imports/{importId}": {"get": _op(
             "an import's status", _json(_ref("Import"), "the import"), security=[{"apiToken": []}], tag="imports",
             params=[_path("importId", {"type": "string", "format": "uuid"}, "the import id")],
-            errors={"400": "not a UUID", "401": "no API token", "404": "no such import"})},
+            errors={"400": "not a UUID", "401": "no API token", "404": "no such import", "429": THROTTLED})},
         "/api/imports/{importId}/events": {"get": _op(
             "the import's progress as server-sent events (replay from Last-Event-ID)",
             {"description": SSE_DESCRIPTION, "content": {"text/event-stream": {
@@ -263,7 +297,8 @@ def build_document(queues: list[str], schedules: list[str]) -> dict[str, Any]:
                     {"name": "Last-Event-ID", "in": "header", "required": False, "schema": STR,
                      "description": "resume after this event"}],
             errors={"401": "missing, expired or foreign token", "404": "no such import",
-                    "503": "too_many_streams (this daemon's cap; Retry-After, jittered) or still booting"})},
+                    "503": "too_many_streams (this daemon's cap; Retry-After, jittered) or still booting (unavailable); "
+                           "Redis or PostgreSQL away once streaming: event reconnect instead"})},
         "/api/admin/queues": {"get": _admin(
             "every queue: counts by state and priority, paused, oldest waiting age, throughput; every daemon",
             _json(_ref("QueuesResponse"), "the overview"))},
@@ -314,7 +349,7 @@ def build_document(queues: list[str], schedules: list[str]) -> dict[str, Any]:
         "/api/admin/dlq/retry": {"post": _mutation(
             "dead letters back to waiting: one, a list, or all of a queue", _json(_all(retried=INT), "retried"),
             body=_ref("DlqRetryRequest"), errors={"400": "invalid body, naming the field", "404": "no such queue",
-                                                 "415": "not JSON"})},
+                                                 "413": "body over the size limit", "415": "not JSON"})},
         "/api/admin/schedules": {"get": _admin(
             "the recurring jobs with their last and next run",
             _json(_all(schedules={"type": "array", "items": _ref("Schedule")}), "schedules"))},

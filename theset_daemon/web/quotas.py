@@ -77,7 +77,7 @@ async def refresh_quota_gauges(app: web.Application) -> None:
 
 async def quotas(request: web.Request) -> web.Response:
     """GET /api/admin/quotas — ``{"now": ms, "providers": [...]}`` (admin token or session)."""
-    require_admin(request)
+    await require_admin(request)
     booted(request)  # 503 while the daemon is still connecting
     rows = await request.app[QUOTAS]()
     return json_response({"now": now_ms(), "providers": rows})

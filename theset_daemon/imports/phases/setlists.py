@@ -11,6 +11,7 @@ import asyncpg
 from ...catalog.matching import best_artist_match, link_setlist_to_show, match_setlist_songs
 from ...providers import Providers
 from ...runtime.job_log import note, note_each
+from ...runtime.yielding import map_yielding
 from ...store import (
     get_artist,
     mark_artist_synced,
@@ -44,19 +45,21 @@ async def sync_setlists(
     setlists = [s for s in await providers.setlistfm.setlists(mbid, max_pages=MAX_PAGES) if s.event_date <= today and s.songs]
     await report(0.6, f"{len(setlists)} setlists read", None)
     shows = await shows_for_linking(pool, artist_id, [s.event_date for s in setlists])
-    links = {s.id: show for s in setlists if (show := link_setlist_to_show(s, shows)) is not None}
+    linked = await map_yielding(lambda s: link_setlist_to_show(s, shows), setlists)
+    links = {s.id: show for s, show in zip(setlists, linked) if show is not None}
     catalogue = await song_ids_by_title(pool, artist_id)
-    _note_matches(setlists, links, catalogue)
+    await _note_matches(setlists, links, catalogue)
     changed = await upsert_setlists(pool, artist_id, setlists, catalogue, links)
     await mark_artist_synced(pool, artist_id, "setlists")
     return {"setlists": len(setlists), "setlists_changed": changed, "setlists_linked": len(links)}
 
 
-def _note_matches(setlists: list, links: dict, catalogue: dict) -> None:
+async def _note_matches(setlists: list, links: dict, catalogue: dict) -> None:
     """Log setlists linked to shows and songs matched to the catalogue (the unmatched titles by name)."""
     note(f"{len(setlists)} past setlists with songs; {len(links)} linked to a stored show")
     played = [song for s in setlists for song in s.songs]
-    matched = [song_id for s in setlists for song_id in match_setlist_songs(s.songs, catalogue)]
+    per_setlist = await map_yielding(lambda s: match_setlist_songs(s.songs, catalogue), setlists)
+    matched = [song_id for ids in per_setlist for song_id in ids]
     pairs = list(zip(played, matched))
     tapes = sum(1 for song, _ in pairs if song.tape)
     unmatched = sorted({song.name.strip() for song, song_id in pairs if song_id is None and not song.tape})
