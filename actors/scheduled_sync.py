@@ -1,6 +1,6 @@
 """Recurring refreshes (queue ``scheduled_sync``): fan-outs of the import's phase actors.
 
-Each fan-out selects artists with a named query from ``sql/queries/`` and
+Each fan-out selects artists through :mod:`theset_daemon.store.artists` (a named query) and
 enqueues their syncs in ONE bulk enqueue, each with a deterministic job id
 (``sync:<artist_id>:<phase>``) so an artist already waiting is not queued twice.
 The phase actors run with ``import_id=None`` (no import bookkeeping), marked
@@ -20,12 +20,9 @@ from theset_daemon import jobs
 from theset_daemon.imports.phases.spotify_profile import sync_spotify_profile as sync_profile
 from theset_daemon.imports.plan import PHASES_BY_NAME
 from theset_daemon.providers.quota.rules import RECURRING, WORK_OPTION
-from theset_daemon.runtime.package_data import query
 from theset_daemon.runtime.resources import resources
-from theset_daemon.store import trending_artist_ids
+from theset_daemon.store.artists import active_artists, recently_viewed, trending_artist_ids
 
-ACTIVE_ARTISTS = query("active_artists")
-RECENTLY_VIEWED = query("recently_viewed")
 #: How far back votes and views make an artist active.
 ACTIVITY_WINDOW = timedelta(days=7)
 
@@ -48,11 +45,11 @@ def sync_messages(artist_ids: Iterable[str], phases: Iterable[str]) -> list[dram
 async def sync_active_artists(limit: int = 50) -> int:
     """Profile and shows of the ``limit`` most active artists, least recently synced first."""
     res = resources()
-    rows = await res.pool.fetch(ACTIVE_ARTISTS, limit, ACTIVITY_WINDOW)
-    messages = sync_messages([r["id"] for r in rows], ("spotify_profile", "shows"))
+    artist_ids = await active_artists(res.pool, limit, ACTIVITY_WINDOW)
+    messages = sync_messages(artist_ids, ("spotify_profile", "shows"))
     if messages:
         await res.broker.enqueue_many_async(messages)
-    return len(rows)
+    return len(artist_ids)
 
 
 @jobs.actor(jobs.DEEP_SYNC_TRENDING)
@@ -70,17 +67,16 @@ async def deep_sync_trending() -> int:
 async def quick_sync_viewed_artists(viewed_within_s: int = 3600, stale_after_s: int = 21600, limit: int = 100) -> int:
     """A quick profile refresh of recently viewed artists whose profile is stale."""
     res = resources()
-    rows = await res.pool.fetch(
-        RECENTLY_VIEWED, timedelta(seconds=viewed_within_s), timedelta(seconds=stale_after_s), limit
-    )
+    artist_ids = await recently_viewed(res.pool, timedelta(seconds=viewed_within_s),
+                                       timedelta(seconds=stale_after_s), limit)
     messages = [
-        jobs.QUICK_SYNC_ARTIST.message(job_id=jobs.quick_sync_id(r["id"]), options={WORK_OPTION: RECURRING},
-                                       artist_id=r["id"])
-        for r in rows
+        jobs.QUICK_SYNC_ARTIST.message(job_id=jobs.quick_sync_id(artist_id), options={WORK_OPTION: RECURRING},
+                                       artist_id=artist_id)
+        for artist_id in artist_ids
     ]
     if messages:
         await res.broker.enqueue_many_async(messages)
-    return len(rows)
+    return len(artist_ids)
 
 
 @jobs.actor(jobs.QUICK_SYNC_ARTIST)

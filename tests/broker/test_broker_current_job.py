@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-
 import dramatiq
+from prometheus_client import REGISTRY
 
 from tests.helpers.broker import make_broker, running, spec, wait_for_state
 from theset_daemon.broker import current_job
@@ -45,8 +45,6 @@ async def test_actor_sees_its_job_and_reports_progress(redis_url, namespace):
 
 
 async def test_depths_export_sets_the_queue_depth_gauge(redis_url, namespace):
-    from prometheus_client import REGISTRY
-
     queue = spec(f"gauge_{namespace[-8:]}")
     broker = make_broker(redis_url, namespace, [queue])
 

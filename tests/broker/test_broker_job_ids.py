@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import dramatiq
+import pytest
+from dramatiq.errors import QueueNotFound
 
 from tests.helpers.broker import make_broker, running, spec, wait_for
+from theset_daemon.broker.errors import WrongQueue
 
 
 async def test_job_id_returns_the_existing_job_while_it_is_pending(redis_url, namespace):
@@ -69,11 +72,6 @@ async def test_debounce_ignores_repeats_inside_the_window(redis_url, namespace):
 
 
 async def test_enqueue_refuses_an_unserved_queue_and_another_actors_queue(redis_url, namespace):
-    import pytest
-    from dramatiq.errors import QueueNotFound
-
-    from theset_daemon.broker.errors import WrongQueue
-
     broker = make_broker(redis_url, namespace, [spec("served"), spec("other")])
 
     @dramatiq.actor(queue_name="served", broker=broker)

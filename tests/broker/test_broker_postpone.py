@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 
 import dramatiq
+from redis import exceptions as redis_errors
 
 from tests.helpers.broker import make_broker, running, spec, wait_for, wait_for_state
-from theset_daemon.broker import Permanent, Postpone, current_job
+from theset_daemon.broker import Permanent, Postpone, current_job, worker
 from theset_daemon.providers import ProviderThrottled
 
 
@@ -62,16 +63,12 @@ async def test_middleware_hears_of_every_dead_letter(redis_url, namespace):
 
 
 async def test_redis_failing_a_jobs_own_calls_postpones_it_without_spending_an_attempt(redis_url, namespace, monkeypatch):
-    from redis.exceptions import ConnectionError, OutOfMemoryError, ResponseError
-
-    from theset_daemon.broker import worker
-
     monkeypatch.setattr(worker, "REDIS_RETRY_MS", 50)
     queue = spec("progressive")
     broker = make_broker(redis_url, namespace, [queue])
-    faults = [OutOfMemoryError("command not allowed when used memory > 'maxmemory'."),
-              ResponseError("OOM command not allowed when used memory > 'maxmemory'."),  # the hot path's reply
-              ConnectionError("Redis connection lost")]
+    faults = [redis_errors.OutOfMemoryError("command not allowed when used memory > 'maxmemory'."),
+              redis_errors.ResponseError("OOM command not allowed when used memory > 'maxmemory'."),  # the hot path's reply
+              redis_errors.ConnectionError("Redis connection lost")]
     runs: list[int] = []
 
     @dramatiq.actor(queue_name="progressive", broker=broker, max_attempts=1)

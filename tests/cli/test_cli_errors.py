@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+import redis.exceptions
 from tests.helpers.environment import API_TOKEN, free_port
 from tests.helpers.daemon_process import REPO, DaemonProcess
 
@@ -72,8 +73,6 @@ def test_postgresql_not_answering_or_missing_database_is_one_line(env, closed_po
 
 def test_debug_shows_the_traceback_instead(env, closed_port):
     env.setenv("THESET_REDIS_URL", f"redis://127.0.0.1:{closed_port}/0")
-    import redis.exceptions
-
     with pytest.raises(redis.exceptions.ConnectionError):
         cli.main(["queues", "--debug"])
 

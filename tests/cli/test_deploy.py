@@ -14,9 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.daemon_process import DaemonProcess
 from tests.helpers.environment import REPO
+from tests.helpers.import_harness import SandboxProcess, run_import
 
 from theset_daemon.runtime import config, logs
+from theset_daemon.sandbox import Sandbox
 
 UNIT = REPO / "systemd" / "theset-daemon.service"
 #: systemd-analyze security --offline score of the unit (lower is better); it must not rise.
@@ -117,10 +120,6 @@ def expand(groups: dict[str, list[str]], *names: str) -> set[str]:
 
 @pytest.mark.skipif(not (shutil.which("strace") and shutil.which("systemd-analyze")), reason="needs strace and systemd")
 def test_a_daemon_importing_and_draining_makes_only_system_calls_the_unit_allows(tmp_path, daemon_env):
-    from tests.helpers.daemon_process import DaemonProcess
-    from tests.helpers.import_harness import SandboxProcess, run_import
-    from theset_daemon.sandbox import Sandbox
-
     unit = UNIT.read_text()
     allowed_groups = re.findall(r"^SystemCallFilter=(@[\w-]+)$", unit, re.M)
     denied_groups = re.findall(r"^SystemCallFilter=~(.+)$", unit, re.M)[0].split()

@@ -24,6 +24,7 @@ import pytest
 
 from tests.helpers.environment import REPO, daemon_environment
 from tests.helpers.daemon_process import DaemonProcess
+from theset_daemon import __version__
 
 WHEELHOUSE = Path(sys.prefix) / "wheelhouse"
 #: What the source copy leaves out (local state, never part of a build).
@@ -97,8 +98,6 @@ def test_the_wheel_carries_its_metadata(wheel: Path) -> None:
         (meta_name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
         meta = Parser().parsestr(archive.read(meta_name).decode())
         entry_points = archive.read(meta_name.replace("METADATA", "entry_points.txt")).decode()
-    from theset_daemon import __version__
-
     assert meta["Name"] == "theset-daemon" and meta["Version"] == __version__
     assert meta["License-Expression"]
     assert meta.get_all("Project-URL") and meta.get_all("Classifier")

@@ -8,13 +8,12 @@ import json
 import queue
 import threading
 import time
-import urllib.error
 import urllib.request
 import uuid
 from typing import Any
 
 import redis
-from tests.helpers.environment import ADMIN_TOKEN, API_TOKEN, RUN_ID, delete_namespace, daemon_environment  # noqa: F401 (re-exported)
+from tests.helpers.environment import ADMIN_TOKEN, RUN_ID, delete_namespace, daemon_environment
 from tests.helpers.daemon_process import DaemonProcess
 
 def module_env(redis_url: str, database_url: str, **extra: str) -> tuple[dict[str, str], str]:
@@ -35,24 +34,8 @@ def drop_namespace(redis_url: str, namespace: str) -> None:
 
 def call(daemon: DaemonProcess, method: str, path: str, *, body: Any = None, token: str | None = ADMIN_TOKEN,
          headers: dict[str, str] | None = None, timeout: float = 10.0) -> tuple[int, Any]:
-    """One HTTP request to the daemon: (status, parsed JSON or text)."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(daemon.url + path, data=data, method=method)
-    if token is not None:
-        request.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    for name, value in (headers or {}).items():
-        request.add_header(name, value)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
-            status, text = resp.status, resp.read().decode()
-    except urllib.error.HTTPError as err:
-        status, text = err.code, err.read().decode()
-    try:
-        return status, json.loads(text)
-    except ValueError:
-        return status, text
+    """One HTTP request to the daemon, as the operator (:meth:`DaemonProcess.request`): (status, parsed JSON or text)."""
+    return daemon.request(method, path, body=body, token=token, headers=headers, timeout=timeout)[:2]
 
 
 def sign_in(daemon: DaemonProcess, token: str = ADMIN_TOKEN) -> tuple[str, str]:

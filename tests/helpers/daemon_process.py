@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from tests.helpers.environment import REPO
 
@@ -78,17 +79,32 @@ class DaemonProcess:
         self.wait_notify("READY=1", timeout)
         return self
 
-    def get(self, path: str, timeout: float = 5.0) -> tuple[int, dict | str]:
+    def get(self, path: str, timeout: float = 5.0) -> tuple[int, Any]:
         """GET a path of the side server: (status, parsed JSON or text)."""
+        return self.request("GET", path, timeout=timeout)[:2]
+
+    def request(self, method: str, path: str, *, body: Any = None, token: str | None = None,
+                headers: dict[str, str] | None = None, timeout: float = 10.0) -> tuple[int, Any, dict[str, str]]:
+        """One HTTP request to the side server (``body`` sent as JSON, ``token`` as a bearer token):
+        (status, parsed JSON, or the text when it is not JSON ({} when empty), response headers).
+        The client gives up after ``timeout`` s (a hang fails the test)."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        if token is not None:
+            request.add_header("Authorization", f"Bearer {token}")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
         try:
-            with urllib.request.urlopen(self.url + path, timeout=timeout) as resp:
-                status, body = resp.status, resp.read().decode()
+            with urllib.request.urlopen(request, timeout=timeout) as resp:
+                status, text, got = resp.status, resp.read().decode(), dict(resp.headers)
         except urllib.error.HTTPError as err:
-            status, body = err.code, err.read().decode()
+            status, text, got = err.code, err.read().decode(), dict(err.headers)
         try:
-            return status, json.loads(body)
+            return status, json.loads(text) if text else {}, got
         except ValueError:
-            return status, body
+            return status, text, got
 
     def signal(self, sig: int = signal.SIGTERM) -> None:
         assert self.proc is not None

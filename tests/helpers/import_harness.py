@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from typing import Any
 
 import aiohttp
@@ -54,15 +51,9 @@ def start_daemon(env: dict[str, str], sandbox: SandboxProcess, **overrides: str)
 
 def call(daemon: DaemonProcess, method: str, path: str, body: Any = None, token: str = API_TOKEN,
          timeout: float = 5.5) -> tuple[int, dict, dict]:
-    """(status, JSON body, headers); the client gives up after ``timeout`` s (a hang fails the test)."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(daemon.url + path, data=data, method=method,
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
-            return resp.status, json.loads(resp.read() or b"{}"), dict(resp.headers)
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"{}"), dict(err.headers)
+    """One HTTP request to the daemon, as the web app (:meth:`DaemonProcess.request`): (status, JSON body,
+    headers); the client gives up after ``timeout`` s (a hang fails the test)."""
+    return daemon.request(method, path, body=body, token=token, timeout=timeout)
 
 
 def import_status(daemon: DaemonProcess, import_id: str) -> str:

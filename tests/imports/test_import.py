@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 
 import aiohttp
+import orjson
 import pytest
+import redis
 
 from tests.helpers.import_harness import kickoff, query, run_import, start_daemon
 from tests.helpers.openapi_contract import check_event
@@ -76,17 +79,12 @@ def test_demo_import_lands_the_truth_with_live_progress(daemon, truth, database_
 
 
 def metrics_text(daemon) -> str:
-    import urllib.request
-
     with urllib.request.urlopen(f"{daemon.url}/metrics", timeout=10) as reply:
         return reply.read().decode()
 
 
 def catalog_log(daemon, import_id: str) -> str:
     """The text of the catalogue phase job's log lines (current_job().log, kept in the job record)."""
-    import orjson
-    import redis
-
     client = redis.Redis.from_url(daemon.env["THESET_REDIS_URL"])
     try:
         raw = client.hget(f"{daemon.env['THESET_REDIS_NAMESPACE']}:job:import:{import_id}:catalog", "logs") or b""

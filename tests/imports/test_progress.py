@@ -16,7 +16,7 @@ from theset_daemon.imports import progress as p
 from theset_daemon.store import imports as imports_store
 from theset_daemon.imports.errors import NOT_FOUND, ImportFailure
 from theset_daemon.runtime.metrics import IMPORT_PHASE_DURATION
-from theset_daemon.imports.signing import InvalidToken, sign_events_token, verify_events_token
+from theset_daemon.imports.signing import InvalidToken, _b64encode, sign_events_token, verify_events_token
 
 #: The columns sql/001_schema.sql gives import_status (created here in a test-local schema).
 @pytest.fixture
@@ -144,7 +144,6 @@ def test_token_rejections() -> None:
     assert reason("another-secret", token, import_id, now=1000) == "forged"
     payload, mac = token.split(".")
     tampered = orjson.dumps({"i": import_id, "e": 10**10})
-    from theset_daemon.imports.signing import _b64encode
 
     assert reason(SECRET, f"{_b64encode(tampered)}.{mac}", import_id, now=1000) == "forged"
     for junk in ("", "abc", "a.", ".b", "a.b.c!", "é.é"):

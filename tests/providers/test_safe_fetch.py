@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 from aiohttp import web
 
@@ -89,7 +91,6 @@ def test_literal_hosts_embedding_private_addresses_are_refused_before_connecting
 
 
 def test_the_unit_file_denies_the_cloud_metadata_addresses():
-    import ipaddress
     unit = (REPO / "systemd" / "theset-daemon.service").read_text()
     denied = [ipaddress.ip_network(n) for line in unit.splitlines() if line.startswith("IPAddressDeny=")
               for n in line.split("=", 1)[1].split()]

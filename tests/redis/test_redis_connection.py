@@ -6,7 +6,8 @@ import asyncio
 import socket
 
 import pytest
-from redis.exceptions import TimeoutError
+from redis.asyncio.sentinel import SentinelManagedSSLConnection
+from redis.exceptions import ResponseError, TimeoutError
 
 from theset_daemon.broker import TheSetBroker, connection
 from theset_daemon.broker.resp import AsyncResp, SyncResp
@@ -110,15 +111,11 @@ async def test_the_hot_path_sets_keepalive_and_a_late_reply_does_not_abort_a_bus
     ],
 )
 def test_which_refusals_are_permanent(error, permanent):
-    from redis.exceptions import ResponseError
-
     assert (connection.permanent_reason(ResponseError(error)) is not None) is permanent
 
 
 def test_sentinel_with_tls_carries_tls_to_the_sentinels_and_the_primary():
     """(The TLS handshake itself is tested against a real server in test_redis_tls.py.)"""
-    from redis.asyncio.sentinel import SentinelManagedSSLConnection
-
     target = connection.parse("rediss+sentinel://127.0.0.1:26379,127.0.0.1:26380/jobs/2?ssl_ca_certs=/ca.pem",
                               password="pw")
     client = connection.async_client(target)

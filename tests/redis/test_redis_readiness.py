@@ -9,6 +9,7 @@ import time
 from typing import Iterator
 
 import pytest
+from redis.crc import key_slot
 
 from tests.helpers.redis_servers import PrivateRedis
 from theset_daemon.broker import TheSetBroker, connection
@@ -160,8 +161,6 @@ def _cluster_of_two() -> tuple[PrivateRedis, PrivateRedis]:
 
 
 async def test_a_redis_cluster_endpoint_is_not_ready_naming_cluster():
-    from redis.crc import key_slot
-
     nodes = _cluster_of_two()
     try:
         # A namespace whose probe keys live on the other node than the one we talk to.

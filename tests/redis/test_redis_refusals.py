@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import signal
+import time
 from typing import Iterator
 
 import pytest
 
-from tests.helpers.environment import ADMIN_TOKEN
+from tests.helpers.environment import ADMIN_TOKEN, free_port
 from tests.helpers.daemon_process import DaemonProcess
 from tests.helpers.import_harness import call
 from tests.helpers.redis_servers import PrivateRedis
@@ -88,11 +90,6 @@ def test_an_unknown_postgres_role_or_database_exits_78(daemon_env, url, says):
 
 
 def test_a_refused_connection_keeps_retrying_naming_the_host(daemon_env, migrated_database_url):
-    import signal
-    import time
-
-    from tests.helpers.environment import free_port
-
     port = free_port()  # nothing listens: refused, which may change any moment
     daemon = DaemonProcess({**daemon_env, "THESET_DATABASE_URL": migrated_database_url,
                             "THESET_REDIS_URL": f"redis://127.0.0.1:{port}/0"}).start()

@@ -19,6 +19,7 @@ from typing import Iterator
 import pytest
 from dramatiq import Message
 
+from tests.helpers.daemon_process import DaemonProcess
 from tests.helpers.environment import ADMIN_TOKEN
 from tests.helpers.import_harness import REPO, call, run_import, start_daemon
 from tests.helpers.redis_servers import Ca, PrivateRedis
@@ -140,8 +141,6 @@ def test_an_import_completes_over_tls_and_the_cli_reads_it(tls_redis, pki, sandb
 
 
 def test_a_daemon_with_the_wrong_ca_is_not_ready_naming_tls(tls_redis, pki, sandbox, daemon_env):
-    from tests.helpers.daemon_process import DaemonProcess
-
     env = {**daemon_env, **sandbox.env, "THESET_ACTOR_MODULES": "actors",
            "THESET_REDIS_URL": f"rediss://127.0.0.1:{tls_redis.port}/0?ssl_ca_certs={pki[1].cert}"}
     daemon = DaemonProcess(env).start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import time
@@ -14,6 +15,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers.daemon_process import DaemonProcess
+from tests.helpers.environment import free_port
 from theset_daemon.broker import TheSetBroker
 from theset_daemon.queues import QUEUES
 
@@ -111,8 +113,6 @@ def test_job_outliving_the_drain_window_is_handed_back_and_finished_once_elsewhe
 
 
 def producer_depths(broker: TheSetBroker) -> dict:
-    import asyncio
-
     async def read() -> dict:
         try:
             return await broker.depths()
@@ -123,8 +123,6 @@ def producer_depths(broker: TheSetBroker) -> dict:
 
 
 def test_readiness_follows_redis_and_the_process_survives_an_outage(daemons, daemon_env, tmp_path):
-    from tests.helpers.environment import free_port
-
     port = free_port()
     redis_cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                  "--dir", str(tmp_path)]

@@ -12,7 +12,8 @@ from tests.helpers.catalog_rows import add_artist, add_show
 from theset_daemon.services import cleanup
 from theset_daemon.broker import TheSetBroker
 from theset_daemon.runtime.config import load
-from theset_daemon.runtime.resources import Resources
+from theset_daemon.actors import scheduled_sync
+from theset_daemon.runtime.resources import Resources, set_resources
 from theset_daemon.queues import QUEUES
 
 
@@ -57,9 +58,6 @@ async def test_cleanup_removes_what_is_past_retention_and_reports_it(res, catalo
 
 
 async def test_active_artists_fan_out_is_one_bulk_enqueue_least_recently_synced_first(res, catalog_pool, monkeypatch):
-    from theset_daemon.actors import scheduled_sync
-    from theset_daemon.runtime.resources import set_resources
-
     async with catalog_pool.acquire() as conn:
         ids = {}
         for name, synced in (("Fresh", "now()"), ("Stale", "now() - interval '3 days'"), ("Never", "null")):
@@ -88,3 +86,22 @@ async def test_active_artists_fan_out_is_one_bulk_enqueue_least_recently_synced_
     assert {m.options["job_id"] for m in calls[0]} == {f"sync:{i}:{p}" for i in order for p in ("spotify_profile", "shows")}
     depths = await res.broker.depths(["spotify_sync", "ticketmaster_sync"])
     assert depths["spotify_sync"]["waiting"] == 3 and depths["ticketmaster_sync"]["waiting"] == 3  # the repeat deduplicated
+
+
+async def test_recently_viewed_stale_artists_get_one_quick_sync_each(res, catalog_pool):
+    async with catalog_pool.acquire() as conn:
+        ids = {}
+        for name, synced in (("Viewed stale", "now() - interval '1 day'"), ("Viewed fresh", "now()"),
+                             ("Unviewed", "null")):
+            ids[name] = await add_artist(conn, name, 10, 0)
+            await conn.execute(f"update artists set last_synced_at = {synced} where id = $1", ids[name])
+        for name in ("Viewed stale", "Viewed fresh"):
+            await conn.execute("insert into artist_views (artist_id) values ($1)", ids[name])
+    set_resources(res)
+    try:
+        fn = scheduled_sync.quick_sync_viewed_artists.fn.__wrapped__
+        assert await fn() == 1
+    finally:
+        set_resources(None)
+    record = await res.broker.admin.find(f"quick-sync:{ids['Viewed stale']}")
+    assert record is not None and record["message"].kwargs == {"artist_id": ids["Viewed stale"]}

@@ -6,8 +6,10 @@ import asyncio
 import os
 import subprocess
 
+import dramatiq
 import orjson
 import pytest
+from tests.helpers.broker import make_broker
 from tests.helpers.daemon_process import run_cli
 
 from theset_daemon.broker import Postpone
@@ -15,7 +17,9 @@ from theset_daemon.runtime.resources import Resources
 from theset_daemon.imports.run import PhaseRun
 from theset_daemon.imports.progress import ProgressReporter
 from theset_daemon.providers import QuotaHeld
-from theset_daemon.providers.quota.rules import PERSON, now_ms
+from theset_daemon.providers.quota.rules import PERSON, RECURRING, QuotaPolicy, now_ms
+from theset_daemon.providers.quota.store import QuotaBudget
+from theset_daemon.queues import QUEUES
 from theset_daemon.store import create_import, get_import
 
 
@@ -36,13 +40,6 @@ async def test_a_held_phase_is_postponed_and_the_import_says_waiting_for_quota(p
 
 
 async def test_the_quotas_verb_shows_the_budget_the_queued_cost_and_the_warning(redis_url, async_redis, namespace) -> None:
-    import dramatiq
-    from tests.helpers.broker import make_broker
-
-    from theset_daemon.providers.quota.rules import RECURRING, QuotaPolicy
-    from theset_daemon.providers.quota.store import QuotaBudget
-    from theset_daemon.queues import QUEUES
-
     budget = QuotaBudget(async_redis, namespace, QuotaPolicy("ticketmaster", 10, reserve=0.3))
     for _ in range(6):
         assert (await budget.spend(RECURRING)).allowed

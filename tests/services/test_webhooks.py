@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 from typing import Iterator
 
 import pytest
@@ -16,9 +18,6 @@ from theset_daemon.queues import QUEUES
 from theset_daemon.providers.safe_fetch import guarded_session
 
 def test_signature_is_hmac_sha256_over_timestamp_dot_body():
-    import hashlib
-    import hmac
-
     body = b'{"a":1}'
     expected = "sha256=" + hmac.new(b"k", b"1700000000." + body, hashlib.sha256).hexdigest()
     assert webhooks.sign("k", 1700000000, body) == expected

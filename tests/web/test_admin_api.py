@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
+import asyncpg
 import dramatiq
 import pytest
 from tests.helpers.daemon_process import DaemonProcess
@@ -291,10 +293,6 @@ def test_job_search_by_any_subset_of_filters_pages_with_cursors(served):
 
 
 def test_admin_imports_page_with_a_cursor(served, database_url):
-    import asyncio
-
-    import asyncpg
-
     daemon, _, _ = served
 
     async def seed() -> list[str]:

@@ -12,6 +12,7 @@ import redis
 from tests.helpers.daemon_process import DaemonProcess
 from tests.helpers.admin_api import call, drop_namespace, module_env, poll, queue_row
 from tests.helpers.broker import make_broker, monitor_lines, running, spec
+from tests.helpers.environment import free_port
 
 from theset_daemon.broker import TheSetBroker
 from theset_daemon.broker.admin import QueueAdmin
@@ -101,8 +102,6 @@ def test_pause_on_one_daemon_stops_fetching_on_another_survives_restart_and_resu
 
 
 def _port() -> int:
-    from tests.helpers.environment import free_port
-
     return free_port()
 
 

@@ -22,7 +22,8 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from tests.helpers.admin_api import ADMIN_TOKEN, API_TOKEN, call, drop_namespace, module_env
+from tests.helpers.admin_api import call, drop_namespace, module_env
+from tests.helpers.environment import ADMIN_TOKEN, API_TOKEN
 
 #: Examples per operation and mode; the whole run stays well under a minute.
 EXAMPLES = 12

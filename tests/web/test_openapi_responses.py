@@ -23,9 +23,9 @@ import jsonschema_rs
 import pytest
 
 from tests.chaos.servers import PrivatePostgres
-from tests.helpers.admin_api import ADMIN_TOKEN, API_TOKEN, drop_namespace, module_env
+from tests.helpers.admin_api import drop_namespace, module_env
 from tests.helpers.daemon_process import DaemonProcess
-from tests.helpers.environment import SSE_SECRET
+from tests.helpers.environment import ADMIN_TOKEN, API_TOKEN, SSE_SECRET
 from tests.helpers.redis_servers import PrivateRedis
 from theset_daemon.imports.signing import sign_events_token
 from theset_daemon.web.app import ADMIN_ROUTES, HEALTH_ROUTES, IMPORT_ROUTES

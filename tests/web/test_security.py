@@ -13,6 +13,7 @@ import gzip
 import logging
 from collections.abc import AsyncIterator, Callable
 from types import SimpleNamespace
+from urllib.parse import quote
 
 import pytest
 import redis.asyncio as aioredis
@@ -307,8 +308,6 @@ def test_sse_token_macs_are_decoded_strictly() -> None:
 @pytest.mark.parametrize(("given", "used"), [("5-0", "5-0"), (" 5-0 ", "5-0"), ("5-0\n", "5-0"), ("7", "7"),
                                              ("99999999999999999999-0", None), ("5-0x", None), ("", None)])
 def test_last_event_id_is_used_exactly_as_validated(given, used) -> None:
-    from urllib.parse import quote
-
     request = make_mocked_request("GET", f"/x?lastEventId={quote(given)}")
     assert events._requested_after(request) == used  # noqa: SLF001
 

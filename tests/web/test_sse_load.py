@@ -11,11 +11,13 @@ stream ends with its ``done`` event.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import AsyncIterator, Iterator
 
 import aiohttp
 import asyncpg
 import pytest
+import redis
 import redis.asyncio as aioredis
 
 from tests.helpers.environment import ADMIN_TOKEN, daemon_environment
@@ -23,6 +25,7 @@ from tests.helpers.daemon_process import DaemonProcess
 from tests.helpers.sse import SseReader
 from theset_daemon.imports import plan
 from theset_daemon.imports import progress as p
+from theset_daemon.store import create_pool
 from theset_daemon.store import imports as imports_store
 from theset_daemon.imports.signing import sign_events_token
 from theset_daemon.imports.stream import CONTROL_CONNECTIONS
@@ -34,8 +37,6 @@ READERS = 2
 
 @pytest.fixture(scope="module")
 def daemon(redis_url: str, database_url: str) -> Iterator[DaemonProcess]:
-    import uuid
-
     namespace = f"test-sse-load-{uuid.uuid4().hex[:8]}"
     # The imports here are rows without jobs: reconciliation may re-run their phase 1, which must
     # fail on loopback rather than look up a provider's public host.
@@ -47,8 +48,6 @@ def daemon(redis_url: str, database_url: str) -> Iterator[DaemonProcess]:
         yield process.wait_ready()
     finally:
         process.stop()
-        import redis
-
         client = redis.Redis.from_url(redis_url)
         for key in client.scan_iter(f"{namespace}:*", count=1000):
             client.delete(key)
@@ -57,8 +56,6 @@ def daemon(redis_url: str, database_url: str) -> Iterator[DaemonProcess]:
 
 @pytest.fixture
 async def db(daemon: DaemonProcess) -> AsyncIterator[asyncpg.Pool]:
-    from theset_daemon.store import create_pool
-
     pool = await create_pool(daemon.env["THESET_DATABASE_URL"], max_size=4)
     yield pool
     await pool.close()

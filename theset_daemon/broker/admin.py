@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -281,6 +282,44 @@ class QueueAdmin:
         if action == "retry-failed":
             return await self._batched("retry_dead", queue)
         raise ValueError(f"unknown queue action {action!r}; expected one of {', '.join(QUEUE_ACTIONS)}")
+
+    async def apply_retention(self) -> int:
+        """Trim every queue's completed, dead and failed sets to their retention now, records
+        included (what the periodic check does a little at a time); returns the ids dropped."""
+        return sum([await self._batched("retention", queue) for queue in self.broker.specs])
+
+    async def remove_orphan_records(self) -> int:
+        """Delete completed and dead job records without an expiry that finished before their
+        retention (left by a crash or an operator, listed in no set); returns how many.
+
+        Walks every job record with SCAN, :data:`BATCH` records per round trip.
+        """
+        defaults = self.broker.defaults
+        retention_ms = {"completed": defaults.completed_ttl_s * 1000, "dead": defaults.dead_ttl_s * 1000}
+        aredis = self.broker.aredis
+        removed = 0
+        batch: list[bytes] = []
+
+        async def check(keys: list[bytes]) -> int:
+            now_ms = int(time.time() * 1000)
+            async with aredis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.hmget(key, "state", "finished_at")
+                    pipe.ttl(key)
+                replies = await pipe.execute()
+            doomed = [key for key, (state, finished), ttl in zip(keys, replies[0::2], replies[1::2])
+                      if ttl == -1 and finished and _text(state) in retention_ms
+                      and int(finished) < now_ms - retention_ms[_text(state)]]
+            if doomed:
+                await aredis.delete(*doomed)
+            return len(doomed)
+
+        async for key in aredis.scan_iter(match=self.keys.job("*"), count=BATCH):
+            batch.append(key)
+            if len(batch) >= BATCH:
+                removed += await check(batch)
+                batch = []
+        return removed + (await check(batch) if batch else 0)
 
     async def _batched(self, action: str, queue: str, *extra: int) -> int:
         total = 0

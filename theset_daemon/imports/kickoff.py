@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import dramatiq
 from redis.exceptions import RedisError
 
+from ..broker import TheSetBroker
 from ..jobs import import_phase_id
 from ..runtime.metrics import IMPORTS
 from ..runtime.resources import Resources
@@ -29,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 #: Seconds between attempts to enqueue the imports Redis refused.
 DEFERRED_RETRY_S = 0.5
-#: Seconds a kickoff waits for its enqueue before answering and leaving it to :data:`DEFERRED`.
+#: Seconds a kickoff waits for its enqueue before answering and leaving it to :func:`deferred`.
 KICKOFF_ENQUEUE_TIMEOUT_S = 1.0
 
 
@@ -38,7 +39,7 @@ def phase_message(phase: Phase, import_id: str, **kwargs: Any) -> dramatiq.Messa
     return phase.job.message(job_id=import_phase_id(import_id, phase.name), import_id=import_id, **kwargs)
 
 
-async def enqueue_phases(broker: Any, import_id: str, phases: Sequence[Phase], **kwargs: Any) -> None:
+async def enqueue_phases(broker: TheSetBroker, import_id: str, phases: Sequence[Phase], **kwargs: Any) -> None:
     """Enqueue phases of one import in one round trip."""
     if phases:
         await broker.enqueue_many_async([phase_message(p, import_id, **kwargs) for p in phases])
@@ -59,7 +60,7 @@ async def kickoff(res: Resources, tm_attraction_id: str, owner: str) -> dict[str
         except (RedisError, TimeoutError) as exc:  # a late enqueue that lands anyway is deduplicated on its job id
             logger.warning("import %s is saved but Redis refused its enqueue (%s); enqueueing it when Redis takes "
                            "writes again", import_id, exc or type(exc).__name__)
-            DEFERRED.add(res.broker, str(import_id), tm_attraction_id)
+            deferred(res).add(res.broker, str(import_id), tm_attraction_id)
     async with res.pool.acquire() as conn:
         record = await get_import(conn, import_id)
     assert record is not None
@@ -73,12 +74,12 @@ class DeferredEnqueues:
         self.pending: dict[str, str] = {}  # import id -> attraction id
         self._task: asyncio.Task[None] | None = None
 
-    def add(self, broker: Any, import_id: str, tm_attraction_id: str) -> None:
+    def add(self, broker: TheSetBroker, import_id: str, tm_attraction_id: str) -> None:
         self.pending[import_id] = tm_attraction_id
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._retry(broker), name="theset-deferred-enqueues")
 
-    async def _retry(self, broker: Any) -> None:
+    async def _retry(self, broker: TheSetBroker) -> None:
         artist = PHASES_BY_NAME["artist"]
         while self.pending:
             await asyncio.sleep(DEFERRED_RETRY_S)
@@ -94,5 +95,8 @@ class DeferredEnqueues:
             logger.info("enqueued %d deferred import(s) now that Redis takes writes", len(batch))
 
 
-#: The daemon's deferred enqueues (one event loop per process).
-DEFERRED = DeferredEnqueues()
+def deferred(res: Resources) -> DeferredEnqueues:
+    """The daemon's deferred kickoff enqueues (``res.deferred_kickoffs``); made there on first use."""
+    if res.deferred_kickoffs is None:
+        res.deferred_kickoffs = DeferredEnqueues()
+    return res.deferred_kickoffs

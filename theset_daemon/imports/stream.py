@@ -69,6 +69,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from ..broker import connection
+from ..runtime.config import Settings
 from ..runtime.log_throttle import ThrottledLog
 from ..runtime.metrics import SSE_DELIVERY
 from ..store.imports import FINAL_STATUSES
@@ -127,7 +128,7 @@ def sse_event(name: str, data: Any, *, event_id: str | None = None, retry_ms: in
 BACKEND_ERRORS = (RedisError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
-def reader_client(settings: Any, *, readers: int = READERS, socket_timeout: float | None = None) -> aioredis.Redis:
+def reader_client(settings: Settings, *, readers: int = READERS, socket_timeout: float | None = None) -> aioredis.Redis:
     """The SSE path's own Redis client: ``readers`` + :data:`CONTROL_CONNECTIONS` connections at most.
 
     A blocking pool: a burst of new streams waits for a connection (then fails as

@@ -1,4 +1,5 @@
-"""An import as every client sees it: one camelCase shape for HTTP, SSE and webhooks.
+"""An import as every client sees it: one camelCase shape for HTTP, SSE and webhooks
+(:func:`import_view`), and the admin list's row (:func:`import_summary`).
 
 ::
 
@@ -23,7 +24,7 @@ from typing import Any, Mapping
 
 import orjson
 
-from ..runtime.masking import masker
+from ..runtime.masking import Masker, masker
 from ..store.imports import view_row
 from .errors import ImportFailure
 from .plan import PHASES
@@ -99,6 +100,34 @@ def import_view(row: Mapping[str, Any]) -> dict[str, Any]:
         "createdAt": _iso(row["created_at"]),
         "updatedAt": _iso(row["updated_at"]),
         "completedAt": _iso(row["completed_at"]),
+    }
+
+
+def epoch_ms(value: datetime | str | None) -> int | None:
+    """A timestamp as the admin API shows it: ms since the epoch (None stays None)."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return int(moment.timestamp() * 1000)
+
+
+def import_summary(row: Mapping[str, Any], *, mask: Masker = _MASK) -> dict[str, Any]:
+    """An import as the admin list shows it (``AdminImport``: no phases or counts, ``owner``, times in
+    ms since the epoch), from a row of :func:`~theset_daemon.store.imports.list_imports`; ``mask``
+    hides secrets in the error (the daemon's, with its configured secrets)."""
+    return {
+        "importId": str(row["id"]),
+        "tmAttractionId": row["tm_attraction_id"],
+        "status": row["status"],
+        "stage": row["stage"],
+        "progress": row["progress"],
+        "message": row["message"],
+        "artistId": str(row["artist_id"]) if row["artist_id"] else None,
+        "owner": row["owner"],
+        "error": mask.value(public_error(row["error"])),
+        "createdAt": epoch_ms(row["created_at"]),
+        "updatedAt": epoch_ms(row["updated_at"]),
+        "completedAt": epoch_ms(row["completed_at"]),
     }
 
 

@@ -23,6 +23,7 @@ import signal
 import time
 from typing import Any, Awaitable, Callable
 
+import asyncpg
 import dramatiq
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -40,7 +41,7 @@ from ..providers.quota.forecast import quota_overview
 from ..providers.quota.rules import now_ms
 from ..providers.safe_fetch import guarded_session
 from ..queues import QUEUES
-from ..scheduling.scheduler import ClusterScheduler, load_schedules, schedules_path
+from ..scheduling.scheduler import ClusterScheduler, Schedule, load_schedules, schedules_path
 from ..services import cache, webhooks
 from ..store.migrate import migrate
 from ..store.pool import create_pool
@@ -92,15 +93,15 @@ class Daemon:
         self.stop_requested = asyncio.Event()
         self.app: web.Application | None = None
         self.runner: web.AppRunner | None = None
-        self.pool: Any = None
+        self.pool: asyncpg.Pool | None = None
         self.redis: aioredis.Redis | None = None
-        self.broker: Any = None
-        self.worker: Any = None
-        self.progress: Any = None
-        self.sse_progress: Any = None
-        self.hub: Any = None
-        self.schedules: list[Any] = []
-        self.scheduler: Any = None
+        self.broker: TheSetBroker | None = None
+        self.worker: Worker | None = None
+        self.progress: ProgressReporter | None = None
+        self.sse_progress: ProgressReporter | None = None
+        self.hub: ProgressHub | None = None
+        self.schedules: list[Schedule] = []
+        self.scheduler: ClusterScheduler | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._quota_overview: tuple[float, list[dict[str, Any]] | None] = (0.0, None)
         self._closers: list[Callable[[], Awaitable[Any]]] = []

@@ -26,7 +26,7 @@ from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 # The broker's own series (jobs, queues, leases, rate limits, the cluster-wide gauges) are defined
 # with the broker, which knows no TheSet module; they are listed here so that this module stays
 # the index of every series.
-from ..broker.metrics import (  # noqa: F401
+from ..broker.metrics import (
     CLUSTER_GAUGES, CLUSTER_LEADER, JOB_DURATION, JOB_QUEUE_WAIT, JOBS, JOBS_IN_PROGRESS, JOBS_LOST,
     LEASE_RECLAIMS, QUEUE_DEPTH, QUEUE_OLDEST_ACTIVE, QUEUE_OLDEST_WAITING, QUEUE_PAUSED, QUEUE_SERVED,
     QUEUE_WAITING, RATE_LIMIT_WAIT, REDIS_MEMORY,
@@ -103,3 +103,14 @@ PROVIDER_QUOTA_QUEUED = Gauge(
 #: The quota gauges (cleared on a daemon that does not hold the metrics lead).
 QUOTA_GAUGES = (PROVIDER_QUOTA_LIMIT, PROVIDER_QUOTA_USED, PROVIDER_QUOTA_REMAINING, PROVIDER_QUOTA_RESET,
                 PROVIDER_QUOTA_SPENT, PROVIDER_QUOTA_HELD, PROVIDER_QUOTA_QUEUED)
+
+#: Every series: the broker's (re-exported) and the daemon's.
+__all__ = [
+    "CLUSTER_GAUGES", "CLUSTER_LEADER", "JOB_DURATION", "JOB_QUEUE_WAIT", "JOBS", "JOBS_IN_PROGRESS",
+    "JOBS_LOST", "LEASE_RECLAIMS", "QUEUE_DEPTH", "QUEUE_OLDEST_ACTIVE", "QUEUE_OLDEST_WAITING", "QUEUE_PAUSED",
+    "QUEUE_SERVED", "QUEUE_WAITING", "RATE_LIMIT_WAIT", "REDIS_MEMORY", "DAEMON_READY", "LOOP_LAG",
+    "LOOP_LAG_MAX", "PROVIDER_REQUESTS", "PROVIDER_LATENCY", "SSE_CLIENTS", "SSE_DELIVERY",
+    "IMPORT_PHASE_DURATION", "IMPORTS", "IMPORT_VISIBLE", "SCHEDULE_RUNS", "REDIS_MAXMEMORY_POLICY",
+    "PROVIDER_QUOTA_LIMIT", "PROVIDER_QUOTA_USED", "PROVIDER_QUOTA_REMAINING", "PROVIDER_QUOTA_RESET",
+    "PROVIDER_QUOTA_SPENT", "PROVIDER_QUOTA_HELD", "PROVIDER_QUOTA_QUEUED", "QUOTA_GAUGES",
+]

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+import asyncpg
 
+from ..broker import TheSetBroker
 from ..store import queue_pauses
 
 logger = logging.getLogger(__name__)
@@ -21,12 +22,12 @@ logger = logging.getLogger(__name__)
 REASSERT_S = 5.0
 
 
-async def record(pool: Any, queue: str, paused: bool, who: str = "") -> None:
+async def record(pool: asyncpg.Pool, queue: str, paused: bool, who: str = "") -> None:
     """Remember that ``queue`` is paused (or not) for the whole cluster."""
     await queue_pauses.set_paused(pool, queue, paused, who)
 
 
-async def reassert(pool: Any, broker: Any) -> list[str]:
+async def reassert(pool: asyncpg.Pool, broker: TheSetBroker) -> list[str]:
     """Set the Redis flag of every queue paused in PostgreSQL (and in the queue table) whose flag is
     missing; returns those queues."""
     queues = [queue for queue in await queue_pauses.paused_queues(pool) if queue in broker.specs]
@@ -40,7 +41,7 @@ async def reassert(pool: Any, broker: Any) -> list[str]:
     return restored
 
 
-async def watch(pool: Any, broker: Any) -> None:
+async def watch(pool: asyncpg.Pool, broker: TheSetBroker) -> None:
     """:func:`reassert` every :data:`REASSERT_S` seconds for ever (failures are logged; the next pass retries)."""
     while True:
         try:

@@ -29,7 +29,7 @@ from redis.exceptions import (
     ResponseError,
 )
 
-from ..broker import connection
+from ..broker import TheSetBroker, connection
 from .metrics import REDIS_MAXMEMORY_POLICY
 from .readiness import NotReady
 
@@ -54,7 +54,7 @@ class RedisHealth:
       allow_eviction: accept an ``allkeys-*`` policy (the operator accepts losing jobs).
     """
 
-    def __init__(self, broker: Any, *, allow_eviction: bool = False) -> None:
+    def __init__(self, broker: TheSetBroker, *, allow_eviction: bool = False) -> None:
         self.broker = broker
         self.allow_eviction = allow_eviction
         self.policy: str | None = None

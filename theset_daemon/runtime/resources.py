@@ -18,6 +18,7 @@ from .config import Settings
 
 if TYPE_CHECKING:  # only for the annotations: these modules reach the resources through this one
     from ..broker import TheSetBroker
+    from ..imports.kickoff import DeferredEnqueues
     from ..imports.progress import ProgressReporter
     from ..providers import Providers
     from ..services.cache import Cache
@@ -38,6 +39,8 @@ class Resources:
     #: The guarded session webhooks are delivered on.
     webhook_session: aiohttp.ClientSession | None = None
     cache: Cache | None = None
+    #: Kickoffs whose first enqueue Redis refused, enqueued as soon as it takes writes.
+    deferred_kickoffs: DeferredEnqueues | None = None
 
 
 _current: Resources | None = None

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import asyncpg
 import dramatiq
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.asyncio import AsyncIOExecutor
@@ -38,6 +39,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from .. import jobs
+from ..broker import TheSetBroker
 from ..queues import QUEUES_BY_NAME, Priority
 from ..runtime.config import ConfigError
 from ..runtime.metrics import SCHEDULE_RUNS
@@ -323,7 +325,7 @@ class ClusterScheduler:
       host_id: this daemon's name, recorded with the fires it enqueued.
     """
 
-    def __init__(self, schedules: list[Schedule], *, pool: Any, broker: Any, host_id: str) -> None:
+    def __init__(self, schedules: list[Schedule], *, pool: asyncpg.Pool, broker: TheSetBroker, host_id: str) -> None:
         self.schedules = {s.name: s for s in schedules}
         self.pool = pool
         self.broker = broker
@@ -424,7 +426,7 @@ class ClusterScheduler:
             logger.warning("boot run not enqueued: %s", exc, extra={"schedule": schedule.name})
 
 
-async def schedule_status(pool: Any, schedules: list[Schedule], now: datetime | None = None) -> list[dict[str, Any]]:
+async def schedule_status(pool: asyncpg.Pool, schedules: list[Schedule], now: datetime | None = None) -> list[dict[str, Any]]:
     """Each schedule with its last recorded fire (time, outcome, host, job id) and its next fire time."""
     now = now or datetime.now(timezone.utc)
     rows = await schedule_fires.last_fires(pool, [s.name for s in schedules])

@@ -13,7 +13,7 @@ invalidation reaches only this daemon's LRU.
 
 Keys: ``{ns}:cache:<key>`` (STRING, JSON), ``{ns}:cache:tag:<tag>`` (SET of keys).
 The artist page is cached at ``artist:page:<artist_id>`` tagged ``artist:<artist_id>``
-(:func:`artist_page`, built from ``sql/queries/artist_page.sql``).
+(:func:`~theset_daemon.store.artists.artist_page`, one statement).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ import orjson
 import redis.asyncio as aioredis
 
 from .. import jobs
-from ..runtime.package_data import query
+from ..runtime.resources import Resources
+from ..store.artists import artist_page
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +48,6 @@ DEFAULT_LRU_SIZE = 10_000
 REDIS_TIMEOUT_S = 0.25
 #: Seconds Redis is left alone after it failed (the LRU serves meanwhile).
 REDIS_RETRY_S = 1.0
-#: The artist page document (``$1`` artist id).
-ARTIST_PAGE_QUERY = query("artist_page")
 
 
 class LocalLRU:
@@ -191,12 +190,6 @@ def artist_page_key(artist_id: str) -> str:
     return f"artist:page:{artist_id}"
 
 
-async def artist_page(conn: asyncpg.Connection | asyncpg.Pool, artist_id: str) -> dict[str, Any] | None:
-    """The artist page document: the artist, counts, upcoming shows, top songs; None if unknown."""
-    data = await conn.fetchval(ARTIST_PAGE_QUERY, artist_id)
-    return None if data is None else (orjson.loads(data) if isinstance(data, (str, bytes)) else data)
-
-
 async def warm_artist_pages(pool: asyncpg.Pool, cache: Cache, artist_ids: Iterable[str]) -> int:
     """Build and cache the page of each artist; return how many were warmed."""
     warmed = 0
@@ -214,13 +207,13 @@ def warm_message(artist_ids: list[str], *, reason: str = "") -> dramatiq.Message
     return jobs.WARM_ARTIST_PAGES.message(job_id=job_id, artist_ids=list(artist_ids), reason=reason)
 
 
-async def refresh_artist(res: Any, artist_id: str, *, reason: str = "") -> None:
+async def refresh_artist(res: Resources, artist_id: str, *, reason: str = "") -> None:
     """The artist changed: drop every cached key tagged with it, then enqueue a warm of its page."""
     await current(res).invalidate_tags(artist_tag(artist_id))
     await res.broker.enqueue_async(warm_message([artist_id], reason=reason))
 
 
-def current(res: Any) -> Cache:
+def current(res: Resources) -> Cache:
     """The daemon's cache (``res.cache``); one over ``res.redis`` is set there when none is (tests)."""
     if res.cache is None or res.cache.redis is not res.redis:
         res.cache = Cache(res.redis, res.settings.redis_namespace)

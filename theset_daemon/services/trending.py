@@ -17,17 +17,15 @@ follow :data:`FLAG_TIMEFRAME`, all rows updated in one transaction.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, AsyncIterator
+from typing import Any
 
 import asyncpg
 import orjson
 import redis.asyncio as aioredis
 
-from ..runtime.package_data import query
-from ..store.artists import set_trending
+from ..store.artists import set_trending, trending_scores
 
 #: Artists kept per timeframe.
 TOP_N = 50
@@ -35,8 +33,6 @@ TOP_N = 50
 WORK_MEM = "64MB"
 #: The timeframe whose ranking sets the artist flags.
 FLAG_TIMEFRAME = "daily"
-#: The named query (``$1``-``$3`` the windows of :data:`TIMEFRAMES` in order, ``$4`` as_of, ``$5`` limit).
-QUERY = query("trending")
 
 
 @dataclass(frozen=True)
@@ -90,24 +86,13 @@ async def trending_rankings(
 ) -> dict[str, list[TrendingArtist]]:
     """The ranked artists of every timeframe ending at ``as_of`` (one statement)."""
     frames = list(TIMEFRAMES.values())
-    async with _connection(conn) as c, c.transaction():
-        await c.execute(f"set local work_mem = '{WORK_MEM}'")  # the aggregates sort in memory, not on disk
-        rows = await c.fetch(QUERY, *(f.window for f in frames), as_of, limit)
+    rows = await trending_scores(conn, [f.window for f in frames], as_of, limit, work_mem=WORK_MEM)
     rankings: dict[str, list[TrendingArtist]] = {f.name: [] for f in frames}
     for r in rows:
         ranked = rankings[frames[r["timeframe"] - 1].name]
         ranked.append(TrendingArtist(str(r["id"]), r["name"], r["slug"], r["image_url"], r["score"],
                                      len(ranked) + 1, r["votes"], r["views"], r["upcoming_shows"]))
     return rankings
-
-
-@contextlib.asynccontextmanager
-async def _connection(conn: asyncpg.Connection | asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
-    if isinstance(conn, asyncpg.Pool):
-        async with conn.acquire() as acquired:
-            yield acquired
-    else:
-        yield conn
 
 
 async def publish(redis: aioredis.Redis, namespace: str, timeframe: Timeframe, artists: list[TrendingArtist]) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import aiohttp
+import asyncpg
 import dramatiq
 import orjson
 
@@ -135,7 +136,7 @@ async def deliver(session: aiohttp.ClientSession, url: str, secret: str, event: 
     raise Permanent(f"webhook to {url}: HTTP {status}")
 
 
-async def import_payload(pool: Any, import_id: str) -> dict[str, Any] | None:
+async def import_payload(pool: asyncpg.Pool, import_id: str) -> dict[str, Any] | None:
     """The webhook body's ``data`` for an import: its view, as the API and SSE show it; None if unknown."""
     return await load_import_view(pool, import_id)
 

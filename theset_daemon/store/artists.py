@@ -9,13 +9,16 @@ value Spotify withholds in development mode keeps the stored one).
 from __future__ import annotations
 
 import re
-from typing import Iterable, Literal
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Literal
 from uuid import UUID
 
 import asyncpg
+import orjson
 
 from ..catalog.matching import fold
 from ..catalog.models import Image, SpotifyArtist, TmAttraction
+from ..runtime.package_data import query
 from .connection import Db, transaction
 
 #: Longest slug base, in characters (a collision suffix may follow).
@@ -235,6 +238,34 @@ async def trending_artist_ids(db: Db) -> list[str]:
     """Ids of the trending artists, best ranked first."""
     rows = await db.fetch("select id::text as id from artists where is_trending order by trending_rank nulls last, id")
     return [r["id"] for r in rows]
+
+
+async def active_artists(db: Db, limit: int, window: timedelta) -> list[str]:
+    """Ids of the ``limit`` artists with the most activity (upcoming shows, votes, views in
+    ``window``), least recently synced first (``sql/queries/active_artists.sql``)."""
+    return [r["id"] for r in await db.fetch(query("active_artists"), limit, window)]
+
+
+async def recently_viewed(db: Db, viewed_within: timedelta, stale_after: timedelta, limit: int) -> list[str]:
+    """Ids of artists viewed within ``viewed_within`` whose profile is older than ``stale_after``
+    (``sql/queries/recently_viewed.sql``)."""
+    return [r["id"] for r in await db.fetch(query("recently_viewed"), viewed_within, stale_after, limit)]
+
+
+async def artist_page(db: Db, artist_id: str) -> dict[str, Any] | None:
+    """The artist page document: the artist, counts, upcoming shows, top songs; None if unknown
+    (``sql/queries/artist_page.sql``)."""
+    data = await db.fetchval(query("artist_page"), artist_id)
+    return None if data is None else (orjson.loads(data) if isinstance(data, (str, bytes)) else data)
+
+
+async def trending_scores(db: Db, windows: list[timedelta], as_of: datetime, limit: int, *,
+                          work_mem: str) -> list[asyncpg.Record]:
+    """The ranked artists of each window ending at ``as_of`` (``timeframe`` = the window's 1-based
+    position), in one statement run with ``work_mem`` (``sql/queries/trending.sql``)."""
+    async with transaction(db) as conn:
+        await conn.execute(f"set local work_mem = '{work_mem}'")  # the aggregates sort in memory, not on disk
+        return await conn.fetch(query("trending"), *windows, as_of, limit)
 
 
 async def set_trending(conn: asyncpg.Connection, ids: list[str], scores: list[float], ranks: list[int]) -> None:

@@ -17,14 +17,14 @@ from datetime import datetime
 from aiohttp import web
 
 from ..imports.signing import events_url as signed_events_url
-from ..imports.view import public_error
+from ..imports.view import epoch_ms, import_summary
 from ..jobs import schedule_manual_id
 from ..runtime import pauses
 from ..runtime.masking import masker
 from ..scheduling.scheduler import schedule_status
 from ..store.imports import list_imports
 from .admin_auth import require_admin
-from .admin_common import audit, epoch_ms, known_queue, query_int, queue_admin
+from .admin_common import audit, known_queue, query_int, queue_admin
 from .errors import InvalidRequest, json_response
 from .imports import read_json_object
 from .keys import SCHEDULES, SESSIONS, SETTINGS, booted
@@ -180,27 +180,14 @@ async def imports(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     rows = await list_imports(booted(request).pool, limit + 1, *after)
     more, rows = len(rows) > limit, rows[:limit]
+    mask = masker(settings.secrets)
     out = []
     for row in rows:
-        import_id = str(row["id"])
         events = None
         if settings.sse_secret:
-            events = signed_events_url(settings.public_url, settings.sse_secret, import_id, ttl_s=settings.sse_token_ttl)
-        out.append({
-            "importId": import_id,
-            "tmAttractionId": row["tm_attraction_id"],
-            "status": row["status"],
-            "stage": row["stage"],
-            "progress": row["progress"],
-            "message": row["message"],
-            "artistId": str(row["artist_id"]) if row["artist_id"] else None,
-            "owner": row["owner"],
-            "error": masker(settings.secrets).value(public_error(row["error"])),
-            "createdAt": epoch_ms(row["created_at"]),
-            "updatedAt": epoch_ms(row["updated_at"]),
-            "completedAt": epoch_ms(row["completed_at"]),
-            "eventsUrl": events,
-        })
+            events = signed_events_url(settings.public_url, settings.sse_secret, str(row["id"]),
+                                       ttl_s=settings.sse_token_ttl)
+        out.append({**import_summary(row, mask=mask), "eventsUrl": events})
     next_cursor = None
     if more:
         last = rows[-1]

@@ -4,7 +4,6 @@ the audit line, and the HTTP errors of the broker's admin exceptions."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -53,10 +52,3 @@ def not_found(exc: UnknownJob | UnknownQueue) -> web.HTTPNotFound:
 
 def conflict(exc: JobStateConflict) -> web.HTTPConflict:
     return web.HTTPConflict(text=str(exc))
-
-
-def epoch_ms(value: datetime | str | None) -> int | None:
-    if value is None:
-        return None
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return int(moment.timestamp() * 1000)

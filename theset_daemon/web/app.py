@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
 
+import redis.asyncio as aioredis
 from aiohttp import web
 
 from ..broker.admin import QueueAdmin
@@ -20,6 +21,7 @@ from ..imports.stream import ProgressHub
 from ..runtime.config import Settings
 from ..runtime.loop_monitor import LoopMonitor
 from ..runtime.readiness import ReadinessCheck
+from ..scheduling.scheduler import Schedule
 from . import admin, dashboard, events, health, imports, jobs, metrics, metrics_json, openapi, quotas
 from .connection_guard import ConnectionGuard
 from .errors import error_body, json_errors, json_response, quiet_client_errors
@@ -109,8 +111,8 @@ def create_app(settings: Settings, readiness: ReadinessCheck, loop_monitor: Loop
     return app
 
 
-def mount_daemon(app: web.Application, *, redis: Any, queue_depths: Callable[[], Awaitable[None]],
-                 hub: ProgressHub, progress: ProgressReporter, queue_admin: QueueAdmin, schedules: list,
+def mount_daemon(app: web.Application, *, redis: aioredis.Redis, queue_depths: Callable[[], Awaitable[None]],
+                 hub: ProgressHub, progress: ProgressReporter, queue_admin: QueueAdmin, schedules: list[Schedule],
                  quota_overview: Callable[[], Awaitable[list[dict[str, Any]]]]) -> None:
     """Mount the import API and its event stream, the operator API and the dashboard, with their state,
     then the JSON 404 for every other path."""
@@ -127,7 +129,7 @@ def mount_daemon(app: web.Application, *, redis: Any, queue_depths: Callable[[],
     add_fallback(app)
 
 
-def mount_auth(app: web.Application, redis: Any, settings: Settings) -> None:
+def mount_auth(app: web.Application, redis: aioredis.Redis, settings: Settings) -> None:
     """Dashboard sessions and the failed-authentication throttle, both in Redis (cluster-wide)."""
     app[SESSIONS] = SessionStore(redis, settings.redis_namespace)
     app[AUTH_THROTTLE] = AuthThrottle(redis, settings.redis_namespace, free_failures=settings.auth_max_failures,

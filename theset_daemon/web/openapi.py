@@ -17,6 +17,7 @@ from ..imports.errors import CODES as IMPORT_ERROR_CODES
 from ..imports.plan import PHASES
 from ..imports.view import PHASE_STATES
 from ..queues import Priority
+from ..store.imports import STATUSES
 from .admin_auth import CSRF_HEADER, SESSION_COOKIE
 from .errors import json_response
 from .keys import OPENAPI_DOCUMENT, QUEUE_ADMIN, SCHEDULES
@@ -187,7 +188,7 @@ def _schemas(queues: list[str]) -> dict[str, Any]:
         "Schedule": _all(name=STR, cron=STR, timezone=STR, actor=STR, queue=STR, priority=priority,
                          lastRunAt=MS, lastOutcome=NSTR, lastJobId=NSTR, nextRunAt=MS),
         "AdminImport": _all(
-            importId=STR, tmAttractionId=STR, status=STR, stage=STR, progress=INT, message=STR, artistId=NSTR,
+            importId=STR, tmAttractionId=STR, status={"type": "string", "enum": list(STATUSES)}, stage=STR, progress=INT, message=STR, artistId=NSTR,
             owner=NSTR, error=_ref("ImportError"), createdAt=MS, updatedAt=MS, completedAt=MS, eventsUrl=NSTR,
         ),
         "MetricSample": _all(labels={"type": "object", "additionalProperties": STR},
@@ -226,7 +227,7 @@ def _import_schemas() -> dict[str, Any]:
         "ImportPhase": phase,
         "Import": {**_all(
             importId=STR, tmAttractionId=STR, artistId=NSTR, slug=NSTR,
-            status={"type": "string", "enum": ["queued", "running", "completed", "failed"]},
+            status={"type": "string", "enum": list(STATUSES)},
             stage={"type": "string", "description": "the phase that reported last (phases tell them all)"},
             progress=percent, message=STR,
             phases={**_all(**{p.name: _ref("ImportPhase") for p in PHASES}), "additionalProperties": False},

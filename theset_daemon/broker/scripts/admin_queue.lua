@@ -6,6 +6,8 @@
 --   purge_dead: drop every dead letter
 --   clean:      drop completed records and failed-index entries older than the age
 --               (a job whose retry is still pending, and dead letters, are kept)
+--   retention:  apply the queue's retention now (what the periodic check trims a little at a time:
+--               completed, dead and failed-index entries past their TTL, see lib.lua's trim)
 -- Returns the number of jobs affected.
 local action, q, batch = ARGV[8], ARGV[9], tonumber(ARGV[10])
 local affected = 0
@@ -34,14 +36,11 @@ elseif action == 'retry_dead' or action == 'purge_dead' then
     end
     affected = affected + 1
   end
+elseif action == 'retention' then
+  affected = trim(q, 'completed', COMPLETED_TTL, batch) + trim(q, 'dead', DEAD_TTL, batch)
+    + trim(q, 'failed', FAILED_TTL, batch)
 elseif action == 'clean' then
-  local done = redis.call('ZRANGE', qkey(q, 'completed'), '-inf', NOW - tonumber(ARGV[11]), 'BYSCORE',
-    'LIMIT', 0, batch)
-  for _, id in ipairs(done) do
-    if redis.call('HGET', job_key(id), 'state') == 'completed' then redis.call('DEL', job_key(id)) end
-    redis.call('ZREM', qkey(q, 'completed'), id)
-    affected = affected + 1
-  end
+  affected = trim(q, 'completed', tonumber(ARGV[11]), batch)
   local failed = redis.call('ZRANGE', qkey(q, 'failed'), '-inf', NOW - tonumber(ARGV[12]), 'BYSCORE',
     'LIMIT', 0, batch)
   for _, id in ipairs(failed) do

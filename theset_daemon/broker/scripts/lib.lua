@@ -51,6 +51,21 @@ local function trim_completed(q)
   end
 end
 
+-- Retention: drop the ids of ``q``'s ``kind`` set (completed, dead or failed) older than ``ttl`` ms,
+-- at most ``limit``, with their records when still in that final state (a failed-index entry's
+-- record is its pending retry's: kept). The periodic check (maintain.lua) and the operator's
+-- ``retention`` action (admin_queue.lua) both trim through here. Returns how many ids it dropped.
+local function trim(q, kind, ttl, limit)
+  local zkey = qkey(q, kind)
+  local old = redis.call('ZRANGEBYSCORE', zkey, '-inf', NOW - ttl, 'LIMIT', 0, limit)
+  for _, id in ipairs(old) do
+    local key = job_key(id)
+    if kind ~= 'failed' and redis.call('HGET', key, 'state') == kind then redis.call('DEL', key) end
+    redis.call('ZREM', zkey, id)
+  end
+  return #old
+end
+
 -- A job's log (Job.log): JSON lines in the record's 'logs' field, at most LOG_MAX_BYTES; the oldest
 -- lines go first, counted in 'logs_dropped'. Same key, so same retention as the record.
 local LOG_MAX_BYTES = 32768

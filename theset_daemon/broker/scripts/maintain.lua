@@ -1,5 +1,5 @@
 -- The periodic check of a live daemon: renew its leases, write its heartbeat (ns:daemon:<host> HASH,
--- ns:daemons ZSET by time), reclaim lapsed leases, trim retention.
+-- ns:daemons ZSET by time), reclaim lapsed leases, trim retention (lib.lua's trim, 1000 ids per set and turn).
 -- ARGV[8] = n leases, then 3 per lease: queue, job_id, token; then the number of queues, then names,
 -- then the check interval in ms (a queue's reclaim and trim run on one daemon per interval).
 -- Returns the number of jobs reclaimed per queue, in order (0 where another daemon had the turn).
@@ -15,16 +15,6 @@ local function reclaim(q)
     end
   end
   return #lapsed
-end
-
-local function trim(q, kind, ttl)
-  local zkey = qkey(q, kind)
-  local old = redis.call('ZRANGEBYSCORE', zkey, '-inf', NOW - ttl, 'LIMIT', 0, 1000)
-  for _, id in ipairs(old) do
-    local key = job_key(id)
-    if redis.call('HGET', key, 'state') == kind then redis.call('DEL', key) end
-    redis.call('ZREM', zkey, id)
-  end
 end
 
 local n = tonumber(ARGV[8])
@@ -55,9 +45,9 @@ for i = 1, nq do
   out[i] = 0
   if redis.call('SET', qkey(q, 'maintain'), HOST, 'PX', interval, 'NX') then
     out[i] = reclaim(q)
-    trim(q, 'completed', COMPLETED_TTL)
-    trim(q, 'dead', DEAD_TTL)
-    redis.call('ZREMRANGEBYSCORE', qkey(q, 'failed'), '-inf', NOW - FAILED_TTL)
+    trim(q, 'completed', COMPLETED_TTL, 1000)
+    trim(q, 'dead', DEAD_TTL, 1000)
+    trim(q, 'failed', FAILED_TTL, 1000)
     if i == 1 then redis.call('ZREMRANGEBYSCORE', NS .. ':daemons', '-inf', NOW - 86400000) end
   end
 end
