@@ -234,6 +234,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             out["worst_callbacks"] = sampler.worst()
             out["slow_count"] = len(sampler.holds)
             out["cpu_over_5ms"] = sum(1 for h in sampler.holds if h[1] >= 5)
+            kinds: dict[str, int] = defaultdict(int)
+            for obj in gc.get_objects():  # what a full collection walks (gc.freeze() at boot hid the rest)
+                kinds[type(obj).__qualname__] += 1
+            out["gc_tracked"] = {"objects": sum(kinds.values()), "frozen": gc.get_freeze_count(),
+                                 "top": sorted(kinds.items(), key=lambda kv: -kv[1])[:12]}
             out["gc_pauses_ms"] = {"count": len(sampler.gc_pauses), "over_5ms": sum(1 for p in sampler.gc_pauses if p >= 5),
                                    "max": round(max(sampler.gc_pauses, default=0.0), 1), "slow": sampler.gc_slow[:20]}
     finally:
