@@ -16,7 +16,8 @@ scenarios, in turn (``tests/chaos/``; the short form is ``tests/chaos/test_chaos
 3. Redis killed and restarted empty mid-import (reconciliation every 2 s resumes the imports);
 4. PostgreSQL stopped for ``--pg-outage`` seconds mid-import;
 5. provider faults for the whole run (the summary row);
-6. soak: ``--soak-minutes`` of steady load, RSS and Redis memory sampled;
+6. soak: ``--soak-minutes`` of steady load, RSS and Redis memory sampled, each daemon's event-loop lag
+   (p50/p99/max of its ``/healthz`` every 250 ms);
 7. bad input: malformed / oversized bodies, forged and expired SSE tokens, OpenAPI fuzzing
    (schemathesis, when ``GET /api/openapi.json`` is served), poison messages on queues.
 

@@ -1,12 +1,17 @@
 """What holds the daemon's event loop during big imports, printed as one JSON object.
 
     .venv/bin/python bench/loop_lag.py [--slow-ms 5] [--latency-ms 80] [--jitter-ms 40]
+    .venv/bin/python bench/loop_lag.py --stacks --workload soak [--soak-seconds 120] [--concurrency 4]
 
 The sandbox runs in its own process at a realistic latency; the daemon runs in
 this process on asyncio's own loop in debug mode, which reports every callback
 that holds the loop longer than ``--slow-ms`` ("Executing <Task ...> took 0.031
 seconds"). The big-catalogue and big-events acts are imported through the HTTP
-API, one after the other. Output: the loop monitor's lag p50/p99/max over the
+API, one after the other (``--workload big``), or, like the chaos soak
+(``--workload soak``), ordinary acts back to back by ``--concurrency`` web-app
+clients for ``--soak-seconds`` with the chaos run's sandbox faults (5 % of
+500/503/truncated/429) and its 25±25 ms latency; one daemon takes all the
+load that the soak spreads over three. Output: the loop monitor's lag p50/p99/max over the
 run, and the slow callbacks grouped by the coroutine (file:line) that ran,
 with their count, total and worst time. Debug mode slows the loop itself
 (it checks every callback): compare runs of this script, not with ``bench/import.py``.
@@ -22,6 +27,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirna
 import argparse
 import asyncio
 import gc
+import itertools
 import logging
 import re
 import threading
@@ -168,12 +174,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     conn = await asyncpg.connect(PG_ADMIN)
     await conn.execute(f'CREATE DATABASE "{database}"')
     await conn.close()
-    sandbox = SandboxProcess("--latency-ms", str(args.latency_ms), "--jitter-ms", str(args.jitter_ms), seed=11)
+    soak = args.workload == "soak"
+    faults = ("--fault-rate", "0.05", "--faults", "500,503,truncated,429", "--tm-daily-quota", "10000000",
+              "--setlistfm-daily-quota", "10000000") if soak else ()
+    sandbox = SandboxProcess("--latency-ms", str(args.latency_ms), "--jitter-ms", str(args.jitter_ms), *faults, seed=11)
     truth = Sandbox(11).truth
     env = {**sandbox.env, "THESET_REDIS_NAMESPACE": f"bench-loop-{run_id}",
            "THESET_DATABASE_URL": f"postgresql://root@127.0.0.1:5432/{database}", "THESET_HTTP_PORT": str(free_port()),
            "THESET_API_TOKEN": API_TOKEN, "THESET_SSE_SECRET": SSE_SECRET, "THESET_ALLOW_PRIVATE_FETCH": "true",
            "THESET_ACTOR_MODULES": "theset_daemon.actors", "THESET_LOG_LEVEL": "WARNING"}
+    if soak:  # as tests/chaos/run.py sets them
+        env.update(THESET_SPOTIFY_RATE="50", THESET_TICKETMASTER_RATE="50", THESET_SETLISTFM_RATE="25",
+                   THESET_TICKETMASTER_DAILY_QUOTA="10000000", THESET_SETLISTFM_DAILY_QUOTA="10000000")
     settings = config.load(env)
     daemon = Daemon(settings)
     serving = asyncio.ensure_future(daemon.run())
@@ -189,13 +201,29 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             sampler.gc_slow.clear()
         began = time.monotonic()
         async with aiohttp.ClientSession() as session:
-            for label, attraction in (("big_catalogue", truth.big_catalogue_attraction_id),
-                                      ("big_events", truth.big_events_attraction_id)):
+
+            async def follow(attraction: str) -> str | None:
                 started = await start_import(session, settings.public_url, API_TOKEN, attraction)
                 final: dict[str, Any] = {}
                 async for _, data in follow_events(session, started["eventsUrl"]):
                     final = data
-                out[label] = final.get("status")
+                return final.get("status")
+
+            if soak:
+                acts = itertools.cycle(a.tm_id for a in truth.artists[4:])  # the ordinary acts, as the chaos soak
+                statuses: dict[str, int] = defaultdict(int)
+                stop_at = time.monotonic() + args.soak_seconds
+
+                async def client() -> None:
+                    while time.monotonic() < stop_at:
+                        statuses[str(await follow(next(acts)))] += 1
+
+                await asyncio.gather(*(client() for _ in range(args.concurrency)))
+                out["imports"] = dict(statuses)
+            else:
+                for label, attraction in (("big_catalogue", truth.big_catalogue_attraction_id),
+                                          ("big_events", truth.big_events_attraction_id)):
+                    out[label] = await follow(attraction)
         lags = [s * 1000 for s in daemon.loop_monitor.samples]
         out.update(wall_s=round(time.monotonic() - began, 2), slow_ms=args.slow_ms,
                    loop_lag_ms={"samples": len(lags), "p50": percentile(lags, 0.5), "p99": percentile(lags, 0.99),
@@ -206,6 +234,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             out["worst_callbacks"] = sampler.worst()
             out["slow_count"] = len(sampler.holds)
             out["cpu_over_5ms"] = sum(1 for h in sampler.holds if h[1] >= 5)
+            kinds: dict[str, int] = defaultdict(int)
+            for obj in gc.get_objects():  # what a full collection walks (gc.freeze() at boot hid the rest)
+                kinds[type(obj).__qualname__] += 1
+            out["gc_tracked"] = {"objects": sum(kinds.values()), "frozen": gc.get_freeze_count(),
+                                 "top": sorted(kinds.items(), key=lambda kv: -kv[1])[:12]}
             out["gc_pauses_ms"] = {"count": len(sampler.gc_pauses), "over_5ms": sum(1 for p in sampler.gc_pauses if p >= 5),
                                    "max": round(max(sampler.gc_pauses, default=0.0), 1), "slow": sampler.gc_slow[:20]}
     finally:
@@ -232,6 +265,10 @@ def main() -> None:
     parser.add_argument("--jitter-ms", type=int, default=40)
     parser.add_argument("--stacks", action="store_true",
                         help="sample the stack inside callbacks over --slow-ms (1 ms period); debug mode off")
+    parser.add_argument("--workload", choices=("big", "soak"), default="big",
+                        help="big: the big-catalogue and big-events acts; soak: the chaos soak's ordinary acts with faults")
+    parser.add_argument("--soak-seconds", type=float, default=120.0)
+    parser.add_argument("--concurrency", type=int, default=4, help="web-app clients in --workload soak")
     parser.add_argument("--profile", action="store_true", help="add the functions with the most own CPU time")
     args = parser.parse_args()
     if not args.profile:

@@ -13,6 +13,7 @@ import time
 import redis
 
 from tests.chaos.bad_input import bad_input
+from tests.chaos.loop_lag import LoopLagSampler
 from tests.chaos.results import ScenarioResult
 from tests.chaos.run import Chaos
 from tests.chaos.webapp import WebApp
@@ -208,8 +209,13 @@ async def soak(chaos: Chaos) -> ScenarioResult:
                 samples.append((time.monotonic() - t0, sum(chaos.cluster.rss()), chaos.redis_memory() - streams))
                 await asyncio.sleep(max(1.0, chaos.params.soak_s / 60))
 
-        await asyncio.gather(sampler(), *(worker() for _ in range(chaos.params.soak_concurrency)))
+        lag = LoopLagSampler(chaos.cluster)
+        await asyncio.gather(sampler(), lag.run(stop_at), *(worker() for _ in range(chaos.params.soak_concurrency)))
         runs = list(web.runs)
+    r.loop_lag = lag.summary()
+    r.notes.append("event-loop lag over the soak (/healthz every 250 ms): " + "; ".join(
+        f"{host} p50 {v['p50_ms']} ms, p99 {v['p99_ms']} ms, max {v['max_ms']} ms "
+        f"({v['samples']} samples, {v['failed_polls']} failed polls)" for host, v in r.loop_lag.items()))
     if len(samples) >= 6:
         third = len(samples) // 3
         mid_rss = max(s[1] for s in samples[third: 2 * third])

@@ -59,7 +59,12 @@ def test_postgres_stopped_mid_import_then_everything_completes(chaos: Chaos) -> 
 
 
 def test_soak_memory_levels_off(chaos: Chaos) -> None:
-    check(asyncio.run(scenarios.soak(chaos)))
+    result = asyncio.run(scenarios.soak(chaos))
+    check(result)
+    # the soak row reports every daemon's event-loop lag, read from /healthz through the soak
+    assert chaos.cluster is not None
+    assert sorted(result.loop_lag) == [chaos.cluster.host_id(i) for i in range(chaos.params.daemons)]
+    assert all(v["samples"] > 0 for v in result.loop_lag.values()), result.loop_lag
 
 
 def test_bad_input_gets_4xx_or_dead_letters_and_no_secret_is_logged(chaos: Chaos) -> None:
