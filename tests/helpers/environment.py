@@ -85,6 +85,15 @@ def scratch_database(prefix: str = "theset_scratch") -> Iterator[str]:
 #: Test tokens and secrets are 32+ characters, like every token the daemon accepts (THESET_*: MIN_SECRET_CHARS).
 API_TOKEN = f"test-api-token-{RUN_ID}-{uuid.uuid4().hex}"
 ADMIN_TOKEN = f"test-admin-token-{RUN_ID}-{uuid.uuid4().hex}"
+
+
+def token_for(path: str) -> str | None:
+    """The bearer token a test daemon expects on ``path`` (None: the route takes none)."""
+    if path.startswith("/api/imports"):
+        return API_TOKEN
+    if path.startswith(("/api/admin", "/api/jobs", "/metrics/json")):
+        return ADMIN_TOKEN
+    return None
 SSE_SECRET = f"test-sse-secret-{RUN_ID}-{uuid.uuid4().hex}"
 
 

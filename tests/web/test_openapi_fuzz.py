@@ -23,7 +23,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 from tests.helpers.admin_api import call, drop_namespace, module_env
-from tests.helpers.environment import ADMIN_TOKEN, API_TOKEN
+from tests.helpers.environment import ADMIN_TOKEN, token_for
 
 #: Examples per operation and mode; the whole run stays well under a minute.
 EXAMPLES = 12
@@ -42,14 +42,6 @@ def daemon(redis_url, database_url) -> Iterator[DaemonProcess]:
     finally:
         process.stop()
         drop_namespace(redis_url, namespace)
-
-
-def _token(path: str) -> str | None:
-    if path.startswith("/api/imports"):
-        return API_TOKEN
-    if path.startswith(("/api/admin", "/api/jobs", "/metrics/json")):
-        return ADMIN_TOKEN
-    return None
 
 
 def _fuzzer(strategy, base_url: str, headers: dict[str, str], deadline: float):
@@ -78,11 +70,11 @@ def test_the_daemon_survives_fuzzing_from_its_own_openapi_document(daemon, tmp_p
         path = operation.path
         if path.endswith("/events"):
             modes = [GenerationMode.NEGATIVE]  # a valid token would hold a stream open; invalid ones must 4xx
-        elif _token(path) == ADMIN_TOKEN:
+        elif token_for(path) == ADMIN_TOKEN:
             modes = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
         else:
             modes = [GenerationMode.POSITIVE]
-        headers = {"Authorization": f"Bearer {_token(path)}"} if _token(path) else {}
+        headers = {"Authorization": f"Bearer {token_for(path)}"} if token_for(path) else {}
         for mode in modes:
             if time.monotonic() > deadline:
                 break

@@ -25,7 +25,7 @@ import pytest
 from tests.chaos.servers import PrivatePostgres
 from tests.helpers.admin_api import drop_namespace, module_env
 from tests.helpers.daemon_process import DaemonProcess
-from tests.helpers.environment import ADMIN_TOKEN, API_TOKEN, SSE_SECRET
+from tests.helpers.environment import ADMIN_TOKEN, SSE_SECRET, token_for
 from tests.helpers.redis_servers import PrivateRedis
 from theset_daemon.imports.signing import sign_events_token
 from theset_daemon.web.app import ADMIN_ROUTES, HEALTH_ROUTES, IMPORT_ROUTES
@@ -97,17 +97,9 @@ def daemon(redis_server, database_url) -> Iterator[DaemonProcess]:
         process.stop()
 
 
-def _token(path: str) -> str | None:
-    if path.startswith("/api/imports"):
-        return API_TOKEN
-    if path.startswith(("/api/admin", "/api/jobs", "/metrics/json")):
-        return ADMIN_TOKEN
-    return None
-
-
 def _bearer(path: str) -> bool:
     """Authenticated by a bearer token (the events stream has a signed URL; /readyz takes the admin token)."""
-    return (_token(path) is not None and not path.endswith("/events")) or path == "/readyz"
+    return (token_for(path) is not None and not path.endswith("/events")) or path == "/readyz"
 
 
 def _concrete(path: str, operation: dict) -> tuple[str, Any]:
@@ -149,7 +141,7 @@ def _answers(daemon: DaemonProcess, document: dict, credentials: str) -> dict[tu
     seen = {}
     for method, path, operation in _operations(document):
         target, body = _concrete(path, operation)
-        token = None if credentials == "none" else _token(path)
+        token = None if credentials == "none" else token_for(path)
         if path.endswith("/events") and credentials != "none":
             import_id = target.split("/")[3]
             target += f"?token={sign_events_token(SSE_SECRET, import_id, ttl_s=300)}"
@@ -199,7 +191,7 @@ def test_every_real_answer_is_documented_with_redis_stopped_and_refusals(daemon,
 
     anonymous = _answers(daemon, document, "none")
     _check_documented(document, anonymous)
-    assert {k: s for k, (s, _, _) in anonymous.items() if _token(k[1]) and s != 401} == {}
+    assert {k: s for k, (s, _, _) in anonymous.items() if token_for(k[1]) and s != 401} == {}
 
     block = f"{daemon.env['THESET_REDIS_NAMESPACE']}:auth:block:127.0.0.1"  # as web/throttle.py names it
     with redis_server.client() as admin:  # the block the throttle sets after too many wrong tokens
